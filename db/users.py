@@ -1,0 +1,44 @@
+"""Users: one row per (platform, platform user id), created on first contact with a free allowance."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import credits
+from db.models import User
+
+
+async def find_user(session: AsyncSession, platform: str, platform_user_id: str) -> User | None:
+    return await session.scalar(
+        select(User).where(User.platform == platform, User.platform_user_id == str(platform_user_id))
+    )
+
+
+async def get_or_create_user(
+    session: AsyncSession, platform: str, platform_user_id: str, *, display_name: str = "", free_credits: int = 0
+) -> tuple[User, bool]:
+    """Return the user and whether it was created now. Safe when two requests race to create it."""
+    user = await find_user(session, platform, platform_user_id)
+    if user is not None:
+        return user, False
+    try:
+        async with session.begin_nested():
+            user = User(platform=platform, platform_user_id=str(platform_user_id), display_name=display_name[:128])
+            session.add(user)
+            await session.flush()
+    except IntegrityError:
+        user = await find_user(session, platform, platform_user_id)
+        assert user is not None
+        return user, False
+    if free_credits:
+        await credits.grant(session, user.id, free_credits, reason="welcome", key=f"welcome:{user.id}")
+        await session.refresh(user)
+    return user, True
+
+
+async def delete_user(session: AsyncSession, user_id: int) -> bool:
+    """Delete the user's rows; every owned table cascades. Blobs are the caller's (storage) job."""
+    result = await session.execute(delete(User).where(User.id == user_id).returning(User.id))
+    return result.scalar_one_or_none() is not None

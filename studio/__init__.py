@@ -1,0 +1,1 @@
+"""Composition root of Portrait Studio: settings, logging and the `studio` command."""

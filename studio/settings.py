@@ -1,0 +1,226 @@
+"""The one typed configuration object of Portrait Studio.
+
+Every value comes from the environment (prefix ``STUDIO_``) or a ``.env`` file in the working
+directory. Secrets are ``SecretStr``: they print as ``**********`` and are never logged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "STUDIO_"
+
+
+class StorageBackend(StrEnum):
+    local = "local"
+    s3 = "s3"
+
+
+class EngineBackend(StrEnum):
+    local = "local"
+    runpod = "runpod"
+
+
+class Platform(StrEnum):
+    telegram = "telegram"
+    discord = "discord"
+    console = "console"
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- general -------------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file, local storage and caches.")
+    log_level: str = Field("INFO", description="Python logging level: DEBUG, INFO, WARNING, ERROR.")
+    log_json: bool = Field(False, description="Log one JSON object per line instead of text.")
+
+    # --- database ------------------------------------------------------------------------------
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy async URL. Empty: sqlite+aiosqlite file `<data_dir>/studio.db`. "
+        "At scale: postgresql+asyncpg://user:pass@host/db.",
+    )
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout in milliseconds.")
+
+    # --- storage -------------------------------------------------------------------------------
+    storage_backend: StorageBackend = Field(StorageBackend.local, description="`local` folder or `s3`.")
+    storage_dir: Path | None = Field(None, description="Local storage folder. Empty: `<data_dir>/storage`.")
+    s3_bucket: str = Field("", description="S3 bucket (required when storage_backend=s3).")
+    s3_prefix: str = Field("portrait-studio/", description="Key prefix inside the bucket.")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint (MinIO, R2...). Empty: AWS.")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_access_key_id: SecretStr | None = Field(None, description="S3 key id. Empty: boto3's usual chain (AWS_* env, role).")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key. Empty: boto3's usual chain.")
+    s3_presign_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600, description="Lifetime of presigned URLs.")
+
+    # --- credits and limits --------------------------------------------------------------------
+    free_credits: int = Field(3, ge=0, description="Credits a new user starts with.")
+    train_cost: int = Field(1, ge=0, description="Credits one personal-model training costs.")
+    generate_cost: int = Field(1, ge=0, description="Credits one style generation (a batch of portraits) costs.")
+    images_per_generation: int = Field(4, ge=1, le=20, description="Portraits delivered per generation.")
+    max_queued_jobs_per_user: int = Field(3, ge=1, description="Jobs one user may have waiting at once.")
+    commands_per_minute: int = Field(20, ge=1, description="Per-user command rate limit.")
+    admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated admins as platform:user_id, e.g. `telegram:12345,discord:6789`.",
+    )
+
+    # --- photo intake --------------------------------------------------------------------------
+    min_photos: int = Field(8, ge=1, le=30, description="Accepted photos needed before training.")
+    max_photos: int = Field(30, ge=1, le=100, description="Most photos kept in one selfie set.")
+    max_file_mb: float = Field(25.0, gt=0, description="Largest photo file accepted, in MB.")
+    min_side_px: int = Field(512, ge=64, description="Shortest side a photo must have, in pixels.")
+    max_megapixels: float = Field(60.0, gt=0, description="Largest photo accepted, in megapixels (bomb guard).")
+
+    # --- engine --------------------------------------------------------------------------------
+    engine_backend: EngineBackend = Field(EngineBackend.local, description="`local` worker or `runpod` serverless.")
+    base_model: str = Field(
+        "auto",
+        description="Base model name from engine/models.toml (`sdxl`, `tiny`, ...). `auto`: sdxl when its "
+        "weights and a GPU are present, else tiny.",
+    )
+    models_dir: Path | None = Field(None, description="Folder with downloaded weights. Empty: `<data_dir>/models`.")
+    hf_offline: bool = Field(True, description="Never reach a model hub at run time (weights must be local).")
+    device: str = Field("auto", description="Torch device: auto, cuda, cuda:1, cpu.")
+    styles_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Extra comma-separated folders of style files, added to the built-ins."
+    )
+    job_lease_seconds: int = Field(120, ge=5, description="A running job's lease; a worker heartbeats within it.")
+    job_max_attempts: int = Field(3, ge=1, description="Tries before a job fails and its credits are refunded.")
+
+    # --- RunPod --------------------------------------------------------------------------------
+    runpod_api_key: SecretStr | None = Field(None, description="RunPod API key (engine_backend=runpod).")
+    runpod_endpoint_id: str = Field("", description="RunPod serverless endpoint id (engine_backend=runpod).")
+    runpod_base_url: str = Field("https://api.runpod.ai/v2", description="RunPod API base URL.")
+
+    # --- Telegram ------------------------------------------------------------------------------
+    telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather. Set: Telegram starts.")
+    telegram_base_url: str = Field("", description="Bot API base URL (a local Bot API server). Empty: Telegram's.")
+    telegram_base_file_url: str = Field("", description="Bot API file base URL. Empty: Telegram's.")
+    telegram_webhook_url: str = Field("", description="Public HTTPS URL for webhook mode. Empty: long polling.")
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535, description="Local port the webhook listens on.")
+
+    # --- Discord -------------------------------------------------------------------------------
+    discord_token: SecretStr | None = Field(None, description="Discord bot token. Set: Discord starts.")
+    discord_guild_id: int | None = Field(None, description="Sync slash commands to this guild only (development).")
+
+    # --- validators ----------------------------------------------------------------------------
+    @field_validator("admins", "styles_dirs", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("admins")
+    @classmethod
+    def _admin_form(cls, value: list[str]) -> list[str]:
+        for item in value:
+            platform, _, user_id = item.partition(":")
+            if platform not in {p.value for p in Platform} or not user_id:
+                raise ValueError(f"{item!r} is not platform:user_id (e.g. telegram:12345)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value and not any(
+            value.startswith(prefix) for prefix in ("sqlite+aiosqlite://", "postgresql+asyncpg://", "mysql+aiomysql://")
+        ):
+            raise ValueError("needs an async driver, e.g. sqlite+aiosqlite:///path.db or postgresql+asyncpg://...")
+        return value
+
+    @field_validator("telegram_token", "discord_token", "runpod_api_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.max_photos < self.min_photos:
+            raise ValueError("max_photos must be at least min_photos")
+        return self
+
+    # --- derived values ------------------------------------------------------------------------
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'studio.db').as_posix()}"
+
+    @cached_property
+    def resolved_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "storage"
+
+    @cached_property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    def is_admin(self, platform: str, platform_user_id: str) -> bool:
+        return f"{platform}:{platform_user_id}" in self.admins
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret in clear text, for the log redaction filter only."""
+        secrets = [self.telegram_token, self.discord_token, self.runpod_api_key,
+                   self.s3_access_key_id, self.s3_secret_access_key]
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        name = env_name(field) if field else "settings"
+        given = item.get("input")
+        shown = "" if not field or isinstance(given, dict) or field in _SECRET_FIELDS else f" (got {given!r})"
+        lines.append(f"{name}: {item['msg'].removeprefix('Value error, ')}{shown}")
+    return "; ".join(lines)
+
+
+_SECRET_FIELDS = {"telegram_token", "discord_token", "runpod_api_key", "s3_access_key_id", "s3_secret_access_key"}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation error into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(f"Configuration error: {describe_validation_error(error)}") from None
+
+
+def require_secret(settings: Settings, field: str, purpose: str) -> str:
+    value = getattr(settings, field)
+    if value is None or not value.get_secret_value():
+        raise ConfigError(f"Configuration error: {env_name(field)} is not set; {purpose} needs it.")
+    return value.get_secret_value()

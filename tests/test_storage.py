@@ -1,0 +1,84 @@
+"""Blob storage: the local folder and S3 (against moto's standalone server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from db.storage import LocalStorage, ObjectNotFound, S3Storage, Storage, StorageError, storage_from_settings, user_prefix
+from studio.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Storage:
+    if request.param == "local":
+        return LocalStorage(tmp_path / "blobs")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    import boto3
+
+    bucket = f"studio-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=bucket)
+    return S3Storage(bucket, prefix="studio", endpoint_url=endpoint, region="us-east-1",
+                     access_key_id="testing", secret_access_key="testing", presign_seconds=300)
+
+
+async def test_put_get_delete(storage: Storage) -> None:
+    key = await storage.put("users/7/photos/a.jpg", b"\xff\xd8jpeg", content_type="image/jpeg")
+    assert key == "users/7/photos/a.jpg"
+    assert await storage.get(key) == b"\xff\xd8jpeg"
+    assert await storage.exists(key)
+    await storage.delete(key)
+    assert not await storage.exists(key)
+    with pytest.raises(ObjectNotFound):
+        await storage.get(key)
+
+
+async def test_delete_user_removes_only_that_users_objects(storage: Storage) -> None:
+    for name in ("photos/1.jpg", "photos/2.jpg", "lora/model.safetensors", "out/9/a.jpg"):
+        await storage.put(user_prefix(7) + name, b"x")
+    await storage.put(user_prefix(70) + "photos/1.jpg", b"keep")
+    assert len(await storage.list(user_prefix(7))) == 4
+    assert await storage.delete_user(7) == 4
+    assert await storage.list(user_prefix(7)) == []
+    assert await storage.get(user_prefix(70) + "photos/1.jpg") == b"keep"
+
+
+async def test_url_serves_the_object(storage: Storage) -> None:
+    key = await storage.put("users/3/out/portrait.jpg", b"portrait-bytes")
+    url = await storage.url(key, expires_seconds=120)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"portrait-bytes"
+    if isinstance(storage, S3Storage):
+        assert "X-Amz-Expires=120" in url and "X-Amz-Signature" in url
+
+
+@pytest.mark.parametrize("key", ["", "/etc/passwd", "users/../../etc/passwd", "users/7/a b.jpg", "users//7"])
+async def test_keys_cannot_escape(tmp_path: Path, key: str) -> None:
+    with pytest.raises(StorageError):
+        await LocalStorage(tmp_path).put(key, b"x")
+
+
+def test_backend_from_settings(tmp_path: Path) -> None:
+    local = storage_from_settings(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    assert isinstance(local, LocalStorage) and local.root == (tmp_path / "storage").resolve()
+    s3 = storage_from_settings(
+        Settings(_env_file=None, storage_backend="s3", s3_bucket="b", s3_endpoint_url="http://127.0.0.1:9",  # type: ignore[call-arg]
+                 s3_access_key_id="id", s3_secret_access_key="secret")
+    )
+    assert isinstance(s3, S3Storage) and s3.bucket == "b" and s3.prefix == "portrait-studio/"
