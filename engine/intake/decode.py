@@ -1,0 +1,190 @@
+"""Bytes from a phone or chat app to an 8-bit sRGB RGB image, upright, with no metadata.
+
+Every limit that can be checked from the header (file size, format, pixel count, frames, short
+side) is checked before any pixel is decoded, so a decompression bomb costs a header read.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from engine.intake.config import IntakeConfig
+from engine.intake.errors import PhotoRejected
+from engine.intake.reasons import RejectCode
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF", "TIFF", "GIF", "BMP"})
+"""Formats whose first frame is a usable still photo."""
+MULTI_IMAGE_STILLS = frozenset({"MPO", "HEIF", "TIFF"})
+"""Formats where several images in one file are not an animation (stereo pairs, depth, pages)."""
+
+_heif_lock = threading.Lock()
+_heif_registered = False
+_SRGB = ImageCms.createProfile("sRGB")
+_MAKE, _MODEL, _EXIF_IFD, _USER_COMMENT = 0x010F, 0x0110, 0x8769, 0x9286
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedPhoto:
+    image: Image.Image
+    """Upright 8-bit RGB, in sRGB, transparency flattened, no metadata."""
+    source_format: str
+    source_mode: str
+    had_exif: bool
+    camera_exif: bool = False
+    """The file names a camera maker or model (screenshots never do)."""
+    screenshot_hint: bool = False
+    """EXIF or XMP says the picture is a screenshot (iOS writes this)."""
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    with _heif_lock:
+        if not _heif_registered:
+            from pillow_heif import register_heif_opener
+
+            register_heif_opener()
+            _heif_registered = True
+
+
+def sniff_unsupported(data: bytes) -> str | None:
+    """Name well-known non-photo containers that Pillow would otherwise call 'not an image'."""
+    head = data[:64]
+    if head.startswith(b"%PDF"):
+        return "PDF"
+    if head.startswith(b"8BPS"):
+        return "PSD"
+    lowered = data[:512].lstrip().lower()
+    if lowered.startswith(b"<svg") or (lowered.startswith(b"<?xml") and b"<svg" in lowered):
+        return "SVG"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in {b"isom", b"iso2", b"mp41", b"mp42", b"qt  ", b"M4V ", b"3gp4", b"3gp5", b"avc1"}:
+            return "video"
+    return None
+
+
+def open_checked(data: bytes, config: IntakeConfig) -> Image.Image:
+    """Open ``data`` lazily and check every limit the header can answer; no pixels are decoded."""
+    if not data:
+        raise PhotoRejected(RejectCode.not_an_image, "empty file")
+    if len(data) > config.max_file_bytes:
+        raise PhotoRejected(RejectCode.file_too_large, f"{len(data)} bytes")
+    other = sniff_unsupported(data)
+    if other:
+        raise PhotoRejected(RejectCode.unsupported_format, other)
+    _register_heif()
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
+        raise PhotoRejected(RejectCode.too_many_pixels, str(error)) from None
+    except UnidentifiedImageError:
+        raise PhotoRejected(RejectCode.not_an_image, "unidentified") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise PhotoRejected(RejectCode.corrupt, f"header: {error}") from None
+    fmt = (image.format or "").upper()
+    if fmt not in ACCEPTED_FORMATS:
+        raise PhotoRejected(RejectCode.unsupported_format, fmt or "unknown")
+    width, height = image.size
+    if width * height > config.max_pixels:
+        raise PhotoRejected(RejectCode.too_many_pixels, f"{width}x{height}")
+    if fmt not in MULTI_IMAGE_STILLS and getattr(image, "n_frames", 1) > 1:
+        raise PhotoRejected(RejectCode.animated, f"{image.n_frames} frames")
+    if min(width, height) < config.min_side_px:
+        raise PhotoRejected(RejectCode.too_small, f"{width}x{height}")
+    return image
+
+
+def decode_photo(data: bytes, config: IntakeConfig) -> DecodedPhoto:
+    image = open_checked(data, config)
+    fmt = (image.format or "").upper()
+    mode = image.mode
+    try:
+        image.seek(0)
+        image.load()
+        exif = image.getexif()
+        had_exif = len(exif) > 0
+        camera_exif = bool(exif.get(_MAKE) or exif.get(_MODEL))
+        hint = _says_screenshot(exif, image.info.get("xmp"))
+        icc = image.info.get("icc_profile")
+        oriented = ImageOps.exif_transpose(image) or image
+    except Image.DecompressionBombError as error:
+        raise PhotoRejected(RejectCode.too_many_pixels, str(error)) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
+        raise PhotoRejected(RejectCode.corrupt, f"decode: {error}") from None
+    rgb = to_srgb_rgb(oriented, icc, config.background_rgb)
+    return DecodedPhoto(image=rgb, source_format=fmt, source_mode=mode, had_exif=had_exif,
+                        camera_exif=camera_exif, screenshot_hint=hint)
+
+
+def _says_screenshot(exif: Image.Exif, xmp: object) -> bool:
+    try:
+        comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT, b"")
+    except (KeyError, ValueError, OSError):
+        comment = b""
+    texts = [comment, xmp or b""]
+    return any(b"screenshot" in (t.encode() if isinstance(t, str) else bytes(t)).lower() for t in texts)
+
+
+def to_srgb_rgb(image: Image.Image, icc: bytes | None, background: tuple[int, int, int]) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB in sRGB, alpha flattened onto ``background``."""
+    image = _to_8bit(image)
+    if image.mode in {"P", "PA"}:
+        image = image.convert("RGBA")
+    if image.mode in {"LA", "La", "RGBa"}:
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        base = Image.new("RGB", image.size, background)
+        base.paste(image, mask=image.getchannel("A"))
+        image = base
+    if icc and image.mode in {"RGB", "CMYK", "L"}:
+        image = _icc_to_srgb(image, icc)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    image.info.clear()
+    return image
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    if image.mode.startswith("I;16") or image.mode == "I":
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode == "I" and values.max(initial=0) <= 255:
+            scaled = values
+        else:
+            scaled = values / 257.0
+        return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if values.max(initial=0) <= 1.0:
+            values = values * 255.0
+        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), "L")
+    if image.mode == "1":
+        return image.convert("L")
+    return image
+
+
+def _icc_to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        description = ImageCms.getProfileDescription(source).strip().lower()
+        if image.mode == "RGB" and "srgb" in description:
+            return image
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+        return converted if converted is not None else image
+    except (ImageCms.PyCMSError, OSError, ValueError) as error:
+        log.debug("ignoring unusable ICC profile: %s", error)
+        return image
+
+
+def encode_clean_jpeg(image: Image.Image, quality: int) -> bytes:
+    """Re-encode without EXIF, GPS, XMP or comments: these bytes are what gets stored."""
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, subsampling="4:2:0")
+    return out.getvalue()

@@ -1,0 +1,135 @@
+"""Stable reject codes and every sentence intake shows a user, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RejectCode(StrEnum):
+    unreadable = "unreadable"
+    not_an_image = "not_an_image"
+    corrupt = "corrupt"
+    unsupported_format = "unsupported_format"
+    file_too_large = "file_too_large"
+    too_many_pixels = "too_many_pixels"
+    too_small = "too_small"
+    animated = "animated"
+    screenshot = "screenshot"
+    no_face = "no_face"
+    multiple_faces = "multiple_faces"
+    face_too_small = "face_too_small"
+    face_cut_off = "face_cut_off"
+    blurry = "blurry"
+    too_dark = "too_dark"
+    overexposed = "overexposed"
+    duplicate = "duplicate"
+    different_person = "different_person"
+    too_many_photos = "too_many_photos"
+
+
+class PhotoWarning(StrEnum):
+    """Things worth telling the user about a photo that is still accepted."""
+
+    maybe_screenshot = "maybe_screenshot"
+    background_faces = "background_faces"
+
+
+MESSAGES: dict[RejectCode, str] = {
+    RejectCode.unreadable: "I couldn't read this file. Please send it again.",
+    RejectCode.not_an_image: "This file isn't a photo. Please send a JPEG, PNG, HEIC or WebP picture.",
+    RejectCode.corrupt: "This photo seems damaged or only partly uploaded. Please send it again.",
+    RejectCode.unsupported_format: (
+        "I can't use this file type. Please send the photo as JPEG, PNG, HEIC or WebP."
+    ),
+    RejectCode.file_too_large: "This file is too large. Please send a smaller copy of the photo.",
+    RejectCode.too_many_pixels: (
+        "This picture has far too many pixels. Please send a normal camera or phone photo."
+    ),
+    RejectCode.too_small: (
+        "This photo is too small to learn your face from. Please send the original, full-size photo "
+        "(as a file, not a compressed preview)."
+    ),
+    RejectCode.animated: "This is an animation. Please send a still photo instead.",
+    RejectCode.screenshot: (
+        "This looks like a screenshot. Please send the original photo from your camera roll instead."
+    ),
+    RejectCode.no_face: (
+        "I couldn't find a face in this photo. Please send a photo where your face is clearly visible, "
+        "looking roughly towards the camera."
+    ),
+    RejectCode.multiple_faces: (
+        "There is more than one person in this photo. Please send photos of just you."
+    ),
+    RejectCode.face_too_small: (
+        "Your face is too small in this photo. Please step closer or crop so your face fills more of the frame."
+    ),
+    RejectCode.face_cut_off: (
+        "Your face is cut off by the edge of the photo. Please send one with your whole head in the frame."
+    ),
+    RejectCode.blurry: "Your face is blurry in this photo. Please hold still, use more light, and tap to focus.",
+    RejectCode.too_dark: "Your face is too dark in this photo. Please face a window or a lamp and try again.",
+    RejectCode.overexposed: (
+        "Your face is washed out by too much light. Please avoid direct flash or harsh sun on your face."
+    ),
+    RejectCode.duplicate: (
+        "This photo is almost the same as one you already sent. Please send a different shot "
+        "(another angle, expression or place)."
+    ),
+    RejectCode.different_person: (
+        "This person doesn't look like the one in your other photos. Please send photos of only yourself."
+    ),
+    RejectCode.too_many_photos: "You already have plenty of good photos, so I'll skip this one.",
+}
+
+LABELS: dict[RejectCode, str] = {
+    RejectCode.unreadable: "unreadable file",
+    RejectCode.not_an_image: "not a photo",
+    RejectCode.corrupt: "damaged file",
+    RejectCode.unsupported_format: "unsupported file type",
+    RejectCode.file_too_large: "file too large",
+    RejectCode.too_many_pixels: "far too many pixels",
+    RejectCode.too_small: "too small",
+    RejectCode.animated: "animation",
+    RejectCode.screenshot: "screenshot",
+    RejectCode.no_face: "no face found",
+    RejectCode.multiple_faces: "more than one face",
+    RejectCode.face_too_small: "face too small",
+    RejectCode.face_cut_off: "face cut off",
+    RejectCode.blurry: "blurry",
+    RejectCode.too_dark: "too dark",
+    RejectCode.overexposed: "too bright",
+    RejectCode.duplicate: "same as another photo",
+    RejectCode.different_person: "a different person",
+    RejectCode.too_many_photos: "set already full",
+}
+
+TIPS: dict[RejectCode, str] = {
+    RejectCode.too_small: "Send photos as files so they keep their full size.",
+    RejectCode.screenshot: "Send original photos, not screenshots.",
+    RejectCode.no_face: "Make sure your face is clearly visible in every photo.",
+    RejectCode.multiple_faces: "Only you in the picture: crop out friends.",
+    RejectCode.face_too_small: "Close-ups and head-and-shoulders shots work best.",
+    RejectCode.face_cut_off: "Keep your whole head in the frame.",
+    RejectCode.blurry: "Hold still and shoot in good light.",
+    RejectCode.too_dark: "Face a window or soft light.",
+    RejectCode.overexposed: "Avoid direct flash and harsh sun.",
+    RejectCode.duplicate: "Vary angles, expressions and backgrounds.",
+    RejectCode.different_person: "Only photos of yourself.",
+}
+
+GENERAL_TIP = (
+    "Tip: good light, different angles and expressions, a few backgrounds, and no sunglasses or hats."
+)
+
+WARNING_MESSAGES: dict[PhotoWarning, str] = {
+    PhotoWarning.maybe_screenshot: "This might be a screenshot; the original photo works better.",
+    PhotoWarning.background_faces: "There are other faces in the background; photos of just you work best.",
+}
+
+
+def message_for(code: RejectCode) -> str:
+    return MESSAGES[code]
+
+
+def label_for(code: RejectCode) -> str:
+    return LABELS[code]
