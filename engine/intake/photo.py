@@ -16,7 +16,7 @@ from engine.intake.errors import PhotoRejected
 from engine.intake.faces import FaceBox, downscaled, detect_faces, face_embedding
 from engine.intake.phash import perceptual_hash
 from engine.intake.quality import flat_fraction, measure_face
-from engine.intake.reasons import PhotoWarning, RejectCode, message_for
+from engine.intake.reasons import ACCEPTED_MESSAGE, PhotoWarning, RejectCode, message_for
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def check_photo(data: bytes, *, filename: str = "", config: IntakeConfig | None 
         return rejected(refusal.code, digest, filename, width=size[0], height=size[1],
                         warnings=tuple(warnings), metrics=metrics)
     return PhotoCheck(
-        ok=True, code=None, message="Looks great!", sha256=digest, filename=filename, phash=phash,
+        ok=True, code=None, message=ACCEPTED_MESSAGE, sha256=digest, filename=filename, phash=phash,
         face=face, embedding=embedding, clean_jpeg=clean, width=image.width, height=image.height,
         warnings=tuple(warnings), metrics=metrics,
     )

@@ -117,6 +117,8 @@ TIPS: dict[RejectCode, str] = {
     RejectCode.different_person: "Only photos of yourself.",
 }
 
+ACCEPTED_MESSAGE = "This photo looks great!"
+
 GENERAL_TIP = (
     "Tip: good light, different angles and expressions, a few backgrounds, and no sunglasses or hats."
 )
