@@ -1,0 +1,31 @@
+"""Torch device and dtype choices shared by training, generation and finishing."""
+
+from __future__ import annotations
+
+import torch
+
+_PRECISIONS = {"no": torch.float32, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def resolve_device(setting: str = "auto") -> torch.device:
+    """``auto`` → cuda when available, else cpu; otherwise the named device (``cuda:1``, ``cpu``)."""
+    if setting in ("", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(setting)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {setting!r} requested but CUDA is not available")
+    return device
+
+
+def weight_dtype(device: torch.device, precision: str = "fp16") -> torch.dtype:
+    """dtype for frozen weights: half precision on GPU, fp32 on CPU (half is slow or unsupported there)."""
+    if device.type != "cuda":
+        return torch.float32
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return _PRECISIONS[precision]
+
+
+def seeded_generator(device: torch.device, seed: int) -> torch.Generator:
+    generator = torch.Generator(device="cpu" if device.type == "mps" else device)
+    return generator.manual_seed(int(seed))

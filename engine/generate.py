@@ -1,0 +1,179 @@
+"""Styled portrait generation: base (+ refiner) kept warm, the user's LoRA swapped per request."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+
+from engine.aspects import generation_size
+from engine.device import resolve_device, seeded_generator, weight_dtype
+from engine.errors import Cancelled
+from engine.gen_request import Budget, GeneratedImage, GenerateProgress, GenerationRequest
+from engine.models import ModelSpec
+from engine.pipelines import LoadOptions, apply_speedups, load_base, load_refiner
+
+__all__ = ["Budget", "GeneratedImage", "GenerateProgress", "GenerationRequest", "Generator"]
+
+log = logging.getLogger(__name__)
+
+LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
+ProgressFn = Callable[[GenerateProgress], None]
+CancelFn = Callable[[], bool]
+
+
+def _adapter_name(role: str, path: Path) -> str:
+    path = Path(path).resolve()
+    stamp = f"{path}:{path.stat().st_mtime_ns}"
+    return f"{role}_{hashlib.sha1(stamp.encode()).hexdigest()[:12]}"
+
+
+def _weights_location(path: Path) -> tuple[str, str]:
+    path = Path(path)
+    return (str(path), LORA_WEIGHTS) if path.is_dir() else (str(path.parent), path.name)
+
+
+class Generator:
+    """Holds the loaded pipelines; one instance per worker process, reused across jobs."""
+
+    def __init__(self, spec: ModelSpec, *, models_dir: Path = Path("data/models"), device: str = "auto",
+                 offline: bool = True, precision: str = "fp16", budget: Budget | None = None,
+                 batch_size: int = 4, channels_last: bool = False, compile_unet: bool = False) -> None:
+        self.spec = spec
+        self.budget = budget or Budget()
+        self.batch_size = batch_size
+        self._device_setting = device
+        self._models_dir = Path(models_dir)
+        self._offline = offline
+        self._precision = precision
+        self._speedups = {"channels_last": channels_last, "compile_unet": compile_unet}
+        self._base: StableDiffusionXLPipeline | None = None
+        self._refiner: StableDiffusionXLImg2ImgPipeline | None = None
+        self._adapters: dict[str, float] = {}
+
+    # --- loading ---------------------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._base is not None
+
+    def load(self) -> None:
+        if self._base is not None:
+            return
+        device = resolve_device(self._device_setting)
+        options = LoadOptions(self._models_dir, device, weight_dtype(device, self._precision), self._offline)
+        self._base = load_base(self.spec, options)
+        self._refiner = load_refiner(self.spec, self._base, options)
+        if device.type == "cuda":
+            for pipe in (self._base, self._refiner):
+                if pipe is not None:
+                    apply_speedups(pipe, **self._speedups)
+        log.info("generator ready: %s on %s (refiner: %s)", self.spec.name, device, self._refiner is not None)
+
+    def unload(self) -> None:
+        self._base = self._refiner = None
+        self._adapters = {}
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    @property
+    def base(self) -> StableDiffusionXLPipeline:
+        self.load()
+        assert self._base is not None
+        return self._base
+
+    @property
+    def refiner(self) -> StableDiffusionXLImg2ImgPipeline | None:
+        self.load()
+        return self._refiner
+
+    # --- LoRA swapping ---------------------------------------------------------------------------
+    def _set_loras(self, request: GenerationRequest) -> None:
+        wanted: dict[str, tuple[Path, float]] = {}
+        if request.lora is not None:
+            wanted[_adapter_name("user", request.lora)] = (request.lora, request.lora_scale)
+        if request.style_lora is not None:
+            wanted[_adapter_name("style", request.style_lora)] = (request.style_lora, request.style_lora_weight)
+        base = self.base
+        for name in [n for n in self._adapters if n not in wanted]:
+            base.delete_adapters(name)
+            del self._adapters[name]
+        for name, (path, weight) in wanted.items():
+            if name not in self._adapters:
+                folder, weight_name = _weights_location(path)
+                base.load_lora_weights(folder, weight_name=weight_name, adapter_name=name)
+            self._adapters[name] = weight
+        if wanted:
+            base.set_adapters(list(wanted), adapter_weights=[w for _, w in wanted.values()])
+
+    # --- generation ------------------------------------------------------------------------------
+    def plan(self, request: GenerationRequest) -> dict[str, Any]:
+        """Size, steps, guidance and refiner split the request resolves to, budget-checked."""
+        width, height = generation_size(request.aspect, self.spec.resolution, self.spec.size_multiple)
+        steps = request.steps or self.spec.steps
+        split = (request.refiner_split or self.spec.refiner_split) if request.use_refiner else None
+        if not self.spec.has_refiner:
+            split = None
+        cost = self.budget.check(width, height, steps, request.count)
+        guidance = request.guidance if request.guidance is not None else self.spec.guidance
+        return {"width": width, "height": height, "steps": steps, "split": split, "guidance": guidance,
+                "cost": cost}
+
+    def generate(self, request: GenerationRequest, *, progress: ProgressFn | None = None,
+                 should_cancel: CancelFn | None = None) -> list[GeneratedImage]:
+        """``request.count`` images at the aspect's native size; budget checked before any work."""
+        plan = self.plan(request)
+        if should_cancel is not None and should_cancel():
+            raise Cancelled("generation", 0)
+        self._set_loras(request)
+        refiner = self.refiner if plan["split"] is not None else None
+        results: list[GeneratedImage] = []
+        for start in range(0, request.count, self.batch_size):
+            indices = list(range(start, min(request.count, start + self.batch_size)))
+            results += self._batch(request, plan, indices, refiner, progress, should_cancel)
+        return results
+
+    def _callback(self, stage: str, start: int, count: int, steps: int, progress: ProgressFn | None,
+                  should_cancel: CancelFn | None) -> Callable[..., dict[str, Any]]:
+        def on_step_end(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+            if progress is not None:
+                progress(GenerateProgress(stage, start, count, step + 1, steps))
+            if should_cancel is not None and should_cancel():
+                raise Cancelled("generation", step + 1)
+            return kwargs
+
+        return on_step_end
+
+    def _batch(self, request: GenerationRequest, plan: dict[str, Any], indices: list[int],
+               refiner: StableDiffusionXLImg2ImgPipeline | None, progress: ProgressFn | None,
+               should_cancel: CancelFn | None) -> list[GeneratedImage]:
+        base = self.base
+        prompts = [request.prompt_for(i) for i in indices]
+        seeds = [request.seed_for(i) for i in indices]
+        common = {
+            "prompt": prompts, "negative_prompt": [request.negative_prompt] * len(indices),
+            "num_inference_steps": plan["steps"], "guidance_scale": plan["guidance"],
+        }
+        split = plan["split"]
+        base_steps = plan["steps"] if split is None else round(plan["steps"] * split)
+        with torch.inference_mode():
+            generators = [seeded_generator(base.device, s) for s in seeds]
+            output = base(
+                **common, width=plan["width"], height=plan["height"], generator=generators,
+                denoising_end=split, output_type="latent" if refiner is not None else "pil",
+                callback_on_step_end=self._callback("base", indices[0], request.count, base_steps,
+                                                    progress, should_cancel),
+            ).images
+            if refiner is not None:
+                output = refiner(
+                    **common, image=output, denoising_start=split, generator=generators,
+                    callback_on_step_end=self._callback("refiner", indices[0], request.count,
+                                                        plan["steps"] - base_steps, progress, should_cancel),
+                ).images
+        return [GeneratedImage(image, i, seed, prompt, request.aspect,
+                               {"steps": plan["steps"], "refiner_split": split, "guidance": plan["guidance"]})
+                for image, i, seed, prompt in zip(output, indices, seeds, prompts, strict=True)]

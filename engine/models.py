@@ -1,0 +1,193 @@
+"""Registry of base models (``engine/models.toml``), where their weights live, and fetching them.
+
+Torch-free at import: the registry can be read by the bot and the job runtime. Loading the
+weights into pipelines is ``engine.pipelines``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+from engine.errors import UnknownModel, WeightsMissing
+
+log = logging.getLogger(__name__)
+
+REGISTRY_PATH = Path(__file__).with_name("models.toml")
+ModelKind = Literal["sdxl", "tiny"]
+_KINDS = ("sdxl", "tiny")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One base model: where its components come from and its training/generation defaults."""
+
+    name: str
+    kind: ModelKind
+    description: str = ""
+    base: str = ""
+    refiner: str | None = None
+    vae: str | None = None
+    variant: str | None = None
+    seed: int = 0
+    resolution: int = 1024
+    steps: int = 30
+    guidance: float = 6.0
+    refiner_split: float | None = None
+    train_steps_per_image: int = 80
+    train_min_steps: int = 400
+    train_max_steps: int = 1200
+    train_rank: int = 16
+    lora_targets: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
+    size_multiple: int = 8
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"model {self.name!r}: kind must be one of {_KINDS}, got {self.kind!r}")
+        if self.kind != "tiny" and not self.base:
+            raise ValueError(f"model {self.name!r}: `base` (hub id or path) is required")
+        if self.refiner_split is not None and not 0.0 < self.refiner_split < 1.0:
+            raise ValueError(f"model {self.name!r}: refiner_split must be in (0, 1)")
+        if not self.train_min_steps <= self.train_max_steps:
+            raise ValueError(f"model {self.name!r}: train_min_steps > train_max_steps")
+
+    @property
+    def has_refiner(self) -> bool:
+        return bool(self.refiner) and self.refiner_split is not None
+
+    def sources(self) -> list[str]:
+        """Hub ids / paths of every component this model needs (base, vae, refiner)."""
+        if self.kind == "tiny":
+            return []
+        return [s for s in (self.base, self.vae, self.refiner) if s]
+
+
+def load_registry(path: Path | None = None) -> dict[str, ModelSpec]:
+    """Read ``models.toml`` (or ``path``) into ModelSpecs keyed by name."""
+    data = tomllib.loads((path or REGISTRY_PATH).read_text(encoding="utf-8"))
+    known = {f.name for f in fields(ModelSpec)}
+    registry: dict[str, ModelSpec] = {}
+    for name, table in data.items():
+        unknown = set(table) - known
+        if unknown:
+            raise ValueError(f"model {name!r}: unknown keys {sorted(unknown)}")
+        values = dict(table)
+        if "lora_targets" in values:
+            values["lora_targets"] = tuple(values["lora_targets"])
+        for key in ("refiner", "vae", "variant"):
+            if values.get(key) == "":
+                values[key] = None
+        registry[name] = ModelSpec(name=name, **values)
+    return registry
+
+
+def get_spec(name: str, registry: dict[str, ModelSpec] | None = None) -> ModelSpec:
+    registry = registry if registry is not None else load_registry()
+    try:
+        return registry[name]
+    except KeyError:
+        raise UnknownModel(f"unknown base model {name!r}; known: {', '.join(sorted(registry))}") from None
+
+
+def _is_path(source: str) -> bool:
+    return source.startswith(("/", "./", "../", "~")) or Path(source).expanduser().exists()
+
+
+def local_dir(source: str, models_dir: Path) -> Path:
+    """Where a component is looked for on disk: the path itself, or ``models_dir/owner--name``."""
+    if _is_path(source):
+        return Path(source).expanduser()
+    return Path(models_dir) / source.replace("/", "--")
+
+
+def _is_complete(folder: Path) -> bool:
+    return (folder / "model_index.json").is_file() or (folder / "config.json").is_file()
+
+
+def missing_sources(spec: ModelSpec, models_dir: Path) -> list[str]:
+    """Components of ``spec`` whose weights are not in ``models_dir`` (empty for tiny)."""
+    return [s for s in spec.sources() if not _is_complete(local_dir(s, models_dir))]
+
+
+def weights_present(spec: ModelSpec, models_dir: Path) -> bool:
+    return not missing_sources(spec, models_dir)
+
+
+def fetch_command(name: str) -> str:
+    return f"studio models fetch {name}"
+
+
+def require_weights(spec: ModelSpec, models_dir: Path) -> None:
+    """Raise WeightsMissing with the fetch command when a component is not on disk."""
+    missing = missing_sources(spec, models_dir)
+    if missing:
+        raise WeightsMissing(
+            f"weights for base model {spec.name!r} are not in {models_dir} (missing: {', '.join(missing)}). "
+            f"On a machine with internet run `{fetch_command(spec.name)}` (with STUDIO_MODELS_DIR pointing "
+            f"at that folder), or use `--model tiny` for the CPU demo."
+        )
+
+
+def cuda_available(device: str = "auto") -> bool:
+    if device == "cpu":
+        return False
+    try:
+        import torch
+    except ImportError:  # the bot-only install has no torch
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def resolve_model(
+    name_or_auto: str,
+    models_dir: Path,
+    device: str = "auto",
+    *,
+    offline: bool = True,
+    registry: dict[str, ModelSpec] | None = None,
+) -> ModelSpec:
+    """Pick the model to use.
+
+    ``auto``: ``sdxl`` when its weights are in ``models_dir`` and a GPU is there, else ``tiny``.
+    A named model whose weights are missing raises WeightsMissing when ``offline`` (the hub
+    cannot be reached); online, ``from_pretrained`` will download into the cache later.
+    """
+    registry = registry if registry is not None else load_registry()
+    if name_or_auto == "auto":
+        sdxl = get_spec("sdxl", registry)
+        if weights_present(sdxl, models_dir) and cuda_available(device):
+            return sdxl
+        log.info("base model auto -> tiny (sdxl weights present: %s, GPU: %s)",
+                 weights_present(sdxl, models_dir), cuda_available(device))
+        return get_spec("tiny", registry)
+    spec = get_spec(name_or_auto, registry)
+    if offline:
+        require_weights(spec, models_dir)
+    return spec
+
+
+def _allow_patterns(variant: str | None) -> list[str]:
+    weights = f"*.{variant}.safetensors" if variant else "*.safetensors"
+    return ["*.json", "*.txt", weights]
+
+
+def fetch_model(name: str, models_dir: Path, *, token: str | None = None,
+                registry: dict[str, ModelSpec] | None = None) -> list[Path]:
+    """Download every hub component of ``name`` into ``models_dir`` (needs internet)."""
+    from huggingface_hub import snapshot_download
+
+    spec = get_spec(name, registry)
+    fetched: list[Path] = []
+    for source in spec.sources():
+        if _is_path(source):
+            log.info("%s is a local path; nothing to fetch", source)
+            continue
+        target = local_dir(source, models_dir)
+        variant = None if source == spec.vae else spec.variant
+        log.info("fetching %s into %s", source, target)
+        snapshot_download(source, local_dir=target, allow_patterns=_allow_patterns(variant), token=token)
+        fetched.append(target)
+    return fetched

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from engine.aspects import ASPECTS, generation_size
+from engine.errors import BudgetExceeded, Cancelled, InvalidConfig
+from engine.generate import Budget, GenerationRequest, Generator
+
+EXPECTED_TINY = {"1:1": (64, 64), "4:5": (56, 72), "9:16": (48, 80), "16:9": (80, 48)}
+
+
+def test_sdxl_native_sizes():
+    assert generation_size("1:1") == (1024, 1024)
+    assert generation_size("4:5") == (896, 1152)
+    assert generation_size("9:16") == (768, 1344)
+    assert generation_size("16:9") == (1344, 768)
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
+def test_count_and_size_for_each_aspect(generator, trained_lora, aspect):
+    images = generator.generate(GenerationRequest("a photo of ohwx person", count=3, aspect=aspect,
+                                                  lora=trained_lora.lora_path, steps=2))
+    assert len(images) == 3
+    assert all(g.size == EXPECTED_TINY[aspect] and g.aspect == aspect for g in images)
+    assert [g.seed for g in images] == [0, 1, 2]
+    assert len({g.prompt for g in images}) == 3  # prompt varied across the batch
+    pixels = [np.asarray(g.image, dtype=np.float32) for g in images]
+    assert np.abs(pixels[0] - pixels[1]).mean() > 0.5  # seeds varied too
+
+
+def test_refiner_pass_runs_and_changes_the_result(generator):
+    stages = []
+    request = dict(prompt="ohwx person", count=1, steps=4, seed=3)
+    refined = generator.generate(GenerationRequest(**request), progress=lambda p: stages.append(p.stage))
+    plain = generator.generate(GenerationRequest(**request, use_refiner=False))
+    assert stages.count("base") == 2 and stages.count("refiner") == 2
+    assert refined[0].extras["refiner_split"] == 0.5 and plain[0].extras["refiner_split"] is None
+    assert np.abs(np.asarray(refined[0].image, float) - np.asarray(plain[0].image, float)).mean() > 0.5
+
+
+def test_user_and_style_loras_as_two_adapters(generator, trained_lora, tmp_path):
+    style = tmp_path / "style.safetensors"
+    shutil.copy(trained_lora.lora_path, style)
+    base = dict(prompt="ohwx person", count=1, steps=2, use_refiner=False)
+    plain = generator.generate(GenerationRequest(**base))[0].image
+    user = generator.generate(GenerationRequest(**base, lora=trained_lora.lora_path))[0].image
+    assert len(generator.base.get_active_adapters()) == 1
+    both = generator.generate(GenerationRequest(**base, lora=trained_lora.lora_path, style_lora=style,
+                                                style_lora_weight=1.0))[0].image
+    assert len(generator.base.get_active_adapters()) == 2
+    diff = lambda a, b: np.abs(np.asarray(a, float) - np.asarray(b, float)).mean()  # noqa: E731
+    assert diff(plain, user) > 0.1 and diff(user, both) > 0.1
+    again = generator.generate(GenerationRequest(**base))[0].image  # LoRAs swapped out again
+    assert diff(plain, again) < 1e-6
+
+
+def test_budget_is_refused_before_any_work(tiny_spec):
+    generator = Generator(tiny_spec, device="cpu", budget=Budget(max_pixel_steps=64 * 64 * 4 * 3))
+    with pytest.raises(BudgetExceeded, match="pixel-steps"):
+        generator.generate(GenerationRequest("ohwx person", count=4, steps=4))
+    assert not generator.loaded
+    assert generator.plan(GenerationRequest("ohwx person", count=3, steps=4))["cost"] == 64 * 64 * 4 * 3
+
+
+def test_sdxl_budget_for_a_full_size_request():
+    budget = Budget()
+    assert budget.check(1024, 1024, 30, 8) == 1024 * 1024 * 30 * 8
+    with pytest.raises(BudgetExceeded):
+        budget.check(1344, 768, 50, 8)
+
+
+def test_cancel_during_generation(generator):
+    events = []
+    with pytest.raises(Cancelled):
+        generator.generate(GenerationRequest("ohwx person", count=2, steps=4),
+                           progress=events.append, should_cancel=lambda: len(events) >= 1)
+    assert len(events) == 1
+
+
+def test_invalid_requests(tmp_path):
+    for bad in ({"count": 0}, {"aspect": "3:2"}, {"steps": 0}, {"lora": tmp_path / "missing.safetensors"},
+                {"prompt": ""}, {"refiner_split": 1.5}):
+        with pytest.raises(InvalidConfig):
+            GenerationRequest(**({"prompt": "ohwx person"} | bad))
