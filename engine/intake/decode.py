@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from engine.intake.config import IntakeConfig
 from engine.intake.errors import PhotoRejected
@@ -28,7 +28,16 @@ MULTI_IMAGE_STILLS = frozenset({"MPO", "HEIF", "TIFF"})
 _heif_lock = threading.Lock()
 _heif_registered = False
 _SRGB = ImageCms.createProfile("sRGB")
-_MAKE, _MODEL, _EXIF_IFD, _USER_COMMENT = 0x010F, 0x0110, 0x8769, 0x9286
+_MAKE, _MODEL, _EXIF_IFD, _USER_COMMENT, _ORIENTATION = 0x010F, 0x0110, 0x8769, 0x9286, 0x0112
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +123,7 @@ def decode_photo(data: bytes, config: IntakeConfig) -> DecodedPhoto:
         camera_exif = bool(exif.get(_MAKE) or exif.get(_MODEL))
         hint = _says_screenshot(exif, image.info.get("xmp"))
         icc = image.info.get("icc_profile")
-        oriented = ImageOps.exif_transpose(image) or image
+        oriented = _upright(image, exif.get(_ORIENTATION, 1))
     except Image.DecompressionBombError as error:
         raise PhotoRejected(RejectCode.too_many_pixels, str(error)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
@@ -131,6 +140,12 @@ def _says_screenshot(exif: Image.Exif, xmp: object) -> bool:
         comment = b""
     texts = [comment, xmp or b""]
     return any(b"screenshot" in (t.encode() if isinstance(t, str) else bytes(t)).lower() for t in texts)
+
+
+def _upright(image: Image.Image, orientation: object) -> Image.Image:
+    """Apply the EXIF orientation (without ImageOps.exif_transpose's copy of upright photos)."""
+    turn = _TURNS.get(orientation) if isinstance(orientation, int) else None
+    return image.transpose(turn) if turn is not None else image
 
 
 def to_srgb_rgb(image: Image.Image, icc: bytes | None, background: tuple[int, int, int]) -> Image.Image:

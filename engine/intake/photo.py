@@ -134,9 +134,9 @@ def _main_face(
     image: Image.Image, small: Image.Image, back: float, config: IntakeConfig,
     warnings: list[PhotoWarning],
 ) -> FaceBox:
-    faces = detect_faces(small, max_side=config.detect_max_side)
+    faces = detect_faces(small, max_side=max(small.size))
     if not faces:  # small faces: one upsampling pass, only on this (rare, slower) path
-        faces = detect_faces(small, max_side=config.detect_max_side, upsample=1)
+        faces = detect_faces(small, max_side=max(small.size), upsample=1)
     if not faces:
         raise PhotoRejected(RejectCode.no_face)
     faces = [f.scaled(back) for f in faces]
