@@ -15,6 +15,7 @@ from engine.intake.faces import distance_matrix, face_distance
 from engine.intake.phash import hash_distance
 from engine.intake.photo import PhotoCheck
 from engine.intake.reasons import RejectCode, message_for
+from engine.intake.summary import summarise
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +71,6 @@ def _consensus_outliers(embeddings: np.ndarray, keys: Sequence[str], threshold: 
 
 def check_set(checks: Sequence[PhotoCheck], config: IntakeConfig | None = None) -> SetReport:
     """Verdicts for the whole set, in upload order; photo-level refusals are kept as they are."""
-    from engine.intake.summary import summarise
-
     config = config or IntakeConfig()
     codes: list[RejectCode | None] = [c.code if not c.ok else None for c in checks]
     duplicate_of: dict[int, int] = {}
