@@ -1,0 +1,175 @@
+"""Face restoration: GFPGAN v1.4 (``GFPGANv1Clean``) or a spandrel face model, blended back softly.
+
+Faces are cut as squares around the given boxes (from intake's dlib detector), restored at
+512 px, and pasted back through a feathered ellipse at ``blend`` strength, so the restorer
+sharpens without replacing the person's features. No weights: logged once, images pass through.
+facexlib is never used (it downloads detectors at run time).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFilter
+
+from engine.boxes import Box, as_box, clamp, square_around
+from engine.compat import patch_torchvision_functional_tensor
+
+log = logging.getLogger(__name__)
+
+FACE_SIZE = 512
+# GFPGAN v1.4 (GFPGANv1.4.pth) architecture, as GFPGANer builds it for arch="clean".
+GFPGAN_V14 = {"out_size": 512, "num_style_feat": 512, "channel_multiplier": 2, "decoder_load_path": None,
+              "fix_decoder": False, "num_mlp": 8, "input_is_latent": True, "different_w": True, "narrow": 1,
+              "sft_half": True}
+
+
+@dataclass(frozen=True)
+class RestoreConfig:
+    gfpgan_weights: Path | None = None  # e.g. <models_dir>/gfpgan/GFPGANv1.4.pth
+    face_model_weights: Path | None = None  # any spandrel face model (CodeFormer needs spandrel_extra_arches)
+    prefer: str = "gfpgan"  # "gfpgan" or "face_model" when both are present
+    blend: float = 0.6  # weight of the restored face; 1.0 = restorer output only
+    margin: float = 0.45  # square crop = face side × (1 + 2 × margin)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.blend <= 1.0:
+            raise ValueError("blend must be in [0, 1]")
+        if self.prefer not in ("gfpgan", "face_model"):
+            raise ValueError("prefer must be gfpgan or face_model")
+
+
+def build_gfpgan() -> torch.nn.Module:
+    """The GFPGAN v1.4 network with random weights (no download)."""
+    patch_torchvision_functional_tensor()
+    from gfpgan.archs.gfpganv1_clean_arch import GFPGANv1Clean
+
+    return GFPGANv1Clean(**GFPGAN_V14)
+
+
+def _load_gfpgan(path: Path, device: torch.device) -> torch.nn.Module:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("params_ema", "params"):
+        if isinstance(state, dict) and key in state:
+            state = state[key]
+            break
+    net = build_gfpgan()
+    net.load_state_dict(state, strict=True)
+    return net.eval().to(device)
+
+
+def _load_face_model(path: Path, device: torch.device) -> Any:
+    import spandrel
+
+    try:
+        import spandrel_extra_arches  # CodeFormer lives there (non-commercial licence)
+
+        spandrel_extra_arches.install(ignore_duplicates=True)
+    except ImportError:
+        pass
+    descriptor = spandrel.ModelLoader(device).load_from_file(path)
+    if descriptor.purpose != "FaceSR":
+        raise ValueError(f"{path} is a {descriptor.architecture.name} {descriptor.purpose} model, not a face restorer")
+    return descriptor.eval()
+
+
+def _to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1)[None].to(device)
+
+
+def _to_image(tensor: torch.Tensor) -> Image.Image:
+    array = tensor[0].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray((array * 255).round().astype(np.uint8))
+
+
+def _feather_mask(size: int, blend: float) -> Image.Image:
+    mask = Image.new("L", (size, size), 0)
+    inset = size * 0.12
+    ImageDraw.Draw(mask).ellipse((inset, inset * 0.8, size - inset, size - inset * 0.6), fill=round(255 * blend))
+    return mask.filter(ImageFilter.GaussianBlur(size * 0.06))
+
+
+class FaceRestorer:
+    """Loads the restorer lazily on first use; ``available`` is False when no weights are configured."""
+
+    def __init__(self, config: RestoreConfig | None = None, device: str | torch.device = "cpu") -> None:
+        self.config = config or RestoreConfig()
+        self.device = torch.device(device)
+        self._net: Any = None
+        self._kind = ""
+        self._warned = False
+
+    def _choose(self) -> tuple[str, Path] | None:
+        present = {kind: path for kind, path in (("gfpgan", self.config.gfpgan_weights),
+                                                  ("face_model", self.config.face_model_weights))
+                   if path is not None and Path(path).is_file()}
+        if not present:
+            return None
+        kind = self.config.prefer if self.config.prefer in present else next(iter(present))
+        return kind, Path(present[kind])
+
+    @property
+    def available(self) -> bool:
+        return self._choose() is not None
+
+    def _network(self) -> Any:
+        if self._net is None:
+            chosen = self._choose()
+            if chosen is None:
+                return None
+            self._kind, path = chosen
+            loader = _load_gfpgan if self._kind == "gfpgan" else _load_face_model
+            self._net = loader(path, self.device)
+            log.info("face restorer: %s from %s", self._kind, path)
+        return self._net
+
+    def restore_aligned(self, face: Image.Image) -> Image.Image:
+        """Run the network on one face crop (resized to 512 px); returns the restored 512 px face."""
+        net = self._network()
+        if net is None:
+            return face
+        tensor = _to_tensor(face.resize((FACE_SIZE, FACE_SIZE), Image.Resampling.LANCZOS), self.device)
+        with torch.inference_mode():
+            if self._kind == "gfpgan":
+                output = net(tensor * 2 - 1, return_rgb=False, randomize_noise=False)[0]
+                output = (output + 1) / 2
+            else:
+                output = net(tensor)
+        return _to_image(output)
+
+    def restore(self, image: Image.Image, faces: Sequence[Any]) -> Image.Image:
+        """Restore every face box in ``image``; without weights, log once and return it unchanged."""
+        if not faces:
+            return image
+        if not self.available:
+            if not self._warned:
+                log.warning("face restoration skipped: no GFPGAN/face-model weights configured or found")
+                self._warned = True
+            return image
+        result = image.convert("RGB")
+        for face in faces:
+            result = self._restore_one(result, as_box(face))
+        return result
+
+    def _restore_one(self, image: Image.Image, face: Box) -> Image.Image:
+        square = square_around(face, self.config.margin)
+        side = square[2] - square[0]
+        if side < 8:
+            return image
+        crop = image.crop(square)  # pads with black where the square overhangs the image
+        restored = self.restore_aligned(crop).resize((side, side), Image.Resampling.LANCZOS)
+        mask = _feather_mask(side, self.config.blend)
+        blended = Image.composite(restored, crop, mask)
+        inside = clamp(square, image.size)
+        offset = (inside[0] - square[0], inside[1] - square[1])
+        region = (offset[0], offset[1], offset[0] + inside[2] - inside[0], offset[1] + inside[3] - inside[1])
+        result = image.copy()
+        result.paste(blended.crop(region), inside[:2])
+        return result

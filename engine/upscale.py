@@ -1,0 +1,102 @@
+"""Upscaling with any spandrel-detected super-resolution file (Real-ESRGAN, SwinIR, Compact...), tiled.
+
+Without a weights file the fallback is explicit: Lanczos resampling, logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+
+def _tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1)[None].to(device)
+
+
+def _image(tensor: torch.Tensor) -> Image.Image:
+    array = tensor[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray((array * 255).round().astype(np.uint8))
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, length - tile, stride))
+    return [*starts, length - tile]
+
+
+def tiled(model: Any, image: torch.Tensor, scale: int, tile: int, overlap: int) -> torch.Tensor:
+    """Run ``model`` on overlapping tiles; each output pixel comes from the tile it is deepest inside."""
+    _, channels, height, width = image.shape
+    output = image.new_zeros((1, channels, height * scale, width * scale))
+    ys, xs = _starts(height, tile, overlap), _starts(width, tile, overlap)
+    for y in ys:
+        for x in xs:
+            patch = model(image[:, :, y:y + tile, x:x + tile])
+            # Keep the tile's centre part: trim half the overlap on inner edges.
+            top = 0 if y == ys[0] else overlap // 2
+            left = 0 if x == xs[0] else overlap // 2
+            bottom = min(tile, height - y)
+            right = min(tile, width - x)
+            output[:, :, (y + top) * scale:(y + bottom) * scale, (x + left) * scale:(x + right) * scale] = \
+                patch[:, :, top * scale:bottom * scale, left * scale:right * scale]
+    return output
+
+
+class Upscaler:
+    """``upscale(image, scale)``: the model's own factor, then resized to the asked one if they differ."""
+
+    def __init__(self, weights: Path | None = None, device: str | torch.device = "cpu", *,
+                 tile: int = 512, overlap: int = 32, half: bool = False) -> None:
+        self.weights = Path(weights) if weights else None
+        self.device = torch.device(device)
+        self.tile = tile
+        self.overlap = overlap
+        self.half = half and self.device.type == "cuda"
+        self._model: Any = None
+        self._warned = False
+
+    @property
+    def available(self) -> bool:
+        return self.weights is not None and self.weights.is_file()
+
+    def model(self) -> Any:
+        """The spandrel ImageModelDescriptor (architecture, scale, purpose), loaded once."""
+        if self._model is None and self.available:
+            import spandrel
+
+            descriptor = spandrel.ModelLoader(self.device).load_from_file(self.weights)
+            if not isinstance(descriptor, spandrel.ImageModelDescriptor) or descriptor.purpose != "SR":
+                raise ValueError(f"{self.weights} is not a super-resolution model ({descriptor.purpose})")
+            if self.half and descriptor.supports_half:
+                descriptor.model.half()
+            self._model = descriptor.eval()
+            log.info("upscaler: %s x%d from %s", descriptor.architecture.name, descriptor.scale, self.weights)
+        return self._model
+
+    def upscale(self, image: Image.Image, scale: int = 2) -> Image.Image:
+        target = (image.width * scale, image.height * scale)
+        model = self.model()
+        if model is None:
+            if not self._warned:
+                log.warning("no upscaler weights%s: Lanczos resampling instead",
+                            f" at {self.weights}" if self.weights else " configured")
+                self._warned = True
+            return image.convert("RGB").resize(target, Image.Resampling.LANCZOS)
+        tensor = _tensor(image, self.device)
+        if self.half and model.supports_half:
+            tensor = tensor.half()
+        with torch.inference_mode():
+            output = _image(tiled(model, tensor, model.scale, self.tile, self.overlap))
+        if output.size != target:
+            output = output.resize(target, Image.Resampling.LANCZOS)
+        return output
