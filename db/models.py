@@ -184,6 +184,13 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_claim", "state", "priority", "id"),
         Index("ix_jobs_user_state", "user_id", "state"),
+        # Round-robin claims look up when each user was last served (db/queue.py).
+        Index("ix_jobs_user_started", "user_id", "started_at"),
+        # Finished jobs still owed to their users (db/delivery.py).
+        Index(
+            "ix_jobs_undelivered", "state", "finished_at",
+            sqlite_where=text("delivered_at IS NULL"), postgresql_where=text("delivered_at IS NULL"),
+        ),
         # One active training per user, enforced by the database itself (SQLite and PostgreSQL).
         Index(
             "uq_jobs_one_active_training", "user_id", unique=True,

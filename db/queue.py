@@ -1,0 +1,258 @@
+"""The jobs table as a queue: claim with a lease, heartbeat, complete, give back, reap.
+
+Claiming is one ``UPDATE jobs SET … WHERE id = (SELECT … LIMIT 1) RETURNING …`` statement,
+committed by the caller before any GPU work starts. On PostgreSQL the inner SELECT takes the row
+with ``FOR UPDATE SKIP LOCKED`` so concurrent claimers get different rows without waiting; on
+SQLite every transaction is ``BEGIN IMMEDIATE`` (see db.session), which serialises claimers.
+
+Fairness is round robin by user: among queued jobs the next one belongs to the user who was
+served least recently (never-served users first), and within a user jobs run in order. "Served"
+is the newest ``started_at`` of any of the user's jobs, so ten queued generations of one user
+alternate with another user's first one. One active training per user is enforced by the
+``uq_jobs_one_active_training`` index at enqueue time; per-user queue depth by
+``db.jobs.enqueue(max_active_per_user=…)``.
+
+Every change made by a worker is guarded by its lease (owner and attempt number): a worker whose
+lease expired and whose job was handed to someone else can no longer touch the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, false, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from db import jobs
+from db.models import Job, JobState, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE_EXPIRED = "lease_expired"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a worker holds while it runs a job; every write it makes is conditional on it."""
+
+    job_id: int
+    owner: str
+    attempt: int
+    user_id: int
+    kind: str
+    payload: dict[str, Any]
+    correlation_id: str
+    max_attempts: int
+    credits_reserved: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    stage: str
+    step: int = 0
+    total_steps: int = 0
+    eta_seconds: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps > 0 else 0.0
+
+
+@dataclass
+class ReapReport:
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.requeued or self.failed or self.cancelled)
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _owned(lease: Lease) -> Any:
+    return and_(
+        Job.id == lease.job_id, Job.state == JobState.running, Job.lease_owner == lease.owner,
+        Job.attempts == lease.attempt,
+    )
+
+
+def next_job_query(*, postgres: bool, kinds: Sequence[str] | None = None) -> Any:
+    """The SELECT that picks the next job: priority, then round robin by user, then age."""
+    candidate = aliased(Job, name="candidate")
+    served = aliased(Job, name="served")
+    last_served = select(func.max(served.started_at)).where(served.user_id == candidate.user_id).scalar_subquery()
+    query = (
+        select(candidate.id)
+        .where(candidate.state == JobState.queued, candidate.cancel_requested == false())
+        .order_by(candidate.priority.desc(), last_served.asc().nulls_first(), candidate.id)
+        .limit(1)
+    )
+    if kinds:
+        query = query.where(candidate.kind.in_(list(kinds)))
+    if postgres:
+        query = query.with_for_update(skip_locked=True, of=candidate)
+    return query
+
+
+async def claim(
+    session: AsyncSession,
+    owner: str,
+    *,
+    lease_seconds: float,
+    kinds: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> Lease | None:
+    """Take the next job with a lease, or None when nothing is waiting. Commit before working."""
+    now = now or utcnow()
+    expires = now + timedelta(seconds=lease_seconds)
+    pick = next_job_query(postgres=_is_postgres(session), kinds=kinds).scalar_subquery()
+    statement = (
+        update(Job)
+        .where(Job.id == pick, Job.state == JobState.queued)
+        .values(
+            state=JobState.running, lease_owner=owner, lease_expires_at=expires, heartbeat_at=now, started_at=now,
+            attempts=Job.attempts + 1, stage="preparing", step=0, total_steps=0, progress=0.0, eta_seconds=None,
+        )
+        .returning(
+            Job.id, Job.attempts, Job.user_id, Job.kind, Job.payload, Job.correlation_id, Job.max_attempts,
+            Job.credits_reserved,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        return None
+    job_id, attempt, user_id, kind, payload, correlation_id, max_attempts, reserved = row
+    return Lease(
+        job_id=job_id, owner=owner, attempt=attempt, user_id=user_id, kind=str(kind), payload=dict(payload or {}),
+        correlation_id=correlation_id, max_attempts=max_attempts, credits_reserved=reserved, expires_at=expires,
+    )
+
+
+async def heartbeat(
+    session: AsyncSession,
+    lease: Lease,
+    *,
+    lease_seconds: float,
+    progress: ProgressUpdate | None = None,
+    now: datetime | None = None,
+) -> bool | None:
+    """Extend the lease (and write progress). Returns whether cancel was requested, or None when
+    the lease is lost (the job was reaped or finished by someone else)."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=lease_seconds)}
+    if progress is not None:
+        values |= {
+            "stage": progress.stage, "step": progress.step, "total_steps": progress.total_steps,
+            "progress": progress.fraction, "eta_seconds": progress.eta_seconds,
+        }
+    statement = (
+        update(Job).where(_owned(lease)).values(**values).returning(Job.cancel_requested)
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else bool(row[0])
+
+
+async def _hold(session: AsyncSession, lease: Lease) -> bool:
+    """Check (and, on PostgreSQL, row-lock) that the lease is still ours, inside the caller's transaction."""
+    statement = (
+        update(Job).where(_owned(lease)).values(heartbeat_at=utcnow()).returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def complete(
+    session: AsyncSession,
+    lease: Lease,
+    state: JobState,
+    *,
+    result: dict[str, Any] | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    refund_amount: int | None = None,
+) -> bool:
+    """Finish a leased job (result or error, state and credit settlement in the caller's
+    transaction). False, with nothing written, when the lease is no longer ours."""
+    if not await _hold(session, lease):
+        return False
+    return await jobs.finish(
+        session, lease.job_id, state, result=result, error_code=error_code, error_message=error_message,
+        refund_amount=refund_amount,
+    )
+
+
+async def give_back(session: AsyncSession, lease: Lease, *, count_attempt: bool = False) -> bool:
+    """Return a leased job to the queue (worker shutting down, or a retryable error).
+
+    With ``count_attempt`` False the try does not count against ``max_attempts``. A job that has
+    no attempts left fails instead, with its credits refunded.
+    """
+    if not await _hold(session, lease):
+        return False
+    attempts = lease.attempt if count_attempt else lease.attempt - 1
+    if attempts >= lease.max_attempts:
+        return await jobs.finish(
+            session, lease.job_id, JobState.failed, error_code="attempts_exhausted",
+            error_message=f"gave up after {attempts} attempts",
+        )
+    return await jobs.transition(
+        session, lease.job_id, JobState.queued, expected=(JobState.running,), attempts=attempts,
+        lease_owner=None, lease_expires_at=None, stage="queued", step=0, total_steps=0, progress=0.0, eta_seconds=None,
+    )
+
+
+async def reap_expired(session: AsyncSession, *, now: datetime | None = None) -> ReapReport:
+    """Handle running jobs whose lease expired: back to the queue while attempts remain, else
+    failed with ``lease_expired`` and refunded; cancelled (refunded) if the user asked to cancel."""
+    now = now or utcnow()
+    report = ReapReport()
+    expired = and_(Job.state == JobState.running, Job.lease_expires_at < now)
+    requeue = (
+        update(Job)
+        .where(expired, Job.attempts < Job.max_attempts, Job.cancel_requested == false())
+        .values(
+            state=JobState.queued, lease_owner=None, lease_expires_at=None, stage="queued", step=0, total_steps=0,
+            progress=0.0, eta_seconds=None,
+        )
+        .returning(Job.id, Job.correlation_id, Job.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    for job_id, correlation_id, attempts in (await session.execute(requeue)).all():
+        log.warning("job %s [%s]: lease expired after attempt %s, back in the queue", job_id, correlation_id, attempts,
+                    extra={"job_id": job_id, "error_id": correlation_id})
+        report.requeued.append(job_id)
+    # The rest: take them (clearing the lease makes any late heartbeat of the old owner fail),
+    # then end them in the same transaction.
+    take = (
+        update(Job).where(expired).values(lease_owner=None)
+        .returning(Job.id, Job.correlation_id, Job.cancel_requested, Job.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    for job_id, correlation_id, cancel_requested, attempts in (await session.execute(take)).all():
+        if cancel_requested:
+            if await jobs.finish(session, job_id, JobState.cancelled, error_code="cancelled",
+                                 error_message="cancelled by the user"):
+                report.cancelled.append(job_id)
+            continue
+        message = f"the worker stopped responding {attempts} time(s); credits refunded"
+        if await jobs.finish(session, job_id, JobState.failed, error_code=LEASE_EXPIRED, error_message=message):
+            log.error("job %s [%s]: lease expired on the last attempt (%s), failed and refunded", job_id,
+                      correlation_id, attempts, extra={"job_id": job_id, "error_id": correlation_id})
+            report.failed.append(job_id)
+    return report
+
+
+async def cancel_requested(session: AsyncSession, job_id: int) -> bool:
+    return bool(await session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
