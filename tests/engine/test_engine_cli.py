@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.aspects import ASPECTS, ratio
+from engine.cli import generate_command, train_command
+from engine.portraits import compose_prompt
+
+SHARED = Path("/work/shared/photos")
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    from studio.settings import load_settings
+
+    return load_settings(data_dir=tmp_path / "data", device="cpu", base_model="tiny")
+
+
+def test_compose_prompt_fills_style_placeholders():
+    style = "fashion photo of {token} {class_word} in pink, {variation}, glossy light"
+    assert compose_prompt(style, "ohwx", "woman") == "fashion photo of ohwx woman in pink, glossy light"
+    assert compose_prompt("oil painting", "sks", "man") == "a photo of sks man, oil painting"
+
+
+@pytest.mark.slow
+def test_train_then_generate_every_aspect_with_tiny(tmp_path, settings):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (96, 80, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    assert train_command(photos, tmp_path / "lora", model="tiny", steps=4, use_intake=False, settings=settings) == 0
+    lora = tmp_path / "lora" / "pytorch_lora_weights.safetensors"
+    assert lora.is_file() and json.loads((tmp_path / "lora" / "lora.json").read_text())["model"] == "tiny"
+
+    out = tmp_path / "out"
+    assert generate_command(tmp_path / "lora", "studio portrait, {variation}", out, model="auto", count=2,
+                            aspects=list(ASPECTS), settings=settings) == 0
+    for aspect in ASPECTS:
+        files = sorted(out.glob(f"{aspect.replace(':', 'x')}_*.jpg"))
+        assert len(files) == 2
+        with Image.open(files[0]) as image:
+            assert abs(image.width / image.height - float(ratio(aspect))) < 0.03
+
+
+@pytest.mark.slow
+def test_train_command_uses_intake_on_real_photos(tmp_path, settings):
+    names = [n for n in ("obama.jpg", "obama2.jpg", "obama3.jpg", "obama-720p.jpg") if (SHARED / n).exists()]
+    if len(names) < 2:
+        pytest.skip("shared test photos not present")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in names:
+        shutil.copy(SHARED / name, photos / name)
+    assert train_command(photos, tmp_path / "lora", model="tiny", steps=2, settings=settings) == 0
+    assert (tmp_path / "lora" / "pytorch_lora_weights.safetensors").is_file()
+
+
+def test_missing_sdxl_weights_give_the_fetch_command(tmp_path, settings, capsys):
+    assert train_command(tmp_path, tmp_path / "lora", model="sdxl", settings=settings) == 2
+    assert "studio models fetch sdxl" in capsys.readouterr().out
