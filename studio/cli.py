@@ -103,6 +103,19 @@ def grant(
     typer.echo(f"{platform}:{user_id} now has {balance} credit(s)")
 
 
+@app.command()
+def check(
+    ctx: typer.Context,
+    photos: Annotated[list[Path], typer.Argument(help="Photo files to check as one selfie set.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per photo, then one for the set.")] = False,
+) -> None:
+    """Check selfies the way the bot does: every photo's verdict, then the set's."""
+    from engine.intake import IntakeConfig
+    from engine.intake.cli import check_command
+
+    raise typer.Exit(check_command(photos, as_json, IntakeConfig.from_settings(settings_of(ctx))))
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply database migrations (also done at every start)."""

@@ -1,0 +1,54 @@
+"""What a finished job turns into in the chat: the album and its buttons, the model-ready
+message with the style picker, or an apology that carries the error id and says the credit is back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core import texts
+from bot.core.replies import Button, Document, Picture, Reply
+from db.models import Job, JobKind, JobState
+from db.storage import Storage
+
+
+def result_images(job: Job) -> list[dict[str, Any]]:
+    images = (job.result or {}).get("images", [])
+    return sorted(images, key=lambda image: image.get("index", 0))
+
+
+def _extension(key: str) -> str:
+    return key.rsplit(".", 1)[-1] if "." in key.rsplit("/", 1)[-1] else "png"
+
+
+async def album_reply(storage: Storage, job: Job, title: str, credits_left: int) -> Reply:
+    images = result_images(job)
+    pictures = []
+    for number, image in enumerate(images, start=1):
+        template = texts.ALBUM_FIRST_CAPTION if number == 1 else texts.ALBUM_CAPTION
+        pictures.append(Picture(await storage.get(image["key"]), f"portrait-{job.id}-{number}.{_extension(image['key'])}",
+                                template.format(title=title, index=number, count=len(images))))
+    left = texts.CREDITS_LEFT.format(credits=texts.plural(credits_left, "credit"))
+    return Reply(
+        texts.DELIVERED.format(credits_left=left),
+        ((Button(texts.BUTTON_FILES, f"files:{job.id}"),),
+         (Button(texts.BUTTON_MORE, f"more:{job.id}"), Button(texts.BUTTON_ANOTHER, "styles"))),
+        album=tuple(pictures),
+    )
+
+
+async def originals_reply(storage: Storage, job: Job, title: str) -> Reply:
+    images = result_images(job)
+    documents = [
+        Document(await storage.get(image["key"]), f"portrait-{job.id}-{n}-full.{_extension(image['key'])}",
+                 texts.ORIGINALS_CAPTION.format(title=title, index=n, count=len(images)))
+        for n, image in enumerate(images, start=1)
+    ]
+    return Reply(documents=tuple(documents))
+
+
+def failure_reply(job: Job) -> Reply:
+    refund = texts.REFUNDED if job.credits_reserved else ""
+    if job.state == JobState.cancelled:
+        return Reply(texts.CANCELLED.format(refund=refund).strip())
+    template = texts.TRAIN_FAILED if job.kind == JobKind.train else texts.GENERATE_FAILED
+    return Reply(template.format(refund=refund, error_id=job.correlation_id).replace("  ", " "))

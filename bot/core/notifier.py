@@ -1,0 +1,138 @@
+"""Watches the jobs of one platform: edits each job's progress message in place (throttled to
+the chat's rate limits) and delivers finished jobs exactly once, also after a restart.
+
+Delivery is claimed in the database before anything is sent and marked done after, so two bot
+processes never both deliver, and a bot that died mid-delivery is retried after a timeout rather
+than leaving the user with nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlalchemy import select
+
+from bot.core import texts
+from bot.core.delivery import album_reply, failure_reply
+from bot.core.messenger import Messenger
+from bot.core.replies import Reply
+from bot.core.studio import Studio
+from db import credits
+from db.delivery import DELIVERY_RETRY_SECONDS, claim_delivery, mark_delivered, undelivered_jobs
+from db.job_status import queue_position
+from db.models import Job, JobKind, JobState
+
+log = logging.getLogger(__name__)
+
+
+class JobWatcher:
+    def __init__(
+        self,
+        studio: Studio,
+        messenger: Messenger,
+        *,
+        poll_seconds: float = 1.0,
+        edit_interval_seconds: float = 3.0,
+        delivery_retry_seconds: float = DELIVERY_RETRY_SECONDS,
+    ) -> None:
+        self.studio = studio
+        self.messenger = messenger
+        self.platform = messenger.platform
+        self.poll_seconds = poll_seconds
+        self.edit_interval = edit_interval_seconds
+        self.delivery_retry = delivery_retry_seconds
+        self._shown: dict[int, str] = {}
+        self._edited_at: dict[int, float] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("job watcher tick failed; retrying")
+            try:
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> None:
+        await self._update_progress()
+        await self._deliver_finished()
+
+    # ------------------------------------------------------------------ progress
+    def _title(self, job: Job) -> str:
+        if job.kind == JobKind.train:
+            return texts.TRAIN_QUEUED
+        return texts.GENERATE_QUEUED.format(count=job.payload.get("count", ""), title=self.studio.style_title(job))
+
+    async def _update_progress(self) -> None:
+        async with self.studio.database.transaction() as session:
+            active = list(await session.scalars(
+                select(Job).where(Job.reply_platform == self.platform, Job.state.in_((JobState.queued, JobState.running)),
+                                  Job.reply_message_id.is_not(None))
+            ))
+            updates = []
+            for job in active:
+                position = await queue_position(session, job.id) if job.state == JobState.queued else None
+                updates.append((job, self.studio.progress_reply(job, self._title(job), (position or 0) + 1 if position is not None else None)))
+        now = time.monotonic()
+        for job, reply in updates:
+            if self._shown.get(job.id) == reply.text or now - self._edited_at.get(job.id, 0.0) < self.edit_interval:
+                continue
+            await self._edit(job, reply)
+
+    async def _edit(self, job: Job, reply: Reply) -> None:
+        try:
+            await self.messenger.edit(job.reply_chat_id, str(job.reply_message_id), reply)
+        except Exception:
+            log.warning("could not edit progress message of job %s", job.id, exc_info=True)
+        self._shown[job.id] = reply.text
+        self._edited_at[job.id] = time.monotonic()
+
+    # ------------------------------------------------------------------ delivery
+    async def _deliver_finished(self) -> None:
+        async with self.studio.database.transaction() as session:
+            owed = [job.id for job in await undelivered_jobs(session, platforms=[self.platform],
+                                                               retry_after_seconds=self.delivery_retry)]
+        for job_id in owed:
+            await self.deliver(job_id)
+
+    async def deliver(self, job_id: int) -> bool:
+        async with self.studio.database.transaction() as session:
+            if not await claim_delivery(session, job_id, retry_after_seconds=self.delivery_retry):
+                return False
+            job = await session.get(Job, job_id, populate_existing=True)
+            assert job is not None
+            if job.kind == JobKind.train:
+                await self.studio.current_lora(session, job.user_id)  # brings the model's status up to date
+            balance = await credits.balance(session, job.user_id)
+        log.info("delivering job %s (%s, %s) to %s:%s", job.id, job.kind, job.state, self.platform, job.reply_chat_id)
+        try:
+            await self._send_outcome(job, balance)
+        except Exception:
+            log.exception("delivery of job %s failed; it will be retried", job.id)
+            return False
+        async with self.studio.database.transaction() as session:
+            await mark_delivered(session, job.id)
+        self._shown.pop(job.id, None)
+        self._edited_at.pop(job.id, None)
+        return True
+
+    async def _send_outcome(self, job: Job, balance: int) -> None:
+        chat = job.reply_chat_id
+        if job.state == JobState.succeeded:
+            final = self.studio.progress_text(job, self._title(job)) + " ✅"
+            if job.reply_message_id:
+                await self._edit(job, Reply(final))
+            if job.kind == JobKind.train:
+                await self.messenger.send(chat, self.studio.style_picker(texts.MODEL_READY))
+            else:
+                await self.messenger.send(chat, await album_reply(self.studio.storage, job, self.studio.style_title(job), balance))
+            return
+        outcome = failure_reply(job)
+        if job.reply_message_id:  # the progress message never stays "working…"
+            await self._edit(job, Reply(outcome.text if job.state == JobState.cancelled else f"{self._title(job)} {texts.STOPPED}"))
+        if job.state != JobState.cancelled or not job.reply_message_id:
+            await self.messenger.send(chat, outcome)

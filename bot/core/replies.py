@@ -1,0 +1,77 @@
+"""Platform-neutral replies: what the conversation core says, before any adapter renders it.
+
+Telegram renders buttons as an inline keyboard and an album as a media group; Discord as a view
+and attachments; the console prints and writes files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id allows 100
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    action: str
+    """What pressing it does, e.g. ``train``, ``style:linkedin-headshot``, ``more:42``."""
+
+    def __post_init__(self) -> None:
+        if len(self.action.encode()) > MAX_ACTION_BYTES:
+            raise ValueError(f"button action too long: {self.action!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """An image to look at (album item); adapters may recompress it."""
+
+    data: bytes
+    filename: str
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A file to keep: sent without recompression."""
+
+    data: bytes
+    filename: str
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str = ""
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    album: tuple[Picture, ...] = ()
+    documents: tuple[Document, ...] = ()
+    private: bool = False
+    """Only for the user who asked (Discord: ephemeral). Telegram chats with a bot are private anyway."""
+    progress_of_job: int | None = None
+    """This message shows a job's progress: the adapter remembers its id so it can be edited."""
+    typing: bool = False
+    """Show a 'working…' chat action along with it."""
+
+    def with_buttons(self, *rows: tuple[Button, ...]) -> Reply:
+        return Reply(self.text, tuple(rows), self.album, self.documents, self.private, self.progress_of_job, self.typing)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """Who is talking, on which platform, in which chat."""
+
+    platform: str
+    user_id: str
+    chat_id: str
+    display_name: str = ""
+    language: str = ""
+
+
+@dataclass(slots=True)
+class IncomingFile:
+    """A photo or document the user sent, already downloaded by the adapter."""
+
+    data: bytes
+    filename: str = ""
+    sent_as_document: bool = False

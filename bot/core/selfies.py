@@ -1,0 +1,133 @@
+"""A user's selfie set: photos checked on arrival, stored cleaned, judged again as a set.
+
+Photo-level checks (decode, size, face, blur...) run in worker threads, all photos of a batch at
+once. Set-level checks (same person, duplicates, the cap) are recomputed over the whole set after
+each batch from the stored embeddings, so the order of upload does not matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.replies import IncomingFile
+from db.models import Photo, SelfieSet, SetStatus
+from db.session import Database
+from db.storage import Storage, user_prefix
+from engine.intake import FaceBox, IntakeConfig, PhotoCheck, PhotoVerdict, RejectCode, SetReport, check_photo, check_set, message_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    set_id: int
+    batch: tuple[PhotoVerdict, ...]
+    """Verdicts of this batch's photos, numbered 1..n as the user sent them."""
+    report: SetReport
+    """The whole set after this batch."""
+
+
+def _resent(number: int, check: PhotoCheck) -> PhotoVerdict:
+    return PhotoVerdict(number=number, filename=check.filename, ok=False, code=RejectCode.duplicate,
+                        message=message_for(RejectCode.duplicate))
+
+
+def photo_key(user_id: int, set_id: int, sha256: str) -> str:
+    return f"{user_prefix(user_id)}sets/{set_id}/{sha256}.jpg"
+
+
+def _to_check(photo: Photo) -> PhotoCheck:
+    box = photo.face_box
+    passed_photo_checks = photo.storage_key is not None
+    return PhotoCheck(
+        ok=passed_photo_checks,
+        code=None if passed_photo_checks else RejectCode(photo.verdict_code),
+        message=photo.verdict_message,
+        sha256=photo.sha256,
+        filename=photo.original_name,
+        phash=int(photo.perceptual_hash, 16) if photo.perceptual_hash else None,
+        face=FaceBox(box["left"], box["top"], box["right"], box["bottom"], box.get("score", 0.0)) if box else None,
+        embedding=np.frombuffer(photo.face_embedding, dtype=np.float64) if photo.face_embedding else None,
+        width=photo.width,
+        height=photo.height,
+    )
+
+
+def _to_row(set_id: int, position: int, check: PhotoCheck, key: str | None) -> Photo:
+    face = check.face
+    return Photo(
+        set_id=set_id, position=position, original_name=check.filename[:256], sha256=check.sha256,
+        perceptual_hash=f"{check.phash:016x}" if check.phash is not None else "", storage_key=key,
+        accepted=check.ok, verdict_code=str(check.code) if check.code else None, verdict_message=check.message,
+        width=check.width, height=check.height,
+        face_box={"left": face.left, "top": face.top, "right": face.right, "bottom": face.bottom, "score": face.score}
+        if face else None,
+        face_embedding=np.asarray(check.embedding, dtype=np.float64).tobytes() if check.embedding is not None else None,
+    )
+
+
+class SelfieBook:
+    def __init__(self, database: Database, storage: Storage, config: IntakeConfig) -> None:
+        self.database = database
+        self.storage = storage
+        self.config = config
+
+    async def open_set(self, session: AsyncSession, user_id: int) -> SelfieSet:
+        """The set being collected, or a new one (a trained set is kept for its model, not extended)."""
+        selfie_set = await session.scalar(
+            select(SelfieSet).where(SelfieSet.user_id == user_id, SelfieSet.status == SetStatus.collecting)
+            .order_by(SelfieSet.id.desc()).limit(1)
+        )
+        if selfie_set is None:
+            selfie_set = SelfieSet(user_id=user_id)
+            session.add(selfie_set)
+            await session.flush()
+        return selfie_set
+
+    async def photos(self, session: AsyncSession, set_id: int) -> list[Photo]:
+        return list(await session.scalars(select(Photo).where(Photo.set_id == set_id).order_by(Photo.position, Photo.id)))
+
+    async def add(self, user_id: int, files: list[IncomingFile]) -> BatchResult:
+        checks = await asyncio.gather(
+            *(asyncio.to_thread(check_photo, f.data, filename=f.filename, config=self.config) for f in files)
+        )
+        async with self.database.transaction() as session:
+            selfie_set = await self.open_set(session, user_id)
+            existing = await self.photos(session, selfie_set.id)
+            known = {p.sha256 for p in existing}
+            position = max((p.position for p in existing), default=0)
+            resent: set[int] = set()
+            for index, check in enumerate(checks):
+                if check.sha256 in known:
+                    resent.add(index)  # the very same file again: stored once, reported as a duplicate
+                    continue
+                known.add(check.sha256)
+                key = None
+                if check.ok:
+                    key = await self.storage.put(photo_key(user_id, selfie_set.id, check.sha256), check.clean_jpeg,
+                                                 content_type="image/jpeg")
+                position += 1
+                session.add(_to_row(selfie_set.id, position, check, key))
+            await session.flush()
+            stored = await self.photos(session, selfie_set.id)
+            report = check_set([_to_check(p) for p in stored], self.config)
+            for photo, verdict in zip(stored, report.verdicts, strict=True):
+                photo.accepted = verdict.ok
+                if photo.storage_key is not None:  # set-level verdicts can change as the set grows
+                    photo.verdict_code = None if verdict.ok else str(verdict.code)
+                    photo.verdict_message = verdict.message
+            by_sha = {p.sha256: v for p, v in zip(stored, report.verdicts, strict=True)}
+            batch = tuple(
+                _resent(i + 1, check) if i in resent else replace(by_sha[check.sha256], number=i + 1, duplicate_of=None)
+                for i, check in enumerate(checks)
+            )
+            return BatchResult(selfie_set.id, batch, report)
+
+    async def accepted(self, session: AsyncSession, set_id: int) -> list[Photo]:
+        return [p for p in await self.photos(session, set_id) if p.accepted and p.storage_key]

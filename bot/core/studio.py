@@ -1,0 +1,448 @@
+"""The conversation, once for every platform: each user event becomes one call here and comes
+back as platform-neutral replies. Nothing in this module knows Telegram or Discord."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import texts
+from bot.core.delivery import originals_reply
+from bot.core.limits import RateLimiter
+from bot.core.replies import Button, IncomingFile, Reply, UserRef
+from bot.core.selfies import BatchResult, SelfieBook
+from db import credits, jobs
+from db.job_status import request_cancel
+from db.models import FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, SelfieSet, SetStatus, User
+from db.users import delete_user, find_user, get_or_create_user
+from db.storage import user_prefix
+from engine.intake import IntakeConfig
+from engine.jobs import GenerateJob, TrainJob
+from studio.app import Services
+from styles import Style
+
+log = logging.getLogger(__name__)
+
+PERSONAL_TOKEN = "ohwx"  # a rare token: the LoRA binds the user's face to it
+TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
+
+
+def new_error_id() -> str:
+    return secrets.token_hex(4)
+
+
+class Studio:
+    def __init__(self, services: Services, *, intake_config: IntakeConfig | None = None) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.database = services.database
+        self.storage = services.storage
+        self.catalogue = services.catalogue
+        self.intake = intake_config or IntakeConfig.from_settings(self.settings)
+        self.selfies = SelfieBook(self.database, self.storage, self.intake)
+        self.limiter = RateLimiter(self.settings.commands_per_minute)
+
+    # ------------------------------------------------------------------ entry points
+    async def command(self, user: UserRef, name: str, args: list[str] | None = None) -> list[Reply]:
+        handlers: dict[str, Callable[[UserRef, list[str]], Awaitable[list[Reply]]]] = {
+            "start": self._start, "help": self._help, "privacy": self._privacy, "styles": self._styles,
+            "status": self._status, "credits": self._credits, "cancel": self._cancel, "delete": self._delete,
+            "grant": self._grant, "train": self._train_command,
+        }
+        handler = handlers.get(name.lower())
+        if handler is None:
+            return await self._guard(user, lambda: self._help(user, []))
+        return await self._guard(user, lambda: handler(user, args or []))
+
+    async def photos(self, user: UserRef, files: list[IncomingFile]) -> list[Reply]:
+        return await self._guard(user, lambda: self._photos(user, files), cost_events=1)
+
+    async def action(self, user: UserRef, action: str, *, source_message_id: str = "") -> list[Reply]:
+        return await self._guard(user, lambda: self._action(user, action, source_message_id))
+
+    async def text(self, user: UserRef, text: str) -> list[Reply]:
+        return await self._guard(user, lambda: self._reply(texts.NOT_A_PHOTO_TEXT))
+
+    async def unsupported(self, user: UserRef, kind: str) -> list[Reply]:
+        """A sticker, video, animation, voice message or a file too large to download."""
+        message = {
+            "sticker": texts.STICKER, "video": texts.VIDEO, "animation": texts.ANIMATION, "audio": texts.AUDIO,
+            "file_too_big": texts.FILE_TOO_BIG.format(limit_mb=20),
+        }.get(kind, texts.NOT_A_PHOTO_TEXT)
+        return await self._guard(user, lambda: self._reply(message))
+
+    async def remember_progress_message(self, job_id: int, message_id: str) -> None:
+        async with self.database.transaction() as session:
+            job = await session.get(Job, job_id)
+            if job is not None:
+                job.reply_message_id = str(message_id)
+
+    # ------------------------------------------------------------------ plumbing
+    async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], cost_events: int = 1) -> list[Reply]:
+        """Rate limit, then run; an unexpected error becomes an apology carrying an error id."""
+        if not self.limiter.allow(f"{user.platform}:{user.user_id}"):
+            return [Reply(texts.RATE_LIMITED, private=True)]
+        try:
+            return await run()
+        except Exception:
+            error_id = new_error_id()
+            log.exception("error %s while serving %s:%s", error_id, user.platform, user.user_id,
+                          extra={"error_id": error_id})
+            return [Reply(texts.APOLOGY.format(error_id=error_id), private=True)]
+
+    @staticmethod
+    async def _reply(text: str, *rows: tuple[Button, ...], private: bool = False) -> list[Reply]:
+        return [Reply(text, tuple(rows), private=private)]
+
+    async def account(self, session: AsyncSession, user: UserRef) -> User:
+        account, _ = await get_or_create_user(
+            session, user.platform, user.user_id, display_name=user.display_name, free_credits=self.settings.free_credits
+        )
+        return account
+
+    # ------------------------------------------------------------------ commands
+    async def _start(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            balance = account.credits
+        text = texts.welcome(user.display_name, balance, self.intake.min_photos, max(self.intake.min_photos, 20))
+        return await self._reply(text, (Button(texts.BUTTON_TIPS, "tips"), Button(texts.BUTTON_SEE_STYLES, "styles")))
+
+    async def _help(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        return await self._reply(texts.HELP)
+
+    async def _privacy(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        return await self._reply(texts.PRIVACY)
+
+    async def _credits(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        async with self.database.transaction() as session:
+            balance = (await self.account(session, user)).credits
+        return await self._reply(texts.CREDITS.format(
+            credits=texts.plural(balance, "credit"), train_cost=texts.plural(self.settings.train_cost, "credit"),
+            generate_cost=texts.plural(self.settings.generate_cost, "credit"),
+        ), private=True)
+
+    async def _styles(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        return [self.style_picker(texts.PICK_STYLE)]
+
+    def style_picker(self, text: str) -> Reply:
+        categories = self.catalogue.used_categories()
+        buttons = [Button(f"{c.emoji} {c.title}".strip(), f"cat:{c.id}") for c in categories]
+        rows = tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
+        return Reply(text, rows)
+
+    async def _status(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            selfie_set = await self.selfies.open_set(session, account.id)
+            photos = await self.selfies.photos(session, selfie_set.id)
+            lora = await self.current_lora(session, account.id)
+            active = await jobs.active_jobs(session, account.id)
+        accepted = sum(p.accepted for p in photos)
+        lines = [texts.STATUS_HEADER,
+                 texts.STATUS_PHOTOS.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos),
+                 texts.STATUS_MODEL[lora.status if lora else "none"]]
+        for job in active:
+            stage = texts.STAGE_NAMES.get(job.stage, job.stage)
+            lines.append(texts.STATUS_JOB.format(kind=job.kind.capitalize(), stage=stage, percent=round(job.progress * 100)))
+        lines.append(texts.STATUS_CREDITS.format(credits=account.credits))
+        return await self._reply("\n".join(lines), private=True)
+
+    async def _cancel(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            active = await jobs.active_jobs(session, account.id)
+            if not active:
+                return await self._reply(texts.NOTHING_TO_CANCEL)
+            refunded = 0
+            for job in active:
+                await request_cancel(session, job.id, user_id=account.id)
+                refunded += job.credits_reserved  # running jobs refund when their worker stops
+        refund = texts.CANCEL_REFUND.format(credits=texts.plural(refunded, "credit")) if refunded else ""
+        return await self._reply(texts.CANCELLED.format(refund=refund).strip())
+
+    async def _delete(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        return await self._reply(
+            texts.DELETE_CONFIRM,
+            (Button(texts.BUTTON_DELETE_YES, "delete:yes"), Button(texts.BUTTON_DELETE_NO, "delete:no")),
+            private=True,
+        )
+
+    async def delete_everything(self, user: UserRef) -> None:
+        async with self.database.transaction() as session:
+            account = await find_user(session, user.platform, user.user_id)
+            if account is None:
+                return
+            user_id = account.id
+            await delete_user(session, user_id)
+        removed = await self.storage.delete_user(user_id)
+        log.info("deleted user %s and %d stored objects", user_id, removed)
+
+    async def _grant(self, user: UserRef, args: list[str]) -> list[Reply]:
+        if not self.settings.is_admin(user.platform, user.user_id):
+            return await self._reply(texts.NOT_ADMIN, private=True)
+        if len(args) < 2 or not args[1].lstrip("-").isdigit():
+            return await self._reply(texts.GRANT_USAGE, private=True)
+        platform, _, target = args[0].rpartition(":")
+        platform = platform or user.platform
+        amount = int(args[1])
+        async with self.database.transaction() as session:
+            account, _ = await get_or_create_user(session, platform, target, free_credits=self.settings.free_credits)
+            balance = await credits.grant(session, account.id, amount, reason="admin_grant",
+                                          note=f"by {user.platform}:{user.user_id}")
+        return await self._reply(texts.GRANTED.format(amount=amount, platform=platform, user_id=target, balance=balance),
+                                 private=True)
+
+    # ------------------------------------------------------------------ photos
+    async def _photos(self, user: UserRef, files: list[IncomingFile]) -> list[Reply]:
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            user_id = account.id
+        result = await self.selfies.add(user_id, files)
+        return [self.batch_summary(result)]
+
+    def batch_summary(self, result: BatchResult) -> Reply:
+        batch = result.batch
+        good = sum(v.ok for v in batch)
+        if len(batch) == 1:
+            head = "Got your photo — looks great ✅" if good else "Got your photo, but I can't use it:"
+        else:
+            head = f"Got {len(batch)} photos — {good} look great ✅" if good else f"Got {len(batch)} photos, but I can't use them:"
+        lines = [head]
+        for verdict in batch:
+            if not verdict.ok:
+                prefix = f"✖ Photo {verdict.number}: " if len(batch) > 1 else "✖ "
+                lines.append(prefix + verdict.message)
+        report = result.report
+        if report.mixed_people:
+            lines.append("These photos seem to show more than one person. Please send photos of only yourself.")
+        if report.ready_to_train:
+            lines.append(f"You have {report.accepted} good photos. " + texts.SET_READY.format(
+                minutes=TRAIN_MINUTES_ESTIMATE, cost=texts.plural(self.settings.train_cost, "credit")))
+            return Reply("\n".join(lines), ((Button(texts.BUTTON_TRAIN, "train"), Button(texts.BUTTON_ADD_MORE, "add_more")),))
+        missing = max(0, self.intake.min_photos - report.accepted)
+        if missing:
+            lines.append(f"{report.accepted} of {self.intake.min_photos} good photos so far — send {missing} more.")
+        if len(batch) - good:
+            lines.append(texts.SELFIE_TIPS.splitlines()[0] + ": /help")
+        return Reply("\n".join(lines))
+
+    # ------------------------------------------------------------------ buttons
+    async def _action(self, user: UserRef, action: str, source_message_id: str) -> list[Reply]:
+        verb, _, arg = action.partition(":")
+        if verb == "tips":
+            return await self._reply(texts.SELFIE_TIPS)
+        if verb == "styles":
+            return [self.style_picker(texts.PICK_STYLE)]
+        if verb == "cat":
+            return self._category(arg)
+        if verb == "style":
+            return await self._generate(user, arg, key_base=f"gen:{user.platform}:{user.chat_id}:{source_message_id}:{arg}")
+        if verb == "more":
+            return await self._more_like(user, int(arg), source_message_id)
+        if verb == "files":
+            return await self.originals(user, int(arg))
+        if verb == "train":
+            return await self._ask_class_word(user)
+        if verb == "class":
+            return await self._train(user, arg)
+        if verb == "add_more":
+            return await self._reply(texts.SELFIE_TIPS)
+        if verb == "delete":
+            if arg == "yes":
+                await self.delete_everything(user)
+                return await self._reply(texts.DELETED, private=True)
+            return await self._reply(texts.DELETE_KEPT, private=True)
+        if verb == "cancel":
+            return await self._cancel(user, [])
+        log.warning("unknown action %r", action)
+        return [self.style_picker(texts.UNKNOWN_STYLE)]
+
+    def _category(self, category_id: str) -> list[Reply]:
+        category = self.catalogue.categories.get(category_id)
+        styles = self.catalogue.in_category(category_id)
+        if category is None or not styles:
+            return [self.style_picker(texts.UNKNOWN_STYLE)]
+        buttons = [Button(f"{s.emoji} {s.title}".strip(), f"style:{s.id}") for s in styles]
+        rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
+        rows.append((Button(texts.BUTTON_BACK, "styles"),))
+        return [Reply(texts.PICK_IN_CATEGORY.format(emoji=category.emoji, title=category.title), tuple(rows))]
+
+    # ------------------------------------------------------------------ training
+    async def _train_command(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        return await self._ask_class_word(user)
+
+    async def _ask_class_word(self, user: UserRef) -> list[Reply]:
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            problem = await self._training_problem(session, account)
+        if problem:
+            return [problem]
+        buttons = tuple(Button(label, f"class:{word}") for word, label in texts.CLASS_WORDS.items())
+        return await self._reply(texts.CHOOSE_CLASS, buttons)
+
+    async def _training_problem(self, session: AsyncSession, account: User) -> Reply | None:
+        if await jobs.active_jobs(session, account.id, JobKind.train):
+            return Reply(texts.TRAIN_ALREADY)
+        selfie_set = await self.selfies.open_set(session, account.id)
+        accepted = await self.selfies.accepted(session, selfie_set.id)
+        if len(accepted) < self.intake.min_photos:
+            return Reply(texts.TRAIN_NOT_READY.format(missing=self.intake.min_photos - len(accepted)))
+        if account.credits < self.settings.train_cost:
+            return Reply(texts.OUT_OF_CREDITS.format(needed=self.settings.train_cost, balance=account.credits))
+        return None
+
+    async def _train(self, user: UserRef, class_word: str) -> list[Reply]:
+        if class_word not in texts.CLASS_WORDS:
+            class_word = "person"
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            if (problem := await self._training_problem(session, account)) is not None:
+                return [problem]
+            selfie_set = await self.selfies.open_set(session, account.id)
+            photos = await self.selfies.accepted(session, selfie_set.id)
+            try:
+                enqueued = await jobs.enqueue(
+                    session, user_id=account.id, kind=JobKind.train, cost=self.settings.train_cost,
+                    payload={}, idempotency_key=f"train:set:{selfie_set.id}", max_attempts=self.settings.job_max_attempts,
+                    max_active_per_user=self.settings.max_queued_jobs_per_user,
+                    reply_platform=user.platform, reply_chat_id=user.chat_id,
+                )
+            except credits.InsufficientCredits as error:
+                return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance))]
+            except jobs.TrainingAlreadyRunning:
+                return [Reply(texts.TRAIN_ALREADY)]
+            except jobs.QueueLimitReached as error:
+                return [Reply(texts.QUEUE_FULL.format(limit=error.limit))]
+            job = enqueued.job
+            if enqueued.created:
+                lora = LoraModel(user_id=account.id, set_id=selfie_set.id, job_id=job.id, base_model=self.settings.base_model,
+                                 token=PERSONAL_TOKEN, class_word=class_word)
+                session.add(lora)
+                await session.flush()
+                selfie_set.status = SetStatus.training
+                selfie_set.class_word = class_word
+                job.payload = TrainJob(
+                    user_id=account.id, set_id=selfie_set.id, photo_keys=[p.storage_key for p in photos],
+                    lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
+                    token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
+                ).to_payload()
+        return [self.progress_reply(job, texts.TRAIN_QUEUED)]
+
+    def progress_reply(self, job: Job, title: str, position: int | None = None) -> Reply:
+        return Reply(self.progress_text(job, title, position), ((Button(texts.BUTTON_CANCEL, f"cancel:{job.id}"),),),
+                     progress_of_job=job.id, typing=True)
+
+    @staticmethod
+    def progress_text(job: Job, title: str, position: int | None = None) -> str:
+        line = f"{title}  {texts.progress_bar(job.progress)} {round(job.progress * 100)}%"
+        if job.state == JobState.queued and position:
+            line += f" · {texts.QUEUE_POSITION.format(position=position)}"
+        elif eta := texts.duration(job.eta_seconds):
+            line += f" · {eta} left"
+        stage = texts.STAGE_NAMES.get(job.stage)
+        return f"{line}\n{stage}…" if stage and job.stage not in {"queued", "done"} else line
+
+    async def current_lora(self, session: AsyncSession, user_id: int) -> LoraModel | None:
+        """The user's newest model, with its status brought up to date from its training job."""
+        lora = await session.scalar(
+            select(LoraModel).where(LoraModel.user_id == user_id).order_by(LoraModel.id.desc()).limit(1)
+        )
+        if lora is None or lora.status != LoraStatus.training or lora.job_id is None:
+            return lora
+        job = await session.get(Job, lora.job_id)
+        if job is None or job.state not in FINAL_JOB_STATES:
+            return lora
+        if job.state == JobState.succeeded:
+            lora.status = LoraStatus.ready
+            result = job.result or {}
+            lora.storage_key = result.get("lora_key") or job.payload.get("lora_key")
+            lora.base_model = result.get("base_model") or lora.base_model
+        else:
+            lora.status = LoraStatus.failed
+            selfie_set = await session.get(SelfieSet, lora.set_id) if lora.set_id else None
+            if selfie_set is not None and selfie_set.status == SetStatus.training:
+                selfie_set.status = SetStatus.collecting  # the photos stay; the user may train again
+        if lora.status == LoraStatus.ready and lora.set_id:
+            selfie_set = await session.get(SelfieSet, lora.set_id)
+            if selfie_set is not None:
+                selfie_set.status = SetStatus.trained
+        return lora
+
+    # ------------------------------------------------------------------ generation
+    async def _generate(self, user: UserRef, style_id: str, *, key_base: str, seed: int | None = None) -> list[Reply]:
+        if style_id not in self.catalogue:
+            return [self.style_picker(texts.UNKNOWN_STYLE)]
+        style = self.catalogue.get(style_id)
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            lora = await self.current_lora(session, account.id)
+            if lora is None or lora.status == LoraStatus.failed:
+                return [Reply(texts.NO_MODEL.format(min_photos=self.intake.min_photos))]
+            if lora.status != LoraStatus.ready:
+                return [Reply(texts.MODEL_TRAINING)]
+            key = await self._fresh_key(session, key_base)
+            try:
+                enqueued = await jobs.enqueue(
+                    session, user_id=account.id, kind=JobKind.generate, cost=self.settings.generate_cost,
+                    payload=self.generation_payload(style, lora, account.id, seed), idempotency_key=key,
+                    max_attempts=self.settings.job_max_attempts, max_active_per_user=self.settings.max_queued_jobs_per_user,
+                    reply_platform=user.platform, reply_chat_id=user.chat_id,
+                )
+            except credits.InsufficientCredits as error:
+                return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance))]
+            except jobs.QueueLimitReached as error:
+                return [Reply(texts.QUEUE_FULL.format(limit=error.limit))]
+        title = texts.GENERATE_QUEUED.format(count=self.settings.images_per_generation, title=style.title)
+        return [self.progress_reply(enqueued.job, title)]
+
+    @staticmethod
+    async def _fresh_key(session: AsyncSession, base: str) -> str:
+        """A double tap on one button makes one job; a later tap on the same button makes a new one."""
+        key, n = base, 1
+        while (job := await jobs.find_by_key(session, key)) is not None and job.state in FINAL_JOB_STATES:
+            n += 1
+            key = f"{base}#{n}"
+        return key[:128]
+
+    def _base_model(self) -> str:
+        return "" if self.settings.base_model == "auto" else self.settings.base_model
+
+    def style_title(self, job: Job) -> str:
+        style_id = job.payload.get("style_id", "")
+        return self.catalogue.get(style_id).title if style_id in self.catalogue else "Portrait"
+
+    def generation_payload(self, style: Style, lora: LoraModel, user_id: int, seed: int | None) -> dict[str, Any]:
+        count = self.settings.images_per_generation
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        return GenerateJob(
+            user_id=user_id, style_id=style.id, prompt=style.prompts(lora.token, lora.class_word, count, seed=seed),
+            negative_prompt=style.negative_prompt, lora_key=lora.storage_key,
+            style_lora_key=style.lora.source if style.lora else None,
+            style_lora_weight=style.lora.weight if style.lora else 0.8,
+            base_model=lora.base_model if lora.base_model != "auto" else "", count=count, aspect=style.aspects[0],
+            steps=style.sampler.steps, guidance=style.sampler.guidance_scale, seed=seed,
+            use_refiner=style.sampler.refiner_fraction > 0, output_prefix=f"{user_prefix(user_id)}outputs/",
+        ).to_payload()
+
+    async def _more_like(self, user: UserRef, job_id: int, source_message_id: str) -> list[Reply]:
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            job = await session.get(Job, job_id)
+            if job is None or job.user_id != account.id or job.kind != JobKind.generate:
+                return [self.style_picker(texts.PICK_STYLE)]
+            style_id = job.payload.get("style_id", "")
+        return await self._generate(user, style_id, key_base=f"more:{job_id}:{source_message_id}")
+
+    async def originals(self, user: UserRef, job_id: int) -> list[Reply]:
+        async with self.database.transaction() as session:
+            account = await self.account(session, user)
+            job = await session.get(Job, job_id)
+            if job is None or job.user_id != account.id or job.state != JobState.succeeded:
+                return [self.style_picker(texts.PORTRAITS_GONE)]
+        return [await originals_reply(self.storage, job, self.style_title(job))]

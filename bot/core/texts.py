@@ -1,0 +1,157 @@
+"""Every sentence the bot says, in one place. Short, friendly, scannable; every refusal says why
+and what to do next. (Photo verdict sentences live with the checks in engine/intake/reasons.py.)"""
+
+from __future__ import annotations
+
+PROGRESS_CELLS = 10
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def progress_bar(fraction: float) -> str:
+    filled = max(0, min(PROGRESS_CELLS, round(fraction * PROGRESS_CELLS)))
+    return "▰" * filled + "▱" * (PROGRESS_CELLS - filled)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "less than a minute"
+    minutes = round(seconds / 60)
+    return "about 1 min" if minutes <= 1 else f"about {minutes} min"
+
+
+def welcome(name: str, credits: int, min_photos: int, max_photos: int) -> str:
+    hello = f"👋 Hi {name}!" if name else "👋 Hi!"
+    return (
+        f"{hello} I turn your selfies into studio-quality portraits: LinkedIn headshots, dating-profile "
+        "shots, gym photos, Ghibli-style art and more.\n\n"
+        f"1️⃣ Send me {min_photos}–{max_photos} selfies (as files for the best quality)\n"
+        "2️⃣ I learn your face (a few minutes)\n"
+        "3️⃣ Pick styles and get your portraits right here.\n\n"
+        f"You have {plural(credits, 'credit')}. Your photos are private: /privacy · /delete anytime."
+    )
+
+
+SELFIE_TIPS = (
+    "📸 How to take good selfies\n"
+    "• Just you in the photo, face clearly visible\n"
+    "• Different angles, expressions and places\n"
+    "• Soft daylight; no sunglasses, hats or heavy filters\n"
+    "• Send them as files (📎 → File) so they keep full quality\n"
+    "• Close-ups and a few half-body shots work best"
+)
+
+HELP = (
+    "Here's what I can do:\n"
+    "/start — how it works\n"
+    "/styles — pick a style for new portraits\n"
+    "/status — your photos, model and jobs\n"
+    "/credits — your balance\n"
+    "/cancel — stop the job that's running\n"
+    "/delete — erase everything of yours\n"
+    "/privacy — what I keep and for how long\n\n"
+    "Send photos any time to add them to your set."
+)
+
+PRIVACY = (
+    "🔒 Privacy\n"
+    "I keep your selfies (cleaned of location and camera data), your personal model and the "
+    "portraits I made for you, only to make your portraits. Nothing is shared or used to train "
+    "anything else. Everything stays until you delete it: /delete erases your photos, model, "
+    "portraits and account data at once, for good."
+)
+
+PHOTOS_RECEIVED = "📥 Got {count} photos — checking them all…"
+ASK_FOR_PHOTOS = "Send me your selfies first (as photos or files). I need at least {min_photos} good ones."
+NOT_A_PHOTO_TEXT = "I was expecting photos 🙂 Send me selfies, or use /help to see what I can do."
+STICKER = "Cute sticker! 😄 But I need real photos of you — send selfies as photos or files."
+VIDEO = "I can't learn from videos. Please send still photos of yourself instead."
+FILE_TOO_BIG = (
+    "This file is larger than the {limit_mb} MB I can download. Please send a smaller copy "
+    "(or the photo itself rather than a file)."
+)
+ANIMATION = "That's an animation. Please send still photos of yourself."
+AUDIO = "I can't use audio or voice messages. Please send selfies."
+
+SET_READY = "You're ready to train! It takes {minutes} and {cost}."
+SET_FULL = "Your set is full ({max_photos} photos). Train now, or /delete to start over."
+CHOOSE_CLASS = "Who is in the photos? This helps me paint you right."
+CLASS_WORDS = {"man": "👨 A man", "woman": "👩 A woman", "person": "🧑 Prefer not to say"}
+
+TRAIN_QUEUED = "🧠 Learning your face…"
+TRAIN_ALREADY = "I'm already learning your face — I'll tell you as soon as it's done."
+TRAIN_NOT_READY = "I need {missing} more good photos before I can learn your face. Send a few more selfies!"
+MODEL_READY = "✨ Your model is ready! Pick a style:"
+NO_MODEL = "First I need to learn your face: send {min_photos}+ selfies and tap “Train my model”."
+MODEL_TRAINING = "Your model is still training — I'll show you the styles as soon as it's ready."
+
+PICK_STYLE = "🎨 Pick a style:"
+PICK_IN_CATEGORY = "{emoji} {title} — pick one:"
+GENERATE_QUEUED = "🎨 Painting {count} {title} portraits…"
+UNKNOWN_STYLE = "I don't know that style any more. Here are the current ones:"
+
+OUT_OF_CREDITS = (
+    "You're out of credits: this needs {needed} and you have {balance}. "
+    "Ask an admin for more credits — your photos and model stay here, ready."
+)
+QUEUE_FULL = "You already have {limit} jobs waiting. I'll take new requests as soon as one finishes."
+RATE_LIMITED = "Whoa, that's fast! Please wait a few seconds and try again."
+
+CREDITS = "💳 You have {credits}. A personal model costs {train_cost}; each style batch costs {generate_cost}."
+
+STATUS_HEADER = "📋 Your status"
+STATUS_PHOTOS = "📸 Photos: {accepted} good of {total} sent (need {min_photos})"
+STATUS_MODEL = {"none": "🧠 Model: not trained yet", "training": "🧠 Model: training…",
+                "ready": "🧠 Model: ready ✅", "failed": "🧠 Model: training failed — tap Train to try again"}
+STATUS_JOB = "⏳ {kind}: {stage} {percent}%"
+STATUS_CREDITS = "💳 Credits: {credits}"
+
+CANCELLED = "🛑 Stopped. {refund}"
+CANCEL_REFUND = "Your {credits} went back to your balance."
+NOTHING_TO_CANCEL = "Nothing is running right now."
+PORTRAITS_GONE = "Those portraits aren't here any more. Pick a style to paint new ones:"
+
+DELETE_CONFIRM = (
+    "⚠️ This erases everything of yours: photos, your personal model, all portraits and your credits. "
+    "It can't be undone. Are you sure?"
+)
+DELETED = "🗑 Done — everything of yours is gone. Send /start whenever you want to begin again."
+DELETE_KEPT = "Nothing was deleted."
+
+GRANT_USAGE = "Usage: /grant <user id> <credits> (admins only)"
+GRANTED = "Granted {amount} credits to {platform}:{user_id}; their balance is {balance}."
+NOT_ADMIN = "That command is for admins."
+
+QUEUE_POSITION = "You're #{position} in line"
+STAGE_NAMES = {
+    "queued": "Waiting in line", "preparing": "Getting ready", "training": "Learning your face",
+    "generating": "Painting", "finishing": "Finishing touches", "done": "Done",
+}
+
+TRAIN_FAILED = "😔 Training didn't work this time. {refund} (error id {error_id})"
+GENERATE_FAILED = "😔 I couldn't paint those portraits. {refund} (error id {error_id})"
+STOPPED = "— stopped."
+REFUNDED = "Your credit is back on your balance."
+APOLOGY = "😔 Something went wrong on my side. Please try again in a moment. (error id {error_id})"
+
+ALBUM_CAPTION = "{title} · {index} of {count}"
+ALBUM_FIRST_CAPTION = "{title} · {index} of {count} · best match first"
+DELIVERED = "Here you go! {credits_left}"
+CREDITS_LEFT = "· {credits} left"
+ORIGINALS_CAPTION = "{title} — full resolution ({index} of {count})"
+
+BUTTON_TIPS = "📸 How to take good selfies"
+BUTTON_SEE_STYLES = "🎨 See styles"
+BUTTON_TRAIN = "🚀 Train my model"
+BUTTON_ADD_MORE = "➕ Add more photos"
+BUTTON_BACK = "« Back"
+BUTTON_FILES = "⬇️ Full-resolution files"
+BUTTON_MORE = "🔁 More like this"
+BUTTON_ANOTHER = "🎨 Another style"
+BUTTON_DELETE_YES = "Yes, delete everything"
+BUTTON_DELETE_NO = "No, keep it"
+BUTTON_CANCEL = "🛑 Cancel"

@@ -1,0 +1,173 @@
+"""The Telegram front end: python-telegram-bot's Application, long polling (or a webhook), the
+album collector and the job watcher, all on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from telegram import BotCommand, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.core import texts
+from bot.core.notifier import JobWatcher
+from bot.core.replies import IncomingFile, Reply, UserRef
+from bot.core.studio import Studio
+from bot.telegram.albums import AlbumCollector
+from bot.telegram.render import TelegramMessenger
+from studio.settings import Settings, require_secret
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile on Telegram's servers; a local Bot API server has none
+COMMANDS = [
+    ("start", "How it works"), ("styles", "Pick a style for new portraits"), ("status", "Your photos, model and jobs"),
+    ("credits", "Your balance"), ("cancel", "Stop the running job"), ("delete", "Erase everything of yours"),
+    ("help", "What I can do"), ("privacy", "What I keep and for how long"),
+]
+ADMIN_COMMANDS = ["grant", "train"]
+
+
+def user_of(update: Update) -> UserRef:
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    return UserRef(PLATFORM, str(user.id), str(chat.id), user.first_name or "", user.language_code or "")
+
+
+class TelegramFrontEnd:
+    def __init__(self, settings: Settings, studio: Studio, *, album_quiet_seconds: float = 1.5,
+                 poll_seconds: float = 1.0, edit_interval_seconds: float = 3.0,
+                 delivery_retry_seconds: float | None = None) -> None:
+        token = require_secret(settings, "telegram_token", "the Telegram bot")
+        builder = Application.builder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
+        if settings.telegram_base_url:
+            builder = builder.base_url(settings.telegram_base_url)
+        if settings.telegram_base_file_url:
+            builder = builder.base_file_url(settings.telegram_base_file_url)
+        self.settings = settings
+        self.studio = studio
+        # Telegram's own servers refuse downloads over 20 MB; a local Bot API server refuses none.
+        self.download_limit = None if settings.telegram_base_url else BOT_API_DOWNLOAD_LIMIT
+        self.application = builder.build()
+        self.messenger = TelegramMessenger(self.application.bot)
+        self.albums = AlbumCollector(self._answer_photos, quiet_seconds=album_quiet_seconds)
+        watcher_options = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
+        if delivery_retry_seconds is not None:
+            watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
+        self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
+        self._register()
+
+    def _register(self) -> None:
+        app = self.application
+        app.add_handler(CommandHandler([name for name, _ in COMMANDS] + ADMIN_COMMANDS, self._on_command))
+        app.add_handler(CallbackQueryHandler(self._on_button))
+        app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, self._on_file))
+        app.add_handler(MessageHandler(filters.Sticker.ALL, self._unsupported("sticker")))
+        app.add_handler(MessageHandler(filters.VIDEO | filters.VIDEO_NOTE, self._unsupported("video")))
+        app.add_handler(MessageHandler(filters.ANIMATION, self._unsupported("animation")))
+        app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO, self._unsupported("audio")))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self._on_text))
+        app.add_handler(MessageHandler(filters.COMMAND, self._on_command))  # unknown commands: help
+        app.add_error_handler(self._on_error)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set."""
+        async with self.application:
+            await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
+            await self.application.start()
+            if self.settings.telegram_webhook_url:
+                await self.application.updater.start_webhook(  # type: ignore[union-attr]
+                    listen="0.0.0.0", port=self.settings.telegram_webhook_port, url_path="telegram",
+                    webhook_url=self.settings.telegram_webhook_url.rstrip("/") + "/telegram",
+                    secret_token=secrets.token_urlsafe(24),
+                )
+            else:
+                await self.application.updater.start_polling(poll_interval=0.0, timeout=10)  # type: ignore[union-attr]
+            me = self.application.bot
+            log.info("Telegram bot @%s is up (%s)", me.username, "webhook" if self.settings.telegram_webhook_url else "long polling")
+            watcher = asyncio.create_task(self.watcher.run(stop))
+            try:
+                await stop.wait()
+            finally:
+                await self.albums.drain()
+                await watcher
+                await self.application.updater.stop()  # type: ignore[union-attr]
+                await self.application.stop()
+
+    # ------------------------------------------------------------------ sending
+    async def send(self, user: UserRef, replies: list[Reply]) -> None:
+        for reply in replies:
+            message_id = await self.messenger.send(user.chat_id, reply)
+            if reply.progress_of_job is not None and message_id is not None:
+                await self.studio.remember_progress_message(reply.progress_of_job, message_id)
+
+    # ------------------------------------------------------------------ handlers
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        name = message.text.split()[0].lstrip("/").split("@")[0]
+        await self.send(user_of(update), await self.studio.command(user_of(update), name, list(context.args or [])))
+
+    async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        await self.send(user_of(update), await self.studio.text(user_of(update), message.text or ""))
+
+    def _unsupported(self, kind: str):  # type: ignore[no-untyped-def]
+        async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await self.send(user_of(update), await self.studio.unsupported(user_of(update), kind))
+
+        return handler
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        await query.answer()
+        source = str(query.message.message_id) if query.message else ""
+        await self.send(user_of(update), await self.studio.action(user_of(update), query.data or "", source_message_id=source))
+
+    async def _on_file(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        user = user_of(update)
+        incoming = await self._download(message)
+        if incoming is None:
+            await self.send(user, await self.studio.unsupported(user, "file_too_big"))
+            return
+        if message.media_group_id:
+            self.albums.add(message.media_group_id, user, incoming)
+        else:
+            await self._answer_photos(user, [incoming])
+
+    async def _download(self, message: Message) -> IncomingFile | None:
+        attachment = message.document or message.photo[-1]  # photo sizes come smallest first
+        if self.download_limit and (attachment.file_size or 0) > self.download_limit:
+            return None
+        try:
+            telegram_file = await attachment.get_file()
+        except BadRequest as error:
+            if "too big" in str(error).lower():
+                return None
+            raise
+        data = bytes(await telegram_file.download_as_bytearray())
+        if message.document is not None:
+            return IncomingFile(data, message.document.file_name or "document", sent_as_document=True)
+        return IncomingFile(data, f"photo-{message.message_id}.jpg")
+
+    async def _answer_photos(self, user: UserRef, files: list[IncomingFile]) -> None:
+        if len(files) > 3:  # a big album takes a few seconds: say so at once
+            await self.send(user, [Reply(texts.PHOTOS_RECEIVED.format(count=len(files)), typing=True)])
+        await self.send(user, await self.studio.photos(user, files))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error_id = secrets.token_hex(4)
+        log.error("error %s handling a Telegram update", error_id, exc_info=context.error, extra={"error_id": error_id})
+        if isinstance(update, Update) and update.effective_chat is not None:
+            try:
+                await self.application.bot.send_message(update.effective_chat.id, texts.APOLOGY.format(error_id=error_id))
+            except Exception:
+                log.warning("could not send the apology for error %s", error_id)

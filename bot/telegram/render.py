@@ -1,0 +1,77 @@
+"""Render platform-neutral replies as Telegram messages."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto
+from telegram.constants import ChatAction
+from telegram.error import BadRequest
+
+from bot.core.replies import Reply
+
+log = logging.getLogger(__name__)
+
+ALBUM_LIMIT = 10  # sendMediaGroup takes 2–10 items
+CAPTION_LIMIT = 1024
+TEXT_LIMIT = 4096
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.action) for b in row] for row in reply.buttons]
+    )
+
+
+def _chunks(items: tuple, size: int) -> list[tuple]:
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1:  # an album needs two items: borrow one
+        chunks[-1] = (chunks[-2][-1], *chunks[-1])
+        chunks[-2] = chunks[-2][:-1]
+    return chunks
+
+
+class TelegramMessenger:
+    platform = "telegram"
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        if reply.typing:
+            await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        if reply.album:
+            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
+            for chunk in _chunks(reply.album, ALBUM_LIMIT):
+                if len(chunk) == 1:
+                    await self.bot.send_photo(chat_id, chunk[0].data, caption=chunk[0].caption[:CAPTION_LIMIT],
+                                              filename=chunk[0].filename)
+                    continue
+                await self.bot.send_media_group(chat_id, [
+                    InputMediaPhoto(p.data, caption=p.caption[:CAPTION_LIMIT], filename=p.filename) for p in chunk
+                ])
+        if reply.documents:
+            await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+            for chunk in _chunks(reply.documents, ALBUM_LIMIT):
+                if len(chunk) == 1:
+                    await self.bot.send_document(chat_id, chunk[0].data, filename=chunk[0].filename,
+                                                 caption=chunk[0].caption[:CAPTION_LIMIT], disable_content_type_detection=True)
+                    continue
+                await self.bot.send_media_group(chat_id, [
+                    InputMediaDocument(d.data, caption=d.caption[:CAPTION_LIMIT], filename=d.filename,
+                                       disable_content_type_detection=True) for d in chunk
+                ])
+        if not reply.text:
+            return None
+        message = await self.bot.send_message(chat_id, reply.text[:TEXT_LIMIT], reply_markup=keyboard(reply))
+        return str(message.message_id)
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        try:
+            await self.bot.edit_message_text(reply.text[:TEXT_LIMIT], chat_id=chat_id, message_id=int(message_id),
+                                             reply_markup=keyboard(reply))
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                raise

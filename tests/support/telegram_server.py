@@ -1,0 +1,384 @@
+"""A small Telegram Bot API server on 127.0.0.1 that the real python-telegram-bot talks to.
+
+It speaks the HTTP API the way Telegram does (form or multipart bodies, JSON-encoded non-text
+values, ``attach://`` references in media groups, ``{"ok": ..., "result": ...}`` answers), keeps
+the chat history the bot produced, serves uploaded files through ``getFile`` and the file URL, and
+feeds updates to ``getUpdates`` long polling. Tests push user events and read what the bot sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 700000001
+BOT_USERNAME = "portrait_studio_test_bot"
+
+
+@dataclass
+class Sent:
+    """One message the bot produced (or edited)."""
+
+    method: str
+    chat_id: int
+    message_id: int
+    text: str = ""
+    caption: str = ""
+    buttons: list[list[dict[str, Any]]] = field(default_factory=list)
+    media: list[dict[str, Any]] = field(default_factory=list)
+    """sendMediaGroup items / sendPhoto / sendDocument: {type, caption, data, filename}."""
+    media_group_id: str | None = None
+
+    @property
+    def button_labels(self) -> list[str]:
+        return [b["text"] for row in self.buttons for b in row]
+
+    def button(self, label_part: str) -> dict[str, Any]:
+        for row in self.buttons:
+            for button in row:
+                if label_part in button["text"]:
+                    return button
+        raise KeyError(f"no button with {label_part!r} in {self.button_labels}")
+
+
+class FakeTelegram:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.messages: dict[int, Sent] = {}
+        self.history: list[Sent] = []
+        self.edits: list[Sent] = []
+        self.commands: list[dict[str, Any]] = []
+        self.callback_answers: list[dict[str, Any]] = []
+        self.chat_actions: list[tuple[int, str]] = []
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.file_sizes: dict[str, int] = {}
+        self.failures: dict[str, list[dict[str, Any]]] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._file_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ server
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # ------------------------------------------------------------------ test side: user events
+    def _user(self, user_id: int, name: str) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "en"}
+
+    def _chat(self, user_id: int, name: str) -> dict[str, Any]:
+        return {"id": user_id, "type": "private", "first_name": name}
+
+    async def _push(self, update: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        update["update_id"] = update_id
+        async with self._changed:
+            self._updates.append(update)
+            self._changed.notify_all()
+        return update_id
+
+    def _base_message(self, user_id: int, name: str, **fields: Any) -> dict[str, Any]:
+        return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self._chat(user_id, name),
+                "from": self._user(user_id, name), **fields}
+
+    async def send_text(self, user_id: int, text: str, name: str = "Alex") -> int:
+        fields: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return await self._push({"message": self._base_message(user_id, name, **fields)})
+
+    def add_file(self, data: bytes, filename: str = "photo.jpg", declared_size: int | None = None) -> dict[str, Any]:
+        number = next(self._file_ids)
+        file_id = f"file-{number}"
+        self.files[file_id] = (data, f"documents/{number}-{filename}")
+        self.file_sizes[file_id] = declared_size if declared_size is not None else len(data)
+        return {"file_id": file_id, "file_unique_id": f"u{number}", "file_size": self.file_sizes[file_id]}
+
+    async def send_photo(self, user_id: int, data: bytes, *, name: str = "Alex", media_group_id: str | None = None,
+                         width: int = 1280, height: int = 960) -> int:
+        info = self.add_file(data)
+        photo = [{**info, "width": width, "height": height}]
+        fields: dict[str, Any] = {"photo": photo}
+        if media_group_id:
+            fields["media_group_id"] = media_group_id
+        return await self._push({"message": self._base_message(user_id, name, **fields)})
+
+    async def send_document(self, user_id: int, data: bytes, filename: str, mime_type: str = "image/jpeg", *,
+                            name: str = "Alex", media_group_id: str | None = None, file_size: int | None = None) -> int:
+        info = self.add_file(data, filename, declared_size=file_size)
+        fields: dict[str, Any] = {"document": {**info, "file_name": filename, "mime_type": mime_type}}
+        if media_group_id:
+            fields["media_group_id"] = media_group_id
+        return await self._push({"message": self._base_message(user_id, name, **fields)})
+
+    async def send_sticker(self, user_id: int, name: str = "Alex") -> int:
+        sticker = {"file_id": "sticker-1", "file_unique_id": "s1", "width": 512, "height": 512, "is_animated": False,
+                   "is_video": False, "type": "regular"}
+        return await self._push({"message": self._base_message(user_id, name, sticker=sticker)})
+
+    async def send_video(self, user_id: int, name: str = "Alex") -> int:
+        video = {"file_id": "video-1", "file_unique_id": "v1", "width": 640, "height": 480, "duration": 3}
+        return await self._push({"message": self._base_message(user_id, name, video=video)})
+
+    async def press(self, user_id: int, message: Sent, label_part: str, name: str = "Alex") -> int:
+        button = message.button(label_part)
+        bot_message = {"message_id": message.message_id, "date": int(time.time()), "chat": self._chat(user_id, name),
+                       "from": {"id": BOT_ID, "is_bot": True, "first_name": "Studio", "username": BOT_USERNAME},
+                       "text": message.text or "…"}
+        query = {"id": f"cq-{next(self._update_ids)}", "from": self._user(user_id, name), "chat_instance": "ci-1",
+                 "message": bot_message, "data": button["callback_data"]}
+        return await self._push({"callback_query": query})
+
+    # ------------------------------------------------------------------ test side: reading the chat
+    def sent_to(self, chat_id: int) -> list[Sent]:
+        return [m for m in self.history if m.chat_id == chat_id]
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [m.text or m.caption for m in self.sent_to(chat_id)]
+
+    async def wait_for(self, predicate: Any, timeout: float = 30.0, what: str = "a message") -> Sent:
+        """Wait for the first message (sent or edited, in order) that matches ``predicate``."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        async with self._changed:
+            while True:
+                events = self.history + self.edits
+                for message in events[seen:]:
+                    if predicate(message):
+                        return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    texts = "\n".join(f"  {m.method}: {(m.text or m.caption)[:120]!r}" for m in self.history[-15:])
+                    raise AssertionError(f"timed out waiting for {what}; last messages:\n{texts}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    pass
+
+    async def wait_for_text(self, chat_id: int, part: str, timeout: float = 30.0) -> Sent:
+        return await self.wait_for(lambda m: m.chat_id == chat_id and part in (m.text or m.caption), timeout, repr(part))
+
+    def fail_once(self, method: str, *, retry_after: int | None = None, description: str = "Bad Request") -> None:
+        """Make the next call of ``method`` fail like Telegram does (429 with retry_after, or 400)."""
+        self.failures.setdefault(method, []).append({"retry_after": retry_after, "description": description})
+
+    # ------------------------------------------------------------------ API
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+            return params
+        if request.can_read_body:
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    params[key] = {"data": value.file.read(), "filename": value.filename}
+                else:
+                    params[key] = _maybe_json(value)
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params = await self._params(request)
+        self.calls.append((method, params))
+        if self.failures.get(method):
+            failure = self.failures[method].pop(0)
+            if failure["retry_after"] is not None:
+                return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests: retry after "
+                                          f"{failure['retry_after']}", "parameters": {"retry_after": failure["retry_after"]}},
+                                         status=429)
+            return web.json_response({"ok": False, "error_code": 400, "description": failure["description"]}, status=400)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": f"Not Found: {method}"}, status=404)
+        try:
+            result = await handler(params)
+        except _ApiError as error:
+            return web.json_response({"ok": False, "error_code": 400, "description": str(error)}, status=400)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        for data, file_path in self.files.values():
+            if file_path == path:
+                return web.Response(body=data)
+        return web.Response(status=404)
+
+    def _bot_message(self, chat_id: int, **fields: Any) -> dict[str, Any]:
+        return {"message_id": next(self._message_ids), "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Studio", "username": BOT_USERNAME}, **fields}
+
+    async def _record(self, sent: Sent, *, edit: bool = False) -> None:
+        async with self._changed:
+            if edit:
+                self.edits.append(sent)
+            else:
+                self.history.append(sent)
+            self.messages[sent.message_id] = sent
+            self._changed.notify_all()
+
+    @staticmethod
+    def _upload(value: Any, params: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = params[value.removeprefix("attach://")]
+        if isinstance(value, dict) and "data" in value:
+            return {"data": value["data"], "filename": value.get("filename") or ""}
+        return {"data": b"", "filename": str(value)}  # a file_id or URL
+
+    async def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Studio", "username": BOT_USERNAME,
+                "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
+        self.commands = params.get("commands", [])
+        return True
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + min(timeout, 2.0)
+        async with self._changed:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            while not self._updates and time.monotonic() < deadline:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), max(0.01, deadline - time.monotonic()))
+                except TimeoutError:
+                    break
+            return list(self._updates[:100])
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        message = self._bot_message(chat_id, text=params["text"])
+        markup = params.get("reply_markup") or {}
+        if markup:
+            message["reply_markup"] = markup
+        await self._record(Sent("sendMessage", chat_id, message["message_id"], text=params["text"],
+                                buttons=markup.get("inline_keyboard", [])))
+        return message
+
+    async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        original = self.messages.get(message_id)
+        if original is None:
+            raise _ApiError("Bad Request: message to edit not found")
+        markup = params.get("reply_markup") or {}
+        if original.text == params["text"] and original.buttons == markup.get("inline_keyboard", []):
+            raise _ApiError("Bad Request: message is not modified")
+        edited = Sent("editMessageText", chat_id, message_id, text=params["text"], buttons=markup.get("inline_keyboard", []))
+        await self._record(edited, edit=True)
+        return self._bot_message(chat_id, text=params["text"]) | {"message_id": message_id}
+
+    async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        message_id = int(params["message_id"])
+        original = self.messages.get(message_id)
+        if original is None:
+            raise _ApiError("Bad Request: message to edit not found")
+        markup = params.get("reply_markup") or {}
+        original.buttons = markup.get("inline_keyboard", [])
+        return self._bot_message(original.chat_id, text=original.text) | {"message_id": message_id}
+
+    async def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _m_sendChatAction(self, params: dict[str, Any]) -> bool:
+        self.chat_actions.append((int(params["chat_id"]), params["action"]))
+        return True
+
+    async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        self.callback_answers.append(params)
+        return True
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._single_media("sendPhoto", "photo", params)
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._single_media("sendDocument", "document", params)
+
+    async def _single_media(self, method: str, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        upload = self._upload(params[kind], params)
+        caption = params.get("caption", "")
+        message = self._bot_message(chat_id, caption=caption, **{kind: _file_json(kind, upload)})
+        await self._record(Sent(method, chat_id, message["message_id"], caption=caption,
+                                media=[{"type": kind, "caption": caption, **upload}]))
+        return message
+
+    async def _m_sendMediaGroup(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        chat_id = int(params["chat_id"])
+        media = params["media"]
+        if not 2 <= len(media) <= 10:
+            raise _ApiError("Bad Request: wrong number of media in the album (2–10)")
+        group_id = f"g{next(self._message_ids)}"
+        results, items = [], []
+        for item in media:
+            upload = self._upload(item["media"], params)
+            items.append({"type": item["type"], "caption": item.get("caption", ""), **upload})
+            results.append(self._bot_message(chat_id, media_group_id=group_id, caption=item.get("caption", ""),
+                                             **{item["type"]: _file_json(item["type"], upload)}))
+        await self._record(Sent("sendMediaGroup", chat_id, results[0]["message_id"], caption=items[0]["caption"],
+                                media=items, media_group_id=group_id))
+        return results
+
+    async def _m_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = params["file_id"]
+        if file_id not in self.files:
+            raise _ApiError("Bad Request: invalid file_id")
+        data, path = self.files[file_id]
+        if self.file_sizes[file_id] > 20 * 1024 * 1024:
+            raise _ApiError("Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(data), "file_path": path}
+
+
+class _ApiError(Exception):
+    pass
+
+
+def _maybe_json(value: str) -> Any:
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _file_json(kind: str, upload: dict[str, Any]) -> Any:
+    info = {"file_id": f"out-{upload['filename']}", "file_unique_id": f"o-{upload['filename']}", "file_size": len(upload["data"])}
+    if kind == "photo":
+        return [{**info, "width": 1024, "height": 1024}]
+    return {**info, "file_name": upload["filename"]}

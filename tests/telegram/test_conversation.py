@@ -1,0 +1,106 @@
+"""The Telegram bot end to end: the real python-telegram-bot Application against a fake Bot
+API server on 127.0.0.1, the real conversation core, database, storage and photo checks."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from db.models import Photo, User
+from tests.support.selfies import obama_selfies, read
+from tests.support.telegram_server import FakeTelegram
+
+ALEX = 501
+
+
+async def test_start_explains_the_product_and_registers_commands(bot_factory) -> None:
+    async with bot_factory(free_credits=3) as bot:
+        await bot.telegram.send_text(ALEX, "/start")
+        welcome = await bot.telegram.wait_for_text(ALEX, "Hi Alex")
+        assert "3 credits" in welcome.text and "/privacy" in welcome.text and "/delete" in welcome.text
+        assert welcome.button_labels == ["📸 How to take good selfies", "🎨 See styles"]
+        await bot.telegram.press(ALEX, welcome, "See styles")
+        picker = await bot.telegram.wait_for_text(ALEX, "Pick a style")
+        assert [label.split(" ", 1)[1] for label in picker.button_labels] == [
+            "Professional", "Instagram", "Dating", "Gym", "Art", "Looks"]
+        await bot.telegram.press(ALEX, picker, "Gym")
+        gym = await bot.telegram.wait_for_text(ALEX, "Gym — pick one")
+        assert len(gym.button_labels) == 5 and gym.button_labels[-1] == "« Back"
+        assert {c["command"] for c in bot.telegram.commands} >= {"start", "styles", "status", "credits", "cancel",
+                                                                  "delete", "help", "privacy"}
+        assert bot.telegram.callback_answers  # every button press is answered (no spinning button)
+
+
+async def test_an_album_gets_one_summary_with_every_rejection(bot_factory) -> None:
+    photos = obama_selfies(8) + [read("two_people.jpg"), read("biden.jpg")]
+    async with bot_factory() as bot:
+        for data in photos:
+            await bot.telegram.send_photo(ALEX, data, media_group_id="album-1")
+        summary = await bot.telegram.wait_for_text(ALEX, "look great", timeout=60)
+        assert summary.text.startswith("Got 10 photos — 8 look great ✅")
+        assert "✖ Photo 9: There is more than one person in this photo" in summary.text
+        assert "✖ Photo 10: This person doesn't look like the one in your other photos" in summary.text
+        assert "ready to train" in summary.text
+        assert summary.button_labels == ["🚀 Train my model", "➕ Add more photos"]
+        await asyncio.sleep(0.6)
+        assert sum("look great" in t for t in bot.telegram.texts_to(ALEX)) == 1  # one answer per album
+        async with bot.services.database.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(Photo).where(Photo.accepted)) == 8
+
+
+async def test_a_bad_file_is_explained(bot_factory) -> None:
+    async with bot_factory() as bot:
+        await bot.telegram.send_document(ALEX, b"this is not a photo", "selfie.jpg")
+        reply = await bot.telegram.wait_for_text(ALEX, "Got your photo")
+        assert "isn't a photo" in reply.text
+        await bot.telegram.send_photo(ALEX, read("obama_small.jpg"))
+        assert "too small" in (await bot.telegram.wait_for_text(ALEX, "✖ This photo is too small")).text
+
+
+async def test_stickers_videos_text_and_huge_files_get_helpful_answers(bot_factory) -> None:
+    async with bot_factory() as bot:
+        await bot.telegram.send_sticker(ALEX)
+        await bot.telegram.wait_for_text(ALEX, "Cute sticker")
+        await bot.telegram.send_video(ALEX)
+        await bot.telegram.wait_for_text(ALEX, "can't learn from videos")
+        await bot.telegram.send_text(ALEX, "hello?")
+        await bot.telegram.wait_for_text(ALEX, "I was expecting photos")
+        await bot.telegram.send_document(ALEX, b"x", "huge.jpg", file_size=25 * 1024 * 1024)
+        await bot.telegram.wait_for_text(ALEX, "larger than the 20 MB")
+
+
+async def test_out_of_credits_is_refused_politely(bot_factory) -> None:
+    async with bot_factory(free_credits=0) as bot:
+        for data in obama_selfies(8):
+            await bot.telegram.send_photo(ALEX, data, media_group_id="a")
+        summary = await bot.telegram.wait_for_text(ALEX, "ready to train", timeout=60)
+        await bot.telegram.press(ALEX, summary, "Train my model")
+        refusal = await bot.telegram.wait_for_text(ALEX, "out of credits")
+        assert "needs 1 and you have 0" in refusal.text
+
+
+async def test_rate_limit(bot_factory) -> None:
+    async with bot_factory(commands_per_minute=3) as bot:
+        for _ in range(5):
+            await bot.telegram.send_text(ALEX, "/help")
+        await bot.telegram.wait_for_text(ALEX, "that's fast")
+        await asyncio.sleep(0.3)
+        assert sum("/styles" in t for t in bot.telegram.texts_to(ALEX)) == 3
+
+
+async def test_delete_leaves_nothing_behind(bot_factory) -> None:
+    async with bot_factory() as bot:
+        for data in obama_selfies(3):
+            await bot.telegram.send_photo(ALEX, data, media_group_id="a")
+        await bot.telegram.wait_for_text(ALEX, "look great", timeout=60)
+        storage_root = bot.settings.resolved_storage_dir
+        assert any(p.is_file() for p in storage_root.rglob("*"))
+        await bot.telegram.send_text(ALEX, "/delete")
+        confirm = await bot.telegram.wait_for_text(ALEX, "erases everything")
+        await bot.telegram.press(ALEX, confirm, "Yes, delete")
+        await bot.telegram.wait_for_text(ALEX, "everything of yours is gone")
+        assert not any(p.is_file() for p in storage_root.rglob("*"))
+        async with bot.services.database.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(User)) == 0
+            assert await session.scalar(select(func.count()).select_from(Photo)) == 0
