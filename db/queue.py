@@ -86,18 +86,25 @@ def _owned(lease: Lease) -> Any:
 
 
 def next_job_query(*, postgres: bool, kinds: Sequence[str] | None = None) -> Any:
-    """The SELECT that picks the next job: priority, then round robin by user, then age."""
+    """The SELECT that picks the next job: among each user's oldest waiting job, the one of the
+    user served least recently (never served first); ``priority`` ranks those heads first."""
     candidate = aliased(Job, name="candidate")
     served = aliased(Job, name="served")
+    waiting = aliased(Job, name="waiting")
     last_served = select(func.max(served.started_at)).where(served.user_id == candidate.user_id).scalar_subquery()
+    # Only each user's oldest waiting job is a candidate: concurrent claimers (SKIP LOCKED on
+    # PostgreSQL) then take different users' jobs instead of one user's first and second.
+    head = select(func.min(waiting.id)).where(
+        waiting.user_id == candidate.user_id, waiting.state == JobState.queued, waiting.cancel_requested == false()
+    )
+    if kinds:
+        head = head.where(waiting.kind.in_(list(kinds)))
     query = (
         select(candidate.id)
-        .where(candidate.state == JobState.queued, candidate.cancel_requested == false())
+        .where(candidate.state == JobState.queued, candidate.id == head.scalar_subquery())
         .order_by(candidate.priority.desc(), last_served.asc().nulls_first(), candidate.id)
         .limit(1)
     )
-    if kinds:
-        query = query.where(candidate.kind.in_(list(kinds)))
     if postgres:
         query = query.with_for_update(skip_locked=True, of=candidate)
     return query

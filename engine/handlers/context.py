@@ -1,0 +1,105 @@
+"""What a handler gets besides its spec: progress, cancel, storage, warm models, a work folder.
+
+Handlers run in a worker thread (never on an event loop); storage is async, so blob access is
+bridged to the loop that owns the storage object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from db.storage import Storage
+from engine.errors import Cancelled
+from engine.progress import ProgressTracker
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Engine settings a handler needs (from Settings, or the RunPod container's environment)."""
+
+    base_model: str = "auto"
+    device: str = "auto"
+    models_dir: Path = Path("data/models")
+    offline: bool = True
+    work_dir: Path = Path("data/work")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EngineOptions:
+        return cls(
+            base_model=settings.base_model, device=settings.device, models_dir=Path(settings.resolved_models_dir),
+            offline=settings.hf_offline, work_dir=Path(settings.data_dir) / "work",
+        )
+
+
+class ModelCache:
+    """Loaded models kept warm between jobs of one worker process, by key (e.g. "generator:tiny")."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, factory: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = factory()
+            return self._items[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class StorageBridge:
+    """Synchronous get/put for handler threads, run on the loop that owns the async storage."""
+
+    def __init__(self, storage: Storage, loop: asyncio.AbstractEventLoop) -> None:
+        self.storage = storage
+        self.loop = loop
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def get(self, key: str) -> bytes:
+        return self._run(self.storage.get(key))
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> str:
+        return self._run(self.storage.put(key, data, content_type=content_type))
+
+
+@dataclass
+class JobContext:
+    job_id: int
+    attempt: int
+    correlation_id: str
+    options: EngineOptions
+    storage: StorageBridge
+    cache: ModelCache
+    progress: ProgressTracker = field(default_factory=ProgressTracker)
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def work_dir(self) -> Path:
+        """Per-job scratch folder; kept across attempts on this machine (training resumes from it)."""
+        path = self.options.work_dir / f"job-{self.job_id}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def report(self, stage: str, step: int = 0, total: int = 0, eta_seconds: float | None = None) -> None:
+        self.progress.update(stage, step, total, eta_seconds)
+
+    def should_cancel(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancel(self, stage: str, step: int = 0) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled(stage, step)

@@ -1,0 +1,138 @@
+"""Typed job specs and results: what goes into ``jobs.payload`` and comes out in ``jobs.result``.
+
+Everything is plain JSON and refers to files by storage key, so the same spec runs in a local
+worker or on a RunPod serverless worker that shares the S3 bucket. Torch-free: the bot builds
+specs, the worker parses them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import InvalidConfig
+
+
+class JobSpec(BaseModel):
+    """Base of every job spec; ``kind`` is the jobs.kind column and picks the handler."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: ClassVar[str]
+
+    def to_payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class NoopJob(JobSpec):
+    """Test and benchmark job: ``steps`` steps of ``seconds / steps`` each, cancellable between
+    steps; optionally writes its result to ``result_key`` in storage, or raises ``fail``."""
+
+    kind: ClassVar[str] = "noop"
+    seconds: float = Field(0.0, ge=0, le=3600)
+    steps: int = Field(1, ge=1, le=100_000)
+    result_key: str | None = None
+    fail: str | None = None
+
+
+class TrainJob(JobSpec):
+    """Train the user's LoRA on the accepted photos of a selfie set."""
+
+    kind: ClassVar[str] = "train"
+    user_id: int
+    set_id: int | None = None
+    photo_keys: list[str] = Field(min_length=1)
+    captions: list[str] | None = None  # one per photo; None: the instance prompt
+    lora_key: str  # where the trained LoRA (safetensors) is stored
+    base_model: str = ""  # "" : the worker's configured model
+    token: str = "ohwx"
+    class_word: str = "person"
+    steps: int | None = Field(None, ge=1)
+    seed: int = 0
+
+
+class GenerateJob(JobSpec):
+    """Generate a batch of styled portraits with the user's LoRA."""
+
+    kind: ClassVar[str] = "generate"
+    user_id: int
+    style_id: str = ""
+    prompt: str | list[str]
+    negative_prompt: str = ""
+    lora_key: str | None = None
+    lora_scale: float = 1.0
+    style_lora_key: str | None = None
+    style_lora_weight: float = 0.8
+    base_model: str = ""
+    count: int = Field(4, ge=1, le=64)
+    aspect: str = "1:1"
+    steps: int | None = Field(None, ge=1, le=150)
+    guidance: float | None = None
+    seed: int = 0
+    use_refiner: bool = True
+    output_prefix: str  # images are stored as <output_prefix><index>.png
+
+
+SPECS: dict[str, type[JobSpec]] = {spec.kind: spec for spec in (NoopJob, TrainJob, GenerateJob)}
+
+
+def parse_spec(kind: str, payload: dict[str, Any]) -> JobSpec:
+    """The typed spec of a job row; InvalidConfig when the kind is unknown or the payload is bad."""
+    spec_type = SPECS.get(kind)
+    if spec_type is None:
+        raise InvalidConfig(f"unknown job kind {kind!r}; known: {', '.join(sorted(SPECS))}")
+    try:
+        return spec_type.model_validate(payload)
+    except ValidationError as error:
+        raise InvalidConfig(f"invalid {kind} job: {error.errors()[0]['msg']} at {error.errors()[0]['loc']}") from None
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+class JobOutput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_result(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class NoopOutput(JobOutput):
+    steps: int
+    attempt: int
+    result_key: str | None = None
+
+
+class TrainOutput(JobOutput):
+    lora_key: str
+    base_model: str
+    token: str
+    class_word: str
+    steps: int
+    final_loss: float
+    seconds: float
+    resumed_from: int = 0
+
+
+class ImageOutput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str
+    index: int
+    width: int
+    height: int
+    seed: int
+    size_bytes: int
+
+
+class GenerateOutput(JobOutput):
+    style_id: str
+    base_model: str
+    images: list[ImageOutput]
+    seconds: float
+
+
+OUTPUTS: dict[str, type[JobOutput]] = {"noop": NoopOutput, "train": TrainOutput, "generate": GenerateOutput}
+
+
+def parse_output(kind: str, result: dict[str, Any]) -> JobOutput:
+    return OUTPUTS[kind].model_validate(result)

@@ -1,0 +1,281 @@
+"""The worker loop: reap → claim (committed) → run the handler off the loop while heartbeating
+and writing progress → write the outcome, its rows and the credit settlement in one transaction.
+
+A user's cancel reaches the handler through ``should_cancel`` within one step (the monitor polls
+``cancel_requested`` with every heartbeat, every ``tick_seconds``). A worker that loses its
+lease (it stalled and the job was handed on) stops its handler and writes nothing.
+
+Stopping: the first SIGTERM/SIGINT lets the running job finish, the second one interrupts it and
+gives it back to the queue without counting the attempt (training resumes from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from db import job_results, queue
+from db.models import JobState
+from db.queue import Lease
+from db.session import Database
+from db.storage import Storage
+from engine.backends import Backend
+from engine.errors import Cancelled
+from engine.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
+from engine.handlers.errors import Failure, classify
+from engine.progress import ProgressTracker
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    lease_seconds: float = 120.0
+    tick_seconds: float = 0.5  # heartbeat + progress write + cancel poll while a job runs
+    idle_seconds: float = 0.5  # wait between polls of an empty queue
+    reap_seconds: float = 5.0
+    kinds: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> WorkerConfig:
+        lease = float(settings.job_lease_seconds)
+        values: dict[str, Any] = {
+            "lease_seconds": lease, "tick_seconds": min(0.5, lease / 4), "reap_seconds": min(5.0, lease / 2),
+        }
+        return cls(**(values | overrides))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: int
+    state: str  # succeeded / failed / cancelled / requeued / lost
+    error_code: str | None = None
+    written: bool = True
+
+
+class _Run:
+    """Book-keeping for one running job, shared by the executor call and its monitor."""
+
+    def __init__(self, lease: Lease, context: JobContext) -> None:
+        self.lease = lease
+        self.context = context
+        self.user_cancelled = False
+        self.lease_lost = False
+        self.shutdown = False
+
+
+class Worker:
+    def __init__(
+        self,
+        database: Database,
+        storage: Storage,
+        backend: Backend,
+        *,
+        options: EngineOptions | None = None,
+        config: WorkerConfig | None = None,
+        worker_id: str | None = None,
+        cache: ModelCache | None = None,
+    ) -> None:
+        self.database = database
+        self.storage = storage
+        self.backend = backend
+        self.options = options or EngineOptions()
+        self.config = config or WorkerConfig()
+        self.worker_id = worker_id or new_worker_id()
+        self.cache = cache or ModelCache()
+        self._stop = asyncio.Event()
+        self._runs: set[_Run] = set()
+        self._last_reap = float("-inf")
+        self.processed = 0
+
+    # --- control ---------------------------------------------------------------------------------
+    def stop(self, *, interrupt: bool = False) -> None:
+        """Stop claiming; with ``interrupt`` also stop running jobs and give them back."""
+        self._stop.set()
+        if interrupt:
+            for run in list(self._runs):
+                run.shutdown = True
+                run.context.cancel_event.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- main loop -------------------------------------------------------------------------------
+    async def run(self, *, drain: bool = False) -> int:
+        """Work until stopped (or, with ``drain``, until nothing is left to claim). Returns the
+        number of jobs this worker finished."""
+        log.info("worker %s started (backend %s, %d slot(s), lease %.0f s)", self.worker_id, self.backend.name,
+                 self.backend.slots, self.config.lease_seconds)
+        await asyncio.gather(*(self._slot(drain) for _ in range(max(1, self.backend.slots))))
+        log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
+        return self.processed
+
+    async def _slot(self, drain: bool) -> None:
+        while not self.stopping:
+            outcome = await self.run_next()
+            if outcome is not None:
+                continue
+            if drain and not self._runs:
+                return
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.config.idle_seconds)
+            except TimeoutError:
+                pass
+
+    async def run_next(self) -> Outcome | None:
+        """Reap if due, claim one job and run it to the end. None when nothing was claimable."""
+        await self._maybe_reap()
+        try:
+            async with self.database.transaction() as session:
+                lease = await queue.claim(
+                    session, self.worker_id, lease_seconds=self.config.lease_seconds, kinds=self.config.kinds
+                )
+        except Exception:
+            log.exception("worker %s: claiming failed; retrying", self.worker_id)
+            return None
+        if lease is None:
+            return None
+        outcome = await self._run(lease)
+        self.processed += 1
+        return outcome
+
+    async def reap(self) -> queue.ReapReport:
+        async with self.database.transaction() as session:
+            return await queue.reap_expired(session)
+
+    async def _maybe_reap(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reap < self.config.reap_seconds:
+            return
+        self._last_reap = now
+        try:
+            await self.reap()
+        except Exception:
+            log.exception("worker %s: reaping expired leases failed", self.worker_id)
+
+    # --- one job ---------------------------------------------------------------------------------
+    async def _run(self, lease: Lease) -> Outcome:
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        tracker = ProgressTracker(on_stage_change=lambda: loop.call_soon_threadsafe(wake.set))
+        context = JobContext(
+            job_id=lease.job_id, attempt=lease.attempt, correlation_id=lease.correlation_id, options=self.options,
+            storage=StorageBridge(self.storage, loop), cache=self.cache, progress=tracker,
+        )
+        run = _Run(lease, context)
+        self._runs.add(run)
+        extra = {"job_id": lease.job_id, "user_id": lease.user_id, "error_id": lease.correlation_id}
+        log.info("job %s [%s]: %s attempt %d/%d started on %s", lease.job_id, lease.correlation_id, lease.kind,
+                 lease.attempt, lease.max_attempts, self.worker_id, extra=extra)
+        started = time.monotonic()
+        work = asyncio.ensure_future(self.backend.execute(lease, context))
+        monitor = asyncio.create_task(self._monitor(run, wake, work))
+        result: dict[str, Any] | None = None
+        error: BaseException | None = None
+        try:
+            result = await work
+        except Exception as caught:  # every handler error becomes the job's error, never the worker's
+            error = caught
+        finally:
+            monitor.cancel()
+            await asyncio.gather(monitor, return_exceptions=True)
+            self._runs.discard(run)
+        seconds = time.monotonic() - started
+        if run.lease_lost:
+            log.warning("job %s [%s]: lease lost after %.1f s; result discarded, the job was handed on",
+                        lease.job_id, lease.correlation_id, seconds, extra=extra)
+            return Outcome(lease.job_id, "lost", written=False)
+        if error is None:
+            assert result is not None
+            outcome = await self._succeed(lease, result)
+            log.info("job %s [%s]: %s in %.2f s", lease.job_id, lease.correlation_id, outcome.state, seconds,
+                     extra=extra)
+            return outcome
+        return await self._fail(run, error, seconds, extra)
+
+    async def _monitor(self, run: _Run, wake: asyncio.Event, work: asyncio.Future[Any]) -> None:
+        written = -1
+        while not work.done():
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=self.config.tick_seconds)
+            except TimeoutError:
+                pass
+            wake.clear()
+            if work.done():
+                return
+            version, update = run.context.progress.snapshot()
+            try:
+                async with self.database.transaction() as session:
+                    flag = await queue.heartbeat(
+                        session, run.lease, lease_seconds=self.config.lease_seconds,
+                        progress=update if version != written else None,
+                    )
+            except Exception:
+                log.exception("job %s: heartbeat failed; retrying", run.lease.job_id)
+                continue
+            written = version
+            if flag is None:
+                run.lease_lost = True
+                run.context.cancel_event.set()
+                return
+            if flag and not run.user_cancelled:
+                log.info("job %s [%s]: cancel requested", run.lease.job_id, run.lease.correlation_id)
+                run.user_cancelled = True
+                run.context.cancel_event.set()
+
+    async def _succeed(self, lease: Lease, result: dict[str, Any]) -> Outcome:
+        try:
+            async with self.database.transaction() as session:
+                if not await queue.complete(session, lease, JobState.succeeded, result=result):
+                    return Outcome(lease.job_id, "lost", written=False)
+                await job_results.record_success(session, lease.job_id, lease.user_id, lease.kind, result)
+            return Outcome(lease.job_id, JobState.succeeded)
+        except Exception as error:
+            log.exception("job %s [%s]: could not record the result", lease.job_id, lease.correlation_id,
+                          extra={"job_id": lease.job_id, "error_id": lease.correlation_id})
+            return await self._write_failure(lease, Failure("internal_error", f"recording the result: {error}"))
+
+    async def _fail(self, run: _Run, error: BaseException, seconds: float, extra: dict[str, Any]) -> Outcome:
+        lease = run.lease
+        if isinstance(error, Cancelled) and run.shutdown and not run.user_cancelled:
+            async with self.database.transaction() as session:
+                written = await queue.give_back(session, lease, count_attempt=False)
+            log.info("job %s [%s]: interrupted by shutdown, back in the queue", lease.job_id, lease.correlation_id,
+                     extra=extra)
+            return Outcome(lease.job_id, "requeued", written=written)
+        if isinstance(error, Cancelled) and run.user_cancelled:
+            log.info("job %s [%s]: cancelled by the user after %.1f s (%s)", lease.job_id, lease.correlation_id,
+                     seconds, error, extra=extra)
+            return await self._write_failure(lease, Failure("cancelled", "cancelled by the user"),
+                                             state=JobState.cancelled)
+        failure = classify(error)
+        if failure.expected:
+            log.error("job %s [%s]: failed with %s: %s", lease.job_id, lease.correlation_id, failure.code,
+                      failure.message, extra=extra)
+        else:
+            log.error("job %s [%s]: failed with %s", lease.job_id, lease.correlation_id, failure.code, extra=extra,
+                      exc_info=error)
+        return await self._write_failure(lease, failure)
+
+    async def _write_failure(self, lease: Lease, failure: Failure, *, state: JobState = JobState.failed) -> Outcome:
+        async with self.database.transaction() as session:
+            if failure.retryable:
+                written = await queue.give_back(session, lease, count_attempt=True)
+                return Outcome(lease.job_id, "requeued", failure.code, written)
+            written = await queue.complete(
+                session, lease, state, error_code=failure.code, error_message=failure.message[:2000]
+            )
+            if written:
+                await job_results.record_failure(session, lease.job_id, lease.kind)
+        return Outcome(lease.job_id, str(state), failure.code, written)

@@ -1,0 +1,56 @@
+"""`studio worker`: open the database and storage, then run a worker until stopped.
+
+``once`` drains the queue (runs jobs until none is left to claim) and exits, for cron-style use
+and tests. SIGTERM/SIGINT: the first lets the running job finish, the second gives it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Any, *, once: bool = False, worker_id: str | None = None, **config: Any) -> int:
+    """Run one worker process's worker; returns the number of jobs it finished."""
+    from db.session import Database
+    from db.storage import storage_from_settings
+    from engine.backends import backend_from_settings
+    from engine.handlers.context import EngineOptions
+    from engine.worker import Worker, WorkerConfig
+
+    database = Database.from_settings(settings)
+    await database.migrate()
+    backend = backend_from_settings(settings)
+    worker = Worker(
+        database, storage_from_settings(settings), backend, options=EngineOptions.from_settings(settings),
+        config=WorkerConfig.from_settings(settings, **config), worker_id=worker_id,
+    )
+    loop = asyncio.get_running_loop()
+    signals = {"count": 0}
+
+    def on_signal() -> None:
+        signals["count"] += 1
+        interrupt = signals["count"] > 1
+        log.warning("stop requested: %s", "interrupting the running job" if interrupt else "finishing the running job")
+        worker.stop(interrupt=interrupt)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not supported here
+            pass
+    try:
+        return await worker.run(drain=once)
+    finally:
+        await backend.close()
+        await database.dispose()
+
+
+def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = None) -> int:
+    """Entry point for `studio worker [--once] [--id ID]`; returns the process exit code."""
+    asyncio.run(serve(settings, once=once, worker_id=worker_id))
+    return 0

@@ -1,0 +1,180 @@
+"""The worker loop in this process on both databases: success, errors, cancel, progress, leases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from db import delivery, queue
+from db.job_status import CancelOutcome, job_status, request_cancel
+from db.models import CreditState, JobState, utcnow
+from db.session import Database
+from db.storage import LocalStorage
+from engine.backends.local import LocalBackend
+from engine.handlers.context import EngineOptions
+from engine.worker import Worker, WorkerConfig
+from tests.runtime.helpers import assert_books_balance, balance, enqueue_noop, get, make_user
+
+FAST = WorkerConfig(lease_seconds=5, tick_seconds=0.1, idle_seconds=0.05, reap_seconds=0.5)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "storage")
+
+
+@pytest.fixture
+async def worker(database: Database, storage: LocalStorage, tmp_path: Path) -> AsyncIterator[Worker]:
+    backend = LocalBackend()
+    yield Worker(database, storage, backend, config=FAST, worker_id="test-worker",
+                 options=EngineOptions(work_dir=tmp_path / "work"))
+    await backend.close()
+
+
+async def wait_for_state(database: Database, job_id: int, *states: str, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (await get(database, job_id)).state not in states:
+        assert asyncio.get_running_loop().time() < deadline, f"job {job_id} never reached {states}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_job_runs_and_its_credit_is_spent(database: Database, worker: Worker, storage: LocalStorage) -> None:
+    user = await make_user(database, free=2)
+    job_id = await enqueue_noop(database, user, seconds=0.2, steps=4, result_key="users/1/out/result.json")
+    outcome = await worker.run_next()
+    assert outcome is not None and outcome.state == JobState.succeeded
+    job = await get(database, job_id)
+    assert job.state == JobState.succeeded and job.stage == "done" and job.progress == 1.0
+    assert job.result == {"steps": 4, "attempt": 1, "result_key": "users/1/out/result.json"}
+    assert json.loads(await storage.get("users/1/out/result.json"))["job_id"] == job_id
+    assert job.credit_state == CreditState.committed and await balance(database, user) == 1
+    assert job.lease_owner is None and job.finished_at is not None
+    await assert_books_balance(database, user)
+    assert await worker.run_next() is None
+
+
+async def test_drain_runs_every_job_then_returns(database: Database, worker: Worker) -> None:
+    user = await make_user(database, free=10)
+    ids = [await enqueue_noop(database, user) for _ in range(5)]
+    assert await asyncio.wait_for(worker.run(drain=True), 20) == 5
+    assert {(await get(database, i)).state for i in ids} == {JobState.succeeded}
+
+
+async def test_a_raising_handler_fails_the_job_refunds_and_logs_the_correlation_id(
+    database: Database, worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await make_user(database, free=2)
+    job_id = await enqueue_noop(database, user, fail="the GPU caught fire")
+    with caplog.at_level(logging.ERROR, logger="engine.worker"):
+        outcome = await worker.run_next()
+    assert outcome is not None and outcome.state == JobState.failed and outcome.error_code == "internal_error"
+    job = await get(database, job_id)
+    assert job.state == JobState.failed and job.error_code == "internal_error"
+    assert "the GPU caught fire" in (job.error_message or "")
+    assert job.credit_state == CreditState.refunded and await balance(database, user) == 2
+    await assert_books_balance(database, user)
+    records = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(job.correlation_id in r.getMessage() and getattr(r, "error_id", None) == job.correlation_id
+               and r.exc_info is not None for r in records)
+    # The apology is owed: the front end finds the failed job with its correlation id.
+    async with database.transaction() as session:
+        owed = await delivery.undelivered_jobs(session)
+    assert [(j.id, j.correlation_id) for j in owed] == [(job_id, job.correlation_id)]
+
+
+async def test_an_invalid_payload_fails_with_invalid_request(database: Database, worker: Worker) -> None:
+    user = await make_user(database, free=1)
+    job_id = await enqueue_noop(database, user)
+    from sqlalchemy import update
+
+    from db.models import Job
+
+    async with database.transaction() as session:
+        await session.execute(update(Job).where(Job.id == job_id).values(payload={"seconds": "soon"}))
+    outcome = await worker.run_next()
+    assert outcome is not None and outcome.error_code == "invalid_request"
+    assert (await get(database, job_id)).state == JobState.failed
+    assert await balance(database, user) == 1
+
+
+async def test_cancel_stops_a_running_job_within_a_step_and_refunds(database: Database, worker: Worker) -> None:
+    user = await make_user(database, free=2)
+    job_id = await enqueue_noop(database, user, seconds=30, steps=300)
+    task = asyncio.create_task(worker.run_next())
+    await wait_for_state(database, job_id, JobState.running)
+    await asyncio.sleep(0.3)
+    async with database.transaction() as session:
+        assert await request_cancel(session, job_id) == CancelOutcome.requested
+    started = asyncio.get_running_loop().time()
+    outcome = await asyncio.wait_for(task, 5)
+    assert asyncio.get_running_loop().time() - started < 1.0  # one tick + one 0.1 s step
+    assert outcome is not None and outcome.state == JobState.cancelled
+    job = await get(database, job_id)
+    assert job.state == JobState.cancelled and job.error_code == "cancelled" and 0 < job.step < 300
+    assert job.credit_state == CreditState.refunded and await balance(database, user) == 2
+    await assert_books_balance(database, user)
+
+
+async def test_progress_is_written_throttled_and_readable(database: Database, worker: Worker) -> None:
+    user = await make_user(database)
+    job_id = await enqueue_noop(database, user, seconds=1.5, steps=150)  # a step every 10 ms
+    writes: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("UPDATE jobs SET") and "RETURNING" in statement and "cancel_requested" in statement:
+            writes.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        task = asyncio.create_task(worker.run_next())
+        await wait_for_state(database, job_id, JobState.running)
+        seen = []
+        while not task.done():
+            async with database.transaction() as session:
+                status = await job_status(session, job_id)
+            assert status is not None
+            if status.state == "running" and status.stage == "generating":
+                seen.append((status.step, status.total_steps, status.eta_seconds))
+            await asyncio.sleep(0.1)
+        await task
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+    assert seen and all(total == 150 for _, total, _ in seen)
+    assert [step for step, _, _ in seen] == sorted(step for step, _, _ in seen)
+    assert any(eta is not None and 0 < eta < 2 for _, _, eta in seen)
+    # 150 progress reports in 1.5 s became at most one write per 0.1 s tick (+ stage changes).
+    assert 3 <= len(writes) <= 1.5 / FAST.tick_seconds + 4
+
+
+async def test_a_worker_that_lost_its_lease_writes_nothing(database: Database, worker: Worker) -> None:
+    user = await make_user(database, free=2)
+    job_id = await enqueue_noop(database, user, seconds=20, steps=200)
+    task = asyncio.create_task(worker.run_next())
+    await wait_for_state(database, job_id, JobState.running)
+    async with database.transaction() as session:  # as if the worker had stalled past its lease
+        report = await queue.reap_expired(session, now=utcnow() + timedelta(hours=1))
+    assert report.requeued == [job_id]
+    outcome = await asyncio.wait_for(task, 5)
+    assert outcome is not None and outcome.state == "lost" and not outcome.written
+    job = await get(database, job_id)
+    assert job.state == JobState.queued and job.attempts == 1 and job.credit_state == CreditState.reserved
+    assert await balance(database, user) == 1
+
+
+async def test_interrupted_shutdown_gives_the_job_back_without_counting_it(database: Database, worker: Worker) -> None:
+    user = await make_user(database, free=2)
+    job_id = await enqueue_noop(database, user, seconds=20, steps=200)
+    task = asyncio.create_task(worker.run())
+    await wait_for_state(database, job_id, JobState.running)
+    worker.stop(interrupt=True)
+    assert await asyncio.wait_for(task, 5) == 1
+    job = await get(database, job_id)
+    assert job.state == JobState.queued and job.attempts == 0 and job.credit_state == CreditState.reserved

@@ -1,0 +1,53 @@
+"""A real worker process for the reliability tests (short leases, fast ticks, its own log file).
+
+    python -m tests.runtime.worker_process --url URL --storage DIR --work DIR --id NAME [--drain]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from db.session import Database
+from db.storage import LocalStorage
+from engine.backends.local import LocalBackend
+from engine.handlers.context import EngineOptions
+from engine.worker import Worker, WorkerConfig
+
+
+async def main(args: argparse.Namespace) -> int:
+    database = Database(args.url)
+    backend = LocalBackend()
+    worker = Worker(
+        database, LocalStorage(Path(args.storage)), backend, worker_id=args.id,
+        options=EngineOptions(base_model="tiny", device="cpu", work_dir=Path(args.work)),
+        config=WorkerConfig(lease_seconds=args.lease, tick_seconds=args.tick, idle_seconds=0.05,
+                            reap_seconds=args.lease / 2),
+    )
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, worker.stop)
+    try:
+        await worker.run(drain=args.drain)
+    finally:
+        await backend.close()
+        await database.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--storage", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--id", required=True)
+    parser.add_argument("--lease", type=float, default=2.0)
+    parser.add_argument("--tick", type=float, default=0.2)
+    parser.add_argument("--drain", action="store_true")
+    parser.add_argument("--log", required=True)
+    arguments = parser.parse_args()
+    logging.basicConfig(filename=arguments.log, level=logging.INFO,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    raise SystemExit(asyncio.run(main(arguments)))
