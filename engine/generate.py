@@ -56,6 +56,14 @@ class Generator:
         self._refiner: StableDiffusionXLImg2ImgPipeline | None = None
         self._adapters: dict[str, float] = {}
 
+    @classmethod
+    def from_pipelines(cls, spec: ModelSpec, base: StableDiffusionXLPipeline,
+                       refiner: StableDiffusionXLImg2ImgPipeline | None = None, **options: Any) -> Generator:
+        """Wrap pipelines loaded elsewhere (benchmarks, a worker that shares them)."""
+        generator = cls(spec, **options)
+        generator._base, generator._refiner = base, refiner
+        return generator
+
     # --- loading ---------------------------------------------------------------------------------
     @property
     def loaded(self) -> bool:

@@ -65,3 +65,21 @@ def test_train_command_uses_intake_on_real_photos(tmp_path, settings):
 def test_missing_sdxl_weights_give_the_fetch_command(tmp_path, settings, capsys):
     assert train_command(tmp_path, tmp_path / "lora", model="sdxl", settings=settings) == 2
     assert "studio models fetch sdxl" in capsys.readouterr().out
+
+
+def test_gpu_benchmark_exits_clearly_without_cuda(capsys):
+    import torch
+
+    from bench.engine_gpu import main
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: run the benchmark itself")
+    assert main([]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+def test_gpu_benchmark_runs_on_a_gpu():
+    from bench.engine_gpu import main
+
+    assert main(["--train-steps", "8", "--warmup", "2", "--images", "1", "--batch", "2"]) == 0
