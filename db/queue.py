@@ -199,19 +199,26 @@ async def complete(
     )
 
 
-async def give_back(session: AsyncSession, lease: Lease, *, count_attempt: bool = False) -> bool:
+async def give_back(
+    session: AsyncSession,
+    lease: Lease,
+    *,
+    count_attempt: bool = False,
+    error_code: str = "attempts_exhausted",
+    error_message: str = "",
+) -> bool:
     """Return a leased job to the queue (worker shutting down, or a retryable error).
 
     With ``count_attempt`` False the try does not count against ``max_attempts``. A job that has
-    no attempts left fails instead, with its credits refunded.
+    no attempts left fails instead with ``error_code``, and its credits are refunded.
     """
     if not await _hold(session, lease):
         return False
     attempts = lease.attempt if count_attempt else lease.attempt - 1
     if attempts >= lease.max_attempts:
         return await jobs.finish(
-            session, lease.job_id, JobState.failed, error_code="attempts_exhausted",
-            error_message=f"gave up after {attempts} attempts",
+            session, lease.job_id, JobState.failed, error_code=error_code,
+            error_message=f"{error_message} (gave up after {attempts} attempts)".lstrip(),
         )
     return await jobs.transition(
         session, lease.job_id, JobState.queued, expected=(JobState.running,), attempts=attempts,

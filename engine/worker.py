@@ -271,8 +271,10 @@ class Worker:
     async def _write_failure(self, lease: Lease, failure: Failure, *, state: JobState = JobState.failed) -> Outcome:
         async with self.database.transaction() as session:
             if failure.retryable:
-                written = await queue.give_back(session, lease, count_attempt=True)
-                return Outcome(lease.job_id, "requeued", failure.code, written)
+                written = await queue.give_back(session, lease, count_attempt=True, error_code=failure.code,
+                                                error_message=failure.message[:1000])
+                state = "requeued" if lease.attempt < lease.max_attempts else JobState.failed
+                return Outcome(lease.job_id, str(state), failure.code, written)
             written = await queue.complete(
                 session, lease, state, error_code=failure.code, error_message=failure.message[:2000]
             )

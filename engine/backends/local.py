@@ -21,7 +21,11 @@ class LocalBackend:
 
     async def execute(self, lease: Lease, context: JobContext) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, execute, lease.kind, lease.payload, context)
+        try:
+            return await loop.run_in_executor(self._executor, execute, lease.kind, lease.payload, context)
+        except asyncio.CancelledError:  # the worker itself is being torn down: stop within a step
+            context.cancel_event.set()
+            raise
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

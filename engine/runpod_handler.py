@@ -1,0 +1,110 @@
+"""RunPod serverless entry point: the same handlers as the local worker, files by storage key.
+
+Input (built by engine.backends.remote_protocol.job_input):
+    {"kind": "train" | "generate" | "noop", "payload": {...}, "job_id": 17, "attempt": 1, "correlation_id": "…"}
+Output: the handler's JSON result, or ``{"error": "<json code/message/retryable>"}`` (RunPod marks
+the job FAILED and the worker maps the code back). Configuration comes from the container's
+environment (the usual STUDIO_* settings: S3 storage, models dir, base model, device).
+
+Models stay loaded between requests served by one container (module-level cache); handlers run
+on one thread, off the SDK's event loop. Progress is sent with ``progress_update`` on the
+platform (the status route shows it while the job is IN_PROGRESS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from db.storage import Storage
+from engine.backends.remote_protocol import error_output
+from engine.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
+from engine.handlers.errors import classify
+from engine.handlers.registry import execute
+from engine.progress import ProgressTracker
+
+log = logging.getLogger(__name__)
+
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+_CACHE = ModelCache()
+_STATE: dict[str, Any] = {}
+PROGRESS_SECONDS = 2.0
+
+
+def configure(*, storage: Storage, options: EngineOptions) -> None:
+    """Set storage and engine options explicitly (tests, or embedding); otherwise read from env."""
+    _STATE["storage"], _STATE["options"] = storage, options
+
+
+def _configured() -> tuple[Storage, EngineOptions]:
+    if "storage" not in _STATE:
+        from db.storage import storage_from_settings
+        from studio.settings import load_settings
+
+        settings = load_settings()
+        configure(storage=storage_from_settings(settings), options=EngineOptions.from_settings(settings))
+    return _STATE["storage"], _STATE["options"]
+
+
+def _progress_sender(job: dict[str, Any], tracker: ProgressTracker) -> Any:
+    """On the RunPod platform, a task that forwards progress every few seconds."""
+    if not os.environ.get("RUNPOD_POD_ID"):
+        return None
+    from runpod.serverless import progress_update
+
+    async def forward() -> None:
+        sent = -1
+        while True:
+            await asyncio.sleep(PROGRESS_SECONDS)
+            version, update = tracker.snapshot()
+            if version != sent:
+                progress_update(job, {"stage": update.stage, "step": update.step, "total": update.total_steps,
+                                      "eta": update.eta_seconds})
+                sent = version
+
+    return asyncio.create_task(forward())
+
+
+async def handler(job: dict[str, Any]) -> dict[str, Any]:
+    job_input = job.get("input") or {}
+    correlation_id = str(job_input.get("correlation_id", ""))
+    started = time.monotonic()
+    try:
+        storage, options = _configured()
+        loop = asyncio.get_running_loop()
+        tracker = ProgressTracker()
+        context = JobContext(
+            job_id=int(job_input["job_id"]), attempt=int(job_input.get("attempt", 1)), correlation_id=correlation_id,
+            options=options, storage=StorageBridge(storage, loop), cache=_CACHE, progress=tracker,
+        )
+        sender = _progress_sender(job, tracker)
+        try:
+            result = await loop.run_in_executor(
+                _EXECUTOR, execute, str(job_input["kind"]), dict(job_input.get("payload") or {}), context
+            )
+        except asyncio.CancelledError:  # the request was cancelled: stop the handler within a step
+            context.cancel_event.set()
+            raise
+        finally:
+            if sender is not None:
+                sender.cancel()
+        log.info("job %s [%s]: done on RunPod in %.2f s", context.job_id, correlation_id, time.monotonic() - started)
+        return result
+    except Exception as error:
+        failure = classify(error)
+        log.error("job %s [%s]: failed on RunPod with %s", job_input.get("job_id"), correlation_id, failure.code,
+                  exc_info=None if failure.expected else error)
+        return error_output(failure, correlation_id)
+
+
+if __name__ == "__main__":
+    import runpod
+
+    from studio.logs import configure_logging
+
+    configure_logging(os.environ.get("STUDIO_LOG_LEVEL", "INFO"))
+    runpod.serverless.start({"handler": handler})
