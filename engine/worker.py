@@ -188,7 +188,9 @@ class Worker:
         except Exception as caught:  # every handler error becomes the job's error, never the worker's
             error = caught
         finally:
-            monitor.cancel()
+            # Never cancel the monitor: a task cancelled inside a transaction can leave its
+            # connection (and, on SQLite, the write lock) behind. Wake it; it returns at once.
+            wake.set()
             await asyncio.gather(monitor, return_exceptions=True)
             self._runs.discard(run)
         seconds = time.monotonic() - started
@@ -214,6 +216,7 @@ class Worker:
             wake.clear()
             if work.done():
                 return
+            started = time.monotonic()
             version, update = run.context.progress.snapshot()
             try:
                 async with self.database.transaction() as session:
@@ -225,6 +228,9 @@ class Worker:
                 log.exception("job %s: heartbeat failed; retrying", run.lease.job_id)
                 continue
             written = version
+            if (took := time.monotonic() - started) > self.config.lease_seconds / 4:
+                log.warning("job %s: heartbeat took %.1f s (lease %.0f s)", run.lease.job_id, took,
+                            self.config.lease_seconds)
             if flag is None:
                 run.lease_lost = True
                 run.context.cancel_event.set()

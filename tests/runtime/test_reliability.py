@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from db.models import CreditEntry, CreditState, Job, JobState
+from db.models import CreditEntry, CreditState, Job, JobState, LoraModel, LoraStatus
 from db.session import Database
 from db.storage import LocalStorage
+from tests.runtime.engine_jobs import enqueue_spec, store_photos, train_spec
 from tests.runtime.helpers import assert_books_balance, balance, count_jobs, enqueue_noop, get, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +109,44 @@ async def test_sigkill_mid_job_is_retried_elsewhere_with_one_result_and_exact_bo
         reasons = Counter((await session.scalars(select(CreditEntry.reason).where(CreditEntry.job_id == job_id))).all())
     assert reasons == {"reserve": 1}
     assert "lease expired" in workers.log("rescuer").read_text()
+
+
+@pytest.mark.slow
+async def test_sigkill_mid_training_resumes_elsewhere_with_one_model_and_exact_books(
+    database: Database, workers: Workers
+) -> None:
+    pytest.importorskip("torch")
+    user = await make_user(database, free=2)
+    storage = LocalStorage(workers.storage)
+    spec = train_spec(user, await store_photos(storage, user), steps=24)
+    job_id = await enqueue_spec(database, spec)
+    victim = workers.start("victim")
+
+    async def training() -> bool:
+        job = await get(database, job_id)
+        assert job.state != JobState.succeeded, "training finished before it could be killed"
+        return job.stage == "training" and job.step >= 6  # past the first checkpoint (every 4 steps)
+
+    await wait_until(training, timeout=60)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    workers.start("rescuer")
+
+    async def done() -> bool:
+        return (await get(database, job_id)).state in (JobState.succeeded, JobState.failed)
+
+    await wait_until(done, timeout=90)
+    job = await get(database, job_id)
+    assert job.state == JobState.succeeded and job.attempts == 2, job.error_message
+    assert job.result is not None and job.result["steps"] == 24 and job.result["resumed_from"] >= 4
+    async with database.transaction() as session:
+        models = (await session.scalars(select(LoraModel).where(LoraModel.job_id == job_id))).all()
+        reasons = Counter((await session.scalars(select(CreditEntry.reason).where(CreditEntry.job_id == job_id))).all())
+    assert [(m.status, m.storage_key) for m in models] == [(LoraStatus.ready, spec.lora_key)]
+    assert await storage.list(f"users/{user}/lora/") == [spec.lora_key]
+    assert reasons == {"reserve": 1} and job.credit_state == CreditState.committed
+    assert await balance(database, user) == 1
+    await assert_books_balance(database, user)
 
 
 @pytest.mark.slow

@@ -1,0 +1,132 @@
+"""Training and generation jobs on the tiny engine: through the local worker, and through the
+RunPod serverless handler called directly (the same handler code)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from db.job_status import CancelOutcome, request_cancel
+from db.models import CreditState, JobState, LoraModel, LoraStatus, OutputImage
+from db.session import Database
+from db.storage import LocalStorage
+from engine.backends.local import LocalBackend
+from engine.handlers.context import EngineOptions
+from engine.worker import Worker, WorkerConfig
+from tests.runtime.engine_jobs import enqueue_spec, generate_spec, store_photos, train_spec
+from tests.runtime.helpers import assert_books_balance, balance, get, make_user
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _two_threads() -> None:
+    torch.set_num_threads(2)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "storage")
+
+
+@pytest.fixture
+async def worker(sqlite_database: Database, storage: LocalStorage, tmp_path: Path) -> AsyncIterator[Worker]:
+    backend = LocalBackend()
+    yield Worker(sqlite_database, storage, backend, worker_id="engine-worker",
+                 options=EngineOptions(base_model="tiny", device="cpu", work_dir=tmp_path / "work"),
+                 config=WorkerConfig(lease_seconds=30, tick_seconds=0.1, idle_seconds=0.05))
+    await backend.close()
+
+
+async def test_train_then_generate_twice_with_warm_models(
+    sqlite_database: Database, worker: Worker, storage: LocalStorage
+) -> None:
+    database = sqlite_database
+    user = await make_user(database, free=5)
+    keys = await store_photos(storage, user)
+    train_id = await enqueue_spec(database, train_spec(user, keys, steps=8))
+    outcome = await worker.run_next()
+    assert outcome is not None and outcome.state == JobState.succeeded
+    trained = await get(database, train_id)
+    lora_key = trained.result["lora_key"] if trained.result else ""
+    assert trained.result is not None and trained.result["steps"] == 8 and trained.result["base_model"] == "tiny"
+    assert (await storage.get(lora_key))[:8]  # a safetensors file
+    async with database.transaction() as session:
+        models = (await session.scalars(select(LoraModel).where(LoraModel.job_id == train_id))).all()
+    assert [(m.status, m.storage_key, m.user_id) for m in models] == [(LoraStatus.ready, lora_key, user)]
+
+    generator = None
+    for name in ("first", "second"):
+        job_id = await enqueue_spec(database, generate_spec(user, lora_key, name))
+        outcome = await worker.run_next()
+        assert outcome is not None and outcome.state == JobState.succeeded, (await get(database, job_id)).error_message
+        job = await get(database, job_id)
+        assert job.result is not None and [image["index"] for image in job.result["images"]] == [0, 1]
+        async with database.transaction() as session:
+            rows = (await session.scalars(select(OutputImage).where(OutputImage.job_id == job_id)
+                                          .order_by(OutputImage.position))).all()
+        assert [row.storage_key for row in rows] == [f"users/{user}/out/{name}/0.png", f"users/{user}/out/{name}/1.png"]
+        assert all(row.style_id == "linkedin-headshot" and row.width == 64 for row in rows)
+        assert (await storage.get(rows[0].storage_key))[:4] == b"\x89PNG"
+        # The pipelines are loaded once and reused by the next job.
+        current = worker.cache.get("generator:tiny", lambda: None)
+        assert current is not None and current.loaded
+        assert generator is None or current is generator
+        generator = current
+    assert await balance(database, user) == 2
+    await assert_books_balance(database, user)
+
+
+async def test_cancel_stops_training_within_a_step_and_refunds(
+    sqlite_database: Database, worker: Worker, storage: LocalStorage
+) -> None:
+    database = sqlite_database
+    user = await make_user(database, free=1)
+    job_id = await enqueue_spec(database, train_spec(user, await store_photos(storage, user), steps=24))
+    task = asyncio.create_task(worker.run_next())
+    for _ in range(600):
+        job = await get(database, job_id)
+        if job.stage == "training" and job.step >= 2:
+            break
+        await asyncio.sleep(0.02)
+    assert job.stage == "training" and job.total_steps == 24
+    async with database.transaction() as session:
+        assert await request_cancel(session, job_id) == CancelOutcome.requested
+    started = asyncio.get_running_loop().time()
+    outcome = await asyncio.wait_for(task, 10)
+    assert asyncio.get_running_loop().time() - started < 2.0
+    assert outcome is not None and outcome.state == JobState.cancelled
+    job = await get(database, job_id)
+    assert job.state == JobState.cancelled and job.step < 24 and job.credit_state == CreditState.refunded
+    assert await balance(database, user) == 1
+    assert not await storage.exists(f"users/{user}/lora/model.safetensors")
+
+
+async def test_the_runpod_handler_trains_and_generates(storage: LocalStorage, tmp_path: Path) -> None:
+    from engine import runpod_handler
+
+    runpod_handler.configure(storage=storage, options=EngineOptions(base_model="tiny", device="cpu",
+                                                                    work_dir=tmp_path / "remote"))
+    keys = await store_photos(storage, 5)
+    spec = train_spec(5, keys, steps=4)
+    trained: dict[str, Any] = await runpod_handler.handler(
+        {"id": "rp-train", "input": {"kind": "train", "payload": spec.to_payload(), "job_id": 41, "attempt": 1,
+                                     "correlation_id": "feedbeef"}})
+    assert "error" not in trained, trained
+    assert trained["lora_key"] == spec.lora_key and await storage.exists(spec.lora_key)
+    generated = await runpod_handler.handler(
+        {"id": "rp-gen", "input": {"kind": "generate", "payload": generate_spec(5, spec.lora_key, "rp", 1).to_payload(),
+                                   "job_id": 42, "attempt": 1, "correlation_id": "feedbeef"}})
+    assert [image["key"] for image in generated["images"]] == ["users/5/out/rp/0.png"]
+    assert await storage.exists("users/5/out/rp/0.png")
+    missing = await runpod_handler.handler(
+        {"id": "rp-bad", "input": {"kind": "train", "payload": train_spec(5, ["users/5/photos/nope.png"]).to_payload(),
+                                   "job_id": 43, "correlation_id": "feedbeef"}})
+    assert json.loads(missing["error"])["code"] == "input_missing"
