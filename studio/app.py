@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 from db.session import Database
 from db.storage import Storage, storage_from_settings
@@ -43,17 +46,90 @@ def configured_front_ends(settings: Settings) -> list[str]:
     return [name for name, token in (("telegram", settings.telegram_token), ("discord", settings.discord_token)) if token]
 
 
+NO_TOKEN_NOTICE = """No chat front end is configured, so here is the whole product in the terminal instead.
+To run the bots, set STUDIO_TELEGRAM_TOKEN (from @BotFather) and/or STUDIO_DISCORD_TOKEN in the
+environment or in .env, then run `make run` again. `studio demo` walks the conversation by hand."""
+
+
 async def run_main(settings: Settings) -> int:
+    """The main job: the engine worker as a child process, then every configured front end;
+    with no token, the whole conversation once in the terminal with the sample selfies."""
+    from studio.worker_process import WorkerProcess
+
     services = await open_services(settings)
+    front_ends = configured_front_ends(settings)
+    worker = WorkerProcess(log_file=None if front_ends else settings.data_dir / "worker.log")
+    worker.start()
     try:
-        front_ends = configured_front_ends(settings)
         if not front_ends:
-            log.warning(
-                "no chat front end configured: set STUDIO_TELEGRAM_TOKEN (from @BotFather) and/or "
-                "STUDIO_DISCORD_TOKEN in the environment or .env to start the bots"
-            )
-        for name in front_ends:
-            log.error("the %s front end is not part of this build yet", name)
-        return 0 if not front_ends else 1
+            print(NO_TOKEN_NOTICE, flush=True)
+            return await run_console_autoplay(services)
+        return await run_front_ends(services, front_ends)
     finally:
+        worker.stop()
         await services.close()
+
+
+async def run_console_autoplay(services: Services, out_dir: Path | None = None) -> int:
+    from bot.console.app import ConsoleFrontEnd, DemoStopped
+    from bot.console.samples import demo_selfies
+    from bot.core.studio import Studio
+
+    out_dir = out_dir or services.settings.data_dir / "demo"
+    console = ConsoleFrontEnd(Studio(services), out_dir)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(console.watcher.run(stop))
+    try:
+        await console.autoplay(demo_selfies(), style_id="linkedin-headshot", timeout=1800)
+    except DemoStopped as stopped:
+        print(f"\nThe demo stopped early: {stopped}", flush=True)
+        return 1
+    finally:
+        stop.set()
+        await watcher
+    print(f"\nDone. The portraits are in {out_dir.resolve()}/ (engine log: {services.settings.data_dir / 'worker.log'}).")
+    return 0
+
+
+async def run_console(settings: Settings, *, auto: bool, out_dir: Path | None = None) -> int:
+    """`studio demo`: the terminal conversation next to a local engine worker."""
+    from bot.console.app import ConsoleFrontEnd
+    from bot.core.studio import Studio
+    from studio.worker_process import WorkerProcess
+
+    services = await open_services(settings)
+    worker = WorkerProcess(log_file=settings.data_dir / "worker.log")
+    worker.start()
+    try:
+        if auto:
+            return await run_console_autoplay(services, out_dir)
+        console = ConsoleFrontEnd(Studio(services), out_dir or settings.data_dir / "demo")
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(console.watcher.run(stop))
+        await console.interactive(stop)
+        await watcher
+        return 0
+    finally:
+        worker.stop()
+        await services.close()
+
+
+async def run_front_ends(services: Services, names: list[str]) -> int:
+    from bot.core.studio import Studio
+
+    studio = Studio(services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runners = []
+    if "telegram" in names:
+        from bot.telegram.app import TelegramFrontEnd
+
+        runners.append(TelegramFrontEnd(services.settings, studio).run(stop))
+    if "discord" in names:
+        log.error("the Discord front end is not part of this build yet; STUDIO_DISCORD_TOKEN is ignored")
+    if not runners:
+        return 1
+    await asyncio.gather(*runners)
+    return 0

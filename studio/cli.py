@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+models_app = typer.Typer(help="Base-model weights.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -114,6 +116,89 @@ def check(
     from engine.intake.cli import check_command
 
     raise typer.Exit(check_command(photos, as_json, IntakeConfig.from_settings(settings_of(ctx))))
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    auto: Annotated[bool, typer.Option("--auto", help="Play the whole flow once with the sample selfies.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Where pictures and files go (default <data_dir>/demo).")] = None,
+) -> None:
+    """The conversation in the terminal, with a local engine worker (no bot token needed)."""
+    from studio.app import run_console
+
+    raise typer.Exit(asyncio.run(run_console(settings_of(ctx), auto=auto, out_dir=out)))
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Run queued jobs until none is left, then exit.")] = False,
+    worker_id: Annotated[str | None, typer.Option("--id", help="Name of this worker in leases and logs.")] = None,
+) -> None:
+    """Run the engine worker: claim jobs from the database and run them on the GPU (or CPU)."""
+    from engine.worker_cli import run_worker
+
+    raise typer.Exit(run_worker(settings_of(ctx), once=once, worker_id=worker_id))
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    photos: Annotated[Path, typer.Argument(help="Folder of selfies.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the LoRA.")] = Path("data/lora"),
+    model: Annotated[str, typer.Option(help="Base model: auto, sdxl, tiny, ...")] = "auto",
+    token: Annotated[str, typer.Option(help="The rare token that will mean this person.")] = "ohwx",
+    class_word: Annotated[str, typer.Option("--class", help="man, woman or person.")] = "person",
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: from the set size).")] = None,
+) -> None:
+    """Train a personal LoRA from a folder of selfies (checked like the bot checks them)."""
+    from engine.cli import train_command
+
+    raise typer.Exit(train_command(photos, output, model, token, class_word, steps, settings=settings_of(ctx)))
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    lora: Annotated[Path, typer.Argument(help="The LoRA folder or .safetensors file from `studio train`.")],
+    style: Annotated[str, typer.Option(help="A style id from `studio styles`.")] = "linkedin-headshot",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the portraits.")] = Path("data/portraits"),
+    model: Annotated[str, typer.Option(help="Base model: auto (the LoRA's), sdxl, tiny, ...")] = "auto",
+    count: Annotated[int, typer.Option(help="Portraits per aspect.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Generate finished portraits in a style, for every aspect the style offers."""
+    from engine.cli import generate_command
+    from styles import load_catalogue
+
+    chosen = load_catalogue(settings_of(ctx).styles_dirs).get(style)
+    raise typer.Exit(generate_command(
+        lora, chosen.prompt.replace("{variation}", chosen.variations[0]), output, model, count, list(chosen.aspects),
+        negative_prompt=chosen.negative_prompt, seed=seed, steps=chosen.sampler.steps, settings=settings_of(ctx),
+    ))
+
+
+@models_app.command("fetch")
+def models_fetch(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A model name from engine/models.toml, e.g. sdxl.")],
+) -> None:
+    """Download a base model's weights into the models folder (needs internet access)."""
+    from engine.models import fetch_model
+
+    folders = fetch_model(name, settings_of(ctx).resolved_models_dir)
+    typer.echo("\n".join(str(f) for f in folders) or "nothing to fetch")
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """The base models of the registry and whether their weights are here."""
+    from engine.models import load_registry, weights_present
+
+    models_dir = settings_of(ctx).resolved_models_dir
+    for name, spec in load_registry().items():
+        typer.echo(f"{name:<16} {'weights present' if weights_present(spec, models_dir) else 'weights missing'}")
 
 
 @db_app.command("upgrade")

@@ -123,7 +123,7 @@ class JobWatcher:
     async def _send_outcome(self, job: Job, balance: int) -> None:
         chat = job.reply_chat_id
         if job.state == JobState.succeeded:
-            final = self.studio.progress_text(job, self._title(job)) + " ✅"
+            final = f"{self._title(job)}  {texts.progress_bar(1.0)} 100% ✅"
             if job.reply_message_id:
                 await self._edit(job, Reply(final))
             if job.kind == JobKind.train:

@@ -398,6 +398,8 @@ class Studio:
                 return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance))]
             except jobs.QueueLimitReached as error:
                 return [Reply(texts.QUEUE_FULL.format(limit=error.limit))]
+            if enqueued.created:  # every job's portraits in a folder of their own
+                enqueued.job.payload = {**enqueued.job.payload, "output_prefix": f"{user_prefix(account.id)}outputs/{enqueued.job.id}/"}
         title = texts.GENERATE_QUEUED.format(count=self.settings.images_per_generation, title=style.title)
         return [self.progress_reply(enqueued.job, title)]
 
@@ -427,7 +429,7 @@ class Studio:
             style_lora_weight=style.lora.weight if style.lora else 0.8,
             base_model=lora.base_model if lora.base_model != "auto" else "", count=count, aspect=style.aspects[0],
             steps=style.sampler.steps, guidance=style.sampler.guidance_scale, seed=seed,
-            use_refiner=style.sampler.refiner_fraction > 0, output_prefix=f"{user_prefix(user_id)}outputs/",
+            use_refiner=style.sampler.refiner_fraction > 0, output_prefix=f"{user_prefix(user_id)}outputs/pending/",
         ).to_payload()
 
     async def _more_like(self, user: UserRef, job_id: int, source_message_id: str) -> list[Reply]:

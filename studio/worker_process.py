@@ -1,0 +1,50 @@
+"""The local engine worker as a child process of the main job: the bot process itself never
+imports torch, and a crashed worker never takes the chat front ends down with it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class WorkerProcess:
+    def __init__(self, *, log_file: Path | None = None) -> None:
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_handle = None
+
+    def start(self) -> None:
+        output = None
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self._log_handle = self.log_file.open("ab")
+            output = self._log_handle
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "studio.cli", "worker"], stdout=output, stderr=output, env=dict(os.environ),
+        )
+        log.info("engine worker started (pid %s)%s", self.process.pid,
+                 f", logging to {self.log_file}" if self.log_file else "")
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM lets a running job finish or give its lease back; SIGKILL after the timeout."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("engine worker did not stop in %.0f s; killing it", timeout)
+                self.process.kill()
+                self.process.wait()
+        if self._log_handle is not None:
+            self._log_handle.close()
