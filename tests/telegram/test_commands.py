@@ -1,0 +1,100 @@
+"""Commands and limits through Telegram: status, credits, cancel, quotas, styles without a model,
+admin grants, and an unexpected failure that ends in an apology carrying an error id."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from db.models import Job, JobState, LoraModel, LoraStatus, User
+from tests.support.selfies import obama_selfies
+
+ALEX = 501
+ADMIN = 900
+
+
+async def give_ready_model(bot, telegram_user_id: int) -> None:
+    """A user whose personal model is trained (as the worker leaves it)."""
+    async with bot.services.database.transaction() as session:
+        user = await session.scalar(select(User).where(User.platform_user_id == str(telegram_user_id)))
+        session.add(LoraModel(user_id=user.id, base_model="tiny", token="ohwx", class_word="man",
+                              status=LoraStatus.ready, storage_key=f"users/{user.id}/loras/1.safetensors"))
+
+
+async def test_the_fourth_queued_job_is_refused(bot_factory) -> None:
+    async with bot_factory(free_credits=10, max_queued_jobs_per_user=3) as bot:
+        telegram = bot.telegram
+        await telegram.send_text(ALEX, "/start")
+        await telegram.wait_for_text(ALEX, "Hi Alex")
+        await give_ready_model(bot, ALEX)
+        last = 0
+        for _ in range(4):
+            await telegram.send_text(ALEX, "/styles")
+            picker = await telegram.wait_for(lambda m: "Pick a style" in m.text and m.message_id > last, what="a picker")
+            await telegram.press(ALEX, picker, "Dating")
+            dating = await telegram.wait_for(lambda m: "Dating — pick one" in m.text and m.message_id > picker.message_id,
+                                             what="the dating styles")
+            await telegram.press(ALEX, dating, "Dating")
+            last = dating.message_id
+        refusal = await telegram.wait_for_text(ALEX, "You already have 3 jobs waiting")
+        assert refusal
+        assert sum("Painting 4" in t for t in telegram.texts_to(ALEX)) == 3
+        await telegram.send_text(ALEX, "/credits")
+        assert "You have 7 credits" in (await telegram.wait_for_text(ALEX, "💳")).text
+
+        await telegram.send_text(ALEX, "/status")
+        status = await telegram.wait_for_text(ALEX, "Your status")
+        assert "Model: ready" in status.text and status.text.count("Generate: Waiting in line") == 3
+
+        await telegram.send_text(ALEX, "/cancel")
+        cancelled = await telegram.wait_for_text(ALEX, "Stopped")
+        assert "3 credits went back" in cancelled.text
+        async with bot.services.database.transaction() as session:
+            states = list(await session.scalars(select(Job.state)))
+            assert states == [JobState.cancelled] * 3
+        await telegram.send_text(ALEX, "/credits")
+        await telegram.wait_for_text(ALEX, "You have 10 credits")
+
+
+async def test_styles_before_a_model_explain_what_to_do(bot_factory) -> None:
+    async with bot_factory() as bot:
+        await bot.telegram.send_text(ALEX, "/styles")
+        picker = await bot.telegram.wait_for_text(ALEX, "Pick a style")
+        await bot.telegram.press(ALEX, picker, "Art")
+        art = await bot.telegram.wait_for_text(ALEX, "Art — pick one")
+        await bot.telegram.press(ALEX, art, "Ghibli")
+        await bot.telegram.wait_for_text(ALEX, "First I need to learn your face")
+
+
+async def test_train_before_enough_photos(bot_factory) -> None:
+    async with bot_factory() as bot:
+        for data in obama_selfies(2):
+            await bot.telegram.send_photo(ALEX, data, media_group_id="a")
+        summary = await bot.telegram.wait_for_text(ALEX, "look great", timeout=60)
+        assert "2 of 8 good photos so far — send 6 more" in summary.text
+        await bot.telegram.send_text(ALEX, "/train")
+        await bot.telegram.wait_for_text(ALEX, "I need 6 more good photos")
+
+
+async def test_admin_grant(bot_factory) -> None:
+    async with bot_factory(admins=f"telegram:{ADMIN}") as bot:
+        await bot.telegram.send_text(ALEX, "/grant 501 5")
+        await bot.telegram.wait_for_text(ALEX, "That command is for admins")
+        await bot.telegram.send_text(ADMIN, "/grant 501 5", name="Root")
+        granted = await bot.telegram.wait_for_text(ADMIN, "Granted 5 credits to telegram:501")
+        assert "balance is 8" in granted.text  # 3 free + 5
+
+
+async def test_an_unexpected_failure_gets_an_apology_with_an_error_id(bot_factory, caplog: pytest.LogCaptureFixture) -> None:
+    async with bot_factory() as bot:
+        blocked = bot.settings.resolved_storage_dir / "users"
+        blocked.parent.mkdir(parents=True, exist_ok=True)
+        blocked.write_text("a file where the users' folder should be")  # storage is broken
+        with caplog.at_level(logging.ERROR):
+            await bot.telegram.send_photo(ALEX, obama_selfies(1)[0])
+            apology = await bot.telegram.wait_for_text(ALEX, "Something went wrong on my side", timeout=60)
+        error_id = apology.text.rsplit("error id ", 1)[1].rstrip(")")
+        logged = [r for r in caplog.records if getattr(r, "error_id", None) == error_id]
+        assert logged and logged[0].exc_info is not None  # the traceback is in the log, under the same id
