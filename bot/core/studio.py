@@ -212,7 +212,8 @@ class Studio:
         if len(batch) == 1:
             head = "Got your photo — looks great ✅" if good else "Got your photo, but I can't use it:"
         else:
-            head = f"Got {len(batch)} photos — {good} look great ✅" if good else f"Got {len(batch)} photos, but I can't use them:"
+            looks = "looks" if good == 1 else "look"
+            head = f"Got {len(batch)} photos — {good} {looks} great ✅" if good else f"Got {len(batch)} photos, but I can't use them:"
         lines = [head]
         for verdict in batch:
             if not verdict.ok:
@@ -229,7 +230,7 @@ class Studio:
         if missing:
             lines.append(f"{report.accepted} of {self.intake.min_photos} good photos so far — send {missing} more.")
         if len(batch) - good:
-            lines.append(texts.SELFIE_TIPS.splitlines()[0] + ": /help")
+            return Reply("\n".join(lines), ((Button(texts.BUTTON_TIPS, "tips"),),))
         return Reply("\n".join(lines))
 
     # ------------------------------------------------------------------ buttons

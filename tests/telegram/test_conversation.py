@@ -104,3 +104,11 @@ async def test_delete_leaves_nothing_behind(bot_factory) -> None:
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(User)) == 0
             assert await session.scalar(select(func.count()).select_from(Photo)) == 0
+
+
+async def test_flood_control_is_retried_not_lost(bot_factory) -> None:
+    async with bot_factory() as bot:
+        bot.telegram.fail_once("sendMessage", retry_after=1)  # Telegram's 429 "Too Many Requests"
+        await bot.telegram.send_text(ALEX, "/help")
+        await bot.telegram.wait_for_text(ALEX, "Here's what I can do", timeout=20)
+        assert [m for m, _ in bot.telegram.calls].count("sendMessage") == 2
