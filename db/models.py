@@ -184,7 +184,9 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_claim", "state", "priority", "id"),
         Index("ix_jobs_user_state", "user_id", "state"),
-        # Round-robin claims look up when each user was last served (db/queue.py).
+        # Round-robin claims: each user's oldest waiting job, and when each user was last
+        # served (db/queue.py).
+        Index("ix_jobs_queue_heads", "state", "cancel_requested", "user_id"),
         Index("ix_jobs_user_started", "user_id", "started_at"),
         # Finished jobs still owed to their users (db/delivery.py).
         Index(

@@ -18,18 +18,20 @@ lease expired and whose job was handed to someone else can no longer touch the j
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, func, select, update
+from sqlalchemy import and_, bindparam, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from db import jobs
-from db.models import Job, JobState, utcnow
+from db import credits, jobs
+from db.models import FINAL_JOB_STATES, Job, JobState, utcnow
+
+JOBS = Job.__table__
 
 log = logging.getLogger(__name__)
 
@@ -88,26 +90,49 @@ def _owned(lease: Lease) -> Any:
 def next_job_query(*, postgres: bool, kinds: Sequence[str] | None = None) -> Any:
     """The SELECT that picks the next job: among each user's oldest waiting job, the one of the
     user served least recently (never served first); ``priority`` ranks those heads first."""
-    candidate = aliased(Job, name="candidate")
-    served = aliased(Job, name="served")
-    waiting = aliased(Job, name="waiting")
-    last_served = select(func.max(served.started_at)).where(served.user_id == candidate.user_id).scalar_subquery()
+    candidate = JOBS.alias("candidate")
+    served = JOBS.alias("served")
+    waiting = JOBS.alias("waiting")
+    last_served = select(func.max(served.c.started_at)).where(served.c.user_id == candidate.c.user_id).scalar_subquery()
     # Only each user's oldest waiting job is a candidate: concurrent claimers (SKIP LOCKED on
-    # PostgreSQL) then take different users' jobs instead of one user's first and second.
-    head = select(func.min(waiting.id)).where(
-        waiting.user_id == candidate.user_id, waiting.state == JobState.queued, waiting.cancel_requested == false()
+    # PostgreSQL) then take different users' jobs instead of one user's first and second. The
+    # heads come from one grouped scan of the ix_jobs_queue_heads index; "last served" is then
+    # looked up once per waiting user, not once per waiting job.
+    heads = (
+        select(func.min(waiting.c.id))
+        .where(waiting.c.state == JobState.queued, waiting.c.cancel_requested == false())
+        .group_by(waiting.c.user_id)
     )
     if kinds:
-        head = head.where(waiting.kind.in_(list(kinds)))
+        heads = heads.where(waiting.c.kind.in_(list(kinds)))
     query = (
-        select(candidate.id)
-        .where(candidate.state == JobState.queued, candidate.id == head.scalar_subquery())
-        .order_by(candidate.priority.desc(), last_served.asc().nulls_first(), candidate.id)
+        select(candidate.c.id)
+        .where(candidate.c.id.in_(heads), candidate.c.state == JobState.queued)
+        .order_by(candidate.c.priority.desc(), last_served.asc().nulls_first(), candidate.c.id)
         .limit(1)
     )
     if postgres:
         query = query.with_for_update(skip_locked=True, of=candidate)
     return query
+
+
+@functools.cache
+def _claim_statement(postgres: bool, kinds: tuple[str, ...] | None) -> Any:
+    """The claim UPDATE, built once per (dialect, kinds): building the aliased subqueries costs
+    more than running them. Values arrive as bind parameters."""
+    pick = next_job_query(postgres=postgres, kinds=kinds).scalar_subquery()
+    c = JOBS.c
+    return (
+        update(JOBS)
+        .where(c.id == pick, c.state == JobState.queued)
+        .values(
+            state=JobState.running, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
+            heartbeat_at=bindparam("now"), started_at=bindparam("now"), attempts=c.attempts + 1, stage="preparing",
+            step=0, total_steps=0, progress=0.0, eta_seconds=None,
+        )
+        .returning(c.id, c.attempts, c.user_id, c.kind, c.payload, c.correlation_id, c.max_attempts,
+                   c.credits_reserved)
+    )
 
 
 async def claim(
@@ -121,21 +146,8 @@ async def claim(
     """Take the next job with a lease, or None when nothing is waiting. Commit before working."""
     now = now or utcnow()
     expires = now + timedelta(seconds=lease_seconds)
-    pick = next_job_query(postgres=_is_postgres(session), kinds=kinds).scalar_subquery()
-    statement = (
-        update(Job)
-        .where(Job.id == pick, Job.state == JobState.queued)
-        .values(
-            state=JobState.running, lease_owner=owner, lease_expires_at=expires, heartbeat_at=now, started_at=now,
-            attempts=Job.attempts + 1, stage="preparing", step=0, total_steps=0, progress=0.0, eta_seconds=None,
-        )
-        .returning(
-            Job.id, Job.attempts, Job.user_id, Job.kind, Job.payload, Job.correlation_id, Job.max_attempts,
-            Job.credits_reserved,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    row = (await session.execute(statement)).one_or_none()
+    statement = _claim_statement(_is_postgres(session), tuple(sorted(kinds)) if kinds else None)
+    row = (await session.execute(statement, {"owner": owner, "expires": expires, "now": now})).one_or_none()
     if row is None:
         return None
     job_id, attempt, user_id, kind, payload, correlation_id, max_attempts, reserved = row
@@ -179,6 +191,25 @@ async def _hold(session: AsyncSession, lease: Lease) -> bool:
     return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
+@functools.cache
+def _finish_statement(success: bool) -> Any:
+    """End a job only while the lease is ours: the fields ``db.jobs.finish`` writes, plus the
+    lease guard, in one statement built once."""
+    c = JOBS.c
+    values: dict[str, Any] = {
+        "state": bindparam("state"), "finished_at": bindparam("now"), "lease_owner": None, "lease_expires_at": None,
+    }
+    if success:
+        values |= {"result": bindparam("result", type_=c.result.type), "progress": 1.0, "stage": "done",
+                   "eta_seconds": 0.0}
+    else:
+        values |= {"error_code": bindparam("error_code"), "error_message": bindparam("error_message"),
+                   "stage": bindparam("stage")}
+    owned = and_(c.id == bindparam("job_id"), c.state == JobState.running, c.lease_owner == bindparam("owner"),
+                 c.attempts == bindparam("attempt"))
+    return update(JOBS).where(owned).values(**values).returning(c.id)
+
+
 async def complete(
     session: AsyncSession,
     lease: Lease,
@@ -189,14 +220,25 @@ async def complete(
     error_message: str | None = None,
     refund_amount: int | None = None,
 ) -> bool:
-    """Finish a leased job (result or error, state and credit settlement in the caller's
-    transaction). False, with nothing written, when the lease is no longer ours."""
-    if not await _hold(session, lease):
+    """Finish a leased job and settle its credits (spent on success, refunded otherwise) in the
+    caller's transaction. False, with nothing written, when the lease is no longer ours."""
+    if state not in FINAL_JOB_STATES:
+        raise jobs.InvalidTransition(f"{state} is not a final state")
+    success = state == JobState.succeeded
+    params: dict[str, Any] = {
+        "job_id": lease.job_id, "owner": lease.owner, "attempt": lease.attempt, "state": state, "now": utcnow(),
+    }
+    if success:
+        params["result"] = result or {}
+    else:
+        params |= {"error_code": error_code, "error_message": error_message, "stage": str(state)}
+    if (await session.execute(_finish_statement(success), params)).scalar_one_or_none() is None:
         return False
-    return await jobs.finish(
-        session, lease.job_id, state, result=result, error_code=error_code, error_message=error_message,
-        refund_amount=refund_amount,
-    )
+    if success:
+        await credits.commit(session, lease.job_id)
+    else:
+        await credits.refund(session, lease.job_id, amount=refund_amount)
+    return True
 
 
 async def give_back(
