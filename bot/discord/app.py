@@ -1,0 +1,227 @@
+"""The Discord front end: a discord.py client that only speaks interactions (no privileged
+intents), the slash-command tree synced on start, buttons that survive restarts, and the job
+watcher that edits progress messages and delivers finished jobs by channel id."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from bot.core import texts as core_texts
+from bot.core.notifier import JobWatcher
+from bot.core.replies import Reply
+from bot.core.studio import Studio
+from bot.discord import commands, texts
+from bot.discord.render import DiscordMessenger, UploadLimits
+from bot.discord.replier import Replier
+from bot.discord.uploads import MAX_FILES, UploadModal, download, too_big_text, unsupported_kind
+from bot.discord.views import StudioButton
+from studio.settings import Settings, require_secret
+
+log = logging.getLogger(__name__)
+
+INTENTS = discord.Intents.none()  # interactions arrive without any intent, privileged or not
+PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True,
+                                  attach_files=True, embed_links=True, read_message_history=True)
+SCOPES = ("bot", "applications.commands")
+BUSY_ALBUM = 3  # more photos than this: say "checking…" at once
+Interaction = discord.Interaction[Any]
+
+
+def point_at(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Send discord.py's REST calls and gateway connection elsewhere (a proxy, or a stand-in in
+    tests). discord.py keeps both as class attributes, so this applies to the whole process."""
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+
+class StudioClient(discord.Client):
+    def __init__(self, front_end: DiscordFrontEnd) -> None:
+        super().__init__(intents=INTENTS, max_messages=None, chunk_guilds_at_startup=False)
+        self.front_end = front_end
+        self.tree: app_commands.CommandTree[StudioClient] = app_commands.CommandTree(
+            self, allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=False),
+        )
+        self.tree.on_error = front_end.on_command_error  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(StudioButton)  # presses on any earlier message reach the core
+
+
+class DiscordFrontEnd:
+    def __init__(self, settings: Settings, studio: Studio, *, api_base_url: str | None = None,
+                 gateway_url: str | None = None, connect_gateway: bool = True, poll_seconds: float = 1.0,
+                 edit_interval_seconds: float = 3.0, delivery_retry_seconds: float | None = None) -> None:
+        self.token = require_secret(settings, "discord_token", "the Discord bot")
+        point_at(api_base_url, gateway_url)
+        self.settings = settings
+        self.studio = studio
+        self.connect_gateway = connect_gateway
+        self.client = StudioClient(self)
+        self.tree = self.client.tree
+        commands.register(self.tree, self)
+        self.limits = UploadLimits()
+        self.messenger = DiscordMessenger(self.client, self.limits)
+        watcher_options: dict[str, float] = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
+        if delivery_retry_seconds is not None:
+            watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
+        self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
+        self.max_file_bytes = int(settings.max_file_mb * 1024 * 1024)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self, stop: asyncio.Event) -> None:
+        """Log in, sync the commands, then serve until ``stop`` is set."""
+        async with self.client:
+            await self.client.login(self.token)
+            await self.sync_commands()
+            halt = asyncio.Event()
+            watcher = asyncio.create_task(self.watcher.run(halt))
+            waiters = [asyncio.create_task(stop.wait(), name="discord-stop")]
+            if self.connect_gateway:
+                waiters.append(asyncio.create_task(self.client.connect(), name="discord-gateway"))
+            try:
+                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+            finally:
+                halt.set()
+                for task in waiters:
+                    task.cancel()
+                await asyncio.gather(*waiters, return_exceptions=True)
+                await watcher
+                await self.client.close()
+
+    async def sync_commands(self) -> None:
+        guild_id = self.settings.discord_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            where = f"to guild {guild_id} (development)"
+        else:
+            synced = await self.tree.sync()
+            where = "globally (may take a while to show up)"
+        me = self.client.user
+        log.info(
+            "Discord bot %s is up: %d slash commands synced %s. Invite it with %s — intents: none (no privileged "
+            "intents; everything arrives as interactions); permissions: %s",
+            me, len(synced), where, invite_url(self.client.application_id or 0),
+            ", ".join(name for name, value in PERMISSIONS if value),
+        )
+
+    async def feed(self, payload: dict[str, Any]) -> None:
+        """Hand a raw INTERACTION_CREATE payload to discord.py's own parser, as the gateway does
+        (for running without the gateway, e.g. behind an HTTP interactions relay)."""
+        self.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ commands
+    def replier(self, interaction: Interaction) -> Replier:
+        return Replier(interaction, self.studio, self.messenger, self.limits)
+
+    async def serve_command(self, interaction: Interaction, name: str, args: list[str] | None = None) -> None:
+        replier = self.replier(interaction)
+        await replier.defer()
+        await replier.send(await self.studio.command(replier.user, name, args or []))
+        await replier.finish()
+
+    async def serve_help(self, interaction: Interaction) -> None:
+        replier = self.replier(interaction)
+        await replier.defer()
+        await replier.send([Reply(texts.HELP)])
+        await replier.finish()
+
+    async def serve_action(self, interaction: Interaction, action: str, *, source: str = "") -> None:
+        replier = self.replier(interaction)
+        await replier.defer()
+        await replier.send(await self.studio.action(replier.user, action, source_message_id=source or str(interaction.id)))
+        await replier.finish()
+
+    async def serve_generate(self, interaction: Interaction, style_id: str, batches: int) -> None:
+        """One job per batch; each batch is a separate request to the core (its credits, its limits)."""
+        replier = self.replier(interaction)
+        await replier.defer()
+        for batch in range(batches):
+            replies = await self.studio.action(replier.user, f"style:{style_id}", source_message_id=f"{interaction.id}-{batch}")
+            await replier.send(replies)
+            if not all(reply.progress_of_job is not None for reply in replies):
+                break  # a refusal (credits, queue, unknown style): no point asking again
+        await replier.finish()
+
+    async def on_button(self, interaction: Interaction, action: str) -> None:
+        try:
+            if action == "add_more":  # a modal must be the first response: no defer before it
+                await self.open_upload(interaction)
+                return
+            source = str(interaction.message.id) if interaction.message else str(interaction.id)
+            await self.serve_action(interaction, action, source=source)
+        except Exception as error:
+            await self.apologise(interaction, error)
+
+    # ------------------------------------------------------------------ photos
+    async def open_upload(self, interaction: Interaction) -> None:
+        await interaction.response.send_modal(UploadModal(self.serve_photos))
+
+    async def serve_photos(self, interaction: Interaction, attachments: Sequence[discord.Attachment]) -> None:
+        replier = self.replier(interaction)
+        await replier.defer()
+        user = replier.user
+        wanted, refused = [], []
+        for attachment in list(attachments)[:MAX_FILES]:
+            kind = unsupported_kind(attachment, self.max_file_bytes)
+            (refused if kind else wanted).append((attachment, kind))
+        for attachment, kind in refused:
+            log.info("attachment %s from discord:%s refused: %s", attachment.filename, user.user_id, kind)
+            if kind == "file_too_big":
+                await replier.send([Reply(f"{attachment.filename}: {too_big_text(self.max_file_bytes)}", private=True)])
+            else:
+                await replier.send(await self.studio.unsupported(user, kind or ""))
+        if wanted:
+            if len(wanted) > BUSY_ALBUM:
+                await replier.note(core_texts.PHOTOS_RECEIVED.format(count=len(wanted)))
+            files = await download([attachment for attachment, _ in wanted])
+            await replier.send(await self.studio.photos(user, files))
+        await replier.finish()
+
+    # ------------------------------------------------------------------ choices
+    def style_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        needle = current.strip().lower()
+        found = [s for s in self.studio.catalogue
+                 if not needle or needle in s.title.lower() or needle in s.id or needle in s.category]
+        return [app_commands.Choice(name=f"{s.emoji} {s.title}".strip()[:100], value=s.id) for s in found[:25]]
+
+    def category_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        needle = current.strip().lower()
+        return [app_commands.Choice(name=f"{c.emoji} {c.title}".strip()[:100], value=c.id)
+                for c in self.studio.catalogue.used_categories() if not needle or needle in c.title.lower()][:25]
+
+    # ------------------------------------------------------------------ errors
+    async def on_command_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
+        await self.apologise(interaction, error)
+
+    async def apologise(self, interaction: Interaction, error: BaseException) -> None:
+        """Every error gets an id, in the log and in the answer."""
+        error_id = secrets.token_hex(4)
+        log.error("error %s serving a Discord interaction from %s", error_id, interaction.user.id,
+                  exc_info=error, extra={"error_id": error_id})
+        text = core_texts.APOLOGY.format(error_id=error_id)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not send the apology for error %s", error_id)

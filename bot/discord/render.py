@@ -1,0 +1,96 @@
+"""Render platform-neutral replies as Discord messages, and the ``Messenger`` the job watcher uses:
+it posts and edits by channel id (a server channel or the user's DM channel) through the bot's
+REST API, never through an interaction token, so deliveries work long after the 15 minutes a
+token lives."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.core.replies import Reply
+from bot.discord import texts
+from bot.discord.files import DEFAULT_UPLOAD_LIMIT, Upload, fit_album, fit_documents
+from bot.discord.views import view_of
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 2000
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One Discord message: text, attachments and whether the reply's buttons go under it."""
+
+    content: str = ""
+    uploads: list[Upload] = field(default_factory=list)
+    with_buttons: bool = False
+
+
+def plan(reply: Reply, limit: int) -> list[Outgoing]:
+    """The messages a reply becomes (CPU work when pictures need re-encoding: run in a thread).
+    The album comes first with the text and buttons under its last part, as in Midjourney."""
+    messages = [Outgoing(uploads=chunk) for chunk in fit_album(reply.album, limit)]
+    chunks, too_big = fit_documents(reply.documents, limit)
+    document_messages = [Outgoing(uploads=chunk) for chunk in chunks]
+    notes = [texts.TOO_BIG_TO_UPLOAD.format(filename=u.filename, size_mb=len(u.data) / 2**20, limit_mb=limit / 2**20)
+             for u in too_big]
+    text = "\n".join(part for part in [reply.text, *notes] if part)[:TEXT_LIMIT]
+    if messages and text:
+        messages[-1].content, messages[-1].with_buttons = text, True
+        text = ""
+    messages += document_messages
+    if text or (reply.buttons and not any(m.with_buttons for m in messages)):
+        messages.append(Outgoing(content=text or "…", with_buttons=True))
+    return messages
+
+
+def files_of(message: Outgoing) -> list[discord.File]:
+    return [discord.File(io.BytesIO(u.data), filename=u.filename, description=u.description or None)
+            for u in message.uploads]
+
+
+class UploadLimits:
+    """The upload limit seen per channel (servers with boosts allow more); 10 MiB until seen."""
+
+    def __init__(self) -> None:
+        self._by_channel: dict[str, int] = {}
+
+    def remember(self, channel_id: str, limit: int | None) -> None:
+        if limit:
+            self._by_channel[channel_id] = int(limit)
+
+    def get(self, channel_id: str) -> int:
+        return self._by_channel.get(channel_id, DEFAULT_UPLOAD_LIMIT)
+
+
+class DiscordMessenger:
+    platform = "discord"
+
+    def __init__(self, client: discord.Client, limits: UploadLimits) -> None:
+        self.client = client
+        self.limits = limits
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        channel = self.client.get_partial_messageable(int(chat_id))
+        if reply.typing:
+            try:
+                await channel.typing()
+            except discord.HTTPException:
+                log.debug("could not show typing in %s", chat_id)
+        carrier: str | None = None
+        for message in await asyncio.to_thread(plan, reply, self.limits.get(chat_id)):
+            view = view_of(reply) if message.with_buttons else None
+            sent = await channel.send(content=message.content or None, files=files_of(message) or discord.utils.MISSING,
+                                      view=view or discord.utils.MISSING)
+            if message.with_buttons:
+                carrier = str(sent.id)
+        return carrier
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        channel = self.client.get_partial_messageable(int(chat_id))
+        await channel.get_partial_message(int(message_id)).edit(content=reply.text[:TEXT_LIMIT] or "…", view=view_of(reply))

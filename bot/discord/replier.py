@@ -1,0 +1,96 @@
+"""Answering one interaction: defer within Discord's 3 seconds, then follow up through the
+interaction token (only ever within these few seconds). Progress messages are posted in the
+channel by the bot instead, so the job watcher can edit them for as long as the job runs.
+
+Privacy: outside a DM, everything said in answer to a user is ephemeral (verdicts, balance,
+errors, pickers); only progress messages and the finished results appear in the channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+
+from bot.core.messenger import Messenger
+from bot.core.replies import Reply, UserRef
+from bot.core.studio import Studio
+from bot.discord.render import TEXT_LIMIT, UploadLimits, files_of, plan
+from bot.discord.views import view_of
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+
+
+def user_of(interaction: discord.Interaction[Any]) -> UserRef:
+    user = interaction.user
+    return UserRef(PLATFORM, str(user.id), str(interaction.channel_id), user.display_name, str(interaction.locale))
+
+
+def is_private_chat(interaction: discord.Interaction[Any]) -> bool:
+    return interaction.guild_id is None and isinstance(interaction.channel, discord.DMChannel)
+
+
+class Replier:
+    def __init__(self, interaction: discord.Interaction[Any], studio: Studio, messenger: Messenger,
+                 limits: UploadLimits) -> None:
+        self.interaction = interaction
+        self.studio = studio
+        self.messenger = messenger
+        self.limits = limits
+        self.user = user_of(interaction)
+        self.ephemeral = not is_private_chat(interaction)
+        self._placeholder = False  # a "thinking…" response waiting for its first follow-up
+        limits.remember(self.user.chat_id, interaction.filesize_limit)
+
+    async def defer(self) -> None:
+        response = self.interaction.response
+        if response.is_done():
+            return
+        if self.interaction.type == discord.InteractionType.component:
+            await response.defer()  # acknowledges the press; answers come as new messages
+        else:
+            await response.defer(ephemeral=self.ephemeral, thinking=True)
+            self._placeholder = True
+
+    async def note(self, text: str) -> None:
+        """Replace the "thinking…" placeholder with a short status line (e.g. "checking 10 photos")."""
+        if self._placeholder:
+            await self.interaction.edit_original_response(content=text[:TEXT_LIMIT])
+            self._placeholder = False
+        else:
+            await self.interaction.followup.send(text[:TEXT_LIMIT], ephemeral=self.ephemeral, wait=True)
+
+    async def send(self, replies: list[Reply]) -> None:
+        for reply in replies:
+            if reply.progress_of_job is not None:
+                await self._progress(reply)
+            else:
+                await self._follow_up(reply)
+
+    async def finish(self) -> None:
+        """Never leave a dangling "thinking…": remove it when every answer went to the channel."""
+        if self._placeholder:
+            self._placeholder = False
+            try:
+                await self.interaction.delete_original_response()
+            except discord.HTTPException:
+                log.warning("could not remove the deferred response of interaction %s", self.interaction.id)
+
+    async def _progress(self, reply: Reply) -> None:
+        message_id = await self.messenger.send(self.user.chat_id, reply)
+        if message_id is not None and reply.progress_of_job is not None:
+            await self.studio.remember_progress_message(reply.progress_of_job, message_id)
+
+    async def _follow_up(self, reply: Reply) -> None:
+        messages = await asyncio.to_thread(plan, reply, self.interaction.filesize_limit)
+        for message in messages:
+            options: dict[str, Any] = {"ephemeral": self.ephemeral, "wait": True}
+            if message.uploads:
+                options["files"] = files_of(message)
+            if message.with_buttons and (view := view_of(reply)) is not None:
+                options["view"] = view
+            await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
+            self._placeholder = False

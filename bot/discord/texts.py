@@ -1,0 +1,23 @@
+"""Sentences only the Discord skin says (slash-command help, the upload modal). Everything the
+conversation itself says lives in bot/core/texts.py."""
+
+from __future__ import annotations
+
+HELP = (
+    "Here's what I can do:\n"
+    "`/start` — how it works\n"
+    "`/upload` — add selfies (attach them, or pick up to 10 at once in the upload window)\n"
+    "`/train` — learn your face from your selfies\n"
+    "`/styles` — browse the styles · `/generate` — paint portraits in a style\n"
+    "`/status` — your photos, model and jobs · `/credits` — your balance\n"
+    "`/cancel` — stop the job that's running · `/delete` — erase everything of yours\n"
+    "`/privacy` — what I keep and for how long\n\n"
+    "In a server, only you see your photos' verdicts, balance and errors; progress and portraits "
+    "appear in the channel."
+)
+
+UPLOAD_TITLE = "Upload your selfies"
+UPLOAD_LABEL = "Selfies (1–10 at a time)"
+UPLOAD_HINT = "Just you, face clearly visible, different angles and light. Originals work best."
+
+TOO_BIG_TO_UPLOAD = "⚠️ {filename} ({size_mb:.1f} MB) is over the {limit_mb:.0f} MB upload limit here, so I can't attach it."

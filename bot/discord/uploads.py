@@ -1,0 +1,73 @@
+"""Selfies arriving as Discord attachments (slash-command options or the upload modal):
+downloaded concurrently from the CDN, never on the event loop's time for image work (the core
+checks photos in threads)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import discord
+
+from bot.core import texts as core_texts
+from bot.core.replies import IncomingFile
+from bot.discord import texts
+
+log = logging.getLogger(__name__)
+
+MAX_FILES = 10
+DOWNLOADS_AT_ONCE = 4
+
+PhotoHandler = Callable[[discord.Interaction[Any], Sequence[discord.Attachment]], Awaitable[None]]
+
+
+def unsupported_kind(attachment: discord.Attachment, max_bytes: int) -> str | None:
+    """Why an attachment is not worth downloading, as the core's ``unsupported`` kind."""
+    content_type = (attachment.content_type or "").split(";")[0]
+    if attachment.size > max_bytes:
+        return "file_too_big"
+    if content_type.startswith("video/"):
+        return "video"
+    if content_type.startswith("audio/"):
+        return "audio"
+    if content_type == "image/gif":
+        return "animation"
+    return None
+
+
+async def download(attachments: Sequence[discord.Attachment]) -> list[IncomingFile]:
+    gate = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
+
+    async def one(attachment: discord.Attachment) -> IncomingFile:
+        async with gate:
+            data = await attachment.read()
+        return IncomingFile(data, attachment.filename, sent_as_document=True)  # attachments keep the original bytes
+
+    return list(await asyncio.gather(*(one(a) for a in attachments)))
+
+
+def too_big_text(max_bytes: int) -> str:
+    return core_texts.FILE_TOO_BIG.format(limit_mb=round(max_bytes / 2**20))
+
+
+class UploadModal(discord.ui.Modal):
+    """A window with a file picker for 1–10 selfies (``discord.ui.FileUpload``, discord.py 2.7).
+    It must be an interaction's first response: nothing may defer before it."""
+
+    def __init__(self, on_photos: PhotoHandler) -> None:
+        super().__init__(title=texts.UPLOAD_TITLE, timeout=15 * 60)
+        self.on_photos = on_photos
+        self.files: discord.ui.FileUpload[Any] = discord.ui.FileUpload(
+            custom_id="selfies", min_values=1, max_values=MAX_FILES, required=True
+        )
+        self.add_item(discord.ui.Label(text=texts.UPLOAD_LABEL, description=texts.UPLOAD_HINT, component=self.files))
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
+        await self.on_photos(interaction, list(self.files.values))
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:  # type: ignore[override]
+        handler = getattr(interaction.client, "front_end", None)
+        if handler is not None:
+            await handler.apologise(interaction, error)

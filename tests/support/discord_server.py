@@ -1,0 +1,559 @@
+"""A small stand-in for Discord on 127.0.0.1 that the real discord.py client talks to.
+
+REST the way Discord answers it (``/api/v10/...``, JSON or multipart bodies with ``payload_json``
+and ``files[n]``, snowflakes as strings, 429 with ``retry_after`` behind a ``Via`` header), a
+gateway websocket (HELLO, IDENTIFY → READY, heartbeats) that pushes INTERACTION_CREATE events, and
+a CDN for the attachments users send. It records interaction callbacks, follow-ups, channel
+messages, edits and uploaded files, and enforces the rules that shape the bot: interaction tokens
+expire, ephemeral messages are invisible to channel endpoints, ≤ 10 files and ≤ the upload limit
+per message, no empty messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+APPLICATION_ID = 900000000000000001
+BOT_NAME = "Portrait Studio"
+GUILD_ID = 910000000000000001
+GUILD_CHANNEL_ID = 920000000000000001
+EPHEMERAL = 64
+LOADING = 128
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+TOKEN_LIFETIME = 15 * 60.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def user_json(user_id: int, name: str) -> dict[str, Any]:
+    return {"id": str(user_id), "username": name.lower(), "global_name": name, "discriminator": "0", "avatar": None}
+
+
+BOT_USER = user_json(APPLICATION_ID, BOT_NAME) | {"bot": True}
+
+
+@dataclass
+class Posted:
+    """One message the bot produced, as it stands now (edits update it and are logged apart)."""
+
+    via: str
+    """``channel`` (REST as the bot), ``followup`` or ``original`` (interaction token)."""
+    channel_id: int
+    message_id: int
+    content: str = ""
+    components: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    """{filename, data, description} per uploaded file."""
+    flags: int = 0
+    token: str | None = None
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.flags & EPHEMERAL)
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        return [c for row in self.components for c in row.get("components", []) if c.get("type") == 2]
+
+    @property
+    def button_labels(self) -> list[str]:
+        return [b.get("label", "") for b in self.buttons]
+
+    def button(self, label_part: str) -> dict[str, Any]:
+        for button in self.buttons:
+            if label_part in button.get("label", ""):
+                return button
+        raise KeyError(f"no button with {label_part!r} in {self.button_labels}")
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.message_id), "channel_id": str(self.channel_id), "author": BOT_USER, "content": self.content,
+            "timestamp": _now(), "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
+            "mention_roles": [], "embeds": [], "pinned": False, "type": 0, "flags": self.flags,
+            "components": self.components, "application_id": str(APPLICATION_ID),
+            "attachments": [{"id": str(i + 1), "filename": f["filename"], "size": len(f["data"]), "description": f["description"],
+                             "url": f"https://cdn.invalid/{f['filename']}", "proxy_url": f"https://cdn.invalid/{f['filename']}"}
+                            for i, f in enumerate(self.files)],
+        }
+
+
+@dataclass
+class Callback:
+    """An interaction response (``POST /interactions/{id}/{token}/callback``)."""
+
+    interaction_id: int
+    type: int
+    data: dict[str, Any]
+
+
+@dataclass
+class _Interaction:
+    id: int
+    token: str
+    type: int
+    channel_id: int
+    created: float
+    original: Posted | None = None
+
+
+class FakeDiscord:
+    def __init__(self, token: str, *, upload_limit: int = DEFAULT_UPLOAD_LIMIT, token_lifetime: float = TOKEN_LIFETIME) -> None:
+        self.token = token
+        self.upload_limit = upload_limit
+        self.token_lifetime = token_lifetime
+        self.calls: list[tuple[str, str]] = []
+        self.commands: dict[str, list[dict[str, Any]]] = {}
+        """Synced application commands per scope: ``global`` or the guild id."""
+        self.callbacks: list[Callback] = []
+        self.history: list[Posted] = []
+        self.edits: list[Posted] = []
+        self.deleted: list[int] = []
+        self.typing: list[int] = []
+        self.refused: list[tuple[str, int, str]] = []
+        """(path, status, reason) of every request the stand-in refused."""
+        self.failures: list[dict[str, Any]] = []
+        self.identified = asyncio.Event()
+        self._messages: dict[int, Posted] = {}
+        self._interactions: dict[str, _Interaction] = {}
+        self._attachments: dict[str, tuple[bytes, str]] = {}
+        self._ids = itertools.count(1_200_000_000_000_000_000)
+        self._changed = asyncio.Condition()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._sequence = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ server
+    async def start(self) -> None:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/cdn/{id}/{name}", self._cdn)
+        app.router.add_route("*", "/api/v10/{path:.+}", self._api)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    # ------------------------------------------------------------------ test side: users act
+    def add_attachment(self, data: bytes, filename: str = "selfie.jpg", content_type: str = "image/jpeg",
+                       size: int | None = None) -> dict[str, Any]:
+        attachment_id = str(self.next_id())
+        self._attachments[attachment_id] = (data, content_type)
+        url = f"http://127.0.0.1:{self.port}/cdn/{attachment_id}/{filename}"
+        return {"id": attachment_id, "filename": filename, "size": len(data) if size is None else size, "url": url,
+                "proxy_url": url, "content_type": content_type}
+
+    def interaction(self, type_: int, user_id: int, data: dict[str, Any] | None = None, *, name: str = "Alex",
+                    guild: bool = False, message: Posted | None = None, upload_limit: int | None = None) -> dict[str, Any]:
+        """A raw INTERACTION_CREATE payload as Discord sends it, in a DM or in the test guild."""
+        interaction_id = self.next_id()
+        token = f"itoken-{interaction_id}"
+        user = user_json(user_id, name)
+        payload: dict[str, Any] = {
+            "id": str(interaction_id), "application_id": str(APPLICATION_ID), "type": type_, "token": token, "version": 1,
+            "locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID) if guild else "0"},
+            "attachment_size_limit": upload_limit or self.upload_limit, "app_permissions": "2251799813685247",
+        }
+        if data is not None:
+            payload["data"] = data
+        if guild:
+            channel_id = GUILD_CHANNEL_ID
+            payload |= {
+                "guild_id": str(GUILD_ID), "guild_locale": "en-US", "context": 0, "channel_id": str(channel_id),
+                "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
+                "channel": {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "portraits", "position": 0,
+                            "permission_overwrites": [], "nsfw": False, "parent_id": None},
+                "member": {"user": user, "roles": [], "joined_at": _now(), "deaf": False, "mute": False, "flags": 0,
+                           "permissions": "2251799813685247"},
+            }
+        else:
+            channel_id = self.dm_channel_id(user_id)
+            payload |= {"context": 1, "channel_id": str(channel_id), "user": user,
+                        "channel": {"id": str(channel_id), "type": 1, "recipients": [user], "last_message_id": None}}
+        if message is not None:
+            payload["message"] = message.json()
+        self._interactions[token] = _Interaction(interaction_id, token, type_, channel_id, time.monotonic())
+        return payload
+
+    @staticmethod
+    def dm_channel_id(user_id: int) -> int:
+        return 930000000000000000 + user_id
+
+    def command_payload(self, user_id: int, name: str, *, guild: bool = False, upload_limit: int | None = None,
+                        **options: Any) -> dict[str, Any]:
+        """``/name option:value ...``: ints, strings, users ({"user": ...}) and attachments (``add_attachment``)."""
+        data_options, resolved = self._options(options)
+        data: dict[str, Any] = {"id": str(self.command_id(name)), "name": name, "type": 1, "options": data_options}
+        if resolved:
+            data["resolved"] = resolved
+        return self.interaction(2, user_id, data, guild=guild, upload_limit=upload_limit)
+
+    def command_id(self, name: str) -> int:
+        for scoped in self.commands.values():
+            for command in scoped:
+                if command["name"] == name:
+                    return int(command["id"])
+        return 0
+
+    @staticmethod
+    def _options(options: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        data_options: list[dict[str, Any]] = []
+        resolved: dict[str, dict[str, Any]] = {}
+        for key, value in options.items():
+            if isinstance(value, dict) and "url" in value:
+                resolved.setdefault("attachments", {})[value["id"]] = value
+                data_options.append({"name": key, "type": 11, "value": value["id"]})
+            elif isinstance(value, dict) and "username" in value:
+                resolved.setdefault("users", {})[value["id"]] = value
+                data_options.append({"name": key, "type": 6, "value": value["id"]})
+            elif isinstance(value, bool):
+                data_options.append({"name": key, "type": 5, "value": value})
+            elif isinstance(value, int):
+                data_options.append({"name": key, "type": 4, "value": value})
+            else:
+                data_options.append({"name": key, "type": 3, "value": str(value)})
+        return data_options, resolved
+
+    def autocomplete_payload(self, user_id: int, name: str, option: str, typed: str, **others: Any) -> dict[str, Any]:
+        data_options, _ = self._options(others)
+        data_options.append({"name": option, "type": 3, "value": typed, "focused": True})
+        return self.interaction(4, user_id, {"id": str(self.command_id(name)), "name": name, "type": 1, "options": data_options})
+
+    def press_payload(self, user_id: int, message: Posted, label_part: str, *, guild: bool = False) -> dict[str, Any]:
+        button = message.button(label_part)
+        return self.interaction(3, user_id, {"custom_id": button["custom_id"], "component_type": 2}, guild=guild,
+                                message=message)
+
+    def modal_submit_payload(self, user_id: int, modal: Callback, attachments: list[dict[str, Any]], *,
+                             guild: bool = False) -> dict[str, Any]:
+        upload = next(c["component"] for c in modal.data["components"] if c.get("component", {}).get("type") == 19)
+        data = {
+            "custom_id": modal.data["custom_id"],
+            "components": [{"type": 18, "id": 1, "component": {"type": 19, "id": 2, "custom_id": upload["custom_id"],
+                                                               "values": [a["id"] for a in attachments]}}],
+            "resolved": {"attachments": {a["id"]: a for a in attachments}},
+        }
+        return self.interaction(5, user_id, data, guild=guild)
+
+    async def dispatch(self, payload: dict[str, Any], event: str = "INTERACTION_CREATE") -> None:
+        """Push a gateway event to the connected bot."""
+        await asyncio.wait_for(self.identified.wait(), 30)
+        for socket in self._sockets:
+            await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": payload})
+
+    # ------------------------------------------------------------------ test side: reading
+    def fail_next(self, path_part: str, *, status: int = 429, retry_after: float = 0.2) -> None:
+        """The next request whose path contains ``path_part`` fails (429 with retry_after by default)."""
+        self.failures.append({"path": path_part, "status": status, "retry_after": retry_after})
+
+    def callbacks_for(self, payload: dict[str, Any]) -> list[Callback]:
+        return [c for c in self.callbacks if c.interaction_id == int(payload["id"])]
+
+    def answers_to(self, payload: dict[str, Any]) -> list[Posted]:
+        """Messages sent through this interaction's token."""
+        return [m for m in self.history if m.token == payload["token"]]
+
+    def in_channel(self, channel_id: int) -> list[Posted]:
+        return [m for m in self.history if m.channel_id == channel_id]
+
+    async def wait_for(self, predicate: Any, timeout: float = 30.0, what: str = "a message") -> Posted:
+        """The first message (sent or edited, in order) that matches ``predicate``."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                for message in self.history + self.edits:
+                    if predicate(message):
+                        return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    shown = "\n".join(f"  {m.via} {m.channel_id}: {m.content[:100]!r}" for m in self.history[-15:])
+                    raise AssertionError(f"timed out waiting for {what}; last messages:\n{shown}\nrefused: {self.refused}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    pass
+
+    async def wait_for_text(self, part: str, timeout: float = 30.0, **where: Any) -> Posted:
+        def matches(message: Posted) -> bool:
+            return part in message.content and all(getattr(message, k) == v for k, v in where.items())
+
+        return await self.wait_for(matches, timeout, repr(part))
+
+    async def wait_for_callback(self, payload: dict[str, Any], timeout: float = 10.0) -> Callback:
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not self.callbacks_for(payload):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"interaction {payload['id']} was never answered; refused: {self.refused}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    pass
+            return self.callbacks_for(payload)[0]
+
+    # ------------------------------------------------------------------ gateway
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"op": 10, "d": {"heartbeat_interval": 41250}})
+        try:
+            async for message in socket:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                if data["op"] == 1:
+                    await socket.send_json({"op": 11})
+                elif data["op"] == 2:
+                    if data["d"]["token"] != self.token:
+                        await socket.close(code=4004)
+                        break
+                    ready = {"v": 10, "user": BOT_USER, "guilds": [], "session_id": "session-1",
+                             "resume_gateway_url": self.gateway_url, "shard": [0, 1],
+                             "application": {"id": str(APPLICATION_ID), "flags": 0}}
+                    await socket.send_json({"op": 0, "t": "READY", "s": next(self._sequence), "d": ready})
+                    self.identified.set()
+                elif data["op"] == 6:
+                    await socket.send_json({"op": 0, "t": "RESUMED", "s": next(self._sequence), "d": {}})
+                    self.identified.set()
+        finally:
+            self._sockets.remove(socket)
+            if not self._sockets:
+                self.identified.clear()
+        return socket
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        found = self._attachments.get(request.match_info["id"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[0], content_type=found[1])
+
+    # ------------------------------------------------------------------ REST
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        self.calls.append((request.method, path))
+        for failure in self.failures:
+            if failure["path"] in path:
+                self.failures.remove(failure)
+                self.refused.append((path, failure["status"], "injected"))
+                if failure["status"] == 429:
+                    return _json({"message": "You are being rate limited.", "retry_after": failure["retry_after"],
+                                              "global": False}, status=429, headers={"Via": "1.1 google"})
+                return _error(failure["status"], 0, "injected failure")
+        parts = path.split("/")
+        try:
+            if parts[0] == "interactions":
+                return await self._callback(request, int(parts[1]), parts[2])
+            if parts[0] == "webhooks":
+                return await self._webhook(request, parts[2], parts[3:])
+            if request.headers.get("Authorization") != f"Bot {self.token}":
+                return _error(401, 0, "401: Unauthorized")
+            if path == "users/@me":
+                return _json(BOT_USER)
+            if path == "oauth2/applications/@me":
+                return _json(self._application())
+            if parts[0] == "applications" and parts[-1] == "commands" and request.method == "PUT":
+                return _json(self._sync(parts, await request.json()))
+            if parts[0] == "channels":
+                return await self._channel(request, int(parts[1]), parts[2:])
+        except _Refused as refused:
+            self.refused.append((path, refused.status, refused.message))
+            return _error(refused.status, refused.code, refused.message)
+        return _error(404, 0, f"404: Not Found ({request.method} {path})")
+
+    @staticmethod
+    def _application() -> dict[str, Any]:
+        return {"id": str(APPLICATION_ID), "name": BOT_NAME, "description": "", "icon": None, "bot_public": True,
+                "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": 0,
+                "owner": user_json(1, "Owner"), "rpc_origins": [], "summary": "", "team": None}
+
+    def _sync(self, parts: list[str], commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        scope = parts[3] if len(parts) > 4 and parts[2] == "guilds" else "global"
+        stored = []
+        for command in commands:
+            stored.append({**command, "id": str(self.next_id()), "application_id": str(APPLICATION_ID), "version": "1",
+                           **({"guild_id": scope} if scope != "global" else {})})
+        self.commands[scope] = stored
+        return stored
+
+    async def _body(self, request: web.Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """JSON body, or multipart ``payload_json`` plus ``files[n]``; files as {filename, data, description}."""
+        if request.content_type == "application/json":
+            return await request.json(), []
+        if not request.can_read_body:
+            return {}, []
+        payload: dict[str, Any] = {}
+        uploads: dict[int, dict[str, Any]] = {}
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "payload_json":
+                payload = json.loads(await part.text())
+            elif part.name and part.name.startswith("files["):
+                index = int(part.name[6:-1])
+                uploads[index] = {"filename": part.filename or "", "data": bytes(await part.read())}
+        described = {int(a["id"]): a.get("description") or "" for a in payload.get("attachments", []) if "id" in a}
+        files = [uploads[i] | {"description": described.get(i, "")} for i in sorted(uploads)]
+        return payload, files
+
+    def _check_message(self, payload: dict[str, Any], files: list[dict[str, Any]], limit: int) -> None:
+        if len(files) > 10:
+            raise _Refused(400, 50035, "Invalid Form Body: at most 10 attachments")
+        if sum(len(f["data"]) for f in files) > limit:
+            raise _Refused(413, 40005, "Request entity too large")
+        if len(payload.get("content") or "") > 2000:
+            raise _Refused(400, 50035, "Invalid Form Body: content longer than 2000")
+        if not (payload.get("content") or files or payload.get("components") or payload.get("embeds")):
+            raise _Refused(400, 50006, "Cannot send an empty message")
+
+    async def _record(self, message: Posted, *, edit: bool = False) -> None:
+        async with self._changed:
+            if edit:
+                self.edits.append(Posted(message.via, message.channel_id, message.message_id, message.content,
+                                         message.components, message.files, message.flags, message.token))
+            else:
+                self.history.append(message)
+            self._messages[message.message_id] = message
+            self._changed.notify_all()
+
+    async def _callback(self, request: web.Request, interaction_id: int, token: str) -> web.Response:
+        interaction = self._interactions.get(token)
+        if interaction is None or interaction.id != interaction_id:
+            raise _Refused(404, 10062, "Unknown interaction")
+        if any(c.interaction_id == interaction_id for c in self.callbacks):
+            raise _Refused(400, 40060, "Interaction has already been acknowledged")
+        if time.monotonic() - interaction.created > 3.0:
+            raise _Refused(404, 10062, "Unknown interaction (not answered within 3 seconds)")
+        payload, files = await self._body(request)
+        kind, data = payload["type"], payload.get("data") or {}
+        message: Posted | None = None
+        if kind in (4, 5):
+            flags = int(data.get("flags") or 0) | (LOADING if kind == 5 else 0)
+            if kind == 4:
+                self._check_message(data, files, self.upload_limit)
+            message = Posted("original", interaction.channel_id, self.next_id(), data.get("content") or "",
+                             data.get("components") or [], files, flags, token)
+            interaction.original = message
+        async with self._changed:
+            self.callbacks.append(Callback(interaction_id, kind, data))
+            self._changed.notify_all()
+        if message is not None and kind == 4:
+            await self._record(message)
+        answer: dict[str, Any] = {"interaction": {
+            "id": str(interaction_id), "type": interaction.type,
+            "response_message_loading": kind == 5, "response_message_ephemeral": bool(message and message.ephemeral)}}
+        if message is not None:
+            answer["interaction"]["response_message_id"] = str(message.message_id)
+            answer["resource"] = {"type": kind, "message": message.json()}
+        else:
+            answer["resource"] = {"type": kind}
+        return _json(answer)
+
+    async def _webhook(self, request: web.Request, token: str, rest: list[str]) -> web.StreamResponse:
+        interaction = self._interactions.get(token)
+        if interaction is None:
+            raise _Refused(404, 10015, "Unknown Webhook")
+        if time.monotonic() - interaction.created > self.token_lifetime:
+            raise _Refused(401, 50027, "Invalid Webhook Token")
+        payload, files = await self._body(request)
+        if not rest and request.method == "POST":  # a follow-up
+            self._check_message(payload, files, self.upload_limit)
+            original = interaction.original
+            if original is not None and original.flags & LOADING:  # the first follow-up replaces "thinking…"
+                original.flags &= ~LOADING
+                original.content, original.components, original.files = (
+                    payload.get("content") or "", payload.get("components") or [], files)
+                await self._record(original)
+                return _json(original.json())
+            message = Posted("followup", interaction.channel_id, self.next_id(), payload.get("content") or "",
+                             payload.get("components") or [], files, int(payload.get("flags") or 0), token)
+            await self._record(message)
+            return _json(message.json())
+        if rest[:1] == ["messages"] and len(rest) == 2:
+            target = interaction.original if rest[1] == "@original" else self._messages.get(int(rest[1]))
+            if target is None or target.token != token:
+                raise _Refused(404, 10008, "Unknown Message")
+            if request.method == "DELETE":
+                self.deleted.append(target.message_id)
+                if target in self.history:
+                    self.history.remove(target)
+                return web.Response(status=204)
+            if request.method == "PATCH":
+                was_loading = bool(target.flags & LOADING)
+                target.flags &= ~LOADING
+                if "content" in payload:
+                    target.content = payload["content"] or ""
+                if "components" in payload:
+                    target.components = payload["components"] or []
+                if files:
+                    target.files = files
+                await self._record(target, edit=not was_loading)
+                return _json(target.json())
+        raise _Refused(404, 0, "404: Not Found")
+
+    async def _channel(self, request: web.Request, channel_id: int, rest: list[str]) -> web.StreamResponse:
+        if rest == ["typing"] and request.method == "POST":
+            self.typing.append(channel_id)
+            return web.Response(status=204)
+        payload, files = await self._body(request)
+        if rest == ["messages"] and request.method == "POST":
+            self._check_message(payload, files, self.upload_limit)
+            message = Posted("channel", channel_id, self.next_id(), payload.get("content") or "",
+                             payload.get("components") or [], files, int(payload.get("flags") or 0))
+            await self._record(message)
+            return _json(message.json())
+        if rest[:1] == ["messages"] and len(rest) == 2 and request.method == "PATCH":
+            target = self._messages.get(int(rest[1]))
+            if target is None or target.channel_id != channel_id or target.ephemeral:
+                raise _Refused(404, 10008, "Unknown Message")  # ephemeral messages are invisible to the channel
+            if "content" in payload:
+                target.content = payload["content"] or ""
+            if "components" in payload:
+                target.components = payload["components"] or []
+            await self._record(target, edit=True)
+            return _json(target.json())
+        raise _Refused(404, 0, "404: Not Found")
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """JSON with exactly ``Content-Type: application/json``, which discord.py insists on."""
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"code": code, "message": message}, status=status)
