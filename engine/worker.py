@@ -5,8 +5,9 @@ A user's cancel reaches the handler through ``should_cancel`` within one step (t
 ``cancel_requested`` with every heartbeat, every ``tick_seconds``). A worker that loses its
 lease (it stalled and the job was handed on) stops its handler and writes nothing.
 
-Stopping: the first SIGTERM/SIGINT lets the running job finish, the second one interrupts it and
-gives it back to the queue without counting the attempt (training resumes from its checkpoint).
+Stopping: ``stop()`` stops claiming and lets the running job finish; ``stop(interrupt=True)``
+(what SIGTERM does, see worker_cli) stops it within a step and gives it back to the queue without
+counting the attempt (training resumes from its checkpoint).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """`studio worker`: open the database and storage, then run a worker until stopped.
 
 ``once`` drains the queue (runs jobs until none is left to claim) and exits, for cron-style use
-and tests. SIGTERM/SIGINT: the first lets the running job finish, the second gives it back.
+and tests. SIGTERM/SIGINT stop claiming and interrupt the running job within a step; it goes back
+to the queue without counting as an attempt (training resumes from its last checkpoint), so a
+supervisor's "SIGTERM, then SIGKILL after a grace period" never costs a user an attempt.
 """
 
 from __future__ import annotations
@@ -30,13 +32,10 @@ async def serve(settings: Any, *, once: bool = False, worker_id: str | None = No
         config=WorkerConfig.from_settings(settings, **config), worker_id=worker_id,
     )
     loop = asyncio.get_running_loop()
-    signals = {"count": 0}
 
     def on_signal() -> None:
-        signals["count"] += 1
-        interrupt = signals["count"] > 1
-        log.warning("stop requested: %s", "interrupting the running job" if interrupt else "finishing the running job")
-        worker.stop(interrupt=interrupt)
+        log.warning("stop requested: giving the running job (if any) back to the queue")
+        worker.stop(interrupt=True)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:

@@ -178,3 +178,40 @@ async def test_interrupted_shutdown_gives_the_job_back_without_counting_it(datab
     assert await asyncio.wait_for(task, 5) == 1
     job = await get(database, job_id)
     assert job.state == JobState.queued and job.attempts == 0 and job.credit_state == CreditState.reserved
+
+
+async def test_studio_worker_once_drains_the_queue(database: Database, tmp_path: Path) -> None:
+    from engine.worker_cli import serve
+    from studio.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=database.url)  # type: ignore[call-arg]
+    user = await make_user(database, free=3)
+    ids = [await enqueue_noop(database, user) for _ in range(3)]
+    assert await asyncio.wait_for(serve(settings, once=True, worker_id="cli", idle_seconds=0.05), 30) == 3
+    assert {(await get(database, i)).state for i in ids} == {JobState.succeeded}
+
+
+@pytest.mark.slow
+async def test_sigterm_gives_the_running_job_back(database: Database, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    user = await make_user(database, free=1)
+    job_id = await enqueue_noop(database, user, seconds=60, steps=600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env |= {"STUDIO_DATABASE_URL": database.url, "STUDIO_DATA_DIR": str(tmp_path / "data"),
+            "STUDIO_JOB_LEASE_SECONDS": "10"}
+    process = subprocess.Popen([sys.executable, "-m", "studio.cli", "worker", "--id", "sigterm"], env=env,
+                               cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE)
+    try:
+        await wait_for_state(database, job_id, JobState.running, timeout=30)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0, process.stderr.read().decode() if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+    job = await get(database, job_id)
+    assert job.state == JobState.queued and job.attempts == 0 and job.lease_owner is None
+    assert job.credit_state == CreditState.reserved and await balance(database, user) == 0
