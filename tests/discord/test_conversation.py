@@ -1,0 +1,152 @@
+"""The Discord bot end to end without the engine: the real discord.py client (gateway, command
+tree, DynamicItem buttons, modal) against the fake Discord, with the real core, database,
+storage and photo checks."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from db.models import Photo, User
+from tests.discord.helpers import attach, press, slash
+from tests.support.discord_server import GUILD_CHANNEL_ID, FakeDiscord, user_json
+from tests.support.selfies import obama_selfies, read
+
+ALEX = 501
+
+
+async def test_upload_window_in_a_server_gives_private_verdicts(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory():
+        command = await slash(discord, ALEX, "upload", guild=True)
+        window = await discord.wait_for_callback(command)
+        assert window.type == 9  # a modal is the first response: nothing deferred before it
+        label = window.data["components"][0]
+        assert label["type"] == 18 and label["component"]["type"] == 19
+        assert (label["component"]["min_values"], label["component"]["max_values"]) == (1, 10)
+
+        photos = [discord.add_attachment(data, f"s{n}.jpg") for n, data in enumerate(obama_selfies(8), 1)]
+        photos.append(discord.add_attachment(read("two_people.jpg"), "party.jpg"))
+        submit = discord.modal_submit_payload(ALEX, window, photos, guild=True)
+        await discord.dispatch(submit)
+        assert (await discord.wait_for_callback(submit)).type == 5  # deferred within the 3 seconds
+        summary = await discord.wait_for_text("look great", timeout=60)
+        assert summary.content.startswith("Got 9 photos — 8 look great ✅")
+        assert "✖ Photo 9: There is more than one person in this photo" in summary.content
+        assert summary.ephemeral and summary.token == submit["token"]  # only Alex sees the verdicts
+        assert summary.button_labels == ["🚀 Train my model", "➕ Add more photos"]
+        assert summary.button("Train")["custom_id"] == "studio:train"
+        assert not discord.in_channel(GUILD_CHANNEL_ID) or all(m.ephemeral for m in discord.in_channel(GUILD_CHANNEL_ID))
+
+        more = await press(discord, ALEX, summary, "Add more photos", guild=True)
+        assert (await discord.wait_for_callback(more)).type == 9  # "Add more" opens the upload window again
+
+
+async def test_attachments_on_the_slash_command_in_a_dm(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory() as bot:
+        photos = obama_selfies(3) + [read("biden.jpg")]
+        options = attach(discord, photos)
+        options["photo5"] = discord.add_attachment(b"GIF89a...", "dance.gif", "image/gif")
+        command = await slash(discord, ALEX, "upload", **options)
+        assert (await discord.wait_for_callback(command)).type == 5
+        await discord.wait_for_text("That's an animation")
+        summary = await discord.wait_for_text("look great", timeout=60)
+        assert summary.content.startswith("Got 4 photos — 3 look great ✅")
+        assert "doesn't look like the one in your other photos" in summary.content
+        assert "3 of 8 good photos so far — send 5 more" in summary.content
+        assert not summary.ephemeral  # a DM is private already
+        status = await slash(discord, ALEX, "status")
+        await discord.wait_for_text("Photos: 3 good of 4 sent", timeout=10)
+        assert discord.answers_to(status)
+        async with bot.services.database.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(Photo).where(Photo.accepted)) == 3
+
+
+async def test_out_of_credits_is_refused_politely(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory(free_credits=0):
+        await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
+        summary = await discord.wait_for_text("ready to train", timeout=60)
+        await press(discord, ALEX, summary, "Train my model", guild=True)
+        refusal = await discord.wait_for_text("out of credits")
+        assert "needs 1 and you have 0" in refusal.content and refusal.ephemeral
+        await slash(discord, ALEX, "generate", guild=True, style="linkedin-headshot")
+        await discord.wait_for_text("First I need to learn your face")
+        await slash(discord, ALEX, "credits", guild=True)
+        balance = await discord.wait_for_text("You have 0 credits")
+        assert balance.ephemeral
+
+
+async def test_buttons_keep_working_after_a_restart(tmp_path, discord: FakeDiscord) -> None:
+    from tests.discord.conftest import running_bot
+
+    async with running_bot(tmp_path, discord):
+        await slash(discord, ALEX, "styles")
+        picker = await discord.wait_for_text("Pick a style")
+        assert [label.split(" ", 1)[1] for label in picker.button_labels] == [
+            "Professional", "Instagram", "Dating", "Gym", "Art", "Looks"]
+    async with running_bot(tmp_path, discord):  # a new process: no view was ever registered for that message
+        pressed = await press(discord, ALEX, picker, "Gym")
+        assert (await discord.wait_for_callback(pressed)).type == 6  # acknowledged (deferred update)
+        gym = await discord.wait_for_text("Gym — pick one")
+        assert len(gym.button_labels) == 5 and gym.button_labels[-1] == "« Back"
+        assert all(b["custom_id"].startswith("studio:style:") for b in gym.buttons[:-1])
+
+
+async def test_styles_and_generate_autocomplete(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory():
+        asked = discord.autocomplete_payload(ALEX, "generate", "style", "linked")
+        await discord.dispatch(asked)
+        choices = (await discord.wait_for_callback(asked)).data["choices"]
+        assert choices == [{"name": "💼 LinkedIn Headshot", "value": "linkedin-headshot"}] or (
+            choices and all("linkedin" in c["value"] for c in choices))
+        everything = discord.autocomplete_payload(ALEX, "generate", "style", "")
+        await discord.dispatch(everything)
+        assert 1 < len((await discord.wait_for_callback(everything)).data["choices"]) <= 25
+        await slash(discord, ALEX, "styles", category="gym")
+        await discord.wait_for_text("Gym — pick one")
+
+
+async def test_delete_leaves_nothing_behind(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory() as bot:
+        await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(3)))
+        await discord.wait_for_text("look great", timeout=60)
+        storage_root = bot.settings.resolved_storage_dir
+        assert any(p.is_file() for p in storage_root.rglob("*"))
+        await slash(discord, ALEX, "delete", guild=True)
+        confirm = await discord.wait_for_text("erases everything")
+        assert confirm.ephemeral and confirm.button("Yes, delete")["style"] == 4  # red
+        await press(discord, ALEX, confirm, "Yes, delete", guild=True)
+        done = await discord.wait_for_text("everything of yours is gone")
+        assert done.ephemeral
+        assert not any(p.is_file() for p in storage_root.rglob("*"))
+        async with bot.services.database.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(User)) == 0
+            assert await session.scalar(select(func.count()).select_from(Photo)) == 0
+
+
+async def test_admin_grant_and_help(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory(admins=[f"discord:{ALEX}"]):
+        await slash(discord, ALEX, "grant", credits=5, user=user_json(777, "Sam"))
+        granted = await discord.wait_for_text("Granted 5 credits to discord:777")
+        assert "their balance is 8" in granted.content
+        await slash(discord, 778, "grant", credits=5, account="telegram:42")
+        await discord.wait_for_text("That command is for admins")
+        await slash(discord, ALEX, "help")
+        assert "/upload" in (await discord.wait_for_text("Here's what I can do")).content
+
+
+async def test_a_429_is_waited_out(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory():
+        discord.fail_next("webhooks/", retry_after=0.3)
+        await slash(discord, ALEX, "privacy")
+        await discord.wait_for_text("Privacy", timeout=10)
+        assert [status for _, status, _ in discord.refused] == [429]
+
+
+async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) -> None:
+    """When every answer goes to the channel (a progress message), the "thinking…" response goes away."""
+    async with bot_factory():
+        await slash(discord, ALEX, "cancel", guild=True)
+        await discord.wait_for_text("Nothing is running")
+        await asyncio.sleep(0.1)
+        assert not [m for m in discord.history if m.flags & 128]
