@@ -134,13 +134,18 @@ class TelegramFrontEnd:
         message = update.effective_message
         assert message is not None
         user = user_of(update)
-        incoming = await self._download(message)
+        album = self.albums.expect(message.media_group_id, user) if message.media_group_id else None
+        try:
+            incoming = await self._download(message)
+        except BaseException:
+            if album is not None:
+                self.albums.add(album, None)
+            raise
+        if album is not None:
+            self.albums.add(album, incoming)
         if incoming is None:
             await self.send(user, await self.studio.unsupported(user, "file_too_big"))
-            return
-        if message.media_group_id:
-            self.albums.add(message.media_group_id, user, incoming)
-        else:
+        elif album is None:
             await self._answer_photos(user, [incoming])
 
     async def _download(self, message: Message) -> IncomingFile | None:

@@ -35,7 +35,7 @@ async def running_bot(tmp_path: Path, telegram: FakeTelegram, **overrides: Any) 
         telegram_base_url=telegram.base_url, telegram_base_file_url=telegram.base_file_url, **overrides,
     )
     services = await open_services(settings)
-    front_end = TelegramFrontEnd(settings, Studio(services, intake_config=TEST_INTAKE), album_quiet_seconds=0.4,
+    front_end = TelegramFrontEnd(settings, Studio(services, intake_config=TEST_INTAKE), album_quiet_seconds=1.0,
                                  poll_seconds=0.2, edit_interval_seconds=0.2, delivery_retry_seconds=2.0)
     stop = asyncio.Event()
     task = asyncio.create_task(front_end.run(stop))
