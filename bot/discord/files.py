@@ -33,7 +33,7 @@ class Upload:
 
 
 def message_budget(limit: int) -> int:
-    return int(max(limit, 64 * 1024) * HEADROOM)
+    return int(limit * HEADROOM)
 
 
 def pack(uploads: Sequence[Upload], limit: int) -> tuple[list[list[Upload]], list[Upload]]:

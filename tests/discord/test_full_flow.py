@@ -1,0 +1,76 @@
+"""The whole product through Discord: selfies → personal model (tiny SDXL on the CPU, trained by
+the real `studio worker` process) → a style → portraits in the channel, all deliveries long after
+the interaction tokens died (the stand-in expires them after a few seconds)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from db import credits
+from db.models import Job, JobState
+from tests.discord.conftest import running_bot
+from tests.discord.helpers import attach, press, slash
+from tests.support.discord_server import FakeDiscord
+from tests.support.selfies import obama_selfies, read
+from tests.support.worker import studio_worker
+
+ALEX = 501
+SMALL_LIMIT = 32 * 1024  # a tight upload limit: the album is re-encoded, the originals split across messages
+pytestmark = pytest.mark.slow
+
+
+async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord) -> None:
+    discord.token_lifetime = 4.0  # a stand-in for Discord's 15 minutes
+    channel = discord.dm_channel_id(ALEX)
+    async with running_bot(tmp_path, discord, free_credits=3) as bot:
+        with studio_worker(bot.settings.data_dir):
+            await slash(discord, ALEX, "upload", **attach(discord, obama_selfies(9) + [read("two_people.jpg")]))
+            summary = await discord.wait_for_text("look great", timeout=90)
+            assert summary.content.startswith("Got 10 photos — 9 look great ✅")
+            await press(discord, ALEX, summary, "Train my model")
+            await press(discord, ALEX, await discord.wait_for_text("Who is in the photos"), "A man")
+
+            progress = await discord.wait_for_text("Learning your face")
+            assert progress.via == "channel" and progress.channel_id == channel  # editable after the token dies
+            assert progress.button_labels == ["🛑 Cancel"] and channel in discord.typing
+            ready = await discord.wait_for_text("Your model is ready", timeout=300)
+            assert ready.via == "channel"
+            edits = [m for m in discord.edits if m.message_id == progress.message_id]
+            assert edits and edits[-1].content.endswith("100% ✅") and edits[-1].buttons == []
+            assert any("%" in m.content and "▰" in m.content for m in edits[:-1])
+
+            generate = discord.command_payload(ALEX, "generate", style="linkedin-headshot", upload_limit=SMALL_LIMIT)
+            discord.upload_limit = SMALL_LIMIT
+            await discord.dispatch(generate)
+            painting = await discord.wait_for_text("Painting 4 LinkedIn Headshot portraits")
+            assert painting.via == "channel"
+            done = await discord.wait_for_text("Here you go", timeout=300)
+            assert done.via == "channel" and "1 credit left" in done.content
+            assert done.button_labels == ["⬇️ Full-resolution files", "🔁 More like this", "🎨 Another style"]
+            album = [m for m in discord.in_channel(channel) if m.files and m.message_id <= done.message_id
+                     and m.message_id > painting.message_id]
+            assert sum(len(m.files) for m in album) == 4
+            assert all(len(m.files) <= 10 and sum(len(f["data"]) for f in m.files) <= SMALL_LIMIT for m in album)
+            assert album[0].files[0]["description"] == "LinkedIn Headshot · 1 of 4 · best match first"
+            assert all(f["filename"].endswith(".jpg") for m in album for f in m.files)  # re-encoded to fit
+            assert not [r for r in discord.refused if r[1] in (401, 413)]  # no expired token, nothing too large
+
+            wanted = await press(discord, ALEX, done, "Full-resolution")
+            await discord.wait_for(lambda m: sum(len(a.files) for a in discord.answers_to(wanted)) == 4, timeout=30,
+                                   what="the four originals")
+            originals = discord.answers_to(wanted)
+            assert len(originals) >= 2 and all(sum(len(f["data"]) for f in m.files) <= SMALL_LIMIT for m in originals)
+            files = [f for m in originals for f in m.files]
+            assert [f["filename"] for f in files] == [f"portrait-2-{n}-full.png" for n in range(1, 5)]
+            async with bot.services.database.transaction() as session:
+                generated = await session.get(Job, 2)
+                assert generated is not None
+                keys = [image["key"] for image in sorted(generated.result["images"], key=lambda i: i.get("index", 0))]
+            assert [f["data"] for f in files] == [await bot.services.storage.get(key) for key in keys]  # byte for byte
+            async with bot.services.database.transaction() as session:
+                jobs = list(await session.scalars(select(Job).order_by(Job.id)))
+                assert [(j.kind, j.state) for j in jobs] == [("train", JobState.succeeded), ("generate", JobState.succeeded)]
+                assert all(j.delivered_at is not None and j.reply_chat_id == str(channel) for j in jobs)
+                user_id = jobs[0].user_id
+                assert await credits.balance(session, user_id) == 1 == await credits.ledger_sum(session, user_id)
