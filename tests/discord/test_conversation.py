@@ -149,3 +149,59 @@ async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) 
         await discord.wait_for_text("Nothing is running")
         await asyncio.sleep(0.1)
         assert not [m for m in discord.history if m.flags & 128]
+
+
+async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory():
+        await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
+        summary = await discord.wait_for_text("ready to train", timeout=60)
+        await slash(discord, ALEX, "train", guild=True)
+        who = await discord.wait_for_text("Who is in the photos")
+        assert who.ephemeral and who.button_labels == ["👨 A man", "👩 A woman", "🧑 Prefer not to say"]
+        await press(discord, ALEX, who, "A woman", guild=True)
+        progress = await discord.wait_for_text("Learning your face")
+        assert progress.via == "channel" and progress.channel_id == GUILD_CHANNEL_ID and not progress.ephemeral
+        await press(discord, ALEX, summary, "Train my model", guild=True)  # a second try while it waits
+        assert (await discord.wait_for_text("already learning your face")).ephemeral
+        cancel = await press(discord, ALEX, progress, "Cancel", guild=True)
+        stopped = await discord.wait_for(lambda m: m.message_id == progress.message_id and "Stopped" in m.content,
+                                         timeout=15, what="the progress message edited to its final state")
+        assert stopped.buttons == [] and "Your credit is back on your balance" in stopped.content
+        assert (await discord.wait_for_callback(cancel)).type == 6
+
+
+async def test_an_unexpected_error_gets_an_id(bot_factory, discord: FakeDiscord, caplog) -> None:
+    async with bot_factory():
+        broken = discord.add_attachment(b"", "gone.jpg")
+        broken["url"] = broken["url"].replace("/cdn/", "/cdn/missing-")
+        await slash(discord, ALEX, "upload", guild=True, photo=broken)
+        apology = await discord.wait_for_text("Something went wrong on my side")
+        assert apology.ephemeral
+        error_id = apology.content.rsplit("error id ", 1)[1].rstrip(")")
+        assert any(getattr(r, "error_id", None) == error_id for r in caplog.records)
+
+
+async def test_without_the_gateway_payloads_can_be_fed_directly(tmp_path, discord: FakeDiscord) -> None:
+    import asyncio as aio
+
+    from bot.core.studio import Studio
+    from bot.discord.app import DiscordFrontEnd
+    from studio.app import open_services
+    from studio.settings import Settings
+    from tests.discord.conftest import TEST_INTAKE, TOKEN
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", discord_token=TOKEN)  # type: ignore[call-arg]
+    services = await open_services(settings)
+    front_end = DiscordFrontEnd(settings, Studio(services, intake_config=TEST_INTAKE), api_base_url=discord.api_base_url,
+                                connect_gateway=False)
+    stop = aio.Event()
+    task = aio.create_task(front_end.run(stop))
+    try:
+        while "global" not in discord.commands:
+            await aio.sleep(0.02)
+        await front_end.feed(discord.command_payload(ALEX, "credits"))
+        await discord.wait_for_text("You have 3 credits")
+    finally:
+        stop.set()
+        await aio.wait_for(task, 10)
+        await services.close()

@@ -1,0 +1,55 @@
+"""Fitting portraits into Discord messages: ≤ 10 files and ≤ the upload limit per message."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from bot.core.replies import Document, Picture, Reply
+from bot.discord.files import MAX_FILES_PER_MESSAGE, fit_album, fit_documents
+from bot.discord.render import plan
+
+
+def noisy_png(side: int, seed: int) -> bytes:
+    image = Image.effect_noise((side, side), 64 + seed).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_big_album_is_reencoded_and_split_to_fit() -> None:
+    limit = 2 * 1024 * 1024
+    pictures = [Picture(noisy_png(1024, n), f"portrait-{n}.png", f"Style · {n} of 12") for n in range(12)]
+    assert sum(len(p.data) for p in pictures) > 6 * limit
+    chunks = fit_album(pictures, limit)
+    assert [len(chunk) for chunk in chunks] == [10, 2]
+    assert all(len(chunk) <= MAX_FILES_PER_MESSAGE and sum(len(u.data) for u in chunk) <= limit for chunk in chunks)
+    uploads = [u for chunk in chunks for u in chunk]
+    assert [u.description for u in uploads] == [p.caption for p in pictures]  # order and captions kept
+    assert all(u.filename.endswith(".jpg") for u in uploads)
+    with Image.open(io.BytesIO(uploads[0].data)) as first:
+        assert first.format == "JPEG" and first.width >= 256
+
+
+def test_small_pictures_are_sent_as_they_are() -> None:
+    pictures = [Picture(noisy_png(64, n), f"p{n}.png") for n in range(4)]
+    (chunk,) = fit_album(pictures, 10 * 1024 * 1024)
+    assert [u.data for u in chunk] == [p.data for p in pictures]
+
+
+def test_originals_are_never_altered_and_a_too_big_one_is_explained() -> None:
+    small, big = noisy_png(200, 1), noisy_png(800, 2)
+    limit = len(big) - 1
+    chunks, too_big = fit_documents([Document(small, "a-full.png"), Document(big, "b-full.png")], limit)
+    assert [[u.data for u in chunk] for chunk in chunks] == [[small]] and [u.filename for u in too_big] == ["b-full.png"]
+    messages = plan(Reply("Here you go", documents=(Document(small, "a-full.png"), Document(big, "b-full.png"))), limit)
+    assert [len(m.uploads) for m in messages] == [1, 0]
+    assert "b-full.png" in messages[-1].content and "upload limit" in messages[-1].content
+
+
+def test_the_text_and_buttons_ride_on_the_last_album_message() -> None:
+    pictures = tuple(Picture(noisy_png(64, n), f"p{n}.png") for n in range(11))
+    messages = plan(Reply("Here you go!", album=pictures), 10 * 1024 * 1024)
+    assert [len(m.uploads) for m in messages] == [10, 1]
+    assert messages[-1].content == "Here you go!" and messages[-1].with_buttons and not messages[0].content
