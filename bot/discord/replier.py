@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -33,6 +34,15 @@ def is_private_chat(interaction: discord.Interaction[Any]) -> bool:
     return interaction.guild_id is None and isinstance(interaction.channel, discord.DMChannel)
 
 
+def can_post_here(interaction: discord.Interaction[Any]) -> bool:
+    """Whether the bot itself may post in this channel (it may not where it is only user-installed
+    or the channel is closed to it): progress and results need that, the token does not."""
+    if interaction.guild_id is None:
+        return True
+    allowed = interaction.app_permissions
+    return allowed.view_channel and allowed.send_messages and allowed.attach_files
+
+
 class Replier:
     def __init__(self, interaction: discord.Interaction[Any], studio: Studio, messenger: Messenger,
                  limits: UploadLimits) -> None:
@@ -54,6 +64,12 @@ class Replier:
         else:
             await response.defer(ephemeral=self.ephemeral, thinking=True)
             self._placeholder = True
+        if not can_post_here(self.interaction):  # progress and results go to the user's DMs instead
+            dm = await self.interaction.user.create_dm()
+            log.info("discord:%s: the bot can't post in channel %s; using DM channel %s",
+                     self.user.user_id, self.user.chat_id, dm.id)
+            self.user = replace(self.user, chat_id=str(dm.id))
+            self.limits.remember(self.user.chat_id, self.interaction.filesize_limit)
 
     async def note(self, text: str) -> None:
         """Replace the "thinking…" placeholder with a short status line (e.g. "checking 10 photos")."""

@@ -205,3 +205,16 @@ async def test_without_the_gateway_payloads_can_be_fed_directly(tmp_path, discor
         stop.set()
         await aio.wait_for(task, 10)
         await services.close()
+
+
+async def test_where_the_bot_cannot_post_progress_goes_to_the_dm(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory():
+        await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
+        summary = await discord.wait_for_text("ready to train", timeout=60)
+        await press(discord, ALEX, summary, "Train my model", guild=True)
+        who = await discord.wait_for_text("Who is in the photos")
+        chosen = discord.press_payload(ALEX, who, "A man", guild=True, app_permissions="0")  # e.g. only user-installed
+        await discord.dispatch(chosen)
+        progress = await discord.wait_for_text("Learning your face")
+        assert progress.via == "channel" and progress.channel_id == discord.dm_channel_id(ALEX)
+        assert not discord.in_channel(GUILD_CHANNEL_ID) or all(m.ephemeral for m in discord.in_channel(GUILD_CHANNEL_ID))

@@ -172,7 +172,8 @@ class FakeDiscord:
                 "proxy_url": url, "content_type": content_type}
 
     def interaction(self, type_: int, user_id: int, data: dict[str, Any] | None = None, *, name: str = "Alex",
-                    guild: bool = False, message: Posted | None = None, upload_limit: int | None = None) -> dict[str, Any]:
+                    guild: bool = False, message: Posted | None = None, upload_limit: int | None = None,
+                    app_permissions: str = "2251799813685247") -> dict[str, Any]:
         """A raw INTERACTION_CREATE payload as Discord sends it, in a DM or in the test guild."""
         interaction_id = self.next_id()
         token = f"itoken-{interaction_id}"
@@ -180,7 +181,7 @@ class FakeDiscord:
         payload: dict[str, Any] = {
             "id": str(interaction_id), "application_id": str(APPLICATION_ID), "type": type_, "token": token, "version": 1,
             "locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": str(GUILD_ID) if guild else "0"},
-            "attachment_size_limit": upload_limit or self.upload_limit, "app_permissions": "2251799813685247",
+            "attachment_size_limit": upload_limit or self.upload_limit, "app_permissions": app_permissions,
         }
         if data is not None:
             payload["data"] = data
@@ -247,10 +248,11 @@ class FakeDiscord:
         data_options.append({"name": option, "type": 3, "value": typed, "focused": True})
         return self.interaction(4, user_id, {"id": str(self.command_id(name)), "name": name, "type": 1, "options": data_options})
 
-    def press_payload(self, user_id: int, message: Posted, label_part: str, *, guild: bool = False) -> dict[str, Any]:
+    def press_payload(self, user_id: int, message: Posted, label_part: str, *, guild: bool = False,
+                      app_permissions: str = "2251799813685247") -> dict[str, Any]:
         button = message.button(label_part)
         return self.interaction(3, user_id, {"custom_id": button["custom_id"], "component_type": 2}, guild=guild,
-                                message=message)
+                                message=message, app_permissions=app_permissions)
 
     def modal_submit_payload(self, user_id: int, modal: Callback, attachments: list[dict[str, Any]], *,
                              guild: bool = False) -> dict[str, Any]:
@@ -383,6 +385,10 @@ class FakeDiscord:
                 return _json(self._application())
             if parts[0] == "applications" and parts[-1] == "commands" and request.method == "PUT":
                 return _json(self._sync(parts, await request.json()))
+            if path == "users/@me/channels" and request.method == "POST":
+                recipient = (await request.json())["recipient_id"]
+                return _json({"id": str(self.dm_channel_id(int(recipient))), "type": 1, "last_message_id": None,
+                              "recipients": [user_json(int(recipient), "Alex")]})
             if parts[0] == "channels":
                 return await self._channel(request, int(parts[1]), parts[2:])
         except _Refused as refused:
