@@ -118,7 +118,8 @@ class DiscordFrontEnd:
         me = self.client.user
         log.info(
             "Discord bot %s is up: %d slash commands synced %s. Invite it with %s — intents: none (no privileged "
-            "intents; everything arrives as interactions); permissions: %s",
+            "intents; everything arrives as interactions, so discord.py's 'Guilds intent seems to be disabled' "
+            "warning is expected); permissions: %s",
             me, len(synced), where, invite_url(self.client.application_id or 0),
             ", ".join(name for name, value in PERMISSIONS if value),
         )
