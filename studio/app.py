@@ -128,7 +128,11 @@ async def run_front_ends(services: Services, names: list[str]) -> int:
 
         runners.append(TelegramFrontEnd(services.settings, studio).run(stop))
     if "discord" in names:
-        log.error("the Discord front end is not part of this build yet; STUDIO_DISCORD_TOKEN is ignored")
+        from bot.discord.app import DiscordFrontEnd
+
+        settings = services.settings
+        runners.append(DiscordFrontEnd(settings, studio, api_base_url=settings.discord_api_base_url or None,
+                                       gateway_url=settings.discord_gateway_url or None).run(stop))
     if not runners:
         return 1
     await asyncio.gather(*runners)

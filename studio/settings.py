@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     # --- Discord -------------------------------------------------------------------------------
     discord_token: SecretStr | None = Field(None, description="Discord bot token. Set: Discord starts.")
     discord_guild_id: int | None = Field(None, description="Sync slash commands to this guild only (development).")
+    discord_api_base_url: str = Field("", description="Discord REST base URL (a stand-in for tests). Empty: Discord's.")
+    discord_gateway_url: str = Field("", description="Discord gateway URL (a stand-in for tests). Empty: Discord's.")
 
     # --- validators ----------------------------------------------------------------------------
     @field_validator("admins", "styles_dirs", mode="before")

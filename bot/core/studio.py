@@ -68,11 +68,11 @@ class Studio:
     async def text(self, user: UserRef, text: str) -> list[Reply]:
         return await self._guard(user, lambda: self._reply(texts.NOT_A_PHOTO_TEXT))
 
-    async def unsupported(self, user: UserRef, kind: str) -> list[Reply]:
+    async def unsupported(self, user: UserRef, kind: str, *, limit_mb: int = 20) -> list[Reply]:
         """A sticker, video, animation, voice message or a file too large to download."""
         message = {
             "sticker": texts.STICKER, "video": texts.VIDEO, "animation": texts.ANIMATION, "audio": texts.AUDIO,
-            "file_too_big": texts.FILE_TOO_BIG.format(limit_mb=20),
+            "file_too_big": texts.FILE_TOO_BIG.format(limit_mb=limit_mb),
         }.get(kind, texts.NOT_A_PHOTO_TEXT)
         return await self._guard(user, lambda: self._reply(message))
 
@@ -225,13 +225,14 @@ class Studio:
         if report.ready_to_train:
             lines.append(f"You have {report.accepted} good photos. " + texts.SET_READY.format(
                 minutes=TRAIN_MINUTES_ESTIMATE, cost=texts.plural(self.settings.train_cost, "credit")))
-            return Reply("\n".join(lines), ((Button(texts.BUTTON_TRAIN, "train"), Button(texts.BUTTON_ADD_MORE, "add_more")),))
+            return Reply("\n".join(lines), ((Button(texts.BUTTON_TRAIN, "train"), Button(texts.BUTTON_ADD_MORE, "add_more")),),
+                         private=True)
         missing = max(0, self.intake.min_photos - report.accepted)
         if missing:
             lines.append(f"{report.accepted} of {self.intake.min_photos} good photos so far — send {missing} more.")
         if len(batch) - good:
-            return Reply("\n".join(lines), ((Button(texts.BUTTON_TIPS, "tips"),),))
-        return Reply("\n".join(lines))
+            return Reply("\n".join(lines), ((Button(texts.BUTTON_TIPS, "tips"),),), private=True)
+        return Reply("\n".join(lines), private=True)
 
     # ------------------------------------------------------------------ buttons
     async def _action(self, user: UserRef, action: str, source_message_id: str) -> list[Reply]:
@@ -293,9 +294,9 @@ class Studio:
         selfie_set = await self.selfies.open_set(session, account.id)
         accepted = await self.selfies.accepted(session, selfie_set.id)
         if len(accepted) < self.intake.min_photos:
-            return Reply(texts.TRAIN_NOT_READY.format(missing=self.intake.min_photos - len(accepted)))
+            return Reply(texts.TRAIN_NOT_READY.format(missing=self.intake.min_photos - len(accepted)), private=True)
         if account.credits < self.settings.train_cost:
-            return Reply(texts.OUT_OF_CREDITS.format(needed=self.settings.train_cost, balance=account.credits))
+            return Reply(texts.OUT_OF_CREDITS.format(needed=self.settings.train_cost, balance=account.credits), private=True)
         return None
 
     async def _train(self, user: UserRef, class_word: str) -> list[Reply]:
@@ -315,11 +316,11 @@ class Studio:
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
             except credits.InsufficientCredits as error:
-                return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance))]
+                return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance), private=True)]
             except jobs.TrainingAlreadyRunning:
                 return [Reply(texts.TRAIN_ALREADY)]
             except jobs.QueueLimitReached as error:
-                return [Reply(texts.QUEUE_FULL.format(limit=error.limit))]
+                return [Reply(texts.QUEUE_FULL.format(limit=error.limit), private=True)]
             job = enqueued.job
             if enqueued.created:
                 lora = LoraModel(user_id=account.id, set_id=selfie_set.id, job_id=job.id, base_model=self.settings.base_model,
@@ -396,9 +397,9 @@ class Studio:
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
             except credits.InsufficientCredits as error:
-                return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance))]
+                return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance), private=True)]
             except jobs.QueueLimitReached as error:
-                return [Reply(texts.QUEUE_FULL.format(limit=error.limit))]
+                return [Reply(texts.QUEUE_FULL.format(limit=error.limit), private=True)]
             if enqueued.created:  # every job's portraits in a folder of their own
                 enqueued.job.payload = {**enqueued.job.payload, "output_prefix": f"{user_prefix(account.id)}outputs/{enqueued.job.id}/"}
         title = texts.GENERATE_QUEUED.format(count=self.settings.images_per_generation, title=style.title)

@@ -41,7 +41,7 @@ SELFIE_TIPS = (
     "• Just you in the photo, face clearly visible\n"
     "• Different angles, expressions and places\n"
     "• Soft daylight; no sunglasses, hats or heavy filters\n"
-    "• Send them as files (📎 → File) so they keep full quality\n"
+    "• Send them as files rather than compressed photos, so they keep full quality\n"
     "• Close-ups and a few half-body shots work best"
 )
 
@@ -70,10 +70,7 @@ ASK_FOR_PHOTOS = "Send me your selfies first (as photos or files). I need at lea
 NOT_A_PHOTO_TEXT = "I was expecting photos 🙂 Send me selfies, or use /help to see what I can do."
 STICKER = "Cute sticker! 😄 But I need real photos of you — send selfies as photos or files."
 VIDEO = "I can't learn from videos. Please send still photos of yourself instead."
-FILE_TOO_BIG = (
-    "This file is larger than the {limit_mb} MB I can download. Please send a smaller copy "
-    "(or the photo itself rather than a file)."
-)
+FILE_TOO_BIG = "This file is larger than the {limit_mb} MB I can download. Please send a smaller copy of the photo."
 ANIMATION = "That's an animation. Please send still photos of yourself."
 AUDIO = "I can't use audio or voice messages. Please send selfies."
 
