@@ -147,7 +147,13 @@ class Worker:
             return None
         if lease is None:
             return None
-        outcome = await self._run(lease)
+        try:
+            outcome = await self._run(lease)
+        except Exception:  # e.g. the database went away while writing the outcome
+            log.exception("job %s [%s]: the outcome could not be written; its lease will expire and it will be "
+                          "retried", lease.job_id, lease.correlation_id,
+                          extra={"job_id": lease.job_id, "error_id": lease.correlation_id})
+            outcome = Outcome(lease.job_id, "lost", written=False)
         self.processed += 1
         return outcome
 

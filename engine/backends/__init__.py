@@ -29,4 +29,4 @@ def backend_from_settings(settings: Any) -> Backend:
         return RunPodBackend.from_settings(settings)
     from engine.backends.local import LocalBackend
 
-    return LocalBackend()
+    return LocalBackend(preload=True)

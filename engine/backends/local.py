@@ -4,6 +4,7 @@ event loop, models kept warm across jobs by the worker's ModelCache."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,13 +12,25 @@ from db.queue import Lease
 from engine.handlers.context import JobContext
 from engine.handlers.registry import execute
 
+log = logging.getLogger(__name__)
+
+
+def _import_engine() -> None:
+    try:
+        import engine.generate  # noqa: F401
+        import engine.train  # noqa: F401
+    except ImportError as error:  # a bot-only install: jobs that need the engine will say so
+        log.warning("engine modules not importable: %s", error)
+
 
 class LocalBackend:
     name = "local"
     slots = 1
 
-    def __init__(self) -> None:
+    def __init__(self, *, preload: bool = False) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        if preload:  # import torch/diffusers now, on the engine thread, not in the first job
+            self._executor.submit(_import_engine)
 
     async def execute(self, lease: Lease, context: JobContext) -> dict[str, Any]:
         loop = asyncio.get_running_loop()

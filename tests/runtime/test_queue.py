@@ -267,3 +267,28 @@ async def test_credit_of_a_succeeded_job_is_spent(database: Database) -> None:
         assert await queue.complete(session, lease, JobState.succeeded, result={})
         assert await credits.balance(session, user) == 1
     await assert_books_balance(database, user)
+
+
+async def test_per_user_queue_depth_is_enforced_at_enqueue(database: Database) -> None:
+    import pytest
+
+    from db import jobs
+    from engine.jobs import NoopJob
+
+    user = await make_user(database, free=10)
+
+    async def enqueue() -> None:
+        async with database.transaction() as session:
+            await jobs.enqueue(session, user_id=user, kind="noop", payload=NoopJob().to_payload(),  # type: ignore[arg-type]
+                               cost=1, max_active_per_user=3)
+
+    for _ in range(3):
+        await enqueue()
+    with pytest.raises(jobs.QueueLimitReached):
+        await enqueue()
+    assert await balance(database, user) == 7  # the refused job reserved nothing
+    lease = await claim(database)
+    assert lease is not None
+    async with database.transaction() as session:
+        assert await queue.complete(session, lease, JobState.succeeded, result={})
+    await enqueue()  # a slot freed up

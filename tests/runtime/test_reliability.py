@@ -36,13 +36,16 @@ class Workers:
     def log(self, name: str) -> Path:
         return self.tmp / f"{name}.log"
 
-    def start(self, name: str, *, drain: bool = False, lease: float = 2.0) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *, drain: bool = False, lease: float = 2.0, preload: bool = False
+              ) -> subprocess.Popen[bytes]:
         command = [
             sys.executable, "-m", "tests.runtime.worker_process", "--url", self.url, "--storage", str(self.storage),
             "--work", str(self.tmp / "work"), "--id", name, "--lease", str(lease), "--log", str(self.log(name)),
         ]
         if drain:
             command.append("--drain")
+        if preload:
+            command.append("--preload")
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.processes[name] = process
         return process
@@ -120,7 +123,7 @@ async def test_sigkill_mid_training_resumes_elsewhere_with_one_model_and_exact_b
     storage = LocalStorage(workers.storage)
     spec = train_spec(user, await store_photos(storage, user), steps=24)
     job_id = await enqueue_spec(database, spec)
-    victim = workers.start("victim")
+    victim = workers.start("victim", preload=True)
 
     async def training() -> bool:
         job = await get(database, job_id)
@@ -130,7 +133,7 @@ async def test_sigkill_mid_training_resumes_elsewhere_with_one_model_and_exact_b
     await wait_until(training, timeout=60)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
-    workers.start("rescuer")
+    workers.start("rescuer", preload=True)
 
     async def done() -> bool:
         return (await get(database, job_id)).state in (JobState.succeeded, JobState.failed)

@@ -20,7 +20,7 @@ from engine.worker import Worker, WorkerConfig
 
 async def main(args: argparse.Namespace) -> int:
     database = Database(args.url)
-    backend = LocalBackend()
+    backend = LocalBackend(preload=args.preload)
     worker = Worker(
         database, LocalStorage(Path(args.storage)), backend, worker_id=args.id,
         options=EngineOptions(base_model="tiny", device="cpu", work_dir=Path(args.work)),
@@ -46,6 +46,7 @@ if __name__ == "__main__":
     parser.add_argument("--lease", type=float, default=2.0)
     parser.add_argument("--tick", type=float, default=0.2)
     parser.add_argument("--drain", action="store_true")
+    parser.add_argument("--preload", action="store_true", help="import the engine before claiming")
     parser.add_argument("--log", required=True)
     arguments = parser.parse_args()
     logging.basicConfig(filename=arguments.log, level=logging.INFO,
