@@ -16,8 +16,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-async def serve(settings: Any, *, once: bool = False, worker_id: str | None = None, **config: Any) -> int:
-    """Run one worker process's worker; returns the number of jobs it finished."""
+async def serve(
+    settings: Any, *, once: bool = False, worker_id: str | None = None, preload: bool = True, **config: Any
+) -> int:
+    """Run one worker process's worker; returns the number of jobs it finished. ``preload``
+    imports the engine (torch, diffusers) on the engine thread at start, not in the first job;
+    ``config`` overrides WorkerConfig fields."""
     from db.session import Database
     from db.storage import storage_from_settings
     from engine.backends import backend_from_settings
@@ -26,7 +30,7 @@ async def serve(settings: Any, *, once: bool = False, worker_id: str | None = No
 
     database = Database.from_settings(settings)
     await database.migrate()
-    backend = backend_from_settings(settings)
+    backend = backend_from_settings(settings, preload=preload)
     worker = Worker(
         database, storage_from_settings(settings), backend, options=EngineOptions.from_settings(settings),
         config=WorkerConfig.from_settings(settings, **config), worker_id=worker_id,

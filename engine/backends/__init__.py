@@ -22,11 +22,11 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
-def backend_from_settings(settings: Any) -> Backend:
+def backend_from_settings(settings: Any, *, preload: bool = True) -> Backend:
     if str(settings.engine_backend) == "runpod":
         from engine.backends.runpod import RunPodBackend
 
         return RunPodBackend.from_settings(settings)
     from engine.backends.local import LocalBackend
 
-    return LocalBackend(preload=True)
+    return LocalBackend(preload=preload)

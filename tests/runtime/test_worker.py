@@ -187,7 +187,7 @@ async def test_studio_worker_once_drains_the_queue(database: Database, tmp_path:
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=database.url)  # type: ignore[call-arg]
     user = await make_user(database, free=3)
     ids = [await enqueue_noop(database, user) for _ in range(3)]
-    assert await asyncio.wait_for(serve(settings, once=True, worker_id="cli", idle_seconds=0.05), 30) == 3
+    assert await asyncio.wait_for(serve(settings, once=True, worker_id="cli", preload=False, idle_seconds=0.05), 30) == 3
     assert {(await get(database, i)).state for i in ids} == {JobState.succeeded}
 
 
@@ -206,7 +206,10 @@ async def test_sigterm_gives_the_running_job_back(database: Database, tmp_path: 
     process = subprocess.Popen([sys.executable, "-m", "studio.cli", "worker", "--id", "sigterm"], env=env,
                                cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE)
     try:
-        await wait_for_state(database, job_id, JobState.running, timeout=30)
+        deadline = asyncio.get_running_loop().time() + 60  # the worker imports the engine first
+        while (await get(database, job_id)).step < 1:  # the handler is running
+            assert asyncio.get_running_loop().time() < deadline and process.poll() is None
+            await asyncio.sleep(0.05)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0, process.stderr.read().decode() if process.stderr else ""
     finally:
