@@ -17,7 +17,8 @@ async def record_success(session: AsyncSession, job_id: int, user_id: int, kind:
         for image in result.get("images", []):
             session.add(OutputImage(
                 job_id=job_id, user_id=user_id, style_id=result.get("style_id", ""), position=image["index"],
-                storage_key=image["key"], width=image["width"], height=image["height"], size_bytes=image["size_bytes"],
+                variant=image.get("aspect", ""), storage_key=image["key"], width=image["width"], height=image["height"],
+                size_bytes=image["size_bytes"], score=image.get("score"),
             ))
     elif kind == "train":
         existing = await session.scalar(select(LoraModel).where(LoraModel.job_id == job_id))

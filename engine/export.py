@@ -44,12 +44,10 @@ def to_srgb(image: Image.Image) -> Image.Image:
     return rgb
 
 
-def export_image(image: Image.Image, path: Path, *, quality: int = 92) -> Path:
-    """Write ``path`` (.jpg/.jpeg/.webp) as sRGB with the AI-generated label in EXIF and XMP."""
-    path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"export format must be one of {', '.join(_FORMATS)} (got {path.suffix!r})")
+def encode_image(image: Image.Image, fmt: str = "JPEG", *, quality: int = 92) -> bytes:
+    """sRGB JPEG or WebP bytes with the AI-generated label in EXIF and XMP."""
+    if fmt not in _FORMATS.values():
+        raise ValueError(f"export format must be one of {', '.join(sorted(set(_FORMATS.values())))} (got {fmt!r})")
     rgb = to_srgb(image)
     exif = Image.Exif()
     exif[_EXIF_IMAGE_DESCRIPTION] = AI_LABEL
@@ -58,6 +56,18 @@ def export_image(image: Image.Image, path: Path, *, quality: int = 92) -> Path:
                                   "xmp": _XMP.encode("utf-8")}
     if fmt == "JPEG":
         options |= {"optimize": True, "subsampling": 0 if quality >= 90 else 2}
+    buffer = io.BytesIO()
+    rgb.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def export_image(image: Image.Image, path: Path, *, quality: int = 92) -> Path:
+    """Write ``path`` (.jpg/.jpeg/.webp) as sRGB with the AI-generated label in EXIF and XMP."""
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"export format must be one of {', '.join(_FORMATS)} (got {path.suffix!r})")
+    data = encode_image(image, fmt, quality=quality)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rgb.save(path, fmt, **options)
+    path.write_bytes(data)
     return path

@@ -70,7 +70,15 @@ class GenerateJob(JobSpec):
     guidance: float | None = None
     seed: int = 0
     use_refiner: bool = True
-    output_prefix: str  # images are stored as <output_prefix><index>.png
+    output_prefix: str  # portraits are stored as <output_prefix><index>-<aspect>.jpg
+    output_aspects: list[str] = Field(default_factory=list)  # a face-centred crop of each portrait per aspect
+    reference_embeddings: list[list[float]] = Field(default_factory=list, max_length=30)
+    """The user's selfie face embeddings: outputs are ranked by likeness and faceless ones dropped."""
+    extra_candidates: int = Field(0, ge=0, le=16)  # generated beyond ``count`` so the best can be kept
+
+    @property
+    def aspects(self) -> list[str]:
+        return self.output_aspects or [self.aspect]
 
 
 SPECS: dict[str, type[JobSpec]] = {spec.kind: spec for spec in (NoopJob, TrainJob, GenerateJob)}
@@ -117,11 +125,13 @@ class TrainOutput(JobOutput):
 class ImageOutput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     key: str
-    index: int
+    index: int  # which portrait (0 = the best match)
     width: int
     height: int
     seed: int
     size_bytes: int
+    aspect: str = ""  # which crop of the portrait
+    score: float | None = None  # identity distance to the user's selfies; lower is more alike
 
 
 class GenerateOutput(JobOutput):

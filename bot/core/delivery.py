@@ -12,8 +12,20 @@ from db.storage import Storage
 
 
 def result_images(job: Job) -> list[dict[str, Any]]:
+    """Every stored image of a generation: each portrait in each aspect, best portrait first."""
     images = (job.result or {}).get("images", [])
     return sorted(images, key=lambda image: image.get("index", 0))
+
+
+def album_images(job: Job) -> list[dict[str, Any]]:
+    """One picture per portrait, in the style's first aspect (the others are in the originals)."""
+    images = result_images(job)
+    first = images[0].get("aspect", "") if images else ""
+    return [image for image in images if image.get("aspect", "") == first]
+
+
+def _aspect_label(image: dict[str, Any]) -> str:
+    return f" · {image['aspect']}" if image.get("aspect") else ""
 
 
 def _extension(key: str) -> str:
@@ -21,7 +33,7 @@ def _extension(key: str) -> str:
 
 
 async def album_reply(storage: Storage, job: Job, title: str, credits_left: int) -> Reply:
-    images = result_images(job)
+    images = album_images(job)
     pictures = []
     for number, image in enumerate(images, start=1):
         template = texts.ALBUM_FIRST_CAPTION if number == 1 else texts.ALBUM_CAPTION
@@ -38,11 +50,14 @@ async def album_reply(storage: Storage, job: Job, title: str, credits_left: int)
 
 async def originals_reply(storage: Storage, job: Job, title: str) -> Reply:
     images = result_images(job)
-    documents = [
-        Document(await storage.get(image["key"]), f"portrait-{job.id}-{n}-full.{_extension(image['key'])}",
-                 texts.ORIGINALS_CAPTION.format(title=title, index=n, count=len(images)))
-        for n, image in enumerate(images, start=1)
-    ]
+    portraits = len({image.get("index", 0) for image in images})
+    documents = []
+    for image in images:
+        number = image.get("index", 0) + 1
+        aspect = image.get("aspect", "").replace(":", "x")
+        name = f"portrait-{job.id}-{number}{'-' + aspect if aspect else ''}.{_extension(image['key'])}"
+        caption = texts.ORIGINALS_CAPTION.format(title=title, index=number, count=portraits) + _aspect_label(image)
+        documents.append(Document(await storage.get(image["key"]), name, caption))
     return Reply(documents=tuple(documents))
 
 

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +29,8 @@ from styles import Style
 
 log = logging.getLogger(__name__)
 
-PERSONAL_TOKEN = "ohwx"  # a rare token: the LoRA binds the user's face to it
+PERSONAL_TOKEN = "ohwx"
+MAX_REFERENCES = 12  # a rare token: the LoRA binds the user's face to it
 TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
 
 
@@ -392,7 +394,8 @@ class Studio:
             try:
                 enqueued = await jobs.enqueue(
                     session, user_id=account.id, kind=JobKind.generate, cost=self.settings.generate_cost,
-                    payload=self.generation_payload(style, lora, account.id, seed), idempotency_key=key,
+                    payload=self.generation_payload(style, lora, account.id, seed, await self._references(session, lora)),
+                    idempotency_key=key,
                     max_attempts=self.settings.job_max_attempts, max_active_per_user=self.settings.max_queued_jobs_per_user,
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
@@ -421,7 +424,15 @@ class Studio:
         style_id = job.payload.get("style_id", "")
         return self.catalogue.get(style_id).title if style_id in self.catalogue else "Portrait"
 
-    def generation_payload(self, style: Style, lora: LoraModel, user_id: int, seed: int | None) -> dict[str, Any]:
+    async def _references(self, session: AsyncSession, lora: LoraModel) -> list[list[float]]:
+        """The face embeddings of the selfies the model learnt from, to rank its portraits by likeness."""
+        if lora.set_id is None:
+            return []
+        photos = await self.selfies.accepted(session, lora.set_id)
+        return [np.frombuffer(p.face_embedding, dtype=np.float64).tolist() for p in photos if p.face_embedding][:MAX_REFERENCES]
+
+    def generation_payload(self, style: Style, lora: LoraModel, user_id: int, seed: int | None,
+                           references: list[list[float]]) -> dict[str, Any]:
         count = self.settings.images_per_generation
         seed = secrets.randbelow(2**31) if seed is None else seed
         return GenerateJob(
@@ -432,6 +443,7 @@ class Studio:
             base_model=lora.base_model if lora.base_model != "auto" else "", count=count, aspect=style.aspects[0],
             steps=style.sampler.steps, guidance=style.sampler.guidance_scale, seed=seed,
             use_refiner=style.sampler.refiner_fraction > 0, output_prefix=f"{user_prefix(user_id)}outputs/pending/",
+            output_aspects=list(style.aspects), reference_embeddings=references, extra_candidates=count // 2,
         ).to_payload()
 
     async def _more_like(self, user: UserRef, job_id: int, source_message_id: str) -> list[Reply]:

@@ -57,12 +57,12 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
             assert not [r for r in discord.refused if r[1] in (401, 413)]  # no expired token, nothing too large
 
             wanted = await press(discord, ALEX, done, "Full-resolution")
-            await discord.wait_for(lambda m: sum(len(a.files) for a in discord.answers_to(wanted)) == 4, timeout=30,
-                                   what="the four originals")
+            await discord.wait_for(lambda m: sum(len(a.files) for a in discord.answers_to(wanted)) == 8, timeout=30,
+                                   what="the eight originals (four portraits, two aspects)")
             originals = discord.answers_to(wanted)
             assert len(originals) >= 2 and all(sum(len(f["data"]) for f in m.files) <= SMALL_LIMIT for m in originals)
             files = [f for m in originals for f in m.files]
-            assert [f["filename"] for f in files] == [f"portrait-2-{n}-full.png" for n in range(1, 5)]
+            assert [f["filename"] for f in files] == [f"portrait-2-{n}-{a}.jpg" for n in range(1, 5) for a in ("1x1", "4x5")]
             async with bot.services.database.transaction() as session:
                 generated = await session.get(Job, 2)
                 assert generated is not None

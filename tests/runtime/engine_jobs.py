@@ -32,9 +32,10 @@ def train_spec(user_id: int, photo_keys: list[str], steps: int = 24) -> TrainJob
                     base_model="tiny", steps=steps, seed=3)
 
 
-def generate_spec(user_id: int, lora_key: str, name: str, count: int = 2) -> GenerateJob:
+def generate_spec(user_id: int, lora_key: str, name: str, count: int = 2, aspects: tuple[str, ...] = ()) -> GenerateJob:
     return GenerateJob(user_id=user_id, style_id="linkedin-headshot", prompt="a photo of ohwx person, headshot",
-                       lora_key=lora_key, base_model="tiny", count=count, output_prefix=f"users/{user_id}/out/{name}/")
+                       lora_key=lora_key, base_model="tiny", count=count, output_prefix=f"users/{user_id}/out/{name}/",
+                       output_aspects=list(aspects))
 
 
 async def enqueue_spec(database: Database, spec: TrainJob | GenerateJob, *, cost: int = 1, max_attempts: int = 3) -> int:

@@ -64,17 +64,23 @@ async def test_train_then_generate_twice_with_warm_models(
 
     generator = None
     for name in ("first", "second"):
-        job_id = await enqueue_spec(database, generate_spec(user, lora_key, name))
+        job_id = await enqueue_spec(database, generate_spec(user, lora_key, name, aspects=("4:5", "16:9")))
         outcome = await worker.run_next()
         assert outcome is not None and outcome.state == JobState.succeeded, (await get(database, job_id)).error_message
         job = await get(database, job_id)
-        assert job.result is not None and [image["index"] for image in job.result["images"]] == [0, 1]
+        assert job.result is not None and [image["index"] for image in job.result["images"]] == [0, 0, 1, 1]
         async with database.transaction() as session:
             rows = (await session.scalars(select(OutputImage).where(OutputImage.job_id == job_id)
-                                          .order_by(OutputImage.position))).all()
-        assert [row.storage_key for row in rows] == [f"users/{user}/out/{name}/0.png", f"users/{user}/out/{name}/1.png"]
-        assert all(row.style_id == "linkedin-headshot" and row.width == 64 for row in rows)
-        assert (await storage.get(rows[0].storage_key))[:4] == b"\x89PNG"
+                                          .order_by(OutputImage.position, OutputImage.id))).all()
+        prefix = f"users/{user}/out/{name}/"
+        assert [row.storage_key for row in rows] == [f"{prefix}0-4x5.jpg", f"{prefix}0-16x9.jpg",
+                                                     f"{prefix}1-4x5.jpg", f"{prefix}1-16x9.jpg"]
+        assert [row.variant for row in rows] == ["4:5", "16:9", "4:5", "16:9"]
+        for row in rows:  # finished: exact aspect, JPEG with the AI label
+            assert row.style_id == "linkedin-headshot"
+            assert abs(row.width / row.height - (4 / 5 if row.variant == "4:5" else 16 / 9)) < 0.02
+            data = await storage.get(row.storage_key)
+            assert data[:2] == b"\xff\xd8" and b"AI-generated" in data
         # The pipelines are loaded once and reused by the next job.
         current = worker.cache.get("generator:tiny", lambda: None)
         assert current is not None and current.loaded
@@ -126,8 +132,8 @@ async def test_the_runpod_handler_trains_and_generates(storage: LocalStorage, tm
     generated = await runpod_handler.handler(
         {"id": "rp-gen", "input": {"kind": "generate", "payload": generate_spec(5, spec.lora_key, "rp", 1).to_payload(),
                                    "job_id": 42, "attempt": 1, "correlation_id": "feedbeef"}})
-    assert [image["key"] for image in generated["images"]] == ["users/5/out/rp/0.png"]
-    assert await storage.exists("users/5/out/rp/0.png")
+    assert [image["key"] for image in generated["images"]] == ["users/5/out/rp/0-1x1.jpg"]
+    assert await storage.exists("users/5/out/rp/0-1x1.jpg")
     missing = await runpod_handler.handler(
         {"id": "rp-bad", "input": {"kind": "train", "payload": train_spec(5, ["users/5/photos/nope.png"]).to_payload(),
                                    "job_id": 43, "correlation_id": "feedbeef"}})

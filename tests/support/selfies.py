@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.console.samples import SAMPLE_PHOTOS, one_person_selfies
 
-__all__ = ["obama_selfies", "read"]
+PHOTOS_DIR = SAMPLE_PHOTOS
+__all__ = ["PHOTOS_DIR", "obama_selfies", "read"]
 
 
 def read(name: str) -> bytes:

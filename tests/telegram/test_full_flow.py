@@ -57,9 +57,11 @@ async def test_from_start_to_album(tmp_path, telegram: FakeTelegram) -> None:
             await telegram.press(ALEX, done, "Full-resolution")
             files = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.media and m.media[0]["type"] == "document",
                                             timeout=30, what="the original files")
-            assert len(files.media) == 4
-            assert [item["data"] for item in files.media] == [item["data"] for item in album.media] or all(
-                len(f["data"]) >= len(a["data"]) for f, a in zip(files.media, album.media, strict=True))
+            # Every portrait in each of the style's aspects (LinkedIn: square and 4:5), as files, uncompressed.
+            assert [item["filename"] for item in files.media] == [
+                f"portrait-2-{n}-{aspect}.jpg" for n in range(1, 5) for aspect in ("1x1", "4x5")]
+            squares = [item["data"] for item in files.media if "-1x1." in item["filename"]]
+            assert squares == [item["data"] for item in album.media]
             async with bot.services.database.transaction() as session:
                 jobs = list(await session.scalars(select(Job).order_by(Job.id)))
                 assert [(j.kind, j.state) for j in jobs] == [("train", JobState.succeeded), ("generate", JobState.succeeded)]
