@@ -219,6 +219,10 @@ class Job(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column()
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The job's work on a remote backend (RunPod's job id), written by the lease holder as soon
+    # as it is submitted, so that a retry resumes that remote job instead of paying for it twice.
+    remote_backend: Mapped[str | None] = mapped_column(String(16))
+    remote_id: Mapped[str | None] = mapped_column(String(128))
 
     stage: Mapped[str] = mapped_column(String(32), default="queued")
     progress: Mapped[float] = mapped_column(Float, default=0.0)

@@ -52,6 +52,9 @@ class Lease:
     max_attempts: int
     credits_reserved: int
     expires_at: datetime
+    #: the remote job an earlier attempt submitted (see ``record_remote``), to be resumed
+    remote_backend: str | None = None
+    remote_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class ReapReport:
     requeued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
+    #: (job id, backend, remote id) of jobs ended here whose remote job may still be running
+    remote_orphans: list[tuple[int, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.requeued or self.failed or self.cancelled)
@@ -131,7 +136,7 @@ def _claim_statement(postgres: bool, kinds: tuple[str, ...] | None) -> Any:
             step=0, total_steps=0, progress=0.0, eta_seconds=None,
         )
         .returning(c.id, c.attempts, c.user_id, c.kind, c.payload, c.correlation_id, c.max_attempts,
-                   c.credits_reserved)
+                   c.credits_reserved, c.remote_backend, c.remote_id)
     )
 
 
@@ -150,10 +155,11 @@ async def claim(
     row = (await session.execute(statement, {"owner": owner, "expires": expires, "now": now})).one_or_none()
     if row is None:
         return None
-    job_id, attempt, user_id, kind, payload, correlation_id, max_attempts, reserved = row
+    job_id, attempt, user_id, kind, payload, correlation_id, max_attempts, reserved, remote_backend, remote_id = row
     return Lease(
         job_id=job_id, owner=owner, attempt=attempt, user_id=user_id, kind=str(kind), payload=dict(payload or {}),
         correlation_id=correlation_id, max_attempts=max_attempts, credits_reserved=reserved, expires_at=expires,
+        remote_backend=remote_backend, remote_id=remote_id,
     )
 
 
@@ -180,6 +186,17 @@ async def heartbeat(
     )
     row = (await session.execute(statement)).one_or_none()
     return None if row is None else bool(row[0])
+
+
+async def record_remote(session: AsyncSession, lease: Lease, backend: str, remote_id: str) -> bool:
+    """Remember the remote job just submitted for this job (its own short transaction, right
+    after the submission), so a retry resumes it. False, with nothing written, when the lease is
+    no longer ours."""
+    statement = (
+        update(Job).where(_owned(lease)).values(remote_backend=backend, remote_id=remote_id).returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
 async def _hold(session: AsyncSession, lease: Lease) -> bool:
@@ -292,10 +309,14 @@ async def reap_expired(session: AsyncSession, *, now: datetime | None = None) ->
     # then end them in the same transaction.
     take = (
         update(Job).where(expired).values(lease_owner=None)
-        .returning(Job.id, Job.correlation_id, Job.cancel_requested, Job.attempts)
+        .returning(Job.id, Job.correlation_id, Job.cancel_requested, Job.attempts, Job.remote_backend, Job.remote_id)
         .execution_options(synchronize_session=False)
     )
-    for job_id, correlation_id, cancel_requested, attempts in (await session.execute(take)).all():
+    for job_id, correlation_id, cancel_requested, attempts, remote_backend, remote_id in (
+        await session.execute(take)
+    ).all():
+        if remote_backend and remote_id:  # nobody will resume it: the caller cancels it there
+            report.remote_orphans.append((job_id, remote_backend, remote_id))
         if cancel_requested:
             if await jobs.finish(session, job_id, JobState.cancelled, error_code="cancelled",
                                  error_message="cancelled by the user"):

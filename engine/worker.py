@@ -8,6 +8,11 @@ lease (it stalled and the job was handed on) stops its handler and writes nothin
 Stopping: ``stop()`` stops claiming and lets the running job finish; ``stop(interrupt=True)``
 (what SIGTERM does, see worker_cli) stops it within a step and gives it back to the queue without
 counting the attempt (training resumes from its checkpoint).
+
+Remote (RunPod) work outlives the worker: the backend records the remote job id on the job as
+soon as it submits it (lease-guarded, own transaction), and the next attempt resumes that remote
+job instead of paying for a second one. Only a user's cancel, or the reaper ending the job for
+good, cancels the remote job.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from db.models import JobState
 from db.queue import Lease
 from db.session import Database
 from db.storage import Storage
-from engine.backends import Backend
+from engine.backends import Backend, RemoteHandle
 from engine.errors import Cancelled
 from engine.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
 from engine.handlers.errors import Failure, classify
@@ -159,7 +164,21 @@ class Worker:
 
     async def reap(self) -> queue.ReapReport:
         async with self.database.transaction() as session:
-            return await queue.reap_expired(session)
+            report = await queue.reap_expired(session)
+        await self._cancel_orphans(report)
+        return report
+
+    async def _cancel_orphans(self, report: queue.ReapReport) -> None:
+        """Remote jobs of jobs the reaper ended (cancelled, or out of attempts): nobody will
+        resume them, so stop paying for them."""
+        cancel = getattr(self.backend, "cancel_remote", None)
+        for job_id, backend, remote_id in report.remote_orphans:
+            if cancel is None or backend != self.backend.name:
+                log.warning("job %s: its %s job %s may still be running; this worker cannot cancel it", job_id,
+                            backend, remote_id)
+                continue
+            log.info("job %s: cancelling its orphaned %s job %s", job_id, backend, remote_id)
+            await cancel(remote_id)
 
     async def _maybe_reap(self) -> None:
         now = time.monotonic()
@@ -186,7 +205,7 @@ class Worker:
         log.info("job %s [%s]: %s attempt %d/%d started on %s", lease.job_id, lease.correlation_id, lease.kind,
                  lease.attempt, lease.max_attempts, self.worker_id, extra=extra)
         started = time.monotonic()
-        work = asyncio.ensure_future(self.backend.execute(lease, context))
+        work = asyncio.ensure_future(self._execute(run))
         monitor = asyncio.create_task(self._monitor(run, wake, work))
         result: dict[str, Any] | None = None
         error: BaseException | None = None
@@ -212,6 +231,38 @@ class Worker:
                      extra=extra)
             return outcome
         return await self._fail(run, error, seconds, extra)
+
+    def _execute(self, run: _Run) -> Any:
+        """The backend's work; a resumable (remote) backend also gets the job's remote handle."""
+        if not getattr(self.backend, "resumable", False):
+            return self.backend.execute(run.lease, run.context)
+        lease = run.lease
+        stored = lease.remote_id if lease.remote_backend == self.backend.name else None
+        handle = RemoteHandle(stored_id=stored, record=lambda remote_id: self._record_remote(run, remote_id),
+                              user_cancelled=lambda: run.user_cancelled)
+        return self.backend.execute(lease, run.context, handle)  # type: ignore[call-arg]
+
+    async def _record_remote(self, run: _Run, remote_id: str, *, tries: int = 3) -> bool:
+        """Store a just-submitted remote job id on the job, in its own short transaction, only
+        while the lease is ours. False (and the run marked lost) when it is not."""
+        lease = run.lease
+        for attempt in range(1, tries + 1):
+            try:
+                async with self.database.transaction() as session:
+                    recorded = await queue.record_remote(session, lease, self.backend.name, remote_id)
+            except Exception:
+                if attempt == tries:
+                    raise
+                log.warning("job %s: recording remote job %s failed; retrying", lease.job_id, remote_id,
+                            exc_info=True)
+                await asyncio.sleep(0.1 * 2**attempt)
+                continue
+            if not recorded:
+                log.warning("job %s [%s]: lease lost before remote job %s was recorded", lease.job_id,
+                            lease.correlation_id, remote_id)
+                run.lease_lost = True
+            return recorded
+        raise AssertionError("unreachable")
 
     async def _monitor(self, run: _Run, wake: asyncio.Event, work: asyncio.Future[Any]) -> None:
         written = -1

@@ -6,6 +6,11 @@
 Jobs wait IN_QUEUE for ``queue_delay`` seconds, then run ``runner(job)`` the way the SDK calls a
 handler (``{"id", "input"}``): a returned ``{"error": …}`` or an exception makes the job FAILED,
 anything else COMPLETED with that output. ``force`` makes the next job end in a given state.
+
+Jobs live in the server, not in the worker that submitted them, so they keep running when that
+worker dies. ``hold`` keeps started jobs IN_PROGRESS until it is set; ``settle`` ends a job in a
+given state and ``forget`` makes it unknown (404), as if RunPod had dropped it; ``submitted`` and
+``cancelled`` list the ids of accepted ``/run`` and ``/cancel`` calls.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ class FakeRunPod:
         self.force: str | None = None
         self.fail_next_requests = 0  # answer 503 to this many requests (transient outage)
         self.requests: list[str] = []
+        self.hold: asyncio.Event | None = None
+        self.submitted: list[str] = []
+        self.cancelled: list[str] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -106,7 +114,8 @@ class FakeRunPod:
             return web.json_response({"error": "missing input"}, status=400)
         job = FakeJob(id=f"{uuid.uuid4()}-u1", input=body["input"])
         self.jobs[job.id] = job
-        job.task = asyncio.create_task(self._execute(job, self.force))
+        self.submitted.append(job.id)
+        job.task = asyncio.create_task(self._execute(job, self.force, self.hold))
         self.force = None
         return web.json_response({"id": job.id, "status": job.status})
 
@@ -120,6 +129,7 @@ class FakeRunPod:
         job = self.jobs.get(request.match_info["job_id"])
         if job is None:
             return web.json_response({"error": "job not found"}, status=404)
+        self.cancelled.append(job.id)
         if job.status in ("IN_QUEUE", "IN_PROGRESS"):
             if job.task is not None:
                 job.task.cancel()
@@ -135,13 +145,29 @@ class FakeRunPod:
             "workers": {"idle": 1, "running": counts["IN_PROGRESS"]},
         })
 
+    # --- test controls -----------------------------------------------------------------------------
+    def settle(self, job_id: str, status: str, *, error: str | None = None) -> None:
+        """End a job in ``status`` now (e.g. FAILED while no worker was watching)."""
+        job = self.jobs[job_id]
+        if job.task is not None:
+            job.task.cancel()
+        job.status, job.error, job.finished = status, error, time.monotonic()
+
+    def forget(self, job_id: str) -> None:
+        """Make a job unknown: its status and cancel routes answer 404."""
+        job = self.jobs.pop(job_id)
+        if job.task is not None:
+            job.task.cancel()
+
     # --- execution ---------------------------------------------------------------------------------
-    async def _execute(self, job: FakeJob, force: str | None) -> None:
+    async def _execute(self, job: FakeJob, force: str | None, hold: asyncio.Event | None = None) -> None:
         await asyncio.sleep(self.queue_delay)
         job.status, job.started = "IN_PROGRESS", time.monotonic()
         if force is not None:
             job.status, job.finished = force, time.monotonic()
             return
+        if hold is not None:
+            await hold.wait()
         try:
             output = await self.runner({"id": job.id, "input": job.input})
         except asyncio.CancelledError:

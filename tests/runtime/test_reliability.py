@@ -36,8 +36,8 @@ class Workers:
     def log(self, name: str) -> Path:
         return self.tmp / f"{name}.log"
 
-    def start(self, name: str, *, drain: bool = False, lease: float = 2.0, preload: bool = False
-              ) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *, drain: bool = False, lease: float = 2.0, preload: bool = False,
+              extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
         command = [
             sys.executable, "-m", "tests.runtime.worker_process", "--url", self.url, "--storage", str(self.storage),
             "--work", str(self.tmp / "work"), "--id", name, "--lease", str(lease), "--log", str(self.log(name)),
@@ -46,6 +46,7 @@ class Workers:
             command.append("--drain")
         if preload:
             command.append("--preload")
+        command.extend(extra)
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.processes[name] = process
         return process

@@ -1,6 +1,7 @@
 """A real worker process for the reliability tests (short leases, fast ticks, its own log file).
 
     python -m tests.runtime.worker_process --url URL --storage DIR --work DIR --id NAME [--drain]
+        [--runpod-url BASE --runpod-endpoint ID --runpod-key KEY]   (RunPod backend, e.g. the fake)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from db.session import Database
 from db.storage import LocalStorage
+from engine.backends import Backend
 from engine.backends.local import LocalBackend
 from engine.handlers.context import EngineOptions
 from engine.worker import Worker, WorkerConfig
@@ -20,7 +22,13 @@ from engine.worker import Worker, WorkerConfig
 
 async def main(args: argparse.Namespace) -> int:
     database = Database(args.url)
-    backend = LocalBackend(preload=args.preload)
+    backend: Backend = LocalBackend(preload=args.preload)
+    if args.runpod_url:
+        from engine.backends.runpod import RunPodBackend
+        from engine.backends.runpod_client import RunPodClient
+
+        client = RunPodClient(args.runpod_endpoint, args.runpod_key, base_url=args.runpod_url, backoff_seconds=0.05)
+        backend = RunPodBackend(client, slots=1, poll_seconds=0.05)
     worker = Worker(
         database, LocalStorage(Path(args.storage)), backend, worker_id=args.id,
         options=EngineOptions(base_model="tiny", device="cpu", work_dir=Path(args.work)),
@@ -48,6 +56,9 @@ if __name__ == "__main__":
     parser.add_argument("--drain", action="store_true")
     parser.add_argument("--preload", action="store_true", help="import the engine before claiming")
     parser.add_argument("--log", required=True)
+    parser.add_argument("--runpod-url", default="", help="run jobs on this RunPod API base URL")
+    parser.add_argument("--runpod-endpoint", default="ep-test")
+    parser.add_argument("--runpod-key", default="rp-test-key")
     arguments = parser.parse_args()
     logging.basicConfig(filename=arguments.log, level=logging.INFO,
                         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
