@@ -91,10 +91,11 @@ async def enqueue(
     if idempotency_key is not None and (existing := await find_by_key(session, idempotency_key)) is not None:
         return Enqueued(existing, created=False)
     active = await active_jobs(session, user_id)
-    if kind == JobKind.train:
-        for job in active:
-            if job.kind == JobKind.train:
-                raise TrainingAlreadyRunning(job.id)
+    for job in active:
+        if idempotency_key is not None and job.idempotency_key == idempotency_key:
+            return Enqueued(job, created=False)  # committed by a racing twin since we looked it up
+        if kind == JobKind.train and job.kind == JobKind.train:
+            raise TrainingAlreadyRunning(job.id)
     if max_active_per_user is not None and len(active) >= max_active_per_user:
         raise QueueLimitReached(max_active_per_user)
     job = Job(

@@ -69,6 +69,15 @@ async def test_from_start_to_album(tmp_path, telegram: FakeTelegram) -> None:
                 user_id = jobs[0].user_id
                 assert await credits.balance(session, user_id) == 1 == await credits.ledger_sum(session, user_id)
 
+            await telegram.press(ALEX, done, "More like this")  # the same style again, as a new batch
+            await telegram.wait_for(lambda m: "Painting 4 LinkedIn Headshot" in m.text and m.message_id > done.message_id,
+                                    what="a second batch")
+            async with bot.services.database.transaction() as session:
+                again = await session.get(Job, 3)
+                assert again is not None and again.payload["style_id"] == "linkedin-headshot"
+                assert again.payload["seed"] != jobs[1].payload["seed"]  # more like this, not the same again
+                assert await credits.balance(session, user_id) == 0
+
 
 async def test_a_bot_restart_while_training_still_delivers_once(tmp_path, telegram: FakeTelegram) -> None:
     async with running_bot(tmp_path, telegram) as bot:
