@@ -30,6 +30,7 @@ test: setup postgres
 
 bench: setup
 	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.queue
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
