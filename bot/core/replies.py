@@ -53,9 +53,6 @@ class Reply:
     typing: bool = False
     """Show a 'working…' chat action along with it."""
 
-    def with_buttons(self, *rows: tuple[Button, ...]) -> Reply:
-        return Reply(self.text, tuple(rows), self.album, self.documents, self.private, self.progress_of_job, self.typing)
-
 
 @dataclass(frozen=True, slots=True)
 class UserRef:

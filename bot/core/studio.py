@@ -205,6 +205,7 @@ class Studio:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             user_id = account.id
+            await self.current_lora(session, user_id)
         result = await self.selfies.add(user_id, files)
         return [self.batch_summary(result)]
 
@@ -291,6 +292,7 @@ class Studio:
         return await self._reply(texts.CHOOSE_CLASS, buttons)
 
     async def _training_problem(self, session: AsyncSession, account: User) -> Reply | None:
+        await self.current_lora(session, account.id)  # a set whose training ended is collecting again
         if await jobs.active_jobs(session, account.id, JobKind.train):
             return Reply(texts.TRAIN_ALREADY)
         selfie_set = await self.selfies.open_set(session, account.id)
@@ -313,7 +315,7 @@ class Studio:
             try:
                 enqueued = await jobs.enqueue(
                     session, user_id=account.id, kind=JobKind.train, cost=self.settings.train_cost,
-                    payload={}, idempotency_key=f"train:set:{selfie_set.id}", max_attempts=self.settings.job_max_attempts,
+                    payload={}, idempotency_key=await self._fresh_key(session, f"train:set:{selfie_set.id}"), max_attempts=self.settings.job_max_attempts,
                     max_active_per_user=self.settings.max_queued_jobs_per_user,
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
@@ -353,29 +355,25 @@ class Studio:
         return f"{line}\n{stage}…" if stage and job.stage not in {"queued", "done"} else line
 
     async def current_lora(self, session: AsyncSession, user_id: int) -> LoraModel | None:
-        """The user's newest model, with its status brought up to date from its training job."""
+        """The user's newest model, its status and its selfie set's brought up to date with its
+        training job (the worker records success; a job cancelled or failed elsewhere is caught here).
+        A set whose training failed goes back to collecting, so the user can train again at once."""
         lora = await session.scalar(
             select(LoraModel).where(LoraModel.user_id == user_id).order_by(LoraModel.id.desc()).limit(1)
         )
-        if lora is None or lora.status != LoraStatus.training or lora.job_id is None:
+        job = await session.get(Job, lora.job_id) if lora is not None and lora.job_id is not None else None
+        if lora is None or job is None or job.state not in FINAL_JOB_STATES:
             return lora
-        job = await session.get(Job, lora.job_id)
-        if job is None or job.state not in FINAL_JOB_STATES:
-            return lora
-        if job.state == JobState.succeeded:
-            lora.status = LoraStatus.ready
-            result = job.result or {}
-            lora.storage_key = result.get("lora_key") or job.payload.get("lora_key")
-            lora.base_model = result.get("base_model") or lora.base_model
-        else:
-            lora.status = LoraStatus.failed
-            selfie_set = await session.get(SelfieSet, lora.set_id) if lora.set_id else None
-            if selfie_set is not None and selfie_set.status == SetStatus.training:
-                selfie_set.status = SetStatus.collecting  # the photos stay; the user may train again
-        if lora.status == LoraStatus.ready and lora.set_id:
-            selfie_set = await session.get(SelfieSet, lora.set_id)
-            if selfie_set is not None:
-                selfie_set.status = SetStatus.trained
+        succeeded = job.state == JobState.succeeded
+        if lora.status == LoraStatus.training:
+            lora.status = LoraStatus.ready if succeeded else LoraStatus.failed
+            if succeeded:
+                result = job.result or {}
+                lora.storage_key = result.get("lora_key") or job.payload.get("lora_key")
+                lora.base_model = result.get("base_model") or lora.base_model
+        selfie_set = await session.get(SelfieSet, lora.set_id) if lora.set_id else None
+        if selfie_set is not None and selfie_set.status == SetStatus.training:
+            selfie_set.status = SetStatus.trained if succeeded else SetStatus.collecting
         return lora
 
     # ------------------------------------------------------------------ generation

@@ -66,7 +66,6 @@ PRIVACY = (
 )
 
 PHOTOS_RECEIVED = "📥 Got {count} photos — checking them all…"
-ASK_FOR_PHOTOS = "Send me your selfies first (as photos or files). I need at least {min_photos} good ones."
 NOT_A_PHOTO_TEXT = "I was expecting photos 🙂 Send me selfies, or use /help to see what I can do."
 STICKER = "Cute sticker! 😄 But I need real photos of you — send selfies as photos or files."
 VIDEO = "I can't learn from videos. Please send still photos of yourself instead."
@@ -75,7 +74,6 @@ ANIMATION = "That's an animation. Please send still photos of yourself."
 AUDIO = "I can't use audio or voice messages. Please send selfies."
 
 SET_READY = "You're ready to train! It takes {minutes} and {cost}."
-SET_FULL = "Your set is full ({max_photos} photos). Train now, or /delete to start over."
 CHOOSE_CLASS = "Who is in the photos? This helps me paint you right."
 CLASS_WORDS = {"man": "👨 A man", "woman": "👩 A woman", "person": "🧑 Prefer not to say"}
 

@@ -98,3 +98,25 @@ async def test_an_unexpected_failure_gets_an_apology_with_an_error_id(bot_factor
         error_id = apology.text.rsplit("error id ", 1)[1].rstrip(")")
         logged = [r for r in caplog.records if getattr(r, "error_id", None) == error_id]
         assert logged and logged[0].exc_info is not None  # the traceback is in the log, under the same id
+
+
+async def test_after_a_cancelled_training_the_same_photos_train_again(bot_factory) -> None:
+    async with bot_factory(free_credits=2) as bot:
+        telegram = bot.telegram
+        for data in obama_selfies(8):
+            await telegram.send_photo(ALEX, data, media_group_id="a")
+        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
+        await telegram.press(ALEX, summary, "Train my model")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Who is in the photos"), "A man")
+        progress = await telegram.wait_for_text(ALEX, "Learning your face")
+        await telegram.press(ALEX, progress, "Cancel")  # no worker runs: the job is still waiting
+        assert "1 credit went back" in (await telegram.wait_for_text(ALEX, "Stopped")).text
+        await telegram.send_text(ALEX, "/train")
+        again = await telegram.wait_for(lambda m: "Who is in the photos" in m.text and m.message_id > progress.message_id,
+                                        what="the class question again")
+        await telegram.press(ALEX, again, "A man")
+        await telegram.wait_for(lambda m: "Learning your face" in m.text and m.message_id > again.message_id,
+                                what="a second training")
+        async with bot.services.database.transaction() as session:
+            states = list(await session.scalars(select(Job.state).order_by(Job.id)))
+            assert states == [JobState.cancelled, JobState.queued]
