@@ -51,6 +51,13 @@ class IntakeConfig:
     """A photo with at least this share of perfectly flat pixels is refused as a screenshot."""
     screenshot_warn_fraction: float = 0.12
 
+    # --- photos of screens --------------------------------------------------------------------
+    screen_moire_warn: float = 3.2
+    """Spectral peak of the face (see screen.py; natural photos stay below about 2.8) from which a
+    photo is accepted with a note that it may show a screen."""
+    screen_moire_refuse: float = 4.5
+    """Spectral peak from which a photo is refused as a photo of a screen."""
+
     # --- duplicates ---------------------------------------------------------------------------
     duplicate_hash_distance: int = 6
     """Perceptual-hash Hamming distance (of 64 bits) at or below which two photos are one."""

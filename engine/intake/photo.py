@@ -17,6 +17,7 @@ from engine.intake.faces import FaceBox, downscaled, detect_faces, face_embeddin
 from engine.intake.phash import perceptual_hash
 from engine.intake.quality import flat_fraction, measure_face
 from engine.intake.reasons import ACCEPTED_MESSAGE, PhotoWarning, RejectCode, message_for
+from engine.intake.screen import moire_score, screen_window
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def check_photo(data: bytes, *, filename: str = "", config: IntakeConfig | None 
         small, back = downscaled(image, config.detect_max_side)
         _check_screenshot(decoded, small, filename, config, metrics, warnings)
         face = _main_face(image, small, back, config, warnings)
+        _check_screen_photo(image, face, config, metrics, warnings)
         _check_face_quality(image, face, config, metrics)
         embedding = face_embedding(image, face, jitters=config.embedding_jitters)
         phash = perceptual_hash(small)
@@ -162,6 +164,22 @@ def _inside_fraction(box: FaceBox, size: tuple[int, int]) -> float:
     inside_w = max(0.0, min(right, size[0]) - max(left, 0))
     inside_h = max(0.0, min(bottom, size[1]) - max(top, 0))
     return inside_w * inside_h / ((right - left) * (bottom - top))
+
+
+def _check_screen_photo(
+    image: Image.Image, face: FaceBox, config: IntakeConfig, metrics: dict[str, float],
+    warnings: list[PhotoWarning],
+) -> None:
+    """A display's pixel grid or moiré over the face (measured at full resolution)."""
+    window = screen_window(image, face)
+    if window is None:
+        return
+    score = moire_score(window)
+    metrics["screen_moire"] = round(score, 2)
+    if score >= config.screen_moire_refuse:
+        raise PhotoRejected(RejectCode.screen_photo, f"moire {score:.2f}")
+    if score >= config.screen_moire_warn:
+        warnings.append(PhotoWarning.maybe_screen_photo)
 
 
 def _check_face_quality(image: Image.Image, face: FaceBox, config: IntakeConfig, metrics: dict[str, float]) -> None:

@@ -15,6 +15,7 @@ class RejectCode(StrEnum):
     too_small = "too_small"
     animated = "animated"
     screenshot = "screenshot"
+    screen_photo = "screen_photo"
     no_face = "no_face"
     multiple_faces = "multiple_faces"
     face_too_small = "face_too_small"
@@ -31,6 +32,7 @@ class PhotoWarning(StrEnum):
     """Things worth telling the user about a photo that is still accepted."""
 
     maybe_screenshot = "maybe_screenshot"
+    maybe_screen_photo = "maybe_screen_photo"
     background_faces = "background_faces"
 
 
@@ -53,6 +55,7 @@ MESSAGES: dict[RejectCode, str] = {
     RejectCode.screenshot: (
         "This looks like a screenshot. Please send the original photo from your camera roll instead."
     ),
+    RejectCode.screen_photo: "This looks like a photo of a screen. Please send the original photo instead.",
     RejectCode.no_face: (
         "I couldn't find a face in this photo. Please send a photo where your face is clearly visible, "
         "looking roughly towards the camera."
@@ -91,6 +94,7 @@ LABELS: dict[RejectCode, str] = {
     RejectCode.too_small: "too small",
     RejectCode.animated: "animation",
     RejectCode.screenshot: "screenshot",
+    RejectCode.screen_photo: "photo of a screen",
     RejectCode.no_face: "no face found",
     RejectCode.multiple_faces: "more than one face",
     RejectCode.face_too_small: "face too small",
@@ -106,6 +110,7 @@ LABELS: dict[RejectCode, str] = {
 TIPS: dict[RejectCode, str] = {
     RejectCode.too_small: "Send photos as files so they keep their full size.",
     RejectCode.screenshot: "Send original photos, not screenshots.",
+    RejectCode.screen_photo: "Send the original photos, not pictures of a screen.",
     RejectCode.no_face: "Make sure your face is clearly visible in every photo.",
     RejectCode.multiple_faces: "Only you in the picture: crop out friends.",
     RejectCode.face_too_small: "Close-ups and head-and-shoulders shots work best.",
@@ -125,6 +130,7 @@ GENERAL_TIP = (
 
 WARNING_MESSAGES: dict[PhotoWarning, str] = {
     PhotoWarning.maybe_screenshot: "This might be a screenshot; the original photo works better.",
+    PhotoWarning.maybe_screen_photo: "This might be a photo of a screen; the original photo works better.",
     PhotoWarning.background_faces: "There are other faces in the background; photos of just you work best.",
 }
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageFilter
 
 from engine.intake import IntakeConfig
 
@@ -38,3 +39,43 @@ def assert_human_sentence(message: str) -> None:
     assert message.rstrip().endswith((".", "!")), message
     assert len(message.split()) >= 4, message
     assert "_" not in message, message
+
+
+SUBPIXEL = 4
+"""A simulated display pixel is a 4x4 cell: R, G and B stripes one unit wide, then a dark column
+and a dark row (the gaps between sub-pixels)."""
+
+
+def on_display(photo: Image.Image, screen_px: int) -> Image.Image:
+    """``photo`` shown ``screen_px`` display pixels wide on an RGB-stripe screen, magnified to sub-pixels."""
+    height = round(photo.height * screen_px / photo.width)
+    shown = np.asarray(photo.resize((screen_px, height), Image.Resampling.LANCZOS), dtype=np.float32)
+    cells = np.zeros((height * SUBPIXEL, screen_px * SUBPIXEL, 3), np.float32)
+    for channel in range(3):
+        for row in range(SUBPIXEL - 1):
+            cells[row::SUBPIXEL, channel::SUBPIXEL, channel] = shown[:, :, channel]
+    return Image.fromarray(cells.astype(np.uint8))
+
+
+def photo_of_screen(
+    photo: Image.Image, *, screen_px: int = 450, pitch: float = 2.5, angle: float = 1.0,
+    blur: float = 0.9, seed: int = 0, quality: int = 88,
+) -> bytes:
+    """A phone photo of ``photo`` on a display: tilted, a little perspective, one display pixel
+    ``pitch`` camera pixels wide (sensor sampling at another pitch makes moiré), lens blur,
+    auto exposure, sensor noise, JPEG."""
+    rng = np.random.default_rng(seed)
+    screen = on_display(photo, screen_px).rotate(angle, Image.Resampling.BILINEAR)
+    w, h = screen.size
+    skew = 0.015 * w
+    quad = (skew, 0, 0, h, w, h, w - skew, 0)  # the top edge is a little farther away
+    screen = screen.transform(screen.size, Image.Transform.QUAD, quad, Image.Resampling.BILINEAR)
+    scale = pitch / SUBPIXEL
+    shot = screen.resize((round(w * scale), round(h * scale)), Image.Resampling.BOX)  # sensor pixels
+    shot = shot.filter(ImageFilter.GaussianBlur(blur))
+    sensed = np.asarray(shot, np.float32)
+    exposure = float(np.asarray(photo, np.float32).mean()) / max(float(sensed.mean()), 1.0)  # auto exposure
+    noisy = sensed * exposure + rng.normal(0.0, 4.0, sensed.shape)
+    margin = round(0.04 * min(shot.size))
+    framed = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+    return encode(framed.crop((margin, margin, shot.width - margin, shot.height - margin)), quality=quality)
