@@ -136,6 +136,14 @@ async def refund(session: AsyncSession, job_id: int, *, amount: int | None = Non
     return Refund(job_id=job_id, user_id=user_id, amount=give_back, balance=new_balance)
 
 
+async def settle(session: AsyncSession, job_id: int, *, succeeded: bool, refund_amount: int | None = None) -> None:
+    """A job ended: its reservation is spent when it succeeded, refunded (all or part) otherwise."""
+    if succeeded:
+        await commit(session, job_id)
+    else:
+        await refund(session, job_id, amount=refund_amount)
+
+
 async def ledger_sum(session: AsyncSession, user_id: int) -> int:
     """The sum of a user's ledger; equals the balance whenever the books are right."""
     return int(await session.scalar(select(func.coalesce(func.sum(CreditEntry.delta), 0)).where(CreditEntry.user_id == user_id)))

@@ -156,10 +156,7 @@ async def finish(
         fields |= {"error_code": error_code, "error_message": error_message, "stage": str(state)}
     if not await transition(session, job_id, state, **fields):
         return False
-    if state == JobState.succeeded:
-        await credits.commit(session, job_id)
-    else:
-        await credits.refund(session, job_id, amount=refund_amount)
+    await credits.settle(session, job_id, succeeded=state == JobState.succeeded, refund_amount=refund_amount)
     return True
 
 

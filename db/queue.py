@@ -251,10 +251,7 @@ async def complete(
         params |= {"error_code": error_code, "error_message": error_message, "stage": str(state)}
     if (await session.execute(_finish_statement(success), params)).scalar_one_or_none() is None:
         return False
-    if success:
-        await credits.commit(session, lease.job_id)
-    else:
-        await credits.refund(session, lease.job_id, amount=refund_amount)
+    await credits.settle(session, lease.job_id, succeeded=success, refund_amount=refund_amount)
     return True
 
 
