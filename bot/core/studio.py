@@ -20,8 +20,8 @@ from bot.core.selfies import BatchResult, SelfieBook
 from db import credits, jobs
 from db.job_status import request_cancel
 from db.models import FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, SelfieSet, SetStatus, User
-from db.users import delete_user, find_user, get_or_create_user
 from db.storage import user_prefix
+from db.users import delete_user, find_user, get_or_create_user
 from engine.intake import IntakeConfig
 from engine.jobs import GenerateJob, TrainJob
 from studio.app import Services
@@ -29,8 +29,8 @@ from styles import Style
 
 log = logging.getLogger(__name__)
 
-PERSONAL_TOKEN = "ohwx"
-MAX_REFERENCES = 12  # a rare token: the LoRA binds the user's face to it
+PERSONAL_TOKEN = "ohwx"  # a rare token: the LoRA binds the user's face to it
+MAX_REFERENCES = 12  # selfie embeddings sent with a generation to rank its outputs by likeness
 TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
 
 
@@ -62,7 +62,7 @@ class Studio:
         return await self._guard(user, lambda: handler(user, args or []))
 
     async def photos(self, user: UserRef, files: list[IncomingFile]) -> list[Reply]:
-        return await self._guard(user, lambda: self._photos(user, files), cost_events=1)
+        return await self._guard(user, lambda: self._photos(user, files))
 
     async def action(self, user: UserRef, action: str, *, source_message_id: str = "") -> list[Reply]:
         return await self._guard(user, lambda: self._action(user, action, source_message_id))
@@ -85,7 +85,7 @@ class Studio:
                 job.reply_message_id = str(message_id)
 
     # ------------------------------------------------------------------ plumbing
-    async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], cost_events: int = 1) -> list[Reply]:
+    async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]]) -> list[Reply]:
         """Rate limit, then run; an unexpected error becomes an apology carrying an error id."""
         if not self.limiter.allow(f"{user.platform}:{user.user_id}"):
             return [Reply(texts.RATE_LIMITED, private=True)]
