@@ -55,6 +55,7 @@ class FakeTelegram:
         self.history: list[Sent] = []
         self.edits: list[Sent] = []
         self.commands: list[dict[str, Any]] = []
+        self.webhook: dict[str, Any] = {}
         self.callback_answers: list[dict[str, Any]] = []
         self.chat_actions: list[tuple[int, str]] = []
         self.files: dict[str, tuple[bytes, str]] = {}
@@ -262,6 +263,10 @@ class FakeTelegram:
                 "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _m_setWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = params
         return True
 
     async def _m_setMyCommands(self, params: dict[str, Any]) -> bool:

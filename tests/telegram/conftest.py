@@ -40,8 +40,8 @@ async def running_bot(tmp_path: Path, telegram: FakeTelegram, **overrides: Any) 
     stop = asyncio.Event()
     task = asyncio.create_task(front_end.run(stop))
     try:
-        for _ in range(100):  # until the bot polls
-            if any(method == "getUpdates" for method, _ in telegram.calls):
+        for _ in range(100):  # until the bot polls (or has set its webhook)
+            if any(method in {"getUpdates", "setWebhook"} for method, _ in telegram.calls):
                 break
             await asyncio.sleep(0.05)
         yield RunningBot(telegram, front_end, services, settings)

@@ -112,3 +112,27 @@ async def test_flood_control_is_retried_not_lost(bot_factory) -> None:
         await bot.telegram.send_text(ALEX, "/help")
         await bot.telegram.wait_for_text(ALEX, "Here's what I can do", timeout=20)
         assert [m for m, _ in bot.telegram.calls].count("sendMessage") == 2
+
+
+async def test_webhook_mode(bot_factory, unused_tcp_port: int) -> None:
+    import aiohttp
+
+    async with bot_factory(telegram_webhook_url="https://bot.example.test/", telegram_webhook_port=unused_tcp_port) as bot:
+        for _ in range(100):
+            if bot.telegram.webhook:
+                break
+            await asyncio.sleep(0.05)
+        assert bot.telegram.webhook["url"] == "https://bot.example.test/telegram"
+        secret = bot.telegram.webhook["secret_token"]
+        update = {"update_id": 1, "message": {
+            "message_id": 1, "date": 0, "chat": {"id": ALEX, "type": "private", "first_name": "Alex"},
+            "from": {"id": ALEX, "is_bot": False, "first_name": "Alex"}, "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{unused_tcp_port}/telegram"
+            async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as refused:
+                assert refused.status == 403
+            async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as accepted:
+                assert accepted.status == 200
+        await bot.telegram.wait_for_text(ALEX, "Here's what I can do")
+        assert not any(method == "getUpdates" for method, _ in bot.telegram.calls)
