@@ -1,9 +1,12 @@
 """Face restoration: GFPGAN v1.4 (``GFPGANv1Clean``) or a spandrel face model, blended back softly.
 
-Faces are cut as squares around the given boxes (from intake's dlib detector), restored at
-512 px, and pasted back through a feathered ellipse at ``blend`` strength, so the restorer
-sharpens without replacing the person's features. No weights: logged once, images pass through.
-facexlib is never used (it downloads detectors at run time).
+Each face (a box from intake's dlib detector) is aligned to the FFHQ 512 px template the networks
+were trained on (dlib's 5-point landmarks → similarity transform, see ``engine.align``), restored,
+warped back with the inverse transform and blended in through a feathered ellipse at ``blend``
+strength, so the restorer sharpens without replacing the person's features. Where no usable
+landmarks are found (or ``align=False``) a square around the box is restored instead, unaligned.
+No weights: logged once, images pass through. facexlib is never used (it downloads detectors at
+run time).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 
+from engine import align as alignment
 from engine.boxes import Box, as_box, clamp, square_around
 from engine.compat import patch_torchvision_functional_tensor
 
@@ -36,7 +40,8 @@ class RestoreConfig:
     face_model_weights: Path | None = None  # any spandrel face model (CodeFormer needs spandrel_extra_arches)
     prefer: str = "gfpgan"  # "gfpgan" or "face_model" when both are present
     blend: float = 0.6  # weight of the restored face; 1.0 = restorer output only
-    margin: float = 0.45  # square crop = face side × (1 + 2 × margin)
+    margin: float = 0.45  # fallback square crop = face side × (1 + 2 × margin)
+    align: bool = True  # align to the FFHQ template from dlib landmarks; False = always the square crop
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.blend <= 1.0:
@@ -159,6 +164,25 @@ class FaceRestorer:
         return result
 
     def _restore_one(self, image: Image.Image, face: Box) -> Image.Image:
+        matrix = None
+        if self.config.align:
+            points = alignment.find_landmarks(image, face)
+            matrix = alignment.estimate_alignment(points) if points is not None else None
+        if matrix is None:
+            return self._restore_square(image, face)
+        return self._restore_warped(image, matrix)
+
+    def _restore_warped(self, image: Image.Image, matrix: np.ndarray) -> Image.Image:
+        """Align with ``matrix`` (image → 512 px FFHQ face), restore, warp back, feathered blend."""
+        array = np.asarray(image.convert("RGB"))
+        aligned = Image.fromarray(alignment.warp_face(array, matrix, FACE_SIZE))
+        restored = np.asarray(self.restore_aligned(aligned).convert("RGB").resize(
+            (FACE_SIZE, FACE_SIZE), Image.Resampling.LANCZOS))
+        mask = alignment.face_mask(FACE_SIZE, self.config.blend)
+        return Image.fromarray(alignment.paste_back(array, restored, mask, matrix))
+
+    def _restore_square(self, image: Image.Image, face: Box) -> Image.Image:
+        """Fallback without landmarks: restore an unaligned square around the box."""
         square = square_around(face, self.config.margin)
         side = square[2] - square[0]
         if side < 8:

@@ -90,3 +90,141 @@ def test_lanczos_fallback_without_weights(caplog):
     with caplog.at_level("WARNING"):
         out = Upscaler(None).upscale(_noise(30, 20), scale=2)
     assert out.size == (60, 40) and "Lanczos" in caplog.text
+
+
+# --- FFHQ alignment before restoration (engine.align) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def obama():
+    from engine.intake.faces import detect_faces
+    from tests.support.selfies import PHOTOS_DIR
+
+    photo = Image.open(PHOTOS_DIR / "obama.jpg").convert("RGB")
+    faces = detect_faces(photo)
+    assert faces
+    return photo, faces[0].as_tuple()
+
+
+class _InvertingRestorer(FaceRestorer):
+    """A stand-in network: the "restored" face is the negative of its input (no weights needed)."""
+
+    seen: list
+
+    @property
+    def available(self) -> bool:
+        return True
+
+    def restore_aligned(self, face: Image.Image) -> Image.Image:
+        self.seen = [*getattr(self, "seen", []), face]
+        return Image.fromarray(255 - np.asarray(face.convert("RGB").resize((512, 512))))
+
+
+def test_dlib_targets_put_eye_centres_on_the_ffhq_template_and_the_mask_is_zero_at_the_border():
+    from engine import align
+
+    assert np.abs(align.eye_centres(align.DLIB5_TARGETS_512) - align.FFHQ_TEMPLATE_512[:2]).max() < 1e-6
+    mask = align.face_mask(512, 0.6)
+    assert mask.max() == pytest.approx(0.6, abs=1e-3)
+    assert mask[0].max() == mask[-1].max() == mask[:, 0].max() == mask[:, -1].max() == 0
+    assert mask[240, 256] == pytest.approx(0.6, abs=1e-3)  # between the eyes
+    assert mask[371, 200] > 0.5 and mask[371, 313] > 0.5  # mouth corners
+
+
+def test_alignment_maps_detected_eye_centres_onto_the_template(obama):
+    from engine import align
+
+    photo, box = obama
+    points = align.find_landmarks(photo, box)
+    assert points is not None and points.shape == (5, 2)
+    matrix = align.estimate_alignment(points)
+    assert matrix is not None
+    eyes = align.eye_centres(points) @ matrix[:, :2].T + matrix[:, 2]
+    assert np.abs(eyes - align.FFHQ_TEMPLATE_512[:2]).max() < 3  # pixels of the 512 px face
+    # the aligned face is upright: the detected eyes sit level in it
+    assert abs(eyes[0, 1] - eyes[1, 1]) < 3
+
+
+def _footprint(shape: tuple[int, int], matrix: np.ndarray, mask: np.ndarray, grow: int = 2) -> np.ndarray:
+    """Pixels of the photo whose aligned position lies on (or within ``grow`` px of) the mask's support."""
+    import cv2
+
+    support = cv2.dilate((mask > 0).astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    u = np.rint(matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]).astype(int)
+    v = np.rint(matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]).astype(int)
+    ok = (u >= 0) & (u < mask.shape[1]) & (v >= 0) & (v < mask.shape[0])
+    inside = np.zeros(shape, dtype=bool)
+    inside[ok] = support[v[ok], u[ok]] > 0
+    return inside
+
+
+@pytest.mark.slow
+def test_aligned_gfpgan_restore_changes_pixels_only_inside_the_feathered_face_mask(gfpgan_file, obama, monkeypatch):
+    from engine import align
+
+    photo, box = obama
+    restorer = FaceRestorer(RestoreConfig(gfpgan_weights=gfpgan_file, blend=0.6))
+    monkeypatch.setattr(FaceRestorer, "_restore_square", lambda *a: pytest.fail("aligned path expected"))
+    out = restorer.restore(photo, [box])
+    assert out.size == photo.size
+    diff = np.abs(np.asarray(out, float) - np.asarray(photo, float)).sum(axis=2)
+
+    matrix = align.estimate_alignment(align.find_landmarks(photo, box))
+    inside = _footprint(diff.shape, matrix, align.face_mask(512, 0.6))
+    assert inside.mean() < 0.25  # the face region is a small part of the photo...
+    assert diff[~inside].max() == 0  # ...and nothing outside it changed
+    eyes = align.eye_centres(align.find_landmarks(photo, box))
+    (lx, ly), (rx, ry) = np.rint(eyes).astype(int)
+    assert diff[ly - 10:ry + 40, lx:rx].mean() > 1  # the face itself did change
+    left, top, right, bottom = box
+    assert diff[top:bottom, left:right].mean() > diff[inside].mean() * 0.5
+
+
+def test_aligned_path_feeds_the_network_an_ffhq_aligned_face(obama):
+    from engine import align
+
+    photo, box = obama
+    restorer = _InvertingRestorer(RestoreConfig(blend=1.0))
+    out = restorer.restore(photo, [box])
+    assert len(restorer.seen) == 1 and restorer.seen[0].size == (512, 512)
+    matrix = align.estimate_alignment(align.find_landmarks(photo, box))
+    expected = align.warp_face(np.asarray(photo), matrix)
+    assert np.array_equal(np.asarray(restorer.seen[0]), expected)
+    # with blend 1 the middle of the face is the network's output (the negative), warped back
+    cx, cy = np.rint(align.eye_centres(align.find_landmarks(photo, box)).mean(axis=0)).astype(int)
+    got = np.asarray(out, float)[cy, cx]
+    assert np.abs(got - (255 - np.asarray(photo, float)[cy, cx])).max() < 30
+
+
+@pytest.mark.parametrize("how", ["no_landmarks", "align_off"])
+def test_restore_falls_back_to_the_square_crop_without_landmarks(how, monkeypatch):
+    from engine import align
+    from engine.boxes import square_around
+
+    calls = []
+    if how == "no_landmarks":
+        monkeypatch.setattr(align, "find_landmarks", lambda image, box: calls.append(box))
+    monkeypatch.setattr(FaceRestorer, "_restore_warped", lambda *a: pytest.fail("square crop expected"))
+    restorer = _InvertingRestorer(RestoreConfig(blend=0.5, align=how != "align_off"))
+    photo = _noise(300, 360, seed=1)
+    box = (100, 90, 200, 210)
+    out = restorer.restore(photo, [box])
+    assert calls == ([box] if how == "no_landmarks" else [])
+    assert len(restorer.seen) == 1  # the square crop, not an aligned face, went through the network
+    diff = np.abs(np.asarray(out, float) - np.asarray(photo, float)).sum(axis=2)
+    left, top, right, bottom = square_around(box, restorer.config.margin)
+    assert diff[130:170, 130:170].mean() > 1
+    outside = np.ones_like(diff, dtype=bool)
+    outside[max(top, 0):bottom, max(left, 0):right] = False
+    assert diff[outside].max() == 0
+
+
+def test_implausible_landmarks_are_rejected(monkeypatch):
+    from engine import align
+    from engine.intake import faces
+
+    # eyes far apart compared with the box, nose above them: not a face of this box
+    monkeypatch.setattr(faces, "face_landmarks",
+                        lambda image, box: [(190, 100), (180, 100), (20, 100), (30, 100), (100, 60)])
+    assert align.find_landmarks(_noise(220, 220), (40, 40, 160, 160)) is None
