@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -161,6 +161,124 @@ async def claim(
         correlation_id=correlation_id, max_attempts=max_attempts, credits_reserved=reserved, expires_at=expires,
         remote_backend=remote_backend, remote_id=remote_id,
     )
+
+
+@functools.cache
+def _claim_one_statement() -> Any:
+    """Claim one given job, only while it is still queued and not being cancelled."""
+    c = JOBS.c
+    return (
+        update(JOBS)
+        .where(c.id == bindparam("job_id"), c.state == JobState.queued, c.cancel_requested == false())
+        .values(
+            state=JobState.running, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
+            heartbeat_at=bindparam("now"), started_at=bindparam("now"), attempts=c.attempts + 1, stage="preparing",
+            step=0, total_steps=0, progress=0.0, eta_seconds=None,
+        )
+        .returning(c.id, c.attempts, c.user_id, c.kind, c.payload, c.correlation_id, c.max_attempts,
+                   c.credits_reserved, c.remote_backend, c.remote_id)
+    )
+
+
+async def claim_companions(
+    session: AsyncSession,
+    lead: Lease,
+    *,
+    key: Callable[[dict[str, Any]], Hashable | None],
+    size: Callable[[dict[str, Any]], int],
+    room: int,
+    lease_seconds: float,
+    kinds: Sequence[str] | None = None,
+    now: datetime | None = None,
+    scan: int = 200,
+) -> list[Lease]:
+    """Also claim, each with its own lease and in the caller's (claim) transaction, queued jobs
+    that can share the lead's work: same kind and the same ``key`` of their payload, ``size``
+    units each (images), at most ``room`` units in all. Only jobs already queued are taken; none
+    is waited for, so a job that cannot share the call is never delayed by batching.
+
+    Fairness and per-user order hold: each user contributes a prefix of their own queue (a job
+    of theirs that cannot share the call, or does not fit, ends their contribution, so no job
+    overtakes an older one of the same user), and users are taken round robin, least recently
+    served first, as ``claim`` would serve them. Jobs another claimer holds are skipped
+    (``SKIP LOCKED`` on PostgreSQL), together with their user's later jobs."""
+    target = key(lead.payload)
+    if target is None or room <= 0:
+        return []
+    now = now or utcnow()
+    waiting = (
+        select(Job.id, Job.user_id, Job.kind, Job.payload)
+        .where(Job.state == JobState.queued, Job.cancel_requested == false())
+        .order_by(Job.id).limit(scan)
+    )
+    if kinds:
+        waiting = waiting.where(Job.kind.in_(list(kinds)))
+    per_user: dict[int, list[tuple[int, int]]] = {}
+    ended: set[int] = set()
+    for job_id, user_id, kind, payload in (await session.execute(waiting)).all():
+        if user_id in ended:
+            continue
+        payload = dict(payload or {})
+        if str(kind) != lead.kind or key(payload) != target:
+            ended.add(user_id)
+            continue
+        per_user.setdefault(user_id, []).append((job_id, max(1, size(payload))))
+    if not per_user:
+        return []
+    served = dict((await session.execute(
+        select(Job.user_id, func.max(Job.started_at)).where(Job.user_id.in_(list(per_user))).group_by(Job.user_id)
+    )).all())
+
+    def fair(user_id: int) -> tuple[Any, ...]:  # never served first, then least recently served
+        last = served.get(user_id)
+        return (last is not None, last or datetime.min, per_user[user_id][0][0])
+
+    users = sorted(per_user, key=fair)
+    chosen: list[tuple[int, int]] = []  # (user, job) in the order they are served
+    left = room
+    while left > 0 and any(per_user[u] for u in users):
+        for user_id in users:
+            pending = per_user[user_id]
+            if not pending:
+                continue
+            job_id, units = pending[0]
+            if units > left:  # does not fit: the user's later jobs wait behind it
+                pending.clear()
+                continue
+            pending.pop(0)
+            chosen.append((user_id, job_id))
+            left -= units
+    if not chosen:
+        return []
+    if _is_postgres(session):
+        lock = (
+            select(Job.id).where(Job.id.in_([job_id for _, job_id in chosen]), Job.state == JobState.queued)
+            .with_for_update(skip_locked=True)
+        )
+        available = set((await session.scalars(lock)).all())
+    else:  # BEGIN IMMEDIATE: nobody else is claiming
+        available = {job_id for _, job_id in chosen}
+    expires = now + timedelta(seconds=lease_seconds)
+    leases: list[Lease] = []
+    skipped: set[int] = set()
+    for user_id, job_id in chosen:
+        if user_id in skipped:
+            continue
+        row = None
+        if job_id in available:
+            row = (await session.execute(
+                _claim_one_statement(), {"job_id": job_id, "owner": lead.owner, "expires": expires, "now": now}
+            )).one_or_none()
+        if row is None:
+            skipped.add(user_id)
+            continue
+        job_id, attempt, user, kind, payload, correlation_id, max_attempts, reserved, remote_backend, remote_id = row
+        leases.append(Lease(
+            job_id=job_id, owner=lead.owner, attempt=attempt, user_id=user, kind=str(kind),
+            payload=dict(payload or {}), correlation_id=correlation_id, max_attempts=max_attempts,
+            credits_reserved=reserved, expires_at=expires, remote_backend=remote_backend, remote_id=remote_id,
+        ))
+    return leases
 
 
 async def heartbeat(

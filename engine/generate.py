@@ -13,7 +13,7 @@ from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipelin
 
 from engine.aspects import generation_size
 from engine.device import resolve_device, seeded_generator, weight_dtype
-from engine.errors import Cancelled
+from engine.errors import Cancelled, InvalidConfig
 from engine.gen_request import Budget, GeneratedImage, GenerateProgress, GenerationRequest
 from engine.models import ModelSpec
 from engine.pipelines import LoadOptions, apply_speedups, load_base, load_refiner
@@ -55,6 +55,8 @@ class Generator:
         self._base: StableDiffusionXLPipeline | None = None
         self._refiner: StableDiffusionXLImg2ImgPipeline | None = None
         self._adapters: dict[str, float] = {}
+        #: pipeline invocations so far (one per batch of up to ``batch_size`` images)
+        self.pipeline_calls = 0
 
     @classmethod
     def from_pipelines(cls, spec: ModelSpec, base: StableDiffusionXLPipeline,
@@ -168,6 +170,7 @@ class Generator:
         }
         split = plan["split"]
         base_steps = plan["steps"] if split is None else round(plan["steps"] * split)
+        self.pipeline_calls += 1
         with torch.inference_mode():
             generators = [seeded_generator(base.device, s) for s in seeds]
             output = base(
@@ -185,3 +188,69 @@ class Generator:
         return [GeneratedImage(image, i, seed, prompt, request.aspect,
                                {"steps": plan["steps"], "refiner_split": split, "guidance": plan["guidance"]})
                 for image, i, seed, prompt in zip(output, indices, seeds, prompts, strict=True)]
+
+    # --- several requests in one call ------------------------------------------------------------
+    @staticmethod
+    def _shared(plan: dict[str, Any], request: GenerationRequest) -> tuple[Any, ...]:
+        """What requests must agree on to share pipeline calls: size, schedule and LoRAs."""
+        return (plan["width"], plan["height"], plan["steps"], plan["split"], plan["guidance"],
+                request.lora is not None, request.lora_scale, request.style_lora is not None,
+                request.style_lora_weight)
+
+    def generate_many(self, requests: list[GenerationRequest], *, progress: ProgressFn | None = None,
+                      should_cancel: CancelFn | None = None) -> list[list[GeneratedImage]]:
+        """Several compatible requests (same size, schedule, LoRAs and weights) in one call: the
+        LoRAs are set once and images of different requests share pipeline batches. Each request
+        keeps its own prompts, negative prompt and seeds (``prompt_for``/``seed_for``), so its
+        images do not depend on what it was batched with. The LoRA files of the first request are
+        used (the caller groups requests by LoRA storage key). Progress ``batch_start``/``count``
+        refer to the flattened list of all requests' images."""
+        if not requests:
+            return []
+        plans = [self.plan(request) for request in requests]
+        plan = plans[0]
+        for request, other in zip(requests[1:], plans[1:], strict=True):
+            if self._shared(other, request) != self._shared(plan, requests[0]):
+                raise InvalidConfig("these generation requests cannot share a pipeline call")
+        if should_cancel is not None and should_cancel():
+            raise Cancelled("generation", 0)
+        self._set_loras(requests[0])
+        refiner = self.refiner if plan["split"] is not None else None
+        items = [(owner, index) for owner, request in enumerate(requests) for index in range(request.count)]
+        results: list[list[GeneratedImage]] = [[] for _ in requests]
+        for start in range(0, len(items), self.batch_size):
+            chunk = items[start:start + self.batch_size]
+            images = self._mixed_batch(requests, plan, chunk, start, len(items), refiner, progress, should_cancel)
+            for (owner, _), image in zip(chunk, images, strict=True):
+                results[owner].append(image)
+        return results
+
+    def _mixed_batch(self, requests: list[GenerationRequest], plan: dict[str, Any], chunk: list[tuple[int, int]],
+                     start: int, total: int, refiner: StableDiffusionXLImg2ImgPipeline | None,
+                     progress: ProgressFn | None, should_cancel: CancelFn | None) -> list[GeneratedImage]:
+        base = self.base
+        prompts = [requests[owner].prompt_for(index) for owner, index in chunk]
+        seeds = [requests[owner].seed_for(index) for owner, index in chunk]
+        common = {
+            "prompt": prompts, "negative_prompt": [requests[owner].negative_prompt for owner, _ in chunk],
+            "num_inference_steps": plan["steps"], "guidance_scale": plan["guidance"],
+        }
+        split = plan["split"]
+        base_steps = plan["steps"] if split is None else round(plan["steps"] * split)
+        self.pipeline_calls += 1
+        with torch.inference_mode():
+            generators = [seeded_generator(base.device, s) for s in seeds]
+            output = base(
+                **common, width=plan["width"], height=plan["height"], generator=generators,
+                denoising_end=split, output_type="latent" if refiner is not None else "pil",
+                callback_on_step_end=self._callback("base", start, total, base_steps, progress, should_cancel),
+            ).images
+            if refiner is not None:
+                output = refiner(
+                    **common, image=output, denoising_start=split, generator=generators,
+                    callback_on_step_end=self._callback("refiner", start, total, plan["steps"] - base_steps,
+                                                        progress, should_cancel),
+                ).images
+        return [GeneratedImage(image, index, seed, prompt, requests[owner].aspect,
+                               {"steps": plan["steps"], "refiner_split": split, "guidance": plan["guidance"]})
+                for image, (owner, index), seed, prompt in zip(output, chunk, seeds, prompts, strict=True)]

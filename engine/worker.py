@@ -9,6 +9,14 @@ Stopping: ``stop()`` stops claiming and lets the running job finish; ``stop(inte
 (what SIGTERM does, see worker_cli) stops it within a step and gives it back to the queue without
 counting the attempt (training resumes from its checkpoint).
 
+Batching: when the claimed job is a generation job (local backend), the same claim transaction
+also claims, each with its own lease, the other queued generation jobs that can share its
+pipeline call (``queue.claim_companions``: same LoRA, model, aspect, steps, guidance, refiner,
+style LoRA and weights; fair across users, in order within a user; up to ``batch_images``
+images). Only jobs already queued are taken, nothing waits for more. They run in one handler
+call (``JobContext.companions``); every lease is heartbeated and its cancel polled while it runs,
+and each job then ends on its own, in its own transaction, exactly as it would alone.
+
 Remote (RunPod) work outlives the worker: the backend records the remote job id on the job as
 soon as it submits it (lease-guarded, own transaction), and the next attempt resumes that remote
 job instead of paying for a second one. Only a user's cancel, or the reaper ending the job for
@@ -33,7 +41,7 @@ from db.session import Database
 from db.storage import Storage
 from engine.backends import Backend, RemoteHandle
 from engine.errors import Cancelled
-from engine.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
+from engine.handlers.context import BatchMember, EngineOptions, JobContext, ModelCache, StorageBridge
 from engine.handlers.errors import Failure, classify
 from engine.progress import ProgressTracker
 
@@ -51,6 +59,9 @@ class WorkerConfig:
     idle_seconds: float = 0.5  # wait between polls of an empty queue
     reap_seconds: float = 5.0
     kinds: tuple[str, ...] | None = None
+    #: most images one generation pipeline call holds when compatible queued generation jobs are
+    #: claimed together with the one claimed (local backend only); 0 turns batching off
+    batch_images: int = 8
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> WorkerConfig:
@@ -67,6 +78,8 @@ class Outcome:
     state: str  # succeeded / failed / cancelled / requeued / lost
     error_code: str | None = None
     written: bool = True
+    #: the ids of all jobs that ran in the same pipeline call, this one first; () when it ran alone
+    batch: tuple[int, ...] = ()
 
 
 class _Run:
@@ -103,6 +116,8 @@ class Worker:
         self._runs: set[_Run] = set()
         self._last_reap = float("-inf")
         self.processed = 0
+        #: the outcomes of the last ``run_next``: one, or one per job of a batch (the lead first)
+        self.last_outcomes: list[Outcome] = []
 
     # --- control ---------------------------------------------------------------------------------
     def stop(self, *, interrupt: bool = False) -> None:
@@ -147,20 +162,52 @@ class Worker:
                 lease = await queue.claim(
                     session, self.worker_id, lease_seconds=self.config.lease_seconds, kinds=self.config.kinds
                 )
+                companions = await self._claim_companions(session, lease) if lease is not None else []
         except Exception:
             log.exception("worker %s: claiming failed; retrying", self.worker_id)
             return None
         if lease is None:
             return None
+        if companions:
+            outcomes = await self._run_batch([lease, *companions])
+            self.processed += len(outcomes)
+            self.last_outcomes = outcomes
+            return outcomes[0]
         try:
             outcome = await self._run(lease)
         except Exception:  # e.g. the database went away while writing the outcome
-            log.exception("job %s [%s]: the outcome could not be written; its lease will expire and it will be "
-                          "retried", lease.job_id, lease.correlation_id,
-                          extra={"job_id": lease.job_id, "error_id": lease.correlation_id})
-            outcome = Outcome(lease.job_id, "lost", written=False)
+            outcome = self._unwritten(lease)
         self.processed += 1
+        self.last_outcomes = [outcome]
         return outcome
+
+    @staticmethod
+    def _unwritten(lease: Lease, batch: tuple[int, ...] = ()) -> Outcome:
+        log.exception("job %s [%s]: the outcome could not be written; its lease will expire and it will be "
+                      "retried", lease.job_id, lease.correlation_id,
+                      extra={"job_id": lease.job_id, "error_id": lease.correlation_id})
+        return Outcome(lease.job_id, "lost", written=False, batch=batch)
+
+    def _batches(self, lease: Lease) -> bool:
+        """Whether jobs like this one may share its work: generation jobs, run by this process
+        (a remote backend runs one job per remote request)."""
+        return (self.config.batch_images > 0 and lease.kind == "generate" and self.backend.name == "local"
+                and not getattr(self.backend, "resumable", False))
+
+    async def _claim_companions(self, session: Any, lease: Lease) -> list[Lease]:
+        """In the claim's transaction: other queued generation jobs that can share this one's
+        pipeline call (``engine.handlers.generate.batch_key``), up to ``batch_images`` images."""
+        if not self._batches(lease):
+            return []
+        from engine.handlers.generate import batch_images, batch_key
+
+        if batch_key(lease.payload) is None:
+            return []
+        room = self.config.batch_images - batch_images(lease.payload)
+        return await queue.claim_companions(
+            session, lease, key=batch_key, size=batch_images, room=room, lease_seconds=self.config.lease_seconds,
+            kinds=self.config.kinds,
+        )
 
     async def reap(self) -> queue.ReapReport:
         async with self.database.transaction() as session:
@@ -191,7 +238,7 @@ class Worker:
             log.exception("worker %s: reaping expired leases failed", self.worker_id)
 
     # --- one job ---------------------------------------------------------------------------------
-    async def _run(self, lease: Lease) -> Outcome:
+    def _start(self, lease: Lease) -> tuple[_Run, asyncio.Event]:
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         tracker = ProgressTracker(on_stage_change=lambda: loop.call_soon_threadsafe(wake.set))
@@ -204,6 +251,10 @@ class Worker:
         extra = {"job_id": lease.job_id, "user_id": lease.user_id, "error_id": lease.correlation_id}
         log.info("job %s [%s]: %s attempt %d/%d started on %s", lease.job_id, lease.correlation_id, lease.kind,
                  lease.attempt, lease.max_attempts, self.worker_id, extra=extra)
+        return run, wake
+
+    async def _run(self, lease: Lease) -> Outcome:
+        run, wake = self._start(lease)
         started = time.monotonic()
         work = asyncio.ensure_future(self._execute(run))
         monitor = asyncio.create_task(self._monitor(run, wake, work))
@@ -219,7 +270,54 @@ class Worker:
             wake.set()
             await asyncio.gather(monitor, return_exceptions=True)
             self._runs.discard(run)
+        return await self._conclude(run, result, error, time.monotonic() - started)
+
+    async def _run_batch(self, leases: list[Lease]) -> list[Outcome]:
+        """Jobs claimed together run in one handler call (the lead's, with the others as its
+        ``companions``); every lease is heartbeated, and its cancel polled, while it runs. Each
+        job then ends on its own, in its own transaction, exactly as it would have alone."""
+        batch = tuple(lease.job_id for lease in leases)
+        starts = [self._start(lease) for lease in leases]
+        lead = starts[0][0]
+        members = [BatchMember(run.lease.kind, run.lease.payload, run.context) for run, _ in starts[1:]]
+        lead.context.companions = members
+        log.info("jobs %s: %d generation jobs share one pipeline call on %s", ", ".join(map(str, batch)),
+                 len(batch), self.worker_id)
+        started = time.monotonic()
+        work = asyncio.ensure_future(self._execute(lead))
+        monitors = [asyncio.create_task(self._monitor(run, wake, work)) for run, wake in starts]
+        result: dict[str, Any] | None = None
+        error: BaseException | None = None
+        try:
+            result = await work
+        except Exception as caught:
+            error = caught
+        finally:
+            for _, wake in starts:
+                wake.set()
+            await asyncio.gather(*monitors, return_exceptions=True)
+            for run, _ in starts:
+                self._runs.discard(run)
         seconds = time.monotonic() - started
+        ends: list[tuple[_Run, dict[str, Any] | None, BaseException | None]] = [(lead, result, error)]
+        for member, (run, _) in zip(members, starts[1:], strict=True):
+            if member.result is None and member.error is None:  # the batch ended before reaching it
+                ends.append((run, None, error or RuntimeError("the batch ended without this job's result")))
+            else:
+                ends.append((run, member.result, member.error))
+        outcomes = []
+        for run, job_result, job_error in ends:
+            try:
+                outcome = await self._conclude(run, job_result, job_error, seconds)
+                outcomes.append(Outcome(outcome.job_id, outcome.state, outcome.error_code, outcome.written, batch))
+            except Exception:
+                outcomes.append(self._unwritten(run.lease, batch))
+        return outcomes
+
+    async def _conclude(self, run: _Run, result: dict[str, Any] | None, error: BaseException | None,
+                        seconds: float) -> Outcome:
+        lease = run.lease
+        extra = {"job_id": lease.job_id, "user_id": lease.user_id, "error_id": lease.correlation_id}
         if run.lease_lost:
             log.warning("job %s [%s]: lease lost after %.1f s; result discarded, the job was handed on",
                         lease.job_id, lease.correlation_id, seconds, extra=extra)

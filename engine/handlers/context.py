@@ -77,6 +77,18 @@ class StorageBridge:
 
 
 @dataclass
+class BatchMember:
+    """Another claimed job that shares the lead job's pipeline call (see ``JobContext.companions``):
+    its own payload and context in; its own result, or the error it ends with, out."""
+
+    kind: str
+    payload: dict[str, Any]
+    context: JobContext
+    result: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+
+@dataclass
 class JobContext:
     job_id: int
     attempt: int
@@ -86,6 +98,8 @@ class JobContext:
     cache: ModelCache
     progress: ProgressTracker = field(default_factory=ProgressTracker)
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    #: other claimed jobs run in the same pipeline call as this one (the lead); empty: a single job
+    companions: list[BatchMember] = field(default_factory=list)
 
     @property
     def work_dir(self) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.handlers.context import JobContext
+from engine.handlers.context import BatchMember, JobContext
 from engine.handlers.models import model_spec, warm_generator
 from engine.jobs import GenerateJob, GenerateOutput, ImageOutput
 
@@ -63,21 +63,46 @@ def warm_finisher(context: JobContext, device: Any) -> Any:
     return context.cache.get("finisher", lambda: default_finisher(context.options.models_dir, device))
 
 
-def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
-    from engine.aspects import slug
-    from engine.export import encode_image
+def _request(spec: GenerateJob, context: JobContext) -> Any:
     from engine.gen_request import GenerationRequest
 
+    return GenerationRequest(
+        prompt=spec.prompt, negative_prompt=spec.negative_prompt, count=spec.count + spec.extra_candidates,
+        aspect=spec.aspect, steps=spec.steps, guidance=spec.guidance, seed=spec.seed, use_refiner=spec.use_refiner,
+        lora=_fetch_lora(context, spec.lora_key, "user_lora"), lora_scale=spec.lora_scale,
+        style_lora=_fetch_lora(context, spec.style_lora_key, "style_lora"), style_lora_weight=spec.style_lora_weight,
+    )
+
+
+def _finish(spec: GenerateJob, context: JobContext, generated: list[Any], device: Any, model_name: str,
+            started: float) -> GenerateOutput:
+    """Rank the candidates against the user's selfies, finish every chosen one per aspect, store them."""
+    from engine.aspects import slug
+    from engine.export import encode_image
+
+    chosen = choose_portraits(generated, spec.reference_embeddings, spec.count)
+    finisher = warm_finisher(context, device)
+    aspects = spec.aspects
+    outputs = []
+    for index, portrait in enumerate(chosen):
+        for aspect in aspects:
+            context.report("finishing", len(outputs), len(chosen) * len(aspects))
+            context.check_cancel("finishing", len(outputs))
+            finished = finisher.finish_one(portrait.image, aspect, portrait.face)
+            data = encode_image(finished, "JPEG")
+            key = context.storage.put(f"{spec.output_prefix}{index}-{slug(aspect)}.jpg", data, content_type="image/jpeg")
+            outputs.append(ImageOutput(key=key, index=index, width=finished.width, height=finished.height,
+                                       seed=portrait.seed, size_bytes=len(data), aspect=aspect, score=portrait.score))
+    return GenerateOutput(style_id=spec.style_id, base_model=model_name, images=outputs,
+                          seconds=round(time.monotonic() - started, 3))
+
+
+def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
     started = time.monotonic()
     context.report("preparing")
     model = model_spec(context, spec.base_model)
     candidates = spec.count + spec.extra_candidates
-    request = GenerationRequest(
-        prompt=spec.prompt, negative_prompt=spec.negative_prompt, count=candidates, aspect=spec.aspect,
-        steps=spec.steps, guidance=spec.guidance, seed=spec.seed, use_refiner=spec.use_refiner,
-        lora=_fetch_lora(context, spec.lora_key, "user_lora"), lora_scale=spec.lora_scale,
-        style_lora=_fetch_lora(context, spec.style_lora_key, "style_lora"), style_lora_weight=spec.style_lora_weight,
-    )
+    request = _request(spec, context)
     generator = warm_generator(context, model)
     plan = generator.plan(request)  # budget and validity checked before loading anything
     context.check_cancel("preparing")
@@ -92,18 +117,84 @@ def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
         context.report("generating", min(total, done_before + (offset + progress.step) * per_batch), total)
 
     generated = generator.generate(request, progress=on_step, should_cancel=context.should_cancel)
-    chosen = choose_portraits(generated, spec.reference_embeddings, spec.count)
-    finisher = warm_finisher(context, generator.base.device)
-    aspects = spec.aspects
-    outputs = []
-    for index, portrait in enumerate(chosen):
-        for aspect in aspects:
-            context.report("finishing", len(outputs), len(chosen) * len(aspects))
-            context.check_cancel("finishing", len(outputs))
-            finished = finisher.finish_one(portrait.image, aspect, portrait.face)
-            data = encode_image(finished, "JPEG")
-            key = context.storage.put(f"{spec.output_prefix}{index}-{slug(aspect)}.jpg", data, content_type="image/jpeg")
-            outputs.append(ImageOutput(key=key, index=index, width=finished.width, height=finished.height,
-                                       seed=portrait.seed, size_bytes=len(data), aspect=aspect, score=portrait.score))
-    return GenerateOutput(style_id=spec.style_id, base_model=model.name, images=outputs,
-                          seconds=round(time.monotonic() - started, 3))
+    return _finish(spec, context, generated, generator.base.device, model.name, started)
+
+
+# --- several jobs in one pipeline call ---------------------------------------------------------------
+
+
+def batch_key(payload: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What generation jobs must share to run in one pipeline call (None: the payload is invalid,
+    the job runs alone). Prompts, seeds, counts, output aspects and references may differ."""
+    from engine.jobs import parse_spec
+
+    try:
+        spec = parse_spec("generate", payload)
+    except Exception:
+        return None
+    assert isinstance(spec, GenerateJob)
+    return (spec.lora_key, spec.base_model, spec.aspect, spec.steps, spec.guidance, spec.use_refiner,
+            spec.style_lora_key, spec.style_lora_weight, spec.lora_scale)
+
+
+def batch_images(payload: dict[str, Any]) -> int:
+    """How many images a generation job adds to a shared pipeline call."""
+    return int(payload.get("count", 4)) + int(payload.get("extra_candidates", 0) or 0)
+
+
+def handle_generate_batch(members: list[BatchMember]) -> None:
+    """Compatible generation jobs (same ``batch_key``) in one ``Generator.generate_many`` call:
+    the LoRA is set once and images of different jobs share pipeline batches; each job keeps its
+    own prompts and seeds, then is ranked, finished and stored on its own. Sets every member's
+    result or error: a job that is invalid, over budget or cancelled ends alone; the others go on.
+    The call stops early only when every job in it was cancelled. An exception raised here (the
+    shared call failed) is every remaining job's error."""
+    from engine.jobs import parse_spec
+
+    started = time.monotonic()
+    live: list[tuple[BatchMember, GenerateJob, Any]] = []
+    generator = model = None
+    for member in members:
+        context = member.context
+        try:
+            spec = parse_spec(member.kind, member.payload)
+            assert isinstance(spec, GenerateJob)
+            context.report("preparing")
+            model = model_spec(context, spec.base_model)
+            request = _request(spec, context)
+            generator = warm_generator(context, model)
+            generator.plan(request)  # budget and validity of each job on its own, as when run alone
+            context.check_cancel("preparing")
+        except Exception as error:
+            member.error = error
+            continue
+        live.append((member, spec, request))
+    if not live:
+        return
+    assert generator is not None and model is not None
+    generator.load()
+    plan = generator.plan(live[0][2])
+    steps_per_image = plan["steps"]
+    totals = [steps_per_image * request.count for _, _, request in live]
+
+    def on_step(progress) -> None:  # type: ignore[no-untyped-def]
+        offset = 0 if progress.stage == "base" else round(steps_per_image * (plan["split"] or 0))
+        per_batch = min(generator.batch_size, progress.count - progress.batch_start)
+        done = progress.batch_start * steps_per_image + (offset + progress.step) * per_batch
+        fraction = min(1.0, done / (steps_per_image * progress.count))
+        for (member, _, _), total in zip(live, totals, strict=True):
+            member.context.report("generating", round(fraction * total), total)
+
+    def all_cancelled() -> bool:
+        return all(member.context.should_cancel() for member, _, _ in live)
+
+    log.info("generating %d job(s) (%d images) in one call", len(live), sum(r.count for _, _, r in live))
+    generated = generator.generate_many([request for _, _, request in live], progress=on_step,
+                                        should_cancel=all_cancelled)
+    for (member, spec, _), images in zip(live, generated, strict=True):
+        try:
+            member.context.check_cancel("generating")
+            member.result = _finish(spec, member.context, images, generator.base.device, model.name,
+                                    started).to_result()
+        except Exception as error:
+            member.error = error
