@@ -233,6 +233,10 @@ class S3Storage(Storage):
 
 def storage_from_settings(settings: Any) -> Storage:
     if settings.storage_backend == "s3":
+        if not settings.s3_bucket:
+            from studio.settings import ConfigError
+
+            raise ConfigError("Configuration error: STUDIO_S3_BUCKET is not set; STUDIO_STORAGE_BACKEND=s3 needs it.")
         def secret(value: Any) -> str | None:
             return value.get_secret_value() if value is not None else None
 

@@ -31,9 +31,9 @@ class Services:
 
 async def open_services(settings: Settings) -> Services:
     catalogue = load_catalogue(settings.styles_dirs)  # a broken style pack stops start-up here
+    storage = storage_from_settings(settings)  # so does a storage setting that is missing
     database = Database.from_settings(settings)
     await database.migrate()
-    storage = storage_from_settings(settings)
     log.info(
         "ready: database %s, storage %s, %d styles, engine %s (%s)",
         database.engine.url.render_as_string(hide_password=True), settings.storage_backend, len(catalogue),

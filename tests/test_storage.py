@@ -82,3 +82,10 @@ def test_backend_from_settings(tmp_path: Path) -> None:
                  s3_access_key_id="id", s3_secret_access_key="secret")
     )
     assert isinstance(s3, S3Storage) and s3.bucket == "b" and s3.prefix == "portrait-studio/"
+
+
+def test_s3_without_a_bucket_names_the_variable() -> None:
+    from studio.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="STUDIO_S3_BUCKET is not set"):
+        storage_from_settings(Settings(_env_file=None, storage_backend="s3"))  # type: ignore[call-arg]
