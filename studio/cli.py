@@ -218,10 +218,15 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 def main() -> None:
+    from styles import StyleError
+
     try:
         app()
     except ConfigError as error:
         print(str(error), file=sys.stderr)
+        sys.exit(2)
+    except StyleError as error:
+        print(f"Style catalogue error: {error}", file=sys.stderr)
         sys.exit(2)
 
 

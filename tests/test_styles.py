@@ -87,3 +87,10 @@ def test_an_operator_can_override_a_builtin_style(tmp_path: Path) -> None:
     text = (BUILTIN_DIR / "ghibli-art.toml").read_text().replace('title = ', 'title = "Anime portrait" #', 1)
     (tmp_path / "ghibli-art.toml").write_text(text)
     assert load_catalogue([tmp_path]).get("ghibli-art").title == "Anime portrait"
+
+
+def test_a_broken_style_pack_stops_start_up_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "astronaut.toml").write_text(NEW_STYLE.replace('aspects = ["16:9"]', 'aspects = ["7:3"]'))
+    result = run_studio("styles", env={"STUDIO_STYLES_DIRS": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("Style catalogue error: ") and "astronaut.toml: field 'aspects.0'" in result.stderr
