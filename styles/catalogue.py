@@ -131,7 +131,7 @@ def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         field = ".".join(str(p) for p in item["loc"]) or "(file)"
-        parts.append(f"field '{field}': {item['msg']}")
+        parts.append(f"field '{field}': {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

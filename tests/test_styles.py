@@ -93,4 +93,4 @@ def test_a_broken_style_pack_stops_start_up_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "astronaut.toml").write_text(NEW_STYLE.replace('aspects = ["16:9"]', 'aspects = ["7:3"]'))
     result = run_studio("styles", env={"STUDIO_STYLES_DIRS": str(tmp_path)}, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("Style catalogue error: ") and "astronaut.toml: field 'aspects.0'" in result.stderr
+    assert result.stderr.startswith("Style catalogue error: ") and "astronaut.toml: field 'aspects': unknown aspect '7:3'" in result.stderr
