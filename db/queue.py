@@ -126,17 +126,32 @@ def _claim_statement(postgres: bool, kinds: tuple[str, ...] | None) -> Any:
     """The claim UPDATE, built once per (dialect, kinds): building the aliased subqueries costs
     more than running them. Values arrive as bind parameters."""
     pick = next_job_query(postgres=postgres, kinds=kinds).scalar_subquery()
+    return update(JOBS).where(JOBS.c.id == pick, JOBS.c.state == JobState.queued).values(**_running()).returning(
+        *_lease_columns())
+
+
+def _running() -> dict[str, Any]:
+    """What a claim writes: running under the caller's lease, one more attempt, progress reset."""
     c = JOBS.c
-    return (
-        update(JOBS)
-        .where(c.id == pick, c.state == JobState.queued)
-        .values(
-            state=JobState.running, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
-            heartbeat_at=bindparam("now"), started_at=bindparam("now"), attempts=c.attempts + 1, stage="preparing",
-            step=0, total_steps=0, progress=0.0, eta_seconds=None,
-        )
-        .returning(c.id, c.attempts, c.user_id, c.kind, c.payload, c.correlation_id, c.max_attempts,
-                   c.credits_reserved, c.remote_backend, c.remote_id)
+    return {
+        "state": JobState.running, "lease_owner": bindparam("owner"), "lease_expires_at": bindparam("expires"),
+        "heartbeat_at": bindparam("now"), "started_at": bindparam("now"), "attempts": c.attempts + 1,
+        "stage": "preparing", "step": 0, "total_steps": 0, "progress": 0.0, "eta_seconds": None,
+    }
+
+
+def _lease_columns() -> tuple[Any, ...]:
+    c = JOBS.c
+    return (c.id, c.attempts, c.user_id, c.kind, c.payload, c.correlation_id, c.max_attempts, c.credits_reserved,
+            c.remote_backend, c.remote_id)
+
+
+def _lease(row: Any, owner: str, expires: datetime) -> Lease:
+    job_id, attempt, user_id, kind, payload, correlation_id, max_attempts, reserved, remote_backend, remote_id = row
+    return Lease(
+        job_id=job_id, owner=owner, attempt=attempt, user_id=user_id, kind=str(kind), payload=dict(payload or {}),
+        correlation_id=correlation_id, max_attempts=max_attempts, credits_reserved=reserved, expires_at=expires,
+        remote_backend=remote_backend, remote_id=remote_id,
     )
 
 
@@ -153,14 +168,7 @@ async def claim(
     expires = now + timedelta(seconds=lease_seconds)
     statement = _claim_statement(_is_postgres(session), tuple(sorted(kinds)) if kinds else None)
     row = (await session.execute(statement, {"owner": owner, "expires": expires, "now": now})).one_or_none()
-    if row is None:
-        return None
-    job_id, attempt, user_id, kind, payload, correlation_id, max_attempts, reserved, remote_backend, remote_id = row
-    return Lease(
-        job_id=job_id, owner=owner, attempt=attempt, user_id=user_id, kind=str(kind), payload=dict(payload or {}),
-        correlation_id=correlation_id, max_attempts=max_attempts, credits_reserved=reserved, expires_at=expires,
-        remote_backend=remote_backend, remote_id=remote_id,
-    )
+    return None if row is None else _lease(row, owner, expires)
 
 
 @functools.cache
@@ -168,15 +176,8 @@ def _claim_one_statement() -> Any:
     """Claim one given job, only while it is still queued and not being cancelled."""
     c = JOBS.c
     return (
-        update(JOBS)
-        .where(c.id == bindparam("job_id"), c.state == JobState.queued, c.cancel_requested == false())
-        .values(
-            state=JobState.running, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
-            heartbeat_at=bindparam("now"), started_at=bindparam("now"), attempts=c.attempts + 1, stage="preparing",
-            step=0, total_steps=0, progress=0.0, eta_seconds=None,
-        )
-        .returning(c.id, c.attempts, c.user_id, c.kind, c.payload, c.correlation_id, c.max_attempts,
-                   c.credits_reserved, c.remote_backend, c.remote_id)
+        update(JOBS).where(c.id == bindparam("job_id"), c.state == JobState.queued, c.cancel_requested == false())
+        .values(**_running()).returning(*_lease_columns())
     )
 
 
@@ -272,12 +273,7 @@ async def claim_companions(
         if row is None:
             skipped.add(user_id)
             continue
-        job_id, attempt, user, kind, payload, correlation_id, max_attempts, reserved, remote_backend, remote_id = row
-        leases.append(Lease(
-            job_id=job_id, owner=lead.owner, attempt=attempt, user_id=user, kind=str(kind),
-            payload=dict(payload or {}), correlation_id=correlation_id, max_attempts=max_attempts,
-            credits_reserved=reserved, expires_at=expires, remote_backend=remote_backend, remote_id=remote_id,
-        ))
+        leases.append(_lease(row, lead.owner, expires))
     return leases
 
 

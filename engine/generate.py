@@ -136,16 +136,7 @@ class Generator:
     def generate(self, request: GenerationRequest, *, progress: ProgressFn | None = None,
                  should_cancel: CancelFn | None = None) -> list[GeneratedImage]:
         """``request.count`` images at the aspect's native size; budget checked before any work."""
-        plan = self.plan(request)
-        if should_cancel is not None and should_cancel():
-            raise Cancelled("generation", 0)
-        self._set_loras(request)
-        refiner = self.refiner if plan["split"] is not None else None
-        results: list[GeneratedImage] = []
-        for start in range(0, request.count, self.batch_size):
-            indices = list(range(start, min(request.count, start + self.batch_size)))
-            results += self._batch(request, plan, indices, refiner, progress, should_cancel)
-        return results
+        return self.generate_many([request], progress=progress, should_cancel=should_cancel)[0]
 
     def _callback(self, stage: str, start: int, count: int, steps: int, progress: ProgressFn | None,
                   should_cancel: CancelFn | None) -> Callable[..., dict[str, Any]]:
@@ -157,37 +148,6 @@ class Generator:
             return kwargs
 
         return on_step_end
-
-    def _batch(self, request: GenerationRequest, plan: dict[str, Any], indices: list[int],
-               refiner: StableDiffusionXLImg2ImgPipeline | None, progress: ProgressFn | None,
-               should_cancel: CancelFn | None) -> list[GeneratedImage]:
-        base = self.base
-        prompts = [request.prompt_for(i) for i in indices]
-        seeds = [request.seed_for(i) for i in indices]
-        common = {
-            "prompt": prompts, "negative_prompt": [request.negative_prompt] * len(indices),
-            "num_inference_steps": plan["steps"], "guidance_scale": plan["guidance"],
-        }
-        split = plan["split"]
-        base_steps = plan["steps"] if split is None else round(plan["steps"] * split)
-        self.pipeline_calls += 1
-        with torch.inference_mode():
-            generators = [seeded_generator(base.device, s) for s in seeds]
-            output = base(
-                **common, width=plan["width"], height=plan["height"], generator=generators,
-                denoising_end=split, output_type="latent" if refiner is not None else "pil",
-                callback_on_step_end=self._callback("base", indices[0], request.count, base_steps,
-                                                    progress, should_cancel),
-            ).images
-            if refiner is not None:
-                output = refiner(
-                    **common, image=output, denoising_start=split, generator=generators,
-                    callback_on_step_end=self._callback("refiner", indices[0], request.count,
-                                                        plan["steps"] - base_steps, progress, should_cancel),
-                ).images
-        return [GeneratedImage(image, i, seed, prompt, request.aspect,
-                               {"steps": plan["steps"], "refiner_split": split, "guidance": plan["guidance"]})
-                for image, i, seed, prompt in zip(output, indices, seeds, prompts, strict=True)]
 
     # --- several requests in one call ------------------------------------------------------------
     @staticmethod
@@ -220,12 +180,12 @@ class Generator:
         results: list[list[GeneratedImage]] = [[] for _ in requests]
         for start in range(0, len(items), self.batch_size):
             chunk = items[start:start + self.batch_size]
-            images = self._mixed_batch(requests, plan, chunk, start, len(items), refiner, progress, should_cancel)
+            images = self._batch(requests, plan, chunk, start, len(items), refiner, progress, should_cancel)
             for (owner, _), image in zip(chunk, images, strict=True):
                 results[owner].append(image)
         return results
 
-    def _mixed_batch(self, requests: list[GenerationRequest], plan: dict[str, Any], chunk: list[tuple[int, int]],
+    def _batch(self, requests: list[GenerationRequest], plan: dict[str, Any], chunk: list[tuple[int, int]],
                      start: int, total: int, refiner: StableDiffusionXLImg2ImgPipeline | None,
                      progress: ProgressFn | None, should_cancel: CancelFn | None) -> list[GeneratedImage]:
         base = self.base
