@@ -164,7 +164,12 @@ async def claim(
     now: datetime | None = None,
 ) -> Lease | None:
     """Take the next job with a lease, or None when nothing is waiting. Commit before working."""
-    now = now or utcnow()
+    if now is None:
+        # Begin first (on SQLite, BEGIN IMMEDIATE waits for the write lock), then read the clock:
+        # a time read while waiting for another claimer would be older than that claimer's, and
+        # "least recently served" would then hand this user a second turn.
+        await session.connection()
+        now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     statement = _claim_statement(_is_postgres(session), tuple(sorted(kinds)) if kinds else None)
     row = (await session.execute(statement, {"owner": owner, "expires": expires, "now": now})).one_or_none()

@@ -68,6 +68,27 @@ async def test_round_robin_by_user(database: Database) -> None:
     assert order[6:] == ["alice"] * 7
 
 
+async def test_a_claimer_that_waited_for_the_write_lock_dates_its_claim_after_the_wait(
+    sqlite_database: Database,
+) -> None:
+    """A claim stamped with a time read before the wait would look older than the claims made
+    meanwhile, and round robin would hand that user a second turn early."""
+    database = sqlite_database
+    for uid in ("1", "2"):
+        await enqueue_noop(database, await make_user(database, uid))
+    async with database.transaction() as holder:
+        await holder.connection()  # BEGIN IMMEDIATE: this transaction holds the write lock
+        waiting = asyncio.create_task(claim(database, "w2"))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        first = await queue.claim(holder, "w1", lease_seconds=30)
+    second = await waiting
+    assert first is not None and second is not None
+    first_started, second_started = (await get(database, first.job_id)).started_at, (
+        await get(database, second.job_id)).started_at
+    assert first_started is not None and second_started is not None and second_started > first_started
+
+
 async def test_queue_position_predicts_the_claim_order(database: Database) -> None:
     users = [await make_user(database, str(i), free=20) for i in range(3)]
     pattern = [0, 0, 0, 1, 2, 2, 0, 1, 1, 2, 0]
