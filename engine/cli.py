@@ -100,7 +100,8 @@ def generate_command(lora: Path, style_prompt: str, output_dir: Path, model: str
         prompt = compose_prompt(style_prompt, info.get("token", "ohwx"), info.get("class_word", "person"))
         generator = Generator(spec, models_dir=settings.resolved_models_dir, device=settings.device,
                               offline=settings.hf_offline)
-        finisher = default_finisher(settings.resolved_models_dir, generator.base.device)
+        finisher = default_finisher(settings.resolved_models_dir, generator.base.device,
+                                    prefer=str(settings.face_restorer))
         written: list[Path] = []
         for aspect in aspects:
             started = time.monotonic()

@@ -85,11 +85,12 @@ def find_weights(folder: Path) -> Path | None:
     return files[0] if files else None
 
 
-def default_finisher(models_dir: Path, device: Any = "cpu") -> Finisher:
-    """Weights looked up under ``models_dir``: ``gfpgan/GFPGANv1.4.pth``, ``restore/*``, ``upscale/*``."""
+def default_finisher(models_dir: Path, device: Any = "cpu", *, prefer: str = "gfpgan") -> Finisher:
+    """Weights looked up under ``models_dir``: ``gfpgan/GFPGANv1.4.pth``, ``restore/*``, ``upscale/*``;
+    ``prefer`` picks the restorer when both are present."""
     from engine.restore import RestoreConfig
 
     models_dir = Path(models_dir)
     config = RestoreConfig(gfpgan_weights=models_dir / "gfpgan" / "GFPGANv1.4.pth",
-                           face_model_weights=find_weights(models_dir / "restore"))
+                           face_model_weights=find_weights(models_dir / "restore"), prefer=prefer)
     return Finisher(FaceRestorer(config, device), Upscaler(find_weights(models_dir / "upscale"), device))

@@ -27,6 +27,11 @@ class EngineBackend(StrEnum):
     runpod = "runpod"
 
 
+class FaceRestorerChoice(StrEnum):
+    gfpgan = "gfpgan"
+    face_model = "face_model"
+
+
 class Platform(StrEnum):
     telegram = "telegram"
     discord = "discord"
@@ -101,6 +106,12 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(None, description="Folder with downloaded weights. Empty: `<data_dir>/models`.")
     hf_offline: bool = Field(True, description="Never reach a model hub at run time (weights must be local).")
     device: str = Field("auto", description="Torch device: auto, cuda, cuda:1, cpu.")
+    face_restorer: FaceRestorerChoice = Field(
+        FaceRestorerChoice.gfpgan,
+        description="Restorer used when both are present: `gfpgan` (`<models_dir>/gfpgan/GFPGANv1.4.pth`) or "
+        "`face_model` (a spandrel face model file in `<models_dir>/restore/`, e.g. CodeFormer with the "
+        "`codeformer` extra).",
+    )
     styles_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra comma-separated folders of style files, added to the built-ins."
     )

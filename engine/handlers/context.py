@@ -29,12 +29,14 @@ class EngineOptions:
     models_dir: Path = Path("data/models")
     offline: bool = True
     work_dir: Path = Path("data/work")
+    face_restorer: str = "gfpgan"
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineOptions:
         return cls(
             base_model=settings.base_model, device=settings.device, models_dir=Path(settings.resolved_models_dir),
             offline=settings.hf_offline, work_dir=Path(settings.data_dir) / "work",
+            face_restorer=str(settings.face_restorer),
         )
 
 

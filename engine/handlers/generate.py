@@ -60,7 +60,8 @@ def choose_portraits(generated: list[Any], references: list[list[float]], count:
 def warm_finisher(context: JobContext, device: Any) -> Any:
     from engine.portraits import default_finisher
 
-    return context.cache.get("finisher", lambda: default_finisher(context.options.models_dir, device))
+    return context.cache.get("finisher", lambda: default_finisher(context.options.models_dir, device,
+                                                                       prefer=context.options.face_restorer))
 
 
 def _request(spec: GenerateJob, context: JobContext) -> Any:

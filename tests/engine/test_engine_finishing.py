@@ -43,6 +43,32 @@ def test_gfpgan_random_weights_restore_a_512_face_and_blend_it(gfpgan_file):
     assert diff[:20, :].max() == 0 and diff[:, :20].max() == 0  # ...the far background did not
 
 
+@pytest.mark.slow
+def test_codeformer_file_in_the_restore_folder_is_detected_and_used_when_preferred(gfpgan_file, obama, tmp_path):
+    """CodeFormer (spandrel's extra architectures) with random weights, found by the default
+    finisher in ``<models_dir>/restore/`` next to GFPGAN, and chosen by ``prefer="face_model"``."""
+    pytest.importorskip("spandrel_extra_arches")
+    from spandrel_extra_arches.architectures.CodeFormer import CodeFormer
+
+    from engine.portraits import default_finisher
+
+    torch.manual_seed(0)
+    (tmp_path / "restore").mkdir()
+    (tmp_path / "gfpgan").mkdir()
+    torch.save(CodeFormer().state_dict(), tmp_path / "restore" / "codeformer-random.pth")
+    (tmp_path / "gfpgan" / "GFPGANv1.4.pth").symlink_to(gfpgan_file)
+
+    assert default_finisher(tmp_path).restorer._choose()[0] == "gfpgan"  # GFPGAN stays the default
+    restorer = default_finisher(tmp_path, prefer="face_model").restorer
+    photo, box = obama
+    out = restorer.restore(photo, [box])  # one 512 px CodeFormer pass on the aligned face
+    assert restorer._kind == "face_model" and type(restorer._net.model).__name__ == "CodeFormer"
+    assert out.size == photo.size
+    diff = np.abs(np.asarray(out, float) - np.asarray(photo, float)).sum(axis=2)
+    left, top, right, bottom = box
+    assert diff[top:bottom, left:right].mean() > 1 and diff[:20, :].max() == 0
+
+
 def test_restore_without_weights_logs_once_and_passes_through(tmp_path, caplog):
     restorer = FaceRestorer(RestoreConfig(gfpgan_weights=tmp_path / "missing.pth"))
     photo = _noise(64, 64)
