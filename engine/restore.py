@@ -1,10 +1,11 @@
 """Face restoration: GFPGAN v1.4 (``GFPGANv1Clean``) or a spandrel face model, blended back softly.
 
 Each face (a box from intake's dlib detector) is aligned to the FFHQ 512 px template the networks
-were trained on (eye centres, nose tip and mouth corners from dlib's 68-point model → similarity transform, see ``engine.align``), restored,
-warped back with the inverse transform and blended in through a feathered ellipse at ``blend``
-strength, so the restorer sharpens without replacing the person's features. Where no usable
-landmarks are found (or ``align=False``) a square around the box is restored instead, unaligned.
+were trained on (eye centres, nose tip and mouth corners from dlib's 68-point model → similarity
+transform, see ``engine.align``), restored, warped back with the inverse transform and blended in
+through a feathered ellipse at ``blend`` strength, so the restorer sharpens without replacing the
+person's features. Where no usable landmarks are found (or ``align=False``) a square around the
+box is restored instead, unaligned.
 No weights: logged once, images pass through. facexlib is never used (it downloads detectors at
 run time).
 """
