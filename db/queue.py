@@ -122,21 +122,27 @@ def next_job_query(*, postgres: bool, kinds: Sequence[str] | None = None) -> Any
 
 
 @functools.cache
-def _claim_statement(postgres: bool, kinds: tuple[str, ...] | None) -> Any:
-    """The claim UPDATE, built once per (dialect, kinds): building the aliased subqueries costs
-    more than running them. Values arrive as bind parameters."""
+def _claim_statement(postgres: bool, kinds: tuple[str, ...] | None, database_clock: bool) -> Any:
+    """The claim UPDATE, built once per (dialect, kinds, clock): building the aliased subqueries
+    costs more than running them. Values arrive as bind parameters."""
     pick = next_job_query(postgres=postgres, kinds=kinds).scalar_subquery()
-    return update(JOBS).where(JOBS.c.id == pick, JOBS.c.state == JobState.queued).values(**_running()).returning(
-        *_lease_columns())
+    return update(JOBS).where(JOBS.c.id == pick, JOBS.c.state == JobState.queued).values(
+        **_running(database_clock)).returning(*_lease_columns())
 
 
-def _running() -> dict[str, Any]:
-    """What a claim writes: running under the caller's lease, one more attempt, progress reset."""
+def _running(database_clock: bool) -> dict[str, Any]:
+    """What a claim writes: running under the caller's lease, one more attempt, progress reset.
+
+    ``started_at`` orders users for round robin, so it must be the time the row is really taken.
+    On PostgreSQL that is ``clock_timestamp()`` read by the UPDATE after it locked the row (one
+    clock for every worker machine, and no stale time from a claimer that stalled before its
+    statement ran); on SQLite the caller reads the clock inside its ``BEGIN IMMEDIATE``."""
     c = JOBS.c
     return {
         "state": JobState.running, "lease_owner": bindparam("owner"), "lease_expires_at": bindparam("expires"),
-        "heartbeat_at": bindparam("now"), "started_at": bindparam("now"), "attempts": c.attempts + 1,
-        "stage": "preparing", "step": 0, "total_steps": 0, "progress": 0.0, "eta_seconds": None,
+        "heartbeat_at": bindparam("now"), "started_at": func.clock_timestamp() if database_clock else bindparam("now"),
+        "attempts": c.attempts + 1, "stage": "preparing", "step": 0, "total_steps": 0, "progress": 0.0,
+        "eta_seconds": None,
     }
 
 
@@ -164,6 +170,8 @@ async def claim(
     now: datetime | None = None,
 ) -> Lease | None:
     """Take the next job with a lease, or None when nothing is waiting. Commit before working."""
+    postgres = _is_postgres(session)
+    database_clock = postgres and now is None  # a given ``now`` (tests) is written as given
     if now is None:
         # Begin first (on SQLite, BEGIN IMMEDIATE waits for the write lock), then read the clock:
         # a time read while waiting for another claimer would be older than that claimer's, and
@@ -171,18 +179,18 @@ async def claim(
         await session.connection()
         now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
-    statement = _claim_statement(_is_postgres(session), tuple(sorted(kinds)) if kinds else None)
+    statement = _claim_statement(postgres, tuple(sorted(kinds)) if kinds else None, database_clock)
     row = (await session.execute(statement, {"owner": owner, "expires": expires, "now": now})).one_or_none()
     return None if row is None else _lease(row, owner, expires)
 
 
 @functools.cache
-def _claim_one_statement() -> Any:
+def _claim_one_statement(database_clock: bool) -> Any:
     """Claim one given job, only while it is still queued and not being cancelled."""
     c = JOBS.c
     return (
         update(JOBS).where(c.id == bindparam("job_id"), c.state == JobState.queued, c.cancel_requested == false())
-        .values(**_running()).returning(*_lease_columns())
+        .values(**_running(database_clock)).returning(*_lease_columns())
     )
 
 
@@ -211,6 +219,7 @@ async def claim_companions(
     target = key(lead.payload)
     if target is None or room <= 0:
         return []
+    database_clock = _is_postgres(session) and now is None
     now = now or utcnow()
     waiting = (
         select(Job.id, Job.user_id, Job.kind, Job.payload)
@@ -273,7 +282,7 @@ async def claim_companions(
         row = None
         if job_id in available:
             row = (await session.execute(
-                _claim_one_statement(), {"job_id": job_id, "owner": lead.owner, "expires": expires, "now": now}
+                _claim_one_statement(database_clock), {"job_id": job_id, "owner": lead.owner, "expires": expires, "now": now}
             )).one_or_none()
         if row is None:
             skipped.add(user_id)
