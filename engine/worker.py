@@ -5,6 +5,10 @@ A user's cancel reaches the handler through ``should_cancel`` within one step (t
 ``cancel_requested`` with every heartbeat, every ``tick_seconds``). A worker that loses its
 lease (it stalled and the job was handed on) stops its handler and writes nothing.
 
+Claiming that fails (e.g. SQLite's "database is locked") is logged and retried after a back-off;
+it is never taken for an empty queue, so a draining worker (``run(drain=True)``) only returns once
+a claim really found nothing.
+
 Stopping: ``stop()`` stops claiming and lets the running job finish; ``stop(interrupt=True)``
 (what SIGTERM does, see worker_cli) stops it within a step and gives it back to the queue without
 counting the attempt (training resumes from its checkpoint).
@@ -82,6 +86,13 @@ class Outcome:
     batch: tuple[int, ...] = ()
 
 
+class _ClaimFailed:
+    """What ``Worker._next`` returns when claiming raised, as opposed to None (nothing to claim)."""
+
+
+_CLAIM_FAILED = _ClaimFailed()
+
+
 class _Run:
     """Book-keeping for one running job, shared by the executor call and its monitor."""
 
@@ -143,19 +154,34 @@ class Worker:
         return self.processed
 
     async def _slot(self, drain: bool) -> None:
+        failures = 0  # claims that failed in a row
         while not self.stopping:
-            outcome = await self.run_next()
-            if outcome is not None:
-                continue
-            if drain and not self._runs:
-                return
+            outcome = await self._next()
+            if outcome is _CLAIM_FAILED:
+                # Not an empty queue (e.g. "database is locked"): even a draining worker stays and
+                # tries again, backing off while the failures go on.
+                failures += 1
+                pause = min(self.config.idle_seconds * 2 ** min(failures - 1, 10), 5.0)
+            else:
+                failures = 0
+                if outcome is not None:
+                    continue
+                if drain and not self._runs:
+                    return
+                pause = self.config.idle_seconds
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.config.idle_seconds)
+                await asyncio.wait_for(self._stop.wait(), timeout=pause)
             except TimeoutError:
                 pass
 
     async def run_next(self) -> Outcome | None:
-        """Reap if due, claim one job and run it to the end. None when nothing was claimable."""
+        """Reap if due, claim one job and run it to the end. None when nothing was claimed: the
+        queue was empty, or claiming failed (logged; the caller may try again)."""
+        outcome = await self._next()
+        return None if outcome is _CLAIM_FAILED else outcome
+
+    async def _next(self) -> Outcome | _ClaimFailed | None:
+        """``run_next``, telling a failed claim (``_CLAIM_FAILED``) from an empty queue (None)."""
         await self._maybe_reap()
         try:
             async with self.database.transaction() as session:
@@ -165,7 +191,7 @@ class Worker:
                 companions = await self._claim_companions(session, lease) if lease is not None else []
         except Exception:
             log.exception("worker %s: claiming failed; retrying", self.worker_id)
-            return None
+            return _CLAIM_FAILED
         if lease is None:
             return None
         if companions:

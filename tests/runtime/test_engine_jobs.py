@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from engine.backends.local import LocalBackend
 from engine.handlers.context import EngineOptions
 from engine.worker import Worker, WorkerConfig
 from tests.runtime.engine_jobs import enqueue_spec, generate_spec, store_photos, train_spec
-from tests.runtime.helpers import assert_books_balance, balance, get, make_user
+from tests.runtime.helpers import Heartbeats, assert_books_balance, balance, get, make_user
+from tests.runtime.worker_process import pause_at_step
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
@@ -94,25 +96,32 @@ async def test_cancel_stops_training_within_a_step_and_refunds(
     sqlite_database: Database, worker: Worker, storage: LocalStorage
 ) -> None:
     database = sqlite_database
+    total = 24
     user = await make_user(database, free=1)
-    job_id = await enqueue_spec(database, train_spec(user, await store_photos(storage, user), steps=24))
-    task = asyncio.create_task(worker.run_next())
-    deadline = asyncio.get_running_loop().time() + 60  # loading the models is slow on a busy machine
-    while asyncio.get_running_loop().time() < deadline:
-        job = await get(database, job_id)
-        if job.stage == "training" and job.step >= 2:
-            break
-        await asyncio.sleep(0.02)
-    assert job.stage == "training" and job.total_steps == 24
-    async with database.transaction() as session:
-        assert await request_cancel(session, job_id) == CancelOutcome.requested
-    started = asyncio.get_running_loop().time()
-    outcome = await asyncio.wait_for(task, 10)
-    # Cancelled, not finished: it stopped before its last step (24 steps of ~0.1 s).
+    job_id = await enqueue_spec(database, train_spec(user, await store_photos(storage, user), steps=total))
+    # Training waits at step 2 until the cancel is requested, so it cannot finish first however
+    # fast this machine is; then it goes on, and the cancel reaches it while it trains.
+    requested = threading.Event()
+    pause_at_step(worker.backend, 2, until=requested)
+    with Heartbeats(database) as beats:
+        task = asyncio.create_task(worker.run_next())
+        deadline = asyncio.get_running_loop().time() + 60  # loading the models is slow on a busy machine
+        while not ((job := await get(database, job_id)).stage == "training" and job.step >= 2):
+            assert job.state in (JobState.queued, JobState.running), job.error_message
+            assert asyncio.get_running_loop().time() < deadline, f"training never reached step 2 ({job.stage})"
+            await asyncio.sleep(0.02)
+        assert job.total_steps == total
+        async with database.transaction() as session:
+            assert await request_cancel(session, job_id) == CancelOutcome.requested
+        requested.set()
+        outcome = await asyncio.wait_for(task, 60)
+    # Cancelled, not finished: the heartbeat after the request returned it, and training stopped
+    # at its next step (at most one more if a step ended while that heartbeat was on its way).
     assert outcome is not None and outcome.state == JobState.cancelled
-    assert asyncio.get_running_loop().time() - started < 3.0
+    seen_at = beats.step_when_cancel_was_seen()
+    assert beats.stopped_at is not None and 2 <= beats.stopped_at <= seen_at + 2 < total, (beats.stopped_at, seen_at)
     job = await get(database, job_id)
-    assert job.state == JobState.cancelled and job.step < 24 and job.credit_state == CreditState.refunded
+    assert job.state == JobState.cancelled and job.step < total and job.credit_state == CreditState.refunded
     assert await balance(database, user) == 1
     assert not await storage.exists(f"users/{user}/lora/model.safetensors")
 

@@ -85,13 +85,14 @@ async def test_sigkill_mid_job_is_retried_elsewhere_with_one_result_and_exact_bo
     user = await make_user(database, free=3)
     key = f"users/{user}/out/result.json"
     job_id = await enqueue_noop(database, user, seconds=3, steps=30, result_key=key)
-    victim = workers.start("victim")
+    victim = workers.start("victim", extra=("--pause-at-step", "3"))  # it stays at step 3 until killed
 
     async def half_way() -> bool:
         job = await get(database, job_id)
+        assert job.state in (JobState.queued, JobState.running), "the job ended before it could be killed"
         return job.state == JobState.running and 3 <= job.step < 30
 
-    await wait_until(half_way)
+    await wait_until(half_way, timeout=60)  # the worker process starts (imports) first
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     assert (await get(database, job_id)).state == JobState.running  # nobody has noticed yet
@@ -100,7 +101,7 @@ async def test_sigkill_mid_job_is_retried_elsewhere_with_one_result_and_exact_bo
     async def done() -> bool:
         return (await get(database, job_id)).state in (JobState.succeeded, JobState.failed)
 
-    await wait_until(done, timeout=40)
+    await wait_until(done, timeout=90)  # start-up, the victim's lease expiring, then 30 steps
     job = await get(database, job_id)
     assert job.state == JobState.succeeded and job.attempts == 2
     assert job.result == {"steps": 30, "attempt": 2, "result_key": key}
@@ -124,12 +125,14 @@ async def test_sigkill_mid_training_resumes_elsewhere_with_one_model_and_exact_b
     storage = LocalStorage(workers.storage)
     spec = train_spec(user, await store_photos(storage, user), steps=24)
     job_id = await enqueue_spec(database, spec)
-    victim = workers.start("victim", preload=True)
+    # The victim stops at step 8, right after its second checkpoint (every 4 steps) is written,
+    # and stays there until it is killed: however fast this machine is, it dies mid-training.
+    victim = workers.start("victim", preload=True, extra=("--pause-at-step", "8"))
 
     async def training() -> bool:
         job = await get(database, job_id)
         assert job.state != JobState.succeeded, "training finished before it could be killed"
-        return job.stage == "training" and job.step >= 6  # past the first checkpoint (every 4 steps)
+        return job.stage == "training" and job.step >= 8
 
     await wait_until(training, timeout=60)
     victim.send_signal(signal.SIGKILL)
@@ -142,7 +145,7 @@ async def test_sigkill_mid_training_resumes_elsewhere_with_one_model_and_exact_b
     await wait_until(done, timeout=90)
     job = await get(database, job_id)
     assert job.state == JobState.succeeded and job.attempts == 2, job.error_message
-    assert job.result is not None and job.result["steps"] == 24 and job.result["resumed_from"] >= 4
+    assert job.result is not None and job.result["steps"] == 24 and job.result["resumed_from"] == 8
     async with database.transaction() as session:
         models = (await session.scalars(select(LoraModel).where(LoraModel.job_id == job_id))).all()
         reasons = Counter((await session.scalars(select(CreditEntry.reason).where(CreditEntry.job_id == job_id))).all())
@@ -161,10 +164,19 @@ async def test_two_workers_run_200_jobs_from_20_users_exactly_once_and_fairly(
     for user in users:  # the worst order for fairness: each user's ten jobs in one block
         for _ in range(10):
             await enqueue_noop(database, user)
-    workers.start("a", drain=True)
-    workers.start("b", drain=True)
-    workers.wait("a")
-    workers.wait("b")
+    # Both take part whatever their start-up times: each holds its first job until both hold one.
+    go = workers.tmp / "go"
+    workers.start("a", drain=True, extra=("--hold-first-job-until", str(go)))
+    workers.start("b", drain=True, extra=("--hold-first-job-until", str(go)))
+
+    async def both_hold_a_job() -> bool:
+        return all([await count_jobs(database, Job.state == JobState.running, Job.lease_owner == name) == 1
+                    for name in ("a", "b")])
+
+    await wait_until(both_hold_a_job, timeout=60)  # the worker processes start (imports) first
+    go.touch()
+    workers.wait("a", timeout=120)
+    workers.wait("b", timeout=120)
     assert await count_jobs(database, Job.state == JobState.succeeded, Job.attempts == 1) == 200
     async with database.transaction() as session:
         rows = (await session.execute(select(Job.user_id, Job.lease_owner, Job.started_at, Job.id))).all()

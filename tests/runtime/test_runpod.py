@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,12 @@ def noop_input(job_id: int = 1, **spec: Any) -> dict[str, Any]:
             "correlation_id": "c0ffee00"}
 
 
-async def wait_final(client: RunPodClient, remote_id: str) -> Any:
-    for _ in range(200):
-        status = await client.status(remote_id)
-        if status.final:
-            return status
+async def wait_final(client: RunPodClient, remote_id: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (status := await client.status(remote_id)).final:
+        assert time.monotonic() < deadline, f"remote job {remote_id} not finished after {timeout} s: {status.state}"
         await asyncio.sleep(0.02)
-    raise AssertionError("the remote job never finished")
+    return status
 
 
 def test_every_runpod_state_maps_onto_ours() -> None:
@@ -178,13 +178,13 @@ async def test_user_cancel_cancels_the_remote_job(database: Database, remote_wor
     user = await make_user(database, free=1)
     job_id = await enqueue_noop(database, user, seconds=30, steps=30)
     task = asyncio.create_task(remote_worker.run_next())
-    for _ in range(200):
-        if any(job.status == "IN_PROGRESS" for job in fake.jobs.values()):
-            break
+    deadline = time.monotonic() + 30
+    while not any(job.status == "IN_PROGRESS" for job in fake.jobs.values()):
+        assert time.monotonic() < deadline, f"no remote job IN_PROGRESS after 30 s: {fake.jobs}"
         await asyncio.sleep(0.02)
     async with database.transaction() as session:
         assert await request_cancel(session, job_id) == CancelOutcome.requested
-    outcome = await asyncio.wait_for(task, 5)
+    outcome = await asyncio.wait_for(task, 30)
     assert outcome is not None and outcome.state == JobState.cancelled
     assert [job.status for job in fake.jobs.values()] == ["CANCELLED"]
     assert (await get(database, job_id)).credit_state == CreditState.refunded
@@ -208,14 +208,13 @@ async def test_remote_progress_reaches_the_job(database: Database, storage: Loca
         user = await make_user(database)
         job_id = await enqueue_noop(database, user)
         task = asyncio.create_task(worker.run_next())
-        for _ in range(200):
-            job = await get(database, job_id)
-            if job.stage == "training":
-                break
+        deadline = time.monotonic() + 30
+        while (job := await get(database, job_id)).stage != "training":
+            assert time.monotonic() < deadline, f"the remote progress never reached the job in 30 s (stage {job.stage})"
             await asyncio.sleep(0.02)
         assert (job.stage, job.step, job.total_steps, job.eta_seconds) == ("training", 6, 24, 12.5)
         release.set()
-        outcome = await asyncio.wait_for(task, 5)
+        outcome = await asyncio.wait_for(task, 30)
         assert outcome is not None and outcome.state == JobState.succeeded
     finally:
         release.set()

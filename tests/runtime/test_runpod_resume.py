@@ -43,13 +43,13 @@ async def eventually(predicate: Any, timeout: float = 10, interval: float = 0.02
         await asyncio.sleep(interval)
 
 
-async def running_remotely(database: Database, fake: FakeRunPod, job_id: int) -> str:
+async def running_remotely(database: Database, fake: FakeRunPod, job_id: int, timeout: float = 10) -> str:
     """Wait until the job's remote job is recorded on it and IN_PROGRESS on RunPod; its id."""
     async def recorded() -> bool:
         job = await get(database, job_id)
         return job.remote_id is not None and fake.jobs[job.remote_id].status == "IN_PROGRESS"
 
-    await eventually(recorded)
+    await eventually(recorded, timeout)
     job = await get(database, job_id)
     assert job.remote_backend == "runpod" and job.remote_id is not None
     return job.remote_id
@@ -75,7 +75,7 @@ async def kill_first_worker(database: Database, fake: FakeRunPod, worker: Worker
     remote_id = await running_remotely(database, fake, job_id)
     report = await expire_lease(database, job_id, reap=True)
     assert report is not None and report.requeued == [job_id]
-    lost = await asyncio.wait_for(task, 5)
+    lost = await asyncio.wait_for(task, 30)
     assert lost == Outcome(job_id, "lost", written=False)
     assert fake.jobs[remote_id].status == "IN_PROGRESS" and fake.cancelled == []
     job = await get(database, job_id)
@@ -83,13 +83,13 @@ async def kill_first_worker(database: Database, fake: FakeRunPod, worker: Worker
     return remote_id
 
 
-async def polled_by(fake: FakeRunPod, remote_id: str, since: int) -> None:
+async def polled_by(fake: FakeRunPod, remote_id: str, since: int, timeout: float = 10) -> None:
     route = f"GET /v2/{fake.endpoint_id}/status/{remote_id}"
 
     async def polled() -> bool:
         return route in fake.requests[since:]
 
-    await eventually(polled)
+    await eventually(polled, timeout)
 
 
 async def assert_one_reserve_and_books(database: Database, user: int, job_id: int) -> None:
@@ -114,7 +114,7 @@ async def test_a_retry_resumes_the_running_remote_job(
     job = await get(database, job_id)
     assert job.state == JobState.running and job.lease_owner == "second" and job.attempts == 2
     fake.hold.set()
-    outcome = await asyncio.wait_for(second, 5)
+    outcome = await asyncio.wait_for(second, 30)
     assert outcome == Outcome(job_id, JobState.succeeded)
     assert fake.submitted == [remote_id] and fake.cancelled == []  # exactly one /run in total
     job = await get(database, job_id)
@@ -184,7 +184,7 @@ async def test_cancel_during_a_resumed_job_cancels_that_remote_job(
     await polled_by(fake, remote_id, since)
     async with database.transaction() as session:
         assert await request_cancel(session, job_id) == CancelOutcome.requested
-    outcome = await asyncio.wait_for(second, 5)
+    outcome = await asyncio.wait_for(second, 30)
     assert outcome is not None and outcome.state == JobState.cancelled
     assert fake.cancelled == [remote_id] and fake.jobs[remote_id].status == "CANCELLED"
     assert fake.submitted == [remote_id]
@@ -204,7 +204,7 @@ async def test_an_interrupted_worker_leaves_the_remote_job_for_the_next_one(
     task = asyncio.create_task(first.run_next())
     remote_id = await running_remotely(database, fake, job_id)
     first.stop(interrupt=True)
-    outcome = await asyncio.wait_for(task, 5)
+    outcome = await asyncio.wait_for(task, 30)
     assert outcome == Outcome(job_id, "requeued")
     assert fake.jobs[remote_id].status == "IN_PROGRESS" and fake.cancelled == []
     job = await get(database, job_id)
@@ -229,7 +229,7 @@ async def test_a_job_the_reaper_ends_has_its_remote_job_cancelled(
     report = await make_worker(database, storage, client, "reaper").reap()  # the last attempt: nobody resumes it
     assert report.failed == [job_id] and report.remote_orphans == [(job_id, "runpod", remote_id)]
     assert fake.cancelled == [remote_id] and fake.jobs[remote_id].status == "CANCELLED"
-    assert not (await asyncio.wait_for(task, 5)).written  # the dead worker's outcome is not written
+    assert not (await asyncio.wait_for(task, 30)).written  # the dead worker's outcome is not written
     job = await get(database, job_id)
     assert job.state == JobState.failed and job.error_code == queue.LEASE_EXPIRED
     assert job.credit_state == CreditState.refunded and await balance(database, user) == 1
@@ -290,12 +290,13 @@ async def test_sigkill_of_a_worker_process_mid_remote_job_resumes_it_with_one_su
     job_id = await enqueue_noop(database, user, steps=2, result_key=key)
     runpod = ("--runpod-url", fake.base_url, "--runpod-endpoint", fake.endpoint_id, "--runpod-key", fake.api_key)
     victim = workers.start("victim", extra=runpod)
-    remote_id = await running_remotely(database, fake, job_id)
+    remote_id = await running_remotely(database, fake, job_id, timeout=60)  # the process starts (imports) first
     victim.send_signal(signal.SIGKILL)
     await asyncio.to_thread(victim.wait, 10)
     since = len(fake.requests)
     workers.start("rescuer", extra=runpod)
-    await polled_by(fake, remote_id, since)  # after the victim's lease expired: resumed, not resubmitted
+    # After the rescuer started and the victim's lease (2 s) expired and was reaped: resumed, not resubmitted.
+    await polled_by(fake, remote_id, since, timeout=60)
     fake.hold.set()
 
     async def done() -> bool:
