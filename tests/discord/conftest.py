@@ -36,9 +36,15 @@ async def running_bot(tmp_path: Path, discord: FakeDiscord, **overrides: Any) ->
                                 gateway_url=discord.gateway_url, poll_seconds=0.2, edit_interval_seconds=0.2,
                                 delivery_retry_seconds=2.0)
     stop = asyncio.Event()
+    before = discord.identifications  # a restarted bot must identify anew, not ride on the last one's session
     task = asyncio.create_task(front_end.run(stop))
+    task.add_done_callback(lambda _: asyncio.ensure_future(discord.poke()))
     try:
-        await asyncio.wait_for(discord.identified.wait(), 30)
+        await discord.wait_until(lambda: task.done() or (discord.identifications > before and discord.identified.is_set()),
+                                 60, "the bot to identify on the gateway")
+        if task.done():
+            task.result()  # it stopped before connecting: show why
+            raise AssertionError("the Discord front end stopped before it connected")
         yield RunningBot(discord, front_end, services, settings)
     finally:
         stop.set()

@@ -4,11 +4,9 @@ storage and photo checks."""
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import func, select
 
-from db.models import Photo, User
+from db.models import LoraModel, LoraStatus, Photo, User
 from tests.discord.helpers import attach, press, slash
 from tests.support.discord_server import GUILD_CHANNEL_ID, FakeDiscord, user_json
 from tests.support.selfies import obama_selfies, read
@@ -56,7 +54,7 @@ async def test_attachments_on_the_slash_command_in_a_dm(bot_factory, discord: Fa
         assert "3 of 8 good photos so far — send 5 more" in summary.content
         assert not summary.ephemeral  # a DM is private already
         status = await slash(discord, ALEX, "status")
-        await discord.wait_for_text("Photos: 3 good of 4 sent", timeout=10)
+        await discord.wait_for_text("Photos: 3 good of 4 sent", timeout=30)
         assert discord.answers_to(status)
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Photo).where(Photo.accepted)) == 3
@@ -138,17 +136,39 @@ async def test_a_429_is_waited_out(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory():
         discord.fail_next("webhooks/", retry_after=0.3)
         await slash(discord, ALEX, "privacy")
-        await discord.wait_for_text("Privacy", timeout=10)
+        await discord.wait_for_text("Privacy", timeout=30)
         assert [status for _, status, _ in discord.refused] == [429]
 
 
+async def give_ready_model(bot, discord_user_id: int) -> None:
+    """A user whose personal model is trained (as the worker leaves it)."""
+    async with bot.services.database.transaction() as session:
+        user = await session.scalar(select(User).where(User.platform == "discord",
+                                                       User.platform_user_id == str(discord_user_id)))
+        assert user is not None
+        session.add(LoraModel(user_id=user.id, base_model="tiny", token="ohwx", class_word="man",
+                              status=LoraStatus.ready, storage_key=f"users/{user.id}/loras/1.safetensors"))
+
+
 async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) -> None:
-    """When every answer goes to the channel (a progress message), the "thinking…" response goes away."""
-    async with bot_factory():
-        await slash(discord, ALEX, "cancel", guild=True)
-        await discord.wait_for_text("Nothing is running")
-        await asyncio.sleep(0.1)
-        assert not [m for m in discord.history if m.flags & 128]
+    """The "thinking…" response goes away: the first answer replaces it, and when every answer goes
+    to the channel (a progress message) it is deleted."""
+    async with bot_factory() as bot:
+        cancel = await slash(discord, ALEX, "cancel", guild=True)
+        assert (await discord.wait_for_callback(cancel)).type == 5
+        answer = await discord.wait_for_text("Nothing is running")
+        assert answer is discord.placeholder_of(cancel) and answer.ephemeral  # the answer took the placeholder's place
+
+        await give_ready_model(bot, ALEX)
+        generate = await slash(discord, ALEX, "generate", guild=True, style="linkedin-headshot")
+        assert (await discord.wait_for_callback(generate)).type == 5
+        placeholder = discord.placeholder_of(generate)
+        assert placeholder is not None
+        progress = await discord.wait_for_text("Painting 4 LinkedIn Headshot portraits")
+        assert progress.via == "channel" and progress.channel_id == GUILD_CHANNEL_ID and not progress.ephemeral
+        await discord.wait_until(lambda: placeholder.message_id in discord.deleted, 30,
+                                 "the generate command's \"thinking…\" to be deleted")
+        assert all(m is not placeholder for m in discord.history) and not discord.dangling()
 
 
 async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bot_factory, discord: FakeDiscord) -> None:
@@ -196,14 +216,17 @@ async def test_without_the_gateway_payloads_can_be_fed_directly(tmp_path, discor
                                 connect_gateway=False)
     stop = aio.Event()
     task = aio.create_task(front_end.run(stop))
+    task.add_done_callback(lambda _: aio.ensure_future(discord.poke()))
     try:
-        while "global" not in discord.commands:
-            await aio.sleep(0.02)
-        await front_end.feed(discord.command_payload(ALEX, "credits"))
+        await discord.wait_until(lambda: task.done() or "global" in discord.commands, 60, "the command sync")
+        assert not task.done(), task
+        payload = discord.command_payload(ALEX, "credits")
+        discord.sent(payload)  # its 3 seconds start now
+        await front_end.feed(payload)
         await discord.wait_for_text("You have 3 credits")
     finally:
         stop.set()
-        await aio.wait_for(task, 10)
+        await aio.wait_for(task, 30)
         await services.close()
 
 

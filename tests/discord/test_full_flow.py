@@ -1,6 +1,8 @@
 """The whole product through Discord: selfies → personal model (tiny SDXL on the CPU, trained by
 the real `studio worker` process) → a style → portraits in the channel, all deliveries long after
-the interaction tokens died (the stand-in expires them after a few seconds)."""
+the interaction tokens died: once each interaction's immediate answers are in, the test expires
+every token issued so far (Discord's 15 minutes), so whatever a job delivers later must go to the
+channel by its stored ids, and any use of a dead token is a 401 the test fails on."""
 
 from __future__ import annotations
 
@@ -21,18 +23,19 @@ pytestmark = pytest.mark.slow
 
 
 async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord) -> None:
-    discord.token_lifetime = 4.0  # a stand-in for Discord's 15 minutes
     channel = discord.dm_channel_id(ALEX)
     async with running_bot(tmp_path, discord, free_credits=3) as bot:
         with studio_worker(bot.settings.data_dir):
             await slash(discord, ALEX, "upload", **attach(discord, obama_selfies(9) + [read("two_people.jpg")]))
-            summary = await discord.wait_for_text("look great", timeout=90)
+            summary = await discord.wait_for_text("look great", timeout=120)
             assert summary.content.startswith("Got 10 photos — 9 look great ✅")
             await press(discord, ALEX, summary, "Train my model")
             await press(discord, ALEX, await discord.wait_for_text("Who is in the photos"), "A man")
 
             progress = await discord.wait_for_text("Learning your face")
             assert progress.via == "channel" and progress.channel_id == channel  # editable after the token dies
+            assert not discord.dangling()  # the upload's, the presses' answers are all in: nothing more for their tokens
+            discord.expire_tokens()  # Discord's 15 minutes pass while the model trains
             assert progress.button_labels == ["🛑 Cancel"] and channel in discord.typing
             ready = await discord.wait_for_text("Your model is ready", timeout=300)
             assert ready.via == "channel"
@@ -45,6 +48,10 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
             await discord.dispatch(generate)
             painting = await discord.wait_for_text("Painting 4 LinkedIn Headshot portraits")
             assert painting.via == "channel"
+            placeholder = discord.placeholder_of(generate)
+            assert placeholder is not None  # "thinking…": every answer went to the channel, so it is deleted
+            await discord.wait_until(lambda: placeholder.message_id in discord.deleted, 30, "the placeholder's DELETE")
+            discord.expire_tokens()  # and Discord's 15 minutes pass while the portraits are painted
             done = await discord.wait_for_text("Here you go", timeout=300)
             assert done.via == "channel" and "1 credit left" in done.content
             assert done.button_labels == ["⬇️ Full-resolution files", "🔁 More like this", "🎨 Another style"]
@@ -57,7 +64,7 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
             assert not [r for r in discord.refused if r[1] in (401, 413)]  # no expired token, nothing too large
 
             wanted = await press(discord, ALEX, done, "Full-resolution")
-            await discord.wait_for(lambda m: sum(len(a.files) for a in discord.answers_to(wanted)) == 8, timeout=30,
+            await discord.wait_for(lambda m: sum(len(a.files) for a in discord.answers_to(wanted)) == 8, timeout=60,
                                    what="the eight originals (four portraits, two aspects)")
             originals = discord.answers_to(wanted)
             assert len(originals) >= 2 and all(sum(len(f["data"]) for f in m.files) <= SMALL_LIMIT for m in originals)

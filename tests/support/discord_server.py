@@ -4,9 +4,14 @@ REST the way Discord answers it (``/api/v10/...``, JSON or multipart bodies with
 and ``files[n]``, snowflakes as strings, 429 with ``retry_after`` behind a ``Via`` header), a
 gateway websocket (HELLO, IDENTIFY → READY, heartbeats) that pushes INTERACTION_CREATE events, and
 a CDN for the attachments users send. It records interaction callbacks, follow-ups, channel
-messages, edits and uploaded files, and enforces the rules that shape the bot: interaction tokens
-expire, ephemeral messages are invisible to channel endpoints, ≤ 10 files and ≤ the upload limit
-per message, no empty messages.
+messages, edits and uploaded files, and enforces the rules that shape the bot: an interaction is
+answered within 3 seconds of being sent, interaction tokens expire (after ``token_lifetime`` or
+when a test calls ``expire_tokens()``), ephemeral messages are invisible to channel endpoints,
+≤ 10 files and ≤ the upload limit per message, no empty messages.
+
+A deferred response (type 5) creates the interaction's original message at once, flagged
+``LOADING`` ("thinking…"), in ``history`` like any other message: the first follow-up or an edit
+of ``@original`` replaces it, a DELETE removes it; one still loading is a dangling placeholder.
 """
 
 from __future__ import annotations
@@ -102,7 +107,9 @@ class _Interaction:
     token: str
     type: int
     channel_id: int
-    created: float
+    created: float | None = None
+    """When it was sent to the bot (``sent``): Discord's clocks start then, not when the payload was built."""
+    expired: bool = False
     original: Posted | None = None
 
 
@@ -123,12 +130,17 @@ class FakeDiscord:
         """(path, status, reason) of every request the stand-in refused."""
         self.failures: list[dict[str, Any]] = []
         self.identified = asyncio.Event()
+        """Set while a connected bot has identified (or resumed)."""
+        self.identifications = 0
+        """How many times a bot identified or resumed: a restarted bot waits for a new one."""
         self._messages: dict[int, Posted] = {}
         self._interactions: dict[str, _Interaction] = {}
         self._attachments: dict[str, tuple[bytes, str]] = {}
         self._ids = itertools.count(1_200_000_000_000_000_000)
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
+        self._ready: list[web.WebSocketResponse] = []
+        """Sockets whose bot identified: the ones gateway events go to."""
         self._sequence = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -201,7 +213,7 @@ class FakeDiscord:
                         "channel": {"id": str(channel_id), "type": 1, "recipients": [user], "last_message_id": None}}
         if message is not None:
             payload["message"] = message.json()
-        self._interactions[token] = _Interaction(interaction_id, token, type_, channel_id, time.monotonic())
+        self._interactions[token] = _Interaction(interaction_id, token, type_, channel_id)
         return payload
 
     @staticmethod
@@ -265,10 +277,25 @@ class FakeDiscord:
         }
         return self.interaction(5, user_id, data, guild=guild)
 
+    def sent(self, payload: dict[str, Any]) -> None:
+        """The interaction reaches the bot now: its 3 seconds to answer and its token's lifetime start.
+        ``dispatch`` calls it; a test that hands a payload to the bot another way calls it itself."""
+        interaction = self._interactions.get(payload.get("token", ""))
+        if interaction is not None:
+            interaction.created = time.monotonic()
+
+    def expire_tokens(self) -> None:
+        """Every interaction token issued so far is dead from now on (Discord's 15 minutes have passed):
+        follow-ups and edits through them get 401 Invalid Webhook Token. Later interactions are not affected."""
+        for interaction in self._interactions.values():
+            interaction.expired = True
+
     async def dispatch(self, payload: dict[str, Any], event: str = "INTERACTION_CREATE") -> None:
-        """Push a gateway event to the connected bot."""
-        await asyncio.wait_for(self.identified.wait(), 30)
-        for socket in self._sockets:
+        """Push a gateway event to the connected bot (waiting up to 30 s for one to have identified)."""
+        await self.wait_until(lambda: any(not s.closed for s in self._ready), 30, "a bot identified on the gateway")
+        if event == "INTERACTION_CREATE":
+            self.sent(payload)
+        for socket in [s for s in self._ready if not s.closed]:
             await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": payload})
 
     # ------------------------------------------------------------------ test side: reading
@@ -285,6 +312,33 @@ class FakeDiscord:
 
     def in_channel(self, channel_id: int) -> list[Posted]:
         return [m for m in self.history if m.channel_id == channel_id]
+
+    def placeholder_of(self, payload: dict[str, Any]) -> Posted | None:
+        """The original response of a deferred (type 5) interaction, whatever became of it."""
+        interaction = self._interactions.get(payload["token"])
+        return interaction.original if interaction is not None else None
+
+    def dangling(self) -> list[Posted]:
+        """Deferred responses still showing "thinking…" (neither replaced by an answer nor deleted)."""
+        return [m for m in self.history if m.via == "original" and m.flags & LOADING]
+
+    async def wait_until(self, condition: Any, timeout: float = 30.0, what: str = "a condition") -> None:
+        """Until ``condition()`` is true, re-checked on every change the stand-in sees; fails after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out waiting for {what}; refused: {self.refused}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    pass
+
+    async def poke(self) -> None:
+        """Wake every ``wait_until``/``wait_for`` to re-check (for conditions on things outside the stand-in)."""
+        async with self._changed:
+            self._changed.notify_all()
 
     async def wait_for(self, predicate: Any, timeout: float = 30.0, what: str = "a message") -> Posted:
         """The first message (sent or edited, in order) that matches ``predicate``."""
@@ -309,7 +363,7 @@ class FakeDiscord:
 
         return await self.wait_for(matches, timeout, repr(part))
 
-    async def wait_for_callback(self, payload: dict[str, Any], timeout: float = 10.0) -> Callback:
+    async def wait_for_callback(self, payload: dict[str, Any], timeout: float = 30.0) -> Callback:
         deadline = time.monotonic() + timeout
         async with self._changed:
             while not self.callbacks_for(payload):
@@ -343,15 +397,25 @@ class FakeDiscord:
                              "resume_gateway_url": self.gateway_url, "shard": [0, 1],
                              "application": {"id": str(APPLICATION_ID), "flags": 0}}
                     await socket.send_json({"op": 0, "t": "READY", "s": next(self._sequence), "d": ready})
-                    self.identified.set()
+                    await self._identified(socket)
                 elif data["op"] == 6:
                     await socket.send_json({"op": 0, "t": "RESUMED", "s": next(self._sequence), "d": {}})
-                    self.identified.set()
+                    await self._identified(socket)
         finally:
             self._sockets.remove(socket)
-            if not self._sockets:
+            if socket in self._ready:
+                self._ready.remove(socket)
+            if not self._ready:
                 self.identified.clear()
+            await self.poke()
         return socket
+
+    async def _identified(self, socket: web.WebSocketResponse) -> None:
+        if socket not in self._ready:
+            self._ready.append(socket)
+        self.identifications += 1
+        self.identified.set()
+        await self.poke()
 
     async def _cdn(self, request: web.Request) -> web.Response:
         found = self._attachments.get(request.match_info["id"])
@@ -384,7 +448,9 @@ class FakeDiscord:
             if path == "oauth2/applications/@me":
                 return _json(self._application())
             if parts[0] == "applications" and parts[-1] == "commands" and request.method == "PUT":
-                return _json(self._sync(parts, await request.json()))
+                synced = self._sync(parts, await request.json())
+                await self.poke()
+                return _json(synced)
             if path == "users/@me/channels" and request.method == "POST":
                 recipient = (await request.json())["recipient_id"]
                 return _json({"id": str(self.dm_channel_id(int(recipient))), "type": 1, "last_message_id": None,
@@ -441,11 +507,13 @@ class FakeDiscord:
             raise _Refused(400, 50006, "Cannot send an empty message")
 
     async def _record(self, message: Posted, *, edit: bool = False) -> None:
+        """A new message joins ``history``; one already there (a placeholder replaced) changes in place.
+        ``edit`` also logs a copy in ``edits``."""
         async with self._changed:
             if edit:
                 self.edits.append(Posted(message.via, message.channel_id, message.message_id, message.content,
                                          message.components, message.files, message.flags, message.token))
-            else:
+            if not any(m is message for m in self.history):
                 self.history.append(message)
             self._messages[message.message_id] = message
             self._changed.notify_all()
@@ -456,6 +524,8 @@ class FakeDiscord:
             raise _Refused(404, 10062, "Unknown interaction")
         if any(c.interaction_id == interaction_id for c in self.callbacks):
             raise _Refused(400, 40060, "Interaction has already been acknowledged")
+        if interaction.created is None:
+            raise _Refused(404, 10062, "Unknown interaction (never sent to the bot: use dispatch or sent)")
         if time.monotonic() - interaction.created > 3.0:
             raise _Refused(404, 10062, "Unknown interaction (not answered within 3 seconds)")
         payload, files = await self._body(request)
@@ -471,7 +541,7 @@ class FakeDiscord:
         async with self._changed:
             self.callbacks.append(Callback(interaction_id, kind, data))
             self._changed.notify_all()
-        if message is not None and kind == 4:
+        if message is not None:  # a deferred one too: "thinking…" until it is replaced or deleted
             await self._record(message)
         answer: dict[str, Any] = {"interaction": {
             "id": str(interaction_id), "type": interaction.type,
@@ -487,7 +557,7 @@ class FakeDiscord:
         interaction = self._interactions.get(token)
         if interaction is None:
             raise _Refused(404, 10015, "Unknown Webhook")
-        if time.monotonic() - interaction.created > self.token_lifetime:
+        if interaction.expired or interaction.created is None or time.monotonic() - interaction.created > self.token_lifetime:
             raise _Refused(401, 50027, "Invalid Webhook Token")
         payload, files = await self._body(request)
         if not rest and request.method == "POST":  # a follow-up
@@ -508,9 +578,10 @@ class FakeDiscord:
             if target is None or target.token != token:
                 raise _Refused(404, 10008, "Unknown Message")
             if request.method == "DELETE":
-                self.deleted.append(target.message_id)
-                if target in self.history:
-                    self.history.remove(target)
+                async with self._changed:
+                    self.deleted.append(target.message_id)
+                    self.history[:] = [m for m in self.history if m is not target]
+                    self._changed.notify_all()
                 return web.Response(status=204)
             if request.method == "PATCH":
                 was_loading = bool(target.flags & LOADING)
