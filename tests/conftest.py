@@ -11,8 +11,10 @@ from db.session import Database
 from studio.settings import Settings
 from tests.support.postgres import PostgresServer, find_bin_dir
 
-# Tests never read the developer's own .env or STUDIO_* environment.
-for _name in [n for n in os.environ if n.startswith("STUDIO_")]:
+# Tests never read the developer's own .env or STUDIO_* settings. The STUDIO_TEST_* variables
+# are the test suite's own switches (`make test` sets STUDIO_TEST_REQUIRE_POSTGRES) and stay.
+TEST_ENV_PREFIX = "STUDIO_TEST_"
+for _name in [n for n in os.environ if n.startswith("STUDIO_") and not n.startswith(TEST_ENV_PREFIX)]:
     del os.environ[_name]
 
 

@@ -79,24 +79,31 @@ class TelegramFrontEnd:
         async with self.application:
             await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
             await self.application.start()
-            if self.settings.telegram_webhook_url:
-                await self.application.updater.start_webhook(  # type: ignore[union-attr]
-                    listen="0.0.0.0", port=self.settings.telegram_webhook_port, url_path="telegram",
-                    webhook_url=self.settings.telegram_webhook_url.rstrip("/") + "/telegram",
-                    secret_token=secrets.token_urlsafe(24),
-                )
-            else:
-                await self.application.updater.start_polling(poll_interval=0.0, timeout=10)  # type: ignore[union-attr]
-            me = self.application.bot
-            log.info("Telegram bot @%s is up (%s)", me.username, "webhook" if self.settings.telegram_webhook_url else "long polling")
-            watcher = asyncio.create_task(self.watcher.run(stop))
             try:
-                await stop.wait()
-            finally:
-                await self.albums.drain()
-                await watcher
-                await self.application.updater.stop()  # type: ignore[union-attr]
+                await self._serve(stop)
+            finally:  # also when the updater could not start (e.g. the webhook port is taken)
                 await self.application.stop()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        updater = self.application.updater
+        assert updater is not None
+        if self.settings.telegram_webhook_url:
+            await updater.start_webhook(
+                listen="0.0.0.0", port=self.settings.telegram_webhook_port, url_path="telegram",
+                webhook_url=self.settings.telegram_webhook_url.rstrip("/") + "/telegram",
+                secret_token=secrets.token_urlsafe(24),
+            )
+        else:
+            await updater.start_polling(poll_interval=0.0, timeout=10)
+        me = self.application.bot
+        log.info("Telegram bot @%s is up (%s)", me.username, "webhook" if self.settings.telegram_webhook_url else "long polling")
+        watcher = asyncio.create_task(self.watcher.run(stop))
+        try:
+            await stop.wait()
+        finally:
+            await self.albums.drain()
+            await watcher
+            await updater.stop()
 
     # ------------------------------------------------------------------ sending
     async def send(self, user: UserRef, replies: list[Reply]) -> None:

@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server on 127.0.0.1 for the test session.
 
 initdb/pg_ctl refuse to run as root (CI runs as root), so the server runs as the `postgres`
-user through runuser when needed.
+user through runuser when needed. The port is picked free and only bound later by the server,
+so another process can take it in between: the start is retried on a fresh port when it does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+START_ATTEMPTS = 3
+_PORT_TAKEN = ("Address already in use", "could not create any TCP/IP sockets")
 
 
 def find_bin_dir() -> Path | None:
@@ -53,12 +57,26 @@ class PostgresServer:
         root = Path(tempfile.mkdtemp(prefix="studio-pg-"))
         if os.geteuid() == 0:
             shutil.chown(root, "postgres", "postgres")
-        server = cls(bin_dir, root, _free_port())
+        server = cls(bin_dir, root, 0)
         data = root / "data"
         server._run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        options = f"-p {server.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} -c fsync=off -c max_connections=200"
-        server._run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")
-        return server
+        for attempt in range(1, START_ATTEMPTS + 1):
+            server.port = _free_port()
+            log = root / f"server-{attempt}.log"
+            options = (f"-p {server.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} "
+                       "-c fsync=off -c max_connections=200")
+            try:
+                server._run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start")
+                return server
+            except subprocess.CalledProcessError as error:
+                text = log.read_text(errors="replace") if log.exists() else ""
+                if attempt < START_ATTEMPTS and any(sign in text for sign in _PORT_TAKEN):
+                    continue  # someone took the port between _free_port() and the server's bind
+                shutil.rmtree(root, ignore_errors=True)
+                output = (error.stdout or b"").decode(errors="replace") + (error.stderr or b"").decode(errors="replace")
+                raise RuntimeError(f"PostgreSQL did not start on port {server.port} (attempt {attempt} of "
+                                   f"{START_ATTEMPTS}):\n{output}\n{text}") from error
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         try:

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +22,17 @@ from tests.support.telegram_server import FakeTelegram
 
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 TEST_INTAKE = IntakeConfig(min_side_px=256)  # the sample set has 480p photos
+ALBUM_QUIET_SECONDS = 3.0
+"""The bot answers an album after this long with no new photo of it. A stall of the event loop
+longer than this between two photos of one album (a loaded CI machine stalls for a second at
+times) would split the album into two answers; each album in a test waits this long once."""
+WAIT_SECONDS = 30.0
+"""How long the helpers below wait for the bot before failing with a message (never silently)."""
+START_ATTEMPTS = 3
+
+
+class PortTaken(Exception):
+    """The bot could not listen on its webhook port: another process took it after it was picked."""
 
 
 @dataclass
@@ -26,29 +41,133 @@ class RunningBot:
     front_end: TelegramFrontEnd
     services: Services
     settings: Settings
+    ticks: _TickCounter
+
+    async def watcher_ticks(self, count: int) -> None:
+        """Wait until the job watcher has run ``count`` whole ticks that began after this call: every
+        chance it had to deliver or edit something more, whatever the speed of the machine."""
+        await self.ticks.wait_for(self.ticks.started + count)
+
+    async def settled(self, user_id: int) -> None:
+        """Wait until every update sent so far is handled and no album is waiting or being answered.
+
+        A ``/help`` goes last; the bot handles one update at a time, in order, so once its answer is
+        there every earlier update was handled (a photo handler finishes after adding the photo to
+        its album); then the album collector must have nothing left to answer."""
+        assert self.front_end.application.concurrent_updates == 1, "settled() relies on updates handled in order"
+        sentinel = await self.telegram.send_text(user_id, "/help")
+        await self.telegram.wait_for(lambda m: m.chat_id == user_id and "Here's what I can do" in m.text
+                                     and m.message_id > sentinel, what="the answer to the last /help")
+        albums = self.front_end.albums
+        await _until(lambda: not albums._pending and not albums._tasks, "the album collector to have nothing left")
+
+
+class _TickCounter:
+    """Counts the job watcher's ticks (wraps the instance's ``tick``, behaviour unchanged)."""
+
+    def __init__(self, front_end: TelegramFrontEnd) -> None:
+        self.started = 0
+        self.finished = 0
+        watcher = front_end.watcher
+        original = watcher.tick
+
+        async def tick() -> None:
+            self.started += 1
+            try:
+                await original()
+            finally:
+                self.finished += 1
+
+        watcher.tick = tick  # type: ignore[method-assign]
+
+    async def wait_for(self, finished: int) -> None:
+        await _until(lambda: self.finished >= finished, f"{finished} job watcher ticks (got {self.finished})")
+
+
+async def _until(condition: Callable[[], bool], what: str, *, also_failed: asyncio.Task[None] | None = None) -> None:
+    """Poll ``condition`` until true; fail after WAIT_SECONDS saying ``what`` never happened. If the
+    ``also_failed`` task ends first, its error is raised instead."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if also_failed is not None and also_failed.done():
+            also_failed.result()  # raises the bot's own error
+            raise AssertionError(f"the bot stopped before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {WAIT_SECONDS:.0f} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def _port_in_use(error: BaseException | None) -> OSError | None:
+    """The "address already in use" behind ``error`` (PTB raises it wrapped in another error)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
 
 
 @asynccontextmanager
 async def running_bot(tmp_path: Path, telegram: FakeTelegram, **overrides: Any) -> AsyncIterator[RunningBot]:
+    """The bot, up: it polls (or its webhook listens) and its job watcher runs."""
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, data_dir=tmp_path / "data", telegram_token=TOKEN,
         telegram_base_url=telegram.base_url, telegram_base_file_url=telegram.base_file_url, **overrides,
     )
     services = await open_services(settings)
-    front_end = TelegramFrontEnd(settings, Studio(services, intake_config=TEST_INTAKE), album_quiet_seconds=1.0,
-                                 poll_seconds=0.2, edit_interval_seconds=0.2, delivery_retry_seconds=2.0)
+    front_end = TelegramFrontEnd(settings, Studio(services, intake_config=TEST_INTAKE),
+                                 album_quiet_seconds=ALBUM_QUIET_SECONDS, poll_seconds=0.2,
+                                 edit_interval_seconds=0.2, delivery_retry_seconds=2.0)
+    ticks = _TickCounter(front_end)
     stop = asyncio.Event()
     task = asyncio.create_task(front_end.run(stop))
+    up = False
     try:
-        for _ in range(100):  # until the bot polls (or has set its webhook)
-            if any(method in {"getUpdates", "setWebhook"} for method, _ in telegram.calls):
-                break
-            await asyncio.sleep(0.05)
-        yield RunningBot(telegram, front_end, services, settings)
+        # run() starts the watcher only once polling runs or the webhook server listens.
+        try:
+            await _until(lambda: ticks.started > 0 and any(m in {"getUpdates", "setWebhook"} for m, _ in telegram.calls),
+                         "the bot to start", also_failed=task)
+        except Exception as error:
+            if (in_use := _port_in_use(error)) is not None:
+                raise PortTaken(f"webhook port {settings.telegram_webhook_port}: {in_use}") from error
+            raise
+        up = True
+        yield RunningBot(telegram, front_end, services, settings, ticks)
     finally:
         stop.set()
-        await asyncio.wait_for(task, 30)
+        if up:
+            await asyncio.wait_for(task, 30)
+        else:  # the start failed and that error is on its way: clean up what the failed start left
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 30)
+            with contextlib.suppress(Exception):
+                if front_end.application.running:
+                    await front_end.application.stop()
+                await front_end.application.shutdown()
         await services.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def running_webhook_bot(tmp_path: Path, telegram: FakeTelegram, **overrides: Any) -> AsyncIterator[RunningBot]:
+    """The bot in webhook mode on a free port: a port picked free can be taken before the bot binds
+    it, so the start is retried on another port when that happens."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = free_port()
+        stack = contextlib.AsyncExitStack()
+        try:
+            bot = await stack.enter_async_context(running_bot(tmp_path, telegram, telegram_webhook_port=port, **overrides))
+        except PortTaken:
+            if attempt == START_ATTEMPTS:
+                raise
+            continue
+        async with stack:
+            yield bot
+        return
 
 
 @pytest.fixture

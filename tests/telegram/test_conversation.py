@@ -3,13 +3,13 @@ API server on 127.0.0.1, the real conversation core, database, storage and photo
 
 from __future__ import annotations
 
-import asyncio
-
+import pytest
 from sqlalchemy import func, select
 
 from db.models import Photo, User
 from tests.support.selfies import obama_selfies, read
 from tests.support.telegram_server import FakeTelegram
+from tests.telegram.conftest import running_webhook_bot
 
 ALEX = 501
 
@@ -43,7 +43,7 @@ async def test_an_album_gets_one_summary_with_every_rejection(bot_factory) -> No
         assert "✖ Photo 10: This person doesn't look like the one in your other photos" in summary.text
         assert "ready to train" in summary.text
         assert summary.button_labels == ["🚀 Train my model", "➕ Add more photos"]
-        await asyncio.sleep(0.6)
+        await bot.settled(ALEX)  # every photo handled, nothing left to answer: a second summary would be here
         assert sum("look great" in t for t in bot.telegram.texts_to(ALEX)) == 1  # one answer per album
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Photo).where(Photo.accepted)) == 8
@@ -84,8 +84,11 @@ async def test_rate_limit(bot_factory) -> None:
     async with bot_factory(commands_per_minute=3) as bot:
         for _ in range(5):
             await bot.telegram.send_text(ALEX, "/help")
-        await bot.telegram.wait_for_text(ALEX, "that's fast")
-        await asyncio.sleep(0.3)
+        first = await bot.telegram.wait_for_text(ALEX, "that's fast")
+        # The fifth is refused too; updates are handled in order, so after its answer all five are answered.
+        await bot.telegram.wait_for(lambda m: m.chat_id == ALEX and "that's fast" in m.text
+                                    and m.message_id > first.message_id, what="the second refusal")
+        assert len(bot.telegram.texts_to(ALEX)) == 5
         assert sum("/styles" in t for t in bot.telegram.texts_to(ALEX)) == 3
 
 
@@ -114,14 +117,11 @@ async def test_flood_control_is_retried_not_lost(bot_factory) -> None:
         assert [m for m, _ in bot.telegram.calls].count("sendMessage") == 2
 
 
-async def test_webhook_mode(bot_factory, unused_tcp_port: int) -> None:
+async def test_webhook_mode(tmp_path, telegram: FakeTelegram) -> None:
     import aiohttp
 
-    async with bot_factory(telegram_webhook_url="https://bot.example.test/", telegram_webhook_port=unused_tcp_port) as bot:
-        for _ in range(100):
-            if bot.telegram.webhook:
-                break
-            await asyncio.sleep(0.05)
+    async with running_webhook_bot(tmp_path, telegram, telegram_webhook_url="https://bot.example.test/") as bot:
+        # running_webhook_bot returns once the webhook server listens (it has set the webhook before).
         assert bot.telegram.webhook["url"] == "https://bot.example.test/telegram"
         secret = bot.telegram.webhook["secret_token"]
         update = {"update_id": 1, "message": {
@@ -129,10 +129,31 @@ async def test_webhook_mode(bot_factory, unused_tcp_port: int) -> None:
             "from": {"id": ALEX, "is_bot": False, "first_name": "Alex"}, "text": "/help",
             "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
         async with aiohttp.ClientSession() as session:
-            url = f"http://127.0.0.1:{unused_tcp_port}/telegram"
+            url = f"http://127.0.0.1:{bot.settings.telegram_webhook_port}/telegram"
             async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as refused:
                 assert refused.status == 403
             async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as accepted:
                 assert accepted.status == 200
         await bot.telegram.wait_for_text(ALEX, "Here's what I can do")
         assert not any(method == "getUpdates" for method, _ in bot.telegram.calls)
+
+
+async def test_a_taken_webhook_port_stops_start_up_with_that_error_and_the_bot_stopped(
+    tmp_path, telegram: FakeTelegram
+) -> None:
+    import errno
+    import socket
+
+    from tests.telegram.conftest import PortTaken, running_bot
+
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(PortTaken) as raised:
+            async with running_bot(tmp_path, telegram, telegram_webhook_url="https://bot.example.test/",
+                                   telegram_webhook_port=port):
+                pytest.fail("the bot came up on a port that is taken")
+    # the address-in-use error itself, not PTB's "This Application is still running!" on the way out
+    cause = raised.value.__cause__
+    assert isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE

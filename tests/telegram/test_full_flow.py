@@ -3,7 +3,6 @@ the real `studio worker` process) → a style → the album, and a bot restart m
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 from sqlalchemy import select
@@ -91,7 +90,7 @@ async def test_a_bot_restart_while_training_still_delivers_once(tmp_path, telegr
     with studio_worker(data_dir):
         async with running_bot(tmp_path, telegram) as restarted:
             await telegram.wait_for_text(ALEX, "Your model is ready", timeout=300)
-            await asyncio.sleep(1.5)  # several watcher ticks: no second delivery
+            await restarted.watcher_ticks(8)  # eight more chances to deliver again: no second delivery
             assert sum("Your model is ready" in t for t in telegram.texts_to(ALEX)) == 1
             async with restarted.services.database.transaction() as session:
                 job = await session.scalar(select(Job))
