@@ -322,14 +322,17 @@ class FakeDiscord:
         """Deferred responses still showing "thinking…" (neither replaced by an answer nor deleted)."""
         return [m for m in self.history if m.via == "original" and m.flags & LOADING]
 
-    async def wait_until(self, condition: Any, timeout: float = 30.0, what: str = "a condition") -> None:
-        """Until ``condition()`` is true, re-checked on every change the stand-in sees; fails after ``timeout``."""
+    async def wait_until(self, condition: Any, timeout: float = 30.0, what: str = "a condition",
+                         details: Any = None) -> None:
+        """Until ``condition()`` is true, re-checked on every change the stand-in sees; fails after
+        ``timeout``, with ``details()`` in the message."""
         deadline = time.monotonic() + timeout
         async with self._changed:
             while not condition():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"timed out waiting for {what}; refused: {self.refused}")
+                    more = details() if details is not None else ""
+                    raise AssertionError(f"timed out waiting for {what}{more}\nrefused: {self.refused}")
                 try:
                     await asyncio.wait_for(self._changed.wait(), remaining)
                 except TimeoutError:
@@ -340,22 +343,19 @@ class FakeDiscord:
         async with self._changed:
             self._changed.notify_all()
 
+    def _last_messages(self) -> str:
+        shown = "\n".join(f"  {m.via} {m.channel_id}: {m.content[:100]!r}" for m in self.history[-15:])
+        return f"; last messages:\n{shown}"
+
     async def wait_for(self, predicate: Any, timeout: float = 30.0, what: str = "a message") -> Posted:
         """The first message (sent or edited, in order) that matches ``predicate``."""
-        deadline = time.monotonic() + timeout
-        async with self._changed:
-            while True:
-                for message in self.history + self.edits:
-                    if predicate(message):
-                        return message
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    shown = "\n".join(f"  {m.via} {m.channel_id}: {m.content[:100]!r}" for m in self.history[-15:])
-                    raise AssertionError(f"timed out waiting for {what}; last messages:\n{shown}\nrefused: {self.refused}")
-                try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    pass
+        def first() -> Posted | None:
+            return next((message for message in self.history + self.edits if predicate(message)), None)
+
+        await self.wait_until(lambda: first() is not None, timeout, what, details=self._last_messages)
+        found = first()
+        assert found is not None
+        return found
 
     async def wait_for_text(self, part: str, timeout: float = 30.0, **where: Any) -> Posted:
         def matches(message: Posted) -> bool:
@@ -364,17 +364,9 @@ class FakeDiscord:
         return await self.wait_for(matches, timeout, repr(part))
 
     async def wait_for_callback(self, payload: dict[str, Any], timeout: float = 30.0) -> Callback:
-        deadline = time.monotonic() + timeout
-        async with self._changed:
-            while not self.callbacks_for(payload):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"interaction {payload['id']} was never answered; refused: {self.refused}")
-                try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    pass
-            return self.callbacks_for(payload)[0]
+        await self.wait_until(lambda: bool(self.callbacks_for(payload)), timeout,
+                              f"an answer to interaction {payload['id']}")
+        return self.callbacks_for(payload)[0]
 
     # ------------------------------------------------------------------ gateway
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
