@@ -7,7 +7,8 @@ lease (it stalled and the job was handed on) stops its handler and writes nothin
 
 Claiming that fails (e.g. SQLite's "database is locked") is logged and retried after a back-off;
 it is never taken for an empty queue, so a draining worker (``run(drain=True)``) only returns once
-a claim really found nothing.
+a claim really found nothing — or raises ``ClaimsFailing`` when claims keep failing, so that a
+cron-style ``--once`` run ends with an error instead of waiting forever.
 
 Stopping: ``stop()`` stops claiming and lets the running job finish; ``stop(interrupt=True)``
 (what SIGTERM does, see worker_cli) stops it within a step and gives it back to the queue without
@@ -66,6 +67,9 @@ class WorkerConfig:
     #: most images one generation pipeline call holds when compatible queued generation jobs are
     #: claimed together with the one claimed (local backend only); 0 turns batching off
     batch_images: int = 8
+    #: a draining worker (``run(drain=True)``, ``studio worker --once``) gives up with
+    #: ``ClaimsFailing`` after this many claims in a row raised; a serving worker keeps trying
+    drain_claim_failures: int = 10
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> WorkerConfig:
@@ -84,6 +88,10 @@ class Outcome:
     written: bool = True
     #: the ids of all jobs that ran in the same pipeline call, this one first; () when it ran alone
     batch: tuple[int, ...] = ()
+
+
+class ClaimsFailing(RuntimeError):
+    """A draining worker's claims kept failing (e.g. the database is unreachable)."""
 
 
 class _ClaimFailed:
@@ -161,6 +169,10 @@ class Worker:
                 # Not an empty queue (e.g. "database is locked"): even a draining worker stays and
                 # tries again, backing off while the failures go on.
                 failures += 1
+                if drain and failures >= self.config.drain_claim_failures:
+                    self.stop(interrupt=True)  # the other slots give their jobs back and stop too
+                    raise ClaimsFailing(f"worker {self.worker_id}: {failures} claims in a row failed; "
+                                        "giving up (see the errors above)")
                 pause = min(self.config.idle_seconds * 2 ** min(failures - 1, 10), 5.0)
             else:
                 failures = 0

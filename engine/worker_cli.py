@@ -55,5 +55,11 @@ async def serve(
 
 def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = None) -> int:
     """Entry point for `studio worker [--once] [--id ID]`; returns the process exit code."""
-    asyncio.run(serve(settings, once=once, worker_id=worker_id))
+    from engine.worker import ClaimsFailing
+
+    try:
+        asyncio.run(serve(settings, once=once, worker_id=worker_id))
+    except ClaimsFailing as error:
+        log.error("%s", error)
+        return 1
     return 0

@@ -18,7 +18,7 @@ from db.session import Database
 from db.storage import LocalStorage
 from engine.backends.local import LocalBackend
 from engine.handlers.context import EngineOptions
-from engine.worker import Worker, WorkerConfig
+from engine.worker import ClaimsFailing, Worker, WorkerConfig
 from tests.runtime.helpers import Heartbeats, assert_books_balance, balance, enqueue_noop, get, make_user
 
 FAST = WorkerConfig(lease_seconds=5, tick_seconds=0.1, idle_seconds=0.05, reap_seconds=0.5)
@@ -113,6 +113,39 @@ async def test_a_draining_worker_retries_a_claim_that_failed_instead_of_stopping
         await impatient.dispose()
     job = await get(sqlite_database, job_id)
     assert job.state == JobState.succeeded and job.attempts == 1
+    await assert_books_balance(sqlite_database, user)
+
+
+async def test_a_draining_worker_gives_up_when_claims_keep_failing_and_loses_nothing(
+    sqlite_database: Database, storage: LocalStorage, tmp_path: Path
+) -> None:
+    """`studio worker --once` against a database that stays locked ends with an error after a
+    few tries instead of waiting forever; the job stays queued with its credit reserved."""
+    import sqlite3
+
+    user = await make_user(sqlite_database, free=1)
+    job_id = await enqueue_noop(sqlite_database, user)
+    impatient = Database(sqlite_database.url, busy_timeout_ms=10)
+    backend = LocalBackend()
+    config = WorkerConfig(lease_seconds=5, tick_seconds=0.1, idle_seconds=0.01, reap_seconds=60,
+                          drain_claim_failures=3)
+    worker = Worker(impatient, storage, backend, config=config, worker_id="drainer",
+                    options=EngineOptions(work_dir=tmp_path / "work"))
+    path = sqlite_database.engine.url.database
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # never released while the worker tries
+        with pytest.raises(ClaimsFailing, match="3 claims in a row failed"):
+            await asyncio.wait_for(worker.run(drain=True), 60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        await backend.close()
+        await impatient.dispose()
+    job = await get(sqlite_database, job_id)
+    assert job.state == JobState.queued and job.attempts == 0 and job.credit_state == CreditState.reserved
+    assert await balance(sqlite_database, user) == 0
     await assert_books_balance(sqlite_database, user)
 
 
