@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, func, select, update
+from sqlalchemy import and_, bindparam, case, false, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import credits, jobs
-from db.models import FINAL_JOB_STATES, Job, JobState, utcnow
+from db.models import FINAL_JOB_STATES, CreditState, Job, JobState, utcnow
 
 JOBS = Job.__table__
 
@@ -345,8 +345,11 @@ def _finish_statement(success: bool) -> Any:
         "state": bindparam("state"), "finished_at": bindparam("now"), "lease_owner": None, "lease_expires_at": None,
     }
     if success:
+        # the reservation is spent in the same statement (``credits.commit`` folded in: one write less)
+        spent = case((c.credit_state == CreditState.reserved, literal(CreditState.committed, c.credit_state.type)),
+                     else_=c.credit_state)
         values |= {"result": bindparam("result", type_=c.result.type), "progress": 1.0, "stage": "done",
-                   "eta_seconds": 0.0}
+                   "eta_seconds": 0.0, "credit_state": spent}
     else:
         values |= {"error_code": bindparam("error_code"), "error_message": bindparam("error_message"),
                    "stage": bindparam("stage")}
@@ -379,7 +382,8 @@ async def complete(
         params |= {"error_code": error_code, "error_message": error_message, "stage": str(state)}
     if (await session.execute(_finish_statement(success), params)).scalar_one_or_none() is None:
         return False
-    await credits.settle(session, lease.job_id, succeeded=success, refund_amount=refund_amount)
+    if not success:  # on success the finish statement itself spent the reservation
+        await credits.settle(session, lease.job_id, succeeded=False, refund_amount=refund_amount)
     return True
 
 
