@@ -157,8 +157,14 @@ class Worker:
         number of jobs this worker finished."""
         log.info("worker %s started (backend %s, %d slot(s), lease %.0f s)", self.worker_id, self.backend.name,
                  self.backend.slots, self.config.lease_seconds)
-        await asyncio.gather(*(self._slot(drain) for _ in range(max(1, self.backend.slots))))
+        # Every slot ends before run() does, also when one raised: the others are then giving
+        # their jobs back (stop(interrupt=True)) and must not be cut off mid-transaction.
+        results = await asyncio.gather(*(self._slot(drain) for _ in range(max(1, self.backend.slots))),
+                                       return_exceptions=True)
         log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return self.processed
 
     async def _slot(self, drain: bool) -> None:
@@ -173,7 +179,8 @@ class Worker:
                     self.stop(interrupt=True)  # the other slots give their jobs back and stop too
                     raise ClaimsFailing(f"worker {self.worker_id}: {failures} claims in a row failed; "
                                         "giving up (see the errors above)")
-                pause = min(self.config.idle_seconds * 2 ** min(failures - 1, 10), 5.0)
+                ceiling = max(5.0, self.config.idle_seconds)  # never shorter than an empty queue's wait
+                pause = min(self.config.idle_seconds * 2 ** min(failures - 1, 10), ceiling)
             else:
                 failures = 0
                 if outcome is not None:
