@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.local_server import serve_locally
+
 Runner = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
@@ -80,11 +82,7 @@ class FakeRunPod:
         app.router.add_get(f"{prefix}/status/{{job_id}}", self._status)
         app.router.add_post(f"{prefix}/cancel/{{job_id}}", self._cancel)
         app.router.add_get(f"{prefix}/health", self._health)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
+        self._runner, port = await serve_locally(app)
         self.base_url = f"http://127.0.0.1:{port}/v2"
         return self
 

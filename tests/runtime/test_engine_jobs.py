@@ -34,11 +34,6 @@ def _two_threads() -> None:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return LocalStorage(tmp_path / "storage")
-
-
-@pytest.fixture
 async def worker(sqlite_database: Database, storage: LocalStorage, tmp_path: Path) -> AsyncIterator[Worker]:
     backend = LocalBackend()
     yield Worker(sqlite_database, storage, backend, worker_id="engine-worker",

@@ -39,11 +39,6 @@ def spec(user_id: int, name: str, *, lora_key: str | None = None, seed: int = 0,
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return LocalStorage(tmp_path / "storage")
-
-
-@pytest.fixture
 async def worker(database: Database, storage: LocalStorage, tmp_path: Path) -> AsyncIterator[Worker]:
     torch = pytest.importorskip("torch")
     torch.set_num_threads(2)

@@ -27,11 +27,6 @@ from tests.runtime.helpers import assert_books_balance, balance, enqueue_noop, g
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return LocalStorage(tmp_path / "storage")
-
-
-@pytest.fixture
 def configured_handler(storage: LocalStorage, tmp_path: Path) -> Any:
     runpod_handler.configure(storage=storage, options=EngineOptions(base_model="tiny", device="cpu",
                                                                     work_dir=tmp_path / "remote-work"))

@@ -27,7 +27,7 @@ from engine.worker import Outcome, Worker, WorkerConfig
 from tests.runtime.fake_runpod import FakeRunPod
 from tests.runtime.helpers import assert_books_balance, balance, enqueue_noop, get, make_user
 from tests.runtime.test_reliability import Workers, workers  # noqa: F401  (fixture)
-from tests.runtime.test_runpod import client, configured_handler, fake, storage  # noqa: F401  (fixtures)
+from tests.runtime.test_runpod import client, configured_handler, fake  # noqa: F401  (fixtures)
 
 
 def make_worker(database: Database, storage: LocalStorage, client: RunPodClient, name: str) -> Worker:
@@ -83,6 +83,18 @@ async def kill_first_worker(database: Database, fake: FakeRunPod, worker: Worker
     return remote_id
 
 
+async def abandoned_remote_job(database: Database, fake: FakeRunPod, storage: LocalStorage, client: RunPodClient,
+                               *, steps: int) -> tuple[int, int, str]:
+    """A user's one-credit no-op job left running on RunPod by a worker that died (see
+    ``kill_first_worker``), with ``fake.hold`` keeping the remote job in progress.
+    Returns (user, job id, remote id)."""
+    fake.hold = asyncio.Event()
+    user = await make_user(database, free=1)
+    job_id = await enqueue_noop(database, user, steps=steps)
+    remote_id = await kill_first_worker(database, fake, make_worker(database, storage, client, "first"), job_id)
+    return user, job_id, remote_id
+
+
 async def polled_by(fake: FakeRunPod, remote_id: str, since: int, timeout: float = 10) -> None:
     route = f"GET /v2/{fake.endpoint_id}/status/{remote_id}"
 
@@ -129,10 +141,7 @@ async def test_a_retry_resumes_the_running_remote_job(
 async def test_a_remote_job_that_completed_unwatched_is_taken_without_resubmitting(
     database: Database, fake: FakeRunPod, client: RunPodClient, storage: LocalStorage
 ) -> None:
-    fake.hold = asyncio.Event()
-    user = await make_user(database, free=1)
-    job_id = await enqueue_noop(database, user, steps=3)
-    remote_id = await kill_first_worker(database, fake, make_worker(database, storage, client, "first"), job_id)
+    user, job_id, remote_id = await abandoned_remote_job(database, fake, storage, client, steps=3)
     fake.hold.set()
 
     async def completed() -> bool:
@@ -153,10 +162,7 @@ async def test_a_remote_job_that_completed_unwatched_is_taken_without_resubmitti
 async def test_a_remote_job_that_ended_badly_unwatched_is_submitted_once_more(
     database: Database, fake: FakeRunPod, client: RunPodClient, storage: LocalStorage, ending: str
 ) -> None:
-    fake.hold = asyncio.Event()
-    user = await make_user(database, free=1)
-    job_id = await enqueue_noop(database, user, steps=2)
-    remote_id = await kill_first_worker(database, fake, make_worker(database, storage, client, "first"), job_id)
+    user, job_id, remote_id = await abandoned_remote_job(database, fake, storage, client, steps=2)
     if ending == "unknown":
         fake.forget(remote_id)  # RunPod answers 404 (its results expire)
     else:
@@ -175,10 +181,7 @@ async def test_a_remote_job_that_ended_badly_unwatched_is_submitted_once_more(
 async def test_cancel_during_a_resumed_job_cancels_that_remote_job(
     database: Database, fake: FakeRunPod, client: RunPodClient, storage: LocalStorage
 ) -> None:
-    fake.hold = asyncio.Event()
-    user = await make_user(database, free=1)
-    job_id = await enqueue_noop(database, user, steps=2)
-    remote_id = await kill_first_worker(database, fake, make_worker(database, storage, client, "first"), job_id)
+    user, job_id, remote_id = await abandoned_remote_job(database, fake, storage, client, steps=2)
     since = len(fake.requests)
     second = asyncio.create_task(make_worker(database, storage, client, "second").run_next())
     await polled_by(fake, remote_id, since)

@@ -25,11 +25,6 @@ FAST = WorkerConfig(lease_seconds=5, tick_seconds=0.1, idle_seconds=0.05, reap_s
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return LocalStorage(tmp_path / "storage")
-
-
-@pytest.fixture
 async def worker(database: Database, storage: LocalStorage, tmp_path: Path) -> AsyncIterator[Worker]:
     backend = LocalBackend()
     yield Worker(database, storage, backend, config=FAST, worker_id="test-worker",

@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.support.local_server import serve_locally
+
 APPLICATION_ID = 900000000000000001
 BOT_NAME = "Portrait Studio"
 GUILD_ID = 910000000000000001
@@ -151,11 +153,7 @@ class FakeDiscord:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/cdn/{id}/{name}", self._cdn)
         app.router.add_route("*", "/api/v10/{path:.+}", self._api)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_locally(app)
 
     async def stop(self) -> None:
         for socket in list(self._sockets):
