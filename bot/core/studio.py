@@ -155,12 +155,18 @@ class Studio:
         lines.append(texts.STATUS_CREDITS.format(credits=account.credits))
         return await self._reply("\n".join(lines), private=True)
 
-    async def _cancel(self, user: UserRef, _args: list[str]) -> list[Reply]:
+    async def _cancel(self, user: UserRef, _args: list[str], *, job_id: int | None = None) -> list[Reply]:
+        """Every active job of the user (``/cancel``), or just ``job_id`` when it is one of them
+        (a progress message's button: in a Discord channel others see it too, and may press it)."""
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             active = await jobs.active_jobs(session, account.id)
+            if job_id is not None:
+                active = [job for job in active if job.id == job_id]
             if not active:
-                return await self._reply(texts.NOTHING_TO_CANCEL)
+                if job_id is None:
+                    return await self._reply(texts.NOTHING_TO_CANCEL)
+                return await self._reply(texts.NOT_YOUR_RUNNING_JOB, private=True)
             refunded = 0
             for job in active:
                 await request_cancel(session, job.id, user_id=account.id)
@@ -263,8 +269,8 @@ class Studio:
                 await self.delete_everything(user)
                 return await self._reply(texts.DELETED, private=True)
             return await self._reply(texts.DELETE_KEPT, private=True)
-        if verb == "cancel":
-            return await self._cancel(user, [])
+        if verb == "cancel":  # the button under one job's progress message stops that job only
+            return await self._cancel(user, [], job_id=int(arg) if arg.isdigit() else None)
         log.warning("unknown action %r", action)
         return [self.style_picker(texts.UNKNOWN_STYLE)]
 

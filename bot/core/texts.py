@@ -108,6 +108,7 @@ STATUS_CREDITS = "💳 Credits: {credits}"
 CANCELLED = "🛑 Stopped. {refund}"
 CANCEL_REFUND = "Your {credits} went back to your balance."
 NOTHING_TO_CANCEL = "Nothing is running right now."
+NOT_YOUR_RUNNING_JOB = "That job has already finished, or it isn't yours to stop. /status shows what is running for you."
 PORTRAITS_GONE = "Those portraits aren't here any more. Pick a style to paint new ones:"
 
 DELETE_CONFIRM = (

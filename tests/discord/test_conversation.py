@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from db.models import LoraModel, LoraStatus, Photo, User
+from db.models import Job, JobState, LoraModel, LoraStatus, Photo, User
 from tests.discord.helpers import attach, press, slash
 from tests.support.discord_server import GUILD_CHANNEL_ID, FakeDiscord, user_json
 from tests.support.selfies import obama_selfies, read
 
 ALEX = 501
+BEA = 502
 
 
 async def test_upload_window_in_a_server_gives_private_verdicts(bot_factory, discord: FakeDiscord) -> None:
@@ -172,7 +173,7 @@ async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) 
 
 
 async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bot_factory, discord: FakeDiscord) -> None:
-    async with bot_factory():
+    async with bot_factory() as bot:
         await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
         summary = await discord.wait_for_text("ready to train", timeout=60)
         await slash(discord, ALEX, "train", guild=True)
@@ -183,6 +184,10 @@ async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bo
         assert progress.via == "channel" and progress.channel_id == GUILD_CHANNEL_ID and not progress.ephemeral
         await press(discord, ALEX, summary, "Train my model", guild=True)  # a second try while it waits
         assert (await discord.wait_for_text("already learning your face")).ephemeral
+        await press(discord, BEA, progress, "Cancel", guild=True)  # the progress message is public
+        assert (await discord.wait_for_text("isn't yours to stop")).ephemeral
+        async with bot.services.database.transaction() as session:
+            assert list(await session.scalars(select(Job.state))) == [JobState.queued]  # Alex's training goes on
         cancel = await press(discord, ALEX, progress, "Cancel", guild=True)
         stopped = await discord.wait_for(lambda m: m.message_id == progress.message_id and "Stopped" in m.content,
                                          timeout=15, what="the progress message edited to its final state")

@@ -48,9 +48,16 @@ async def test_the_fourth_queued_job_is_refused(bot_factory) -> None:
         status = await telegram.wait_for_text(ALEX, "Your status")
         assert "Model: ready" in status.text and status.text.count("Generate: Waiting in line") == 3
 
+        # The Cancel button under one progress message stops that job only...
+        first = next(m for m in telegram.sent_to(ALEX) if "Painting 4" in m.text)
+        await telegram.press(ALEX, first, "Cancel")
+        one = await telegram.wait_for_text(ALEX, "Your 1 credit went back")
+        async with bot.services.database.transaction() as session:
+            states = list(await session.scalars(select(Job.state).order_by(Job.id)))
+            assert states == [JobState.cancelled, JobState.queued, JobState.queued]
+        # ...and /cancel stops everything still waiting.
         await telegram.send_text(ALEX, "/cancel")
-        cancelled = await telegram.wait_for_text(ALEX, "Stopped")
-        assert "3 credits went back" in cancelled.text
+        assert await telegram.wait_for_text(ALEX, "Your 2 credits went back")
         async with bot.services.database.transaction() as session:
             states = list(await session.scalars(select(Job.state)))
             assert states == [JobState.cancelled] * 3
