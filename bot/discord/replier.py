@@ -17,6 +17,7 @@ import discord
 from bot.core.messenger import Messenger
 from bot.core.replies import Reply, UserRef
 from bot.core.studio import Studio
+from bot.discord.files import DEFAULT_UPLOAD_LIMIT
 from bot.discord.render import TEXT_LIMIT, UploadLimits, files_of, plan
 from bot.discord.views import view_of
 
@@ -36,11 +37,22 @@ def is_private_chat(interaction: discord.Interaction[Any]) -> bool:
 
 def can_post_here(interaction: discord.Interaction[Any]) -> bool:
     """Whether the bot itself may post in this channel (it may not where it is only user-installed
-    or the channel is closed to it): progress and results need that, the token does not."""
+    or the channel is closed to it): progress and results need that, the token does not. In a
+    thread that takes SEND_MESSAGES_IN_THREADS; SEND_MESSAGES does not cover threads."""
     if interaction.guild_id is None:
         return True
     allowed = interaction.app_permissions
-    return allowed.view_channel and allowed.send_messages and allowed.attach_files
+    may_send = allowed.send_messages_in_threads if isinstance(interaction.channel, discord.Thread) else allowed.send_messages
+    return allowed.view_channel and may_send and allowed.attach_files
+
+
+def bot_upload_limit(interaction: discord.Interaction[Any]) -> int:
+    """The most the bot may upload in one message here. ``interaction.filesize_limit`` is the larger
+    of the user's Nitro limit and the server's boost tier; the bot has no Nitro, so it gets the
+    server's tier (10 MiB unless discord.py knows the server is boosted) and 10 MiB in DMs."""
+    guild = interaction.guild
+    own = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+    return min(own, interaction.filesize_limit or own)
 
 
 class Replier:
@@ -53,7 +65,8 @@ class Replier:
         self.user = user_of(interaction)
         self.ephemeral = not is_private_chat(interaction)
         self._placeholder = False  # a "thinking…" response waiting for its first follow-up
-        limits.remember(self.user.chat_id, interaction.filesize_limit)
+        self.upload_limit = bot_upload_limit(interaction)
+        limits.remember(self.user.chat_id, self.upload_limit)
 
     async def defer(self) -> None:
         response = self.interaction.response
@@ -69,7 +82,7 @@ class Replier:
             log.info("discord:%s: the bot can't post in channel %s; using DM channel %s",
                      self.user.user_id, self.user.chat_id, dm.id)
             self.user = replace(self.user, chat_id=str(dm.id))
-            self.limits.remember(self.user.chat_id, self.interaction.filesize_limit)
+            self.limits.remember(self.user.chat_id, DEFAULT_UPLOAD_LIMIT)  # a DM has no server boosts
 
     async def note(self, text: str) -> None:
         """Replace the "thinking…" placeholder with a short status line (e.g. "checking 10 photos")."""
@@ -101,7 +114,7 @@ class Replier:
             await self.studio.remember_progress_message(reply.progress_of_job, message_id)
 
     async def _follow_up(self, reply: Reply) -> None:
-        messages = await asyncio.to_thread(plan, reply, self.interaction.filesize_limit)
+        messages = await asyncio.to_thread(plan, reply, self.upload_limit)
         for message in messages:
             options: dict[str, Any] = {"ephemeral": self.ephemeral, "wait": True}
             if message.uploads:

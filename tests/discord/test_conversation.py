@@ -4,14 +4,18 @@ storage and photo checks."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from db.models import Job, JobState, LoraModel, LoraStatus, Photo, User
 from tests.discord.helpers import attach, press, slash
-from tests.support.discord_server import GUILD_CHANNEL_ID, FakeDiscord, user_json
+from tests.support.discord_server import (
+    DEFAULT_UPLOAD_LIMIT, GUILD_CHANNEL_ID, GUILD_THREAD_ID, FakeDiscord, user_json,
+)
 from tests.support.selfies import obama_selfies, read
 
 ALEX = 501
+EVERY_PERMISSION = 2251799813685247
 BEA = 502
 
 
@@ -235,14 +239,38 @@ async def test_without_the_gateway_payloads_can_be_fed_directly(tmp_path, discor
         await services.close()
 
 
-async def test_where_the_bot_cannot_post_progress_goes_to_the_dm(bot_factory, discord: FakeDiscord) -> None:
-    async with bot_factory():
+@pytest.mark.parametrize("where", ["user-installed", "thread"])
+async def test_where_the_bot_cannot_post_progress_goes_to_the_dm(bot_factory, discord: FakeDiscord, where: str) -> None:
+    if where == "thread":  # every permission but SEND_MESSAGES_IN_THREADS, which threads need
+        context = {"thread": True, "app_permissions": str(EVERY_PERMISSION & ~(1 << 38))}
+    else:  # e.g. only user-installed in this server
+        context = {"app_permissions": "0"}
+    async with bot_factory() as bot:
         await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
         summary = await discord.wait_for_text("ready to train", timeout=60)
         await press(discord, ALEX, summary, "Train my model", guild=True)
         who = await discord.wait_for_text("Who is in the photos")
-        chosen = discord.press_payload(ALEX, who, "A man", guild=True, app_permissions="0")  # e.g. only user-installed
+        nitro = 500 * 1024 * 1024  # the user's own upload limit, which the bot does not share
+        chosen = discord.press_payload(ALEX, who, "A man", guild=True, upload_limit=nitro, **context)
         await discord.dispatch(chosen)
         progress = await discord.wait_for_text("Learning your face")
-        assert progress.via == "channel" and progress.channel_id == discord.dm_channel_id(ALEX)
-        assert not discord.in_channel(GUILD_CHANNEL_ID) or all(m.ephemeral for m in discord.in_channel(GUILD_CHANNEL_ID))
+        dm = discord.dm_channel_id(ALEX)
+        assert progress.via == "channel" and progress.channel_id == dm
+        for channel in (GUILD_CHANNEL_ID, GUILD_THREAD_ID):
+            assert all(m.ephemeral for m in discord.in_channel(channel))
+        assert bot.front_end.limits.get(str(dm)) == DEFAULT_UPLOAD_LIMIT
+
+
+async def test_the_bot_uploads_within_its_own_limit_not_the_users_nitro(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory() as bot:
+        nitro = 500 * 1024 * 1024
+        await discord.dispatch(discord.command_payload(ALEX, "credits", guild=True, upload_limit=nitro))
+        await discord.wait_for_text("You have 3 credits")
+        await discord.dispatch(discord.command_payload(ALEX, "credits", upload_limit=nitro))
+        await discord.wait_for(lambda m: "You have 3 credits" in m.content and m.channel_id == discord.dm_channel_id(ALEX),
+                               what="the answer in the DM")
+        limits = bot.front_end.limits
+        assert limits.get(str(GUILD_CHANNEL_ID)) == limits.get(str(discord.dm_channel_id(ALEX))) == DEFAULT_UPLOAD_LIMIT
+        smaller = 4 * 1024 * 1024  # an interaction's own limit still counts when it is the smaller one
+        await discord.dispatch(discord.command_payload(ALEX, "credits", guild=True, upload_limit=smaller))
+        await discord.wait_until(lambda: limits.get(str(GUILD_CHANNEL_ID)) == smaller, 30, "the smaller limit")

@@ -32,6 +32,7 @@ APPLICATION_ID = 900000000000000001
 BOT_NAME = "Portrait Studio"
 GUILD_ID = 910000000000000001
 GUILD_CHANNEL_ID = 920000000000000001
+GUILD_THREAD_ID = 940000000000000001  # a public thread under GUILD_CHANNEL_ID
 EPHEMERAL = 64
 LOADING = 128
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
@@ -183,8 +184,9 @@ class FakeDiscord:
 
     def interaction(self, type_: int, user_id: int, data: dict[str, Any] | None = None, *, name: str = "Alex",
                     guild: bool = False, message: Posted | None = None, upload_limit: int | None = None,
-                    app_permissions: str = "2251799813685247") -> dict[str, Any]:
-        """A raw INTERACTION_CREATE payload as Discord sends it, in a DM or in the test guild."""
+                    app_permissions: str = "2251799813685247", thread: bool = False) -> dict[str, Any]:
+        """A raw INTERACTION_CREATE payload as Discord sends it, in a DM or in the test guild (in
+        its channel, or with ``thread`` in a public thread of it)."""
         interaction_id = self.next_id()
         token = f"itoken-{interaction_id}"
         user = user_json(user_id, name)
@@ -196,12 +198,17 @@ class FakeDiscord:
         if data is not None:
             payload["data"] = data
         if guild:
-            channel_id = GUILD_CHANNEL_ID
+            channel_id = GUILD_THREAD_ID if thread else GUILD_CHANNEL_ID
+            channel: dict[str, Any] = {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "portraits",
+                                       "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None}
+            if thread:
+                channel |= {"type": 11, "name": "my portraits", "parent_id": str(GUILD_CHANNEL_ID), "owner_id": str(user_id),
+                            "message_count": 3, "member_count": 2, "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
+                                                "archive_timestamp": _now()}}
             payload |= {
                 "guild_id": str(GUILD_ID), "guild_locale": "en-US", "context": 0, "channel_id": str(channel_id),
                 "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
-                "channel": {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "portraits", "position": 0,
-                            "permission_overwrites": [], "nsfw": False, "parent_id": None},
+                "channel": channel,
                 "member": {"user": user, "roles": [], "joined_at": _now(), "deaf": False, "mute": False, "flags": 0,
                            "permissions": "2251799813685247"},
             }
@@ -259,10 +266,12 @@ class FakeDiscord:
         return self.interaction(4, user_id, {"id": str(self.command_id(name)), "name": name, "type": 1, "options": data_options})
 
     def press_payload(self, user_id: int, message: Posted, label_part: str, *, guild: bool = False,
-                      app_permissions: str = "2251799813685247") -> dict[str, Any]:
+                      **context: Any) -> dict[str, Any]:
+        """A press of the button whose label contains ``label_part``; ``context``: ``interaction``'s
+        app_permissions, upload_limit, thread."""
         button = message.button(label_part)
         return self.interaction(3, user_id, {"custom_id": button["custom_id"], "component_type": 2}, guild=guild,
-                                message=message, app_permissions=app_permissions)
+                                message=message, **context)
 
     def modal_submit_payload(self, user_id: int, modal: Callback, attachments: list[dict[str, Any]], *,
                              guild: bool = False) -> dict[str, Any]:
