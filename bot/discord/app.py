@@ -219,8 +219,11 @@ class DiscordFrontEnd:
         log.error("error %s serving a Discord interaction from %s", error_id, interaction.user.id,
                   exc_info=error, extra={"error_id": error_id})
         text = core_texts.APOLOGY.format(error_id=error_id)
+        replier: Replier | None = interaction.extras.get("replier")
         try:
-            if interaction.response.is_done():
+            if replier is not None and replier.waiting:
+                await replier.note(text)  # instead of the "thinking…" that would otherwise dangle
+            elif interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)
             else:
                 await interaction.response.send_message(text, ephemeral=True)

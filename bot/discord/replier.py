@@ -64,7 +64,8 @@ class Replier:
         self.limits = limits
         self.user = user_of(interaction)
         self.ephemeral = not is_private_chat(interaction)
-        self._placeholder = False  # a "thinking…" response waiting for its first follow-up
+        self._placeholder = False  # a "thinking…" response waiting for its first answer
+        interaction.extras["replier"] = self  # an error's apology takes the placeholder's place too
         self.upload_limit = bot_upload_limit(interaction)
         limits.remember(self.user.chat_id, self.upload_limit)
 
@@ -83,6 +84,11 @@ class Replier:
                      self.user.user_id, self.user.chat_id, dm.id)
             self.user = replace(self.user, chat_id=str(dm.id))
             self.limits.remember(self.user.chat_id, DEFAULT_UPLOAD_LIMIT)  # a DM has no server boosts
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the deferred "thinking…" response still waits for its answer."""
+        return self._placeholder
 
     async def note(self, text: str) -> None:
         """Replace the "thinking…" placeholder with a short status line (e.g. "checking 10 photos")."""
@@ -116,10 +122,19 @@ class Replier:
     async def _follow_up(self, reply: Reply) -> None:
         messages = await asyncio.to_thread(plan, reply, self.upload_limit)
         for message in messages:
+            files = files_of(message) if message.uploads else None
+            view = view_of(reply) if message.with_buttons else None
+            if self._placeholder:
+                # The first answer takes the "thinking…" message's place by editing it: Discord
+                # deprecated letting the first follow-up replace it.
+                await self.interaction.edit_original_response(
+                    content=message.content or None, attachments=files or discord.utils.MISSING,
+                    view=view or discord.utils.MISSING)
+                self._placeholder = False
+                continue
             options: dict[str, Any] = {"ephemeral": self.ephemeral, "wait": True}
-            if message.uploads:
-                options["files"] = files_of(message)
-            if message.with_buttons and (view := view_of(reply)) is not None:
+            if files:
+                options["files"] = files
+            if view is not None:
                 options["view"] = view
             await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
-            self._placeholder = False

@@ -156,8 +156,8 @@ async def give_ready_model(bot, discord_user_id: int) -> None:
 
 
 async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) -> None:
-    """The "thinking…" response goes away: the first answer replaces it, and when every answer goes
-    to the channel (a progress message) it is deleted."""
+    """The "thinking…" response goes away: the first answer is written into it (an edit of
+    ``@original``), and when every answer goes to the channel (a progress message) it is deleted."""
     async with bot_factory() as bot:
         cancel = await slash(discord, ALEX, "cancel", guild=True)
         assert (await discord.wait_for_callback(cancel)).type == 5
@@ -205,7 +205,7 @@ async def test_an_unexpected_error_gets_an_id(bot_factory, discord: FakeDiscord,
         broken["url"] = broken["url"].replace("/cdn/", "/cdn/missing-")
         await slash(discord, ALEX, "upload", guild=True, photo=broken)
         apology = await discord.wait_for_text("Something went wrong on my side")
-        assert apology.ephemeral
+        assert apology.ephemeral and not discord.dangling()  # the apology took the "thinking…" message's place
         error_id = apology.content.rsplit("error id ", 1)[1].rstrip(")")
         assert any(getattr(r, "error_id", None) == error_id for r in caplog.records)
 

@@ -10,8 +10,9 @@ when a test calls ``expire_tokens()``), ephemeral messages are invisible to chan
 ≤ 10 files and ≤ the upload limit per message, no empty messages.
 
 A deferred response (type 5) creates the interaction's original message at once, flagged
-``LOADING`` ("thinking…"), in ``history`` like any other message: the first follow-up or an edit
-of ``@original`` replaces it, a DELETE removes it; one still loading is a dangling placeholder.
+``LOADING`` ("thinking…"), in ``history`` like any other message: an edit of ``@original``
+replaces it, a DELETE removes it; one still loading is a dangling placeholder. A follow-up is
+always a message of its own (Discord deprecated the first follow-up replacing "thinking…").
 """
 
 from __future__ import annotations
@@ -559,15 +560,9 @@ class FakeDiscord:
         if interaction.expired or interaction.created is None or time.monotonic() - interaction.created > self.token_lifetime:
             raise _Refused(401, 50027, "Invalid Webhook Token")
         payload, files = await self._body(request)
-        if not rest and request.method == "POST":  # a follow-up
+        if not rest and request.method == "POST":  # a follow-up: always a new message
+            # (Discord deprecated the first follow-up replacing "thinking…"; a bot edits @original)
             self._check_message(payload, files, self.upload_limit)
-            original = interaction.original
-            if original is not None and original.flags & LOADING:  # the first follow-up replaces "thinking…"
-                original.flags &= ~LOADING
-                original.content, original.components, original.files = (
-                    payload.get("content") or "", payload.get("components") or [], files)
-                await self._record(original)
-                return _json(original.json())
             message = Posted("followup", interaction.channel_id, self.next_id(), payload.get("content") or "",
                              payload.get("components") or [], files, int(payload.get("flags") or 0), token)
             await self._record(message)
@@ -583,6 +578,8 @@ class FakeDiscord:
                     self._changed.notify_all()
                 return web.Response(status=204)
             if request.method == "PATCH":
+                if files:
+                    self._check_message(payload, files, self.upload_limit)
                 was_loading = bool(target.flags & LOADING)
                 target.flags &= ~LOADING
                 if "content" in payload:
