@@ -10,7 +10,7 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from bot.core.replies import Reply
+from bot.core.replies import Button, Reply
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,24 @@ class StudioButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=re.e
         await handler.on_button(interaction, self.action)
 
 
+def rows_of(reply: Reply) -> list[tuple[Button, ...]]:
+    """The reply's button rows as Discord allows them (≤ 5 rows of ≤ 5): the core's layout when it
+    fits, else every button in order, five to a row, so a long style list keeps its "« Back"."""
+    rows = [row for row in reply.buttons if row]
+    if len(rows) <= MAX_ROWS and all(len(row) <= MAX_PER_ROW for row in rows):
+        return rows
+    buttons = [button for row in rows for button in row]
+    if len(buttons) > MAX_ROWS * MAX_PER_ROW:
+        log.warning("%d buttons do not fit in one Discord message; the last %d are left out", len(buttons),
+                    len(buttons) - MAX_ROWS * MAX_PER_ROW)
+    return [tuple(buttons[i : i + MAX_PER_ROW]) for i in range(0, min(len(buttons), MAX_ROWS * MAX_PER_ROW), MAX_PER_ROW)]
+
+
 def view_of(reply: Reply) -> discord.ui.View | None:
     if not reply.buttons:
         return None
     view = discord.ui.View(timeout=None)
-    for row_number, row in enumerate(reply.buttons[:MAX_ROWS]):
-        for button in row[:MAX_PER_ROW]:
+    for row_number, row in enumerate(rows_of(reply)):
+        for button in row:
             view.add_item(StudioButton(button.label, button.action, row=row_number))
     return view

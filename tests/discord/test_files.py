@@ -1,4 +1,4 @@
-"""Fitting portraits into Discord messages: ≤ 10 files and ≤ the upload limit per message."""
+"""Fitting into Discord messages: ≤ 10 files and ≤ the upload limit per message, ≤ 5 rows of ≤ 5 buttons."""
 
 from __future__ import annotations
 
@@ -53,3 +53,19 @@ def test_the_text_and_buttons_ride_on_the_last_album_message() -> None:
     messages = plan(Reply("Here you go!", album=pictures), 10 * 1024 * 1024)
     assert [len(m.uploads) for m in messages] == [10, 1]
     assert messages[-1].content == "Here you go!" and messages[-1].with_buttons and not messages[0].content
+
+
+def test_more_button_rows_than_discord_allows_are_reflowed_not_dropped() -> None:
+    from bot.core.replies import Button
+    from bot.discord.views import view_of
+
+    rows = tuple((Button(f"Style {n}a", f"style:s{n}a"), Button(f"Style {n}b", f"style:s{n}b")) for n in range(8))
+    reply = Reply("Pick one", (*rows, (Button("« Back", "styles"),)))
+    view = view_of(reply)
+    assert view is not None
+    ids = [item.custom_id for item in view.children]  # type: ignore[attr-defined]
+    assert ids == [f"studio:{b.action}" for row in reply.buttons for b in row]  # all 17, in order
+    components = view.to_components()
+    assert len(components) == 4 and all(len(row["components"]) <= 5 for row in components)
+    small = view_of(Reply("Two rows", ((Button("A", "a"),), (Button("B", "b"), Button("C", "c")))))
+    assert small is not None and [len(row["components"]) for row in small.to_components()] == [1, 2]  # kept as laid out
