@@ -44,7 +44,8 @@ async def claim_delivery(
 
 
 async def mark_delivered(session: AsyncSession, job_id: int, *, now: datetime | None = None) -> bool:
-    """Record that the user has the result (or the apology). True the first time only."""
+    """Record that the user has the result (or the apology), or that their chat can't be reached
+    for good (nothing more to try). True the first time only."""
     statement = (
         update(Job)
         .where(Job.id == job_id, Job.delivered_at.is_(None), Job.delivery_started_at.is_not(None))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.core import texts
 from bot.core.delivery import album_reply, failure_reply
-from bot.core.messenger import Messenger
+from bot.core.messenger import Messenger, Unreachable
 from bot.core.replies import Reply
 from bot.core.studio import Studio
 from db import credits
@@ -111,6 +111,8 @@ class JobWatcher:
         log.info("delivering job %s (%s, %s) to %s:%s", job.id, job.kind, job.state, self.platform, job.reply_chat_id)
         try:
             await self._send_outcome(job, balance)
+        except Unreachable as error:  # retrying forever would not help: it ends here, the results are kept
+            log.warning("delivery of job %s given up: %s (its results stay in storage until /delete)", job.id, error)
         except Exception:
             log.exception("delivery of job %s failed; it will be retried", job.id)
             return False

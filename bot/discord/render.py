@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot.core.messenger import Unreachable
 from bot.core.replies import Reply
 from bot.discord import texts
 from bot.discord.files import DEFAULT_UPLOAD_LIMIT, Upload, fit_album, fit_documents
@@ -76,6 +77,12 @@ class DiscordMessenger:
         self.limits = limits
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
+        try:
+            return await self._send(chat_id, reply)
+        except (discord.Forbidden, discord.NotFound) as error:  # DMs closed, channel gone or closed to the bot
+            raise Unreachable(f"discord channel {chat_id}: {error}") from error
+
+    async def _send(self, chat_id: str, reply: Reply) -> str | None:
         channel = self.client.get_partial_messageable(int(chat_id))
         if reply.typing:
             try:

@@ -14,9 +14,10 @@ from typing import Any
 
 import discord
 
-from bot.core.messenger import Messenger
+from bot.core.messenger import Messenger, Unreachable
 from bot.core.replies import Reply, UserRef
 from bot.core.studio import Studio
+from bot.discord import texts
 from bot.discord.files import DEFAULT_UPLOAD_LIMIT
 from bot.discord.render import TEXT_LIMIT, UploadLimits, files_of, plan
 from bot.discord.views import view_of
@@ -115,7 +116,14 @@ class Replier:
                 log.warning("could not remove the deferred response of interaction %s", self.interaction.id)
 
     async def _progress(self, reply: Reply) -> None:
-        message_id = await self.messenger.send(self.user.chat_id, reply)
+        try:
+            message_id = await self.messenger.send(self.user.chat_id, reply)
+        except Unreachable as error:  # e.g. no posting here and DMs closed: nobody would see the job's end
+            log.warning("discord:%s: nowhere to post progress and results (%s)", self.user.user_id, error)
+            await self._follow_up(Reply(texts.NOWHERE_TO_POST, private=True))
+            if reply.progress_of_job is not None:
+                await self.send(await self.studio.action(self.user, f"cancel:{reply.progress_of_job}"))
+            return
         if message_id is not None and reply.progress_of_job is not None:
             await self.studio.remember_progress_message(reply.progress_of_job, message_id)
 

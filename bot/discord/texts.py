@@ -21,3 +21,9 @@ UPLOAD_LABEL = "Selfies (1–10 at a time)"
 UPLOAD_HINT = "Just you, face clearly visible, different angles and light. Originals work best."
 
 TOO_BIG_TO_UPLOAD = "⚠️ {filename} ({size_mb:.1f} MB) is over the {limit_mb:.0f} MB upload limit here, so I can't attach it."
+
+NOWHERE_TO_POST = (
+    "⚠️ I can't post in this channel and your direct messages are closed to me, so I couldn't show "
+    "you progress or send your portraits. Allow direct messages from this server's members (Privacy "
+    "Settings), or talk to me in a DM. I've stopped that job:"
+)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto
 from telegram.constants import ChatAction
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 
+from bot.core.messenger import Unreachable
 from bot.core.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,19 @@ def _chunks(items: tuple, size: int) -> list[tuple]:
     return chunks
 
 
+@contextmanager
+def _reaching(chat_id: str) -> Iterator[None]:
+    """Telegram's answers for a chat the bot can't write to for good, as ``Unreachable``."""
+    try:
+        yield
+    except Forbidden as error:  # "bot was blocked by the user", "user is deactivated", kicked from a group
+        raise Unreachable(f"telegram chat {chat_id}: {error}") from error
+    except BadRequest as error:
+        if "chat not found" in str(error).lower():
+            raise Unreachable(f"telegram chat {chat_id}: {error}") from error
+        raise
+
+
 class TelegramMessenger:
     platform = "telegram"
 
@@ -40,6 +56,10 @@ class TelegramMessenger:
         self.bot = bot
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
+        with _reaching(chat_id):
+            return await self._send(chat_id, reply)
+
+    async def _send(self, chat_id: str, reply: Reply) -> str | None:
         if reply.typing:
             await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
         if reply.album:

@@ -4,10 +4,12 @@ storage and photo checks."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
-from db.models import Job, JobState, LoraModel, LoraStatus, Photo, User
+from db.models import CreditState, Job, JobState, LoraModel, LoraStatus, Photo, User
 from tests.discord.helpers import attach, press, slash
 from tests.support.discord_server import (
     DEFAULT_UPLOAD_LIMIT, GUILD_CHANNEL_ID, GUILD_THREAD_ID, FakeDiscord, user_json,
@@ -259,6 +261,32 @@ async def test_where_the_bot_cannot_post_progress_goes_to_the_dm(bot_factory, di
         for channel in (GUILD_CHANNEL_ID, GUILD_THREAD_ID):
             assert all(m.ephemeral for m in discord.in_channel(channel))
         assert bot.front_end.limits.get(str(dm)) == DEFAULT_UPLOAD_LIMIT
+
+
+async def test_no_posting_in_the_channel_and_closed_dms_stop_the_job_and_say_why(bot_factory, discord: FakeDiscord) -> None:
+    discord.closed_dms.add(ALEX)
+    async with bot_factory() as bot:
+        await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
+        summary = await discord.wait_for_text("ready to train", timeout=60)
+        await press(discord, ALEX, summary, "Train my model", guild=True)
+        who = await discord.wait_for_text("Who is in the photos")
+        await discord.dispatch(discord.press_payload(ALEX, who, "A man", guild=True, app_permissions="0"))
+        why = await discord.wait_for_text("your direct messages are closed to me")
+        stopped = await discord.wait_for_text("Your 1 credit went back")
+        assert why.ephemeral and stopped.ephemeral
+        async with bot.services.database.transaction() as session:
+            job = await session.scalar(select(Job))
+            assert job is not None and (job.state, job.credit_state) == (JobState.cancelled, CreditState.refunded)
+            user = await session.scalar(select(User))
+            assert user is not None and user.credits == 3  # nothing spent
+        # The watcher's own try to say "stopped" in the closed DM ends at the 403 instead of retrying.
+        for _ in range(300):
+            async with bot.services.database.transaction() as session:
+                if (await session.get(Job, job.id, populate_existing=True)).delivered_at is not None:  # type: ignore[union-attr]
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the cancelled job's delivery never ended")
 
 
 async def test_the_bot_uploads_within_its_own_limit_not_the_users_nitro(bot_factory, discord: FakeDiscord) -> None:

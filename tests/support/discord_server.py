@@ -121,6 +121,7 @@ class FakeDiscord:
     def __init__(self, token: str, *, upload_limit: int = DEFAULT_UPLOAD_LIMIT, token_lifetime: float = TOKEN_LIFETIME) -> None:
         self.token = token
         self.upload_limit = upload_limit
+        self.closed_dms: set[int] = set()  # users who allow no DMs from the bot (403, code 50007)
         self.token_lifetime = token_lifetime
         self.calls: list[tuple[str, str]] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}
@@ -598,6 +599,8 @@ class FakeDiscord:
             return web.Response(status=204)
         payload, files = await self._body(request)
         if rest == ["messages"] and request.method == "POST":
+            if channel_id in {self.dm_channel_id(user) for user in self.closed_dms}:
+                raise _Refused(403, 50007, "Cannot send messages to this user")
             self._check_message(payload, files, self.upload_limit)
             message = Posted("channel", channel_id, self.next_id(), payload.get("content") or "",
                              payload.get("components") or [], files, int(payload.get("flags") or 0))

@@ -63,6 +63,7 @@ class FakeTelegram:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.file_sizes: dict[str, int] = {}
         self.failures: dict[str, list[dict[str, Any]]] = {}
+        self.blocked: set[int] = set()  # users who blocked the bot: every call to their chat is a 403
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -218,6 +219,9 @@ class FakeTelegram:
                                           f"{failure['retry_after']}", "parameters": {"retry_after": failure["retry_after"]}},
                                          status=429)
             return web.json_response({"ok": False, "error_code": 400, "description": failure["description"]}, status=400)
+        if str(params.get("chat_id", "")).lstrip("-").isdigit() and int(params["chat_id"]) in self.blocked:
+            return web.json_response({"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
+                                     status=403)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": f"Not Found: {method}"}, status=404)

@@ -3,11 +3,13 @@ admin grants, and an unexpected failure that ends in an apology carrying an erro
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 from sqlalchemy import select
 
+from db import jobs
 from db.models import Job, JobState, LoraModel, LoraStatus, User
 from tests.support.selfies import obama_selfies
 
@@ -127,3 +129,29 @@ async def test_after_a_cancelled_training_the_same_photos_train_again(bot_factor
         async with bot.services.database.transaction() as session:
             states = list(await session.scalars(select(Job.state).order_by(Job.id)))
             assert states == [JobState.cancelled, JobState.queued]
+
+
+async def test_a_user_who_blocked_the_bot_is_not_retried_forever(bot_factory, caplog) -> None:
+    """Telegram answers 403 for good: the delivery ends there (logged) instead of every few minutes."""
+    async with bot_factory() as bot:
+        telegram = bot.telegram
+        await telegram.send_text(ALEX, "/start")
+        await telegram.wait_for_text(ALEX, "Hi Alex")
+        await give_ready_model(bot, ALEX)
+        await telegram.send_text(ALEX, "/styles")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Dating")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Dating — pick one"), "Dating")
+        await telegram.wait_for_text(ALEX, "Painting 4")
+        telegram.blocked.add(ALEX)  # the user blocks the bot while the job waits, and the job fails
+        async with bot.services.database.transaction() as session:
+            job_id = await session.scalar(select(Job.id))
+            assert await jobs.finish(session, job_id, JobState.failed, error_code="engine_error")
+        await bot.watcher_ticks(3)
+        async with bot.services.database.transaction() as session:
+            job = await session.get(Job, job_id)
+            assert job is not None and job.delivered_at is not None
+        assert f"delivery of job {job_id} given up" in caplog.text and "bot was blocked by the user" in caplog.text
+        calls = len(telegram.calls)
+        await asyncio.sleep(bot.front_end.watcher.delivery_retry + 0.5)  # past the retry time of a failed delivery
+        await bot.watcher_ticks(3)
+        assert [m for m, params in telegram.calls[calls:] if str(params.get("chat_id")) == str(ALEX)] == []
