@@ -85,8 +85,9 @@ async def enqueue(
 ) -> Enqueued:
     """Queue a job and reserve its credits in the caller's transaction.
 
-    Raises InsufficientCredits, QueueLimitReached or TrainingAlreadyRunning; the caller's
-    transaction then rolls back and nothing is written.
+    Raises InsufficientCredits, QueueLimitReached or TrainingAlreadyRunning, having written
+    nothing: the job and its reservation share a savepoint, so a caller that catches the error
+    and commits (to answer the user) commits no job.
     """
     if idempotency_key is not None and (existing := await find_by_key(session, idempotency_key)) is not None:
         return Enqueued(existing, created=False)
@@ -103,9 +104,10 @@ async def enqueue(
         correlation_id=new_correlation_id(), reply_platform=reply_platform, reply_chat_id=str(reply_chat_id),
     )
     try:
-        async with session.begin_nested():
+        async with session.begin_nested():  # the job and its reservation stand or fall together
             session.add(job)
             await session.flush()
+            await credits.reserve(session, job, cost)
     except IntegrityError:
         if idempotency_key is not None and (existing := await find_by_key(session, idempotency_key)) is not None:
             return Enqueued(existing, created=False)
@@ -113,7 +115,6 @@ async def enqueue(
         if kind == JobKind.train and training:
             raise TrainingAlreadyRunning(training[0].id) from None
         raise
-    await credits.reserve(session, job, cost)
     return Enqueued(job, created=True)
 
 

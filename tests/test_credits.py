@@ -134,6 +134,14 @@ async def test_out_of_credits_writes_nothing(database: Database) -> None:
     assert caught.value.balance == 0 and caught.value.needed == 1
     async with database.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Job)) == 0
+    # A caller that catches the refusal to answer the user, and commits, commits no job either.
+    async with database.transaction() as session:
+        with pytest.raises(credits.InsufficientCredits):
+            await jobs.enqueue(session, user_id=user_id, kind=JobKind.generate, payload={}, cost=1, idempotency_key="k")
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Job)) == 0
+        assert await jobs.find_by_key(session, "k") is None
+    await books_balance(database, user_id)
 
 
 async def test_pressing_train_twice_makes_one_job(database: Database) -> None:

@@ -155,3 +155,22 @@ async def test_a_user_who_blocked_the_bot_is_not_retried_forever(bot_factory, ca
         await asyncio.sleep(bot.front_end.watcher.delivery_retry + 0.5)  # past the retry time of a failed delivery
         await bot.watcher_ticks(3)
         assert [m for m, params in telegram.calls[calls:] if str(params.get("chat_id")) == str(ALEX)] == []
+
+
+async def test_a_style_without_credits_is_refused_and_queues_nothing(bot_factory) -> None:
+    async with bot_factory(free_credits=0) as bot:
+        telegram = bot.telegram
+        await telegram.send_text(ALEX, "/start")
+        await telegram.wait_for_text(ALEX, "Hi Alex")
+        await give_ready_model(bot, ALEX)
+        await telegram.send_text(ALEX, "/styles")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Dating")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Dating — pick one"), "Dating")
+        refusal = await telegram.wait_for_text(ALEX, "out of credits")
+        assert "needs 1 and you have 0" in refusal.text
+        async with bot.services.database.transaction() as session:
+            assert list(await session.scalars(select(Job))) == []  # nothing painted for free
+        await telegram.send_text(ALEX, "/cancel")  # and nothing to cancel into a free credit
+        await telegram.wait_for_text(ALEX, "Nothing is running")
+        await telegram.send_text(ALEX, "/credits")
+        assert "You have 0 credits" in (await telegram.wait_for_text(ALEX, "💳")).text
