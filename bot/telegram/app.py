@@ -29,6 +29,7 @@ COMMANDS = [
     ("help", "What I can do"), ("privacy", "What I keep and for how long"),
 ]
 ADMIN_COMMANDS = ["grant", "train"]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # what the bot handles; Telegram sends nothing else
 
 
 def user_of(update: Update) -> UserRef:
@@ -62,15 +63,16 @@ class TelegramFrontEnd:
 
     def _register(self) -> None:
         app = self.application
-        app.add_handler(CommandHandler([name for name, _ in COMMANDS] + ADMIN_COMMANDS, self._on_command))
+        new = filters.UpdateType.MESSAGE  # an edit of an old message is not a new request (nor a new photo)
+        app.add_handler(CommandHandler([name for name, _ in COMMANDS] + ADMIN_COMMANDS, self._on_command, filters=new))
         app.add_handler(CallbackQueryHandler(self._on_button))
-        app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, self._on_file))
-        app.add_handler(MessageHandler(filters.Sticker.ALL, self._unsupported("sticker")))
-        app.add_handler(MessageHandler(filters.VIDEO | filters.VIDEO_NOTE, self._unsupported("video")))
-        app.add_handler(MessageHandler(filters.ANIMATION, self._unsupported("animation")))
-        app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO, self._unsupported("audio")))
-        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self._on_text))
-        app.add_handler(MessageHandler(filters.COMMAND, self._on_command))  # unknown commands: help
+        app.add_handler(MessageHandler(new & (filters.PHOTO | filters.Document.ALL), self._on_file))
+        app.add_handler(MessageHandler(new & filters.Sticker.ALL, self._unsupported("sticker")))
+        app.add_handler(MessageHandler(new & (filters.VIDEO | filters.VIDEO_NOTE), self._unsupported("video")))
+        app.add_handler(MessageHandler(new & filters.ANIMATION, self._unsupported("animation")))
+        app.add_handler(MessageHandler(new & (filters.VOICE | filters.AUDIO), self._unsupported("audio")))
+        app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, self._on_text))
+        app.add_handler(MessageHandler(new & filters.COMMAND, self._on_command))  # unknown commands: help
         app.add_error_handler(self._on_error)
 
     # ------------------------------------------------------------------ lifecycle
@@ -91,10 +93,10 @@ class TelegramFrontEnd:
             await updater.start_webhook(
                 listen="0.0.0.0", port=self.settings.telegram_webhook_port, url_path="telegram",
                 webhook_url=self.settings.telegram_webhook_url.rstrip("/") + "/telegram",
-                secret_token=secrets.token_urlsafe(24),
+                secret_token=secrets.token_urlsafe(24), allowed_updates=ALLOWED_UPDATES,
             )
         else:
-            await updater.start_polling(poll_interval=0.0, timeout=10)
+            await updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES)
         me = self.application.bot
         log.info("Telegram bot @%s is up (%s)", me.username, "webhook" if self.settings.telegram_webhook_url else "long polling")
         watcher = asyncio.create_task(self.watcher.run(stop))

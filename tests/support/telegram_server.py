@@ -110,11 +110,19 @@ class FakeTelegram:
         return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self._chat(user_id, name),
                 "from": self._user(user_id, name), **fields}
 
-    async def send_text(self, user_id: int, text: str, name: str = "Alex") -> int:
+    def _text_message(self, user_id: int, name: str, text: str) -> dict[str, Any]:
         fields: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        return await self._push({"message": self._base_message(user_id, name, **fields)})
+        return self._base_message(user_id, name, **fields)
+
+    async def send_text(self, user_id: int, text: str, name: str = "Alex") -> int:
+        return await self._push({"message": self._text_message(user_id, name, text)})
+
+    async def edit_text(self, user_id: int, message_id: int, text: str, name: str = "Alex") -> int:
+        """The user edits a message they sent earlier: an ``edited_message`` update."""
+        message = self._text_message(user_id, name, text) | {"message_id": message_id, "edit_date": int(time.time())}
+        return await self._push({"edited_message": message})
 
     def add_file(self, data: bytes, filename: str = "photo.jpg", declared_size: int | None = None) -> dict[str, Any]:
         number = next(self._file_ids)

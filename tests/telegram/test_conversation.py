@@ -80,6 +80,19 @@ async def test_out_of_credits_is_refused_politely(bot_factory) -> None:
         assert "needs 1 and you have 0" in refusal.text
 
 
+async def test_an_edited_message_is_not_a_new_request(bot_factory) -> None:
+    async with bot_factory() as bot:
+        await bot.telegram.send_text(ALEX, "/credits")
+        await bot.telegram.wait_for_text(ALEX, "You have 3 credits")
+        await bot.telegram.edit_text(ALEX, 1, "/credits")  # the user edits old messages
+        await bot.telegram.edit_text(ALEX, 2, "hello there")
+        await bot.settled(ALEX)
+        texts = bot.telegram.texts_to(ALEX)
+        assert sum("You have 3 credits" in t for t in texts) == 1 and not any("expecting photos" in t for t in texts)
+        polls = [params for method, params in bot.telegram.calls if method == "getUpdates"]
+        assert polls and all(params.get("allowed_updates") == ["message", "callback_query"] for params in polls)
+
+
 async def test_rate_limit(bot_factory) -> None:
     async with bot_factory(commands_per_minute=3) as bot:
         for _ in range(5):
