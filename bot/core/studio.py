@@ -331,19 +331,20 @@ class Studio:
                 return [Reply(texts.TRAIN_ALREADY)]
             except jobs.QueueLimitReached as error:
                 return [Reply(texts.QUEUE_FULL.format(limit=error.limit), private=True)]
+            if not enqueued.created:
+                return []  # a racing second tap: its twin's job already has its progress message
             job = enqueued.job
-            if enqueued.created:
-                lora = LoraModel(user_id=account.id, set_id=selfie_set.id, job_id=job.id, base_model=self.settings.base_model,
-                                 token=PERSONAL_TOKEN, class_word=class_word)
-                session.add(lora)
-                await session.flush()
-                selfie_set.status = SetStatus.training
-                selfie_set.class_word = class_word
-                job.payload = TrainJob(
-                    user_id=account.id, set_id=selfie_set.id, photo_keys=[p.storage_key for p in photos],
-                    lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
-                    token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
-                ).to_payload()
+            lora = LoraModel(user_id=account.id, set_id=selfie_set.id, job_id=job.id, base_model=self.settings.base_model,
+                             token=PERSONAL_TOKEN, class_word=class_word)
+            session.add(lora)
+            await session.flush()
+            selfie_set.status = SetStatus.training
+            selfie_set.class_word = class_word
+            job.payload = TrainJob(
+                user_id=account.id, set_id=selfie_set.id, photo_keys=[p.storage_key for p in photos],
+                lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
+                token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
+            ).to_payload()
         return [self.progress_reply(job, texts.TRAIN_QUEUED)]
 
     def progress_reply(self, job: Job, title: str, position: int | None = None) -> Reply:
@@ -407,8 +408,10 @@ class Studio:
                 return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance), private=True)]
             except jobs.QueueLimitReached as error:
                 return [Reply(texts.QUEUE_FULL.format(limit=error.limit), private=True)]
-            if enqueued.created:  # every job's portraits in a folder of their own
-                enqueued.job.payload = {**enqueued.job.payload, "output_prefix": f"{user_prefix(account.id)}outputs/{enqueued.job.id}/"}
+            if not enqueued.created:
+                return []  # a second tap on the same button: its job already has its progress message
+            # every job's portraits in a folder of their own
+            enqueued.job.payload = {**enqueued.job.payload, "output_prefix": f"{user_prefix(account.id)}outputs/{enqueued.job.id}/"}
         title = texts.GENERATE_QUEUED.format(count=self.settings.images_per_generation, title=style.title)
         return [self.progress_reply(enqueued.job, title)]
 

@@ -174,3 +174,23 @@ async def test_a_style_without_credits_is_refused_and_queues_nothing(bot_factory
         await telegram.wait_for_text(ALEX, "Nothing is running")
         await telegram.send_text(ALEX, "/credits")
         assert "You have 0 credits" in (await telegram.wait_for_text(ALEX, "💳")).text
+
+
+async def test_a_double_tap_on_a_style_makes_one_job_and_one_progress_message(bot_factory) -> None:
+    async with bot_factory() as bot:
+        telegram = bot.telegram
+        await telegram.send_text(ALEX, "/start")
+        await telegram.wait_for_text(ALEX, "Hi Alex")
+        await give_ready_model(bot, ALEX)
+        await telegram.send_text(ALEX, "/styles")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Dating")
+        dating = await telegram.wait_for_text(ALEX, "Dating — pick one")
+        await telegram.press(ALEX, dating, "Dating")
+        await telegram.press(ALEX, dating, "Dating")
+        await bot.settled(ALEX)
+        sent = [params["text"] for method, params in telegram.calls if method == "sendMessage"]
+        assert sum("Painting 4" in text for text in sent) == 1  # no second progress message that never moves
+        async with bot.services.database.transaction() as session:
+            assert len(list(await session.scalars(select(Job)))) == 1
+        await telegram.send_text(ALEX, "/credits")
+        assert "You have 2 credits" in (await telegram.wait_for_text(ALEX, "💳")).text
