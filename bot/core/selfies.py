@@ -116,18 +116,50 @@ class SelfieBook:
                 session.add(_to_row(selfie_set.id, position, check, key))
             await session.flush()
             stored = await self.photos(session, selfie_set.id)
-            report = check_set([_to_check(p) for p in stored], self.config)
-            for photo, verdict in zip(stored, report.verdicts, strict=True):
-                photo.accepted = verdict.ok
-                if photo.storage_key is not None:  # set-level verdicts can change as the set grows
-                    photo.verdict_code = None if verdict.ok else str(verdict.code)
-                    photo.verdict_message = verdict.message
+            report = self._judge(stored)
             by_sha = {p.sha256: v for p, v in zip(stored, report.verdicts, strict=True)}
             batch = tuple(
                 _resent(i + 1, check) if i in resent else replace(by_sha[check.sha256], number=i + 1, duplicate_of=None)
                 for i, check in enumerate(checks)
             )
             return BatchResult(selfie_set.id, batch, report)
+
+    def _judge(self, stored: list[Photo]) -> SetReport:
+        """Set-level verdicts over the whole set, written onto its photos (they can change as the set grows)."""
+        report = check_set([_to_check(p) for p in stored], self.config)
+        for photo, verdict in zip(stored, report.verdicts, strict=True):
+            photo.accepted = verdict.ok
+            if photo.storage_key is not None:
+                photo.verdict_code = None if verdict.ok else str(verdict.code)
+                photo.verdict_message = verdict.message
+        return report
+
+    async def reopen(self, session: AsyncSession, selfie_set: SelfieSet) -> None:
+        """A set whose training ended without a model collects again. Photos the user sent while it
+        was training went into a newer set: they join this one and the whole set is judged again,
+        so no photo is stranded in a set the user can no longer reach."""
+        selfie_set.status = SetStatus.collecting
+        newer = list(await session.scalars(
+            select(SelfieSet).where(SelfieSet.user_id == selfie_set.user_id, SelfieSet.status == SetStatus.collecting,
+                                    SelfieSet.id != selfie_set.id).order_by(SelfieSet.id)
+        ))
+        if not newer:
+            return
+        stored = await self.photos(session, selfie_set.id)
+        known = {p.sha256 for p in stored}
+        position = max((p.position for p in stored), default=0)
+        for other in newer:
+            for photo in await self.photos(session, other.id):
+                if photo.sha256 in known:  # the same file sent again: its first copy is kept
+                    await session.delete(photo)
+                    continue
+                known.add(photo.sha256)
+                position += 1
+                photo.set_id, photo.position = selfie_set.id, position
+            await session.flush()
+            await session.delete(other)
+        await session.flush()
+        self._judge(await self.photos(session, selfie_set.id))
 
     async def accepted(self, session: AsyncSession, set_id: int) -> list[Photo]:
         return [p for p in await self.photos(session, set_id) if p.accepted and p.storage_key]

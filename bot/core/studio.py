@@ -380,7 +380,10 @@ class Studio:
                 lora.base_model = result.get("base_model") or lora.base_model
         selfie_set = await session.get(SelfieSet, lora.set_id) if lora.set_id else None
         if selfie_set is not None and selfie_set.status == SetStatus.training:
-            selfie_set.status = SetStatus.trained if succeeded else SetStatus.collecting
+            if succeeded:
+                selfie_set.status = SetStatus.trained
+            else:
+                await self.selfies.reopen(session, selfie_set)
         return lora
 
     # ------------------------------------------------------------------ generation

@@ -7,10 +7,10 @@ import asyncio
 import logging
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db import jobs
-from db.models import Job, JobState, LoraModel, LoraStatus, User
+from db.models import Job, JobState, LoraModel, LoraStatus, SelfieSet, User
 from tests.support.selfies import obama_selfies
 
 ALEX = 501
@@ -118,6 +118,8 @@ async def test_after_a_cancelled_training_the_same_photos_train_again(bot_factor
         await telegram.press(ALEX, summary, "Train my model")
         await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Who is in the photos"), "A man")
         progress = await telegram.wait_for_text(ALEX, "Learning your face")
+        await telegram.send_photo(ALEX, obama_selfies(9)[8])  # one more while it waits: kept for later
+        await bot.settled(ALEX)
         await telegram.press(ALEX, progress, "Cancel")  # no worker runs: the job is still waiting
         assert "1 credit went back" in (await telegram.wait_for_text(ALEX, "Stopped")).text
         await telegram.send_text(ALEX, "/train")
@@ -127,8 +129,10 @@ async def test_after_a_cancelled_training_the_same_photos_train_again(bot_factor
         await telegram.wait_for(lambda m: "Learning your face" in m.text and m.message_id > again.message_id,
                                 what="a second training")
         async with bot.services.database.transaction() as session:
-            states = list(await session.scalars(select(Job.state).order_by(Job.id)))
-            assert states == [JobState.cancelled, JobState.queued]
+            trainings = list(await session.scalars(select(Job).order_by(Job.id)))
+            assert [job.state for job in trainings] == [JobState.cancelled, JobState.queued]
+            assert len(trainings[1].payload["photo_keys"]) == 9  # the photo sent meanwhile joined the set
+            assert await session.scalar(select(func.count()).select_from(SelfieSet)) == 1
 
 
 async def test_a_user_who_blocked_the_bot_is_not_retried_forever(bot_factory, caplog) -> None:
