@@ -57,6 +57,10 @@ class Lease:
     remote_id: str | None = None
 
 
+#: each stage's share of a job's progress bar (preparing is quick: it shows 0 %)
+STAGE_SHARES = {"preparing": (0.0, 0.0), "training": (0.0, 0.9), "generating": (0.0, 0.9), "finishing": (0.9, 1.0)}
+
+
 @dataclass(frozen=True)
 class ProgressUpdate:
     stage: str
@@ -66,7 +70,11 @@ class ProgressUpdate:
 
     @property
     def fraction(self) -> float:
-        return min(1.0, self.step / self.total_steps) if self.total_steps > 0 else 0.0
+        """The whole job's progress: the stage's steps within the stage's share of the bar, so the
+        bar never falls back when training or generating hands over to finishing."""
+        start, end = STAGE_SHARES.get(self.stage, (0.0, 1.0))
+        done = min(1.0, self.step / self.total_steps) if self.total_steps > 0 else 0.0
+        return start + (end - start) * done
 
 
 @dataclass

@@ -28,6 +28,8 @@ class ProgressTracker:
             changed = stage != self._current.stage
             if changed:
                 self._stage_started, self._stage_first_step = now, step
+            elif total == self._current.total_steps and step < self._current.step:
+                step = self._current.step  # a stage's count never goes back (e.g. the base → refiner hand-off)
             if eta_seconds is None and total > 0 and step > self._stage_first_step:
                 rate = (now - self._stage_started) / (step - self._stage_first_step)
                 eta_seconds = rate * (total - step)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from db import credits, delivery, queue
 from db.job_status import CancelOutcome, job_status, queue_position, request_cancel
 from db.models import CreditState, JobState, utcnow
@@ -123,7 +125,7 @@ async def test_heartbeat_extends_the_lease_and_reports_progress(database: Databa
     assert status is not None
     assert (status.state, status.stage, status.step, status.total_steps, status.eta_seconds) == (
         "running", "training", 3, 12, 9.0)
-    assert status.progress == 0.25 and status.queue_position is None
+    assert status.progress == pytest.approx(0.9 * 3 / 12) and status.queue_position is None  # training: 0–90 %
     job = await get(database, job_id)
     assert job.lease_expires_at is not None and job.heartbeat_at is not None
     assert (job.lease_expires_at - job.heartbeat_at).total_seconds() == 60
