@@ -51,6 +51,10 @@ class DecodedPhoto:
     """The file names a camera maker or model (screenshots never do)."""
     screenshot_hint: bool = False
     """EXIF or XMP says the picture is a screenshot (iOS writes this)."""
+    alpha: Image.Image | None = None
+    """The source's transparency as an upright "L" image the size of ``image`` (255 = opaque), or
+    None when every pixel was opaque. Where it is low, ``image`` shows the flat background, not
+    the photo: pixel checks that look for screenshots must leave those pixels out."""
 
 
 def _register_heif() -> None:
@@ -128,9 +132,9 @@ def decode_photo(data: bytes, config: IntakeConfig) -> DecodedPhoto:
         raise PhotoRejected(RejectCode.too_many_pixels, str(error)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
         raise PhotoRejected(RejectCode.corrupt, f"decode: {error}") from None
-    rgb = to_srgb_rgb(oriented, icc, config.background_rgb)
+    rgb, alpha = srgb_and_alpha(oriented, icc, config.background_rgb)
     return DecodedPhoto(image=rgb, source_format=fmt, source_mode=mode, had_exif=had_exif,
-                        camera_exif=camera_exif, screenshot_hint=hint)
+                        camera_exif=camera_exif, screenshot_hint=hint, alpha=alpha)
 
 
 def _says_screenshot(exif: Image.Exif, xmp: object) -> bool:
@@ -150,21 +154,32 @@ def _upright(image: Image.Image, orientation: object) -> Image.Image:
 
 def to_srgb_rgb(image: Image.Image, icc: bytes | None, background: tuple[int, int, int]) -> Image.Image:
     """Any Pillow mode to 8-bit RGB in sRGB, alpha flattened onto ``background``."""
+    return srgb_and_alpha(image, icc, background)[0]
+
+
+def srgb_and_alpha(
+    image: Image.Image, icc: bytes | None, background: tuple[int, int, int],
+) -> tuple[Image.Image, Image.Image | None]:
+    """``to_srgb_rgb`` and the alpha channel it flattened ("L"; None if nothing was transparent)."""
     image = _to_8bit(image)
+    alpha = None
     if image.mode in {"P", "PA"}:
         image = image.convert("RGBA")
     if image.mode in {"LA", "La", "RGBa"}:
         image = image.convert("RGBA")
     if image.mode == "RGBA":
+        channel = image.getchannel("A")
+        if channel.getextrema()[0] < 255:  # an opaque RGBA (many screenshots) has no alpha to carry
+            alpha = channel
         base = Image.new("RGB", image.size, background)
-        base.paste(image, mask=image.getchannel("A"))
+        base.paste(image, mask=channel)
         image = base
     if icc and image.mode in {"RGB", "CMYK", "L"}:
         image = _icc_to_srgb(image, icc)
     if image.mode != "RGB":
         image = image.convert("RGB")
     image.info.clear()
-    return image
+    return image, alpha
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

@@ -15,14 +15,19 @@ from engine.intake.decode import DecodedPhoto, decode_photo, encode_clean_jpeg
 from engine.intake.errors import PhotoRejected
 from engine.intake.faces import FaceBox, downscaled, detect_faces, face_embedding
 from engine.intake.phash import perceptual_hash
-from engine.intake.quality import flat_fraction, measure_face
+from engine.intake.quality import OPAQUE_ALPHA, flat_tiles, measure_face
 from engine.intake.reasons import ACCEPTED_MESSAGE, PhotoWarning, RejectCode, message_for
-from engine.intake.screen import moire_score, screen_window
+from engine.intake.screen import moire_score, screen_window, screen_window_box
 
 log = logging.getLogger(__name__)
 
 PHONE_SCREEN_ASPECT = 1.9
 """Long side over short side at or above which a picture is shaped like a phone screen."""
+MIN_OPAQUE_TILES = 64
+"""Fewest opaque 8-pixel tiles (at detection size) of a partly transparent picture whose flat share
+says anything about screenshots; below this, what little is opaque is left to the face checks."""
+SCREEN_WINDOW_OPAQUE = 0.99
+"""Share of the screen-check window over the face that must have been opaque for it to be judged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,7 @@ def check_photo(data: bytes, *, filename: str = "", config: IntakeConfig | None 
         small, back = downscaled(image, config.detect_max_side)
         _check_screenshot(decoded, small, filename, config, metrics, warnings)
         face = _main_face(image, small, back, config, warnings)
-        _check_screen_photo(image, face, config, metrics, warnings)
+        _check_screen_photo(image, decoded.alpha, face, config, metrics, warnings)
         _check_face_quality(image, face, config, metrics)
         embedding = face_embedding(image, face, jitters=config.embedding_jitters)
         phash = perceptual_hash(small)
@@ -119,10 +124,19 @@ def _check_screenshot(
     decoded: DecodedPhoto, small: Image.Image, filename: str, config: IntakeConfig,
     metrics: dict[str, float], warnings: list[PhotoWarning],
 ) -> None:
-    flat = flat_fraction(small)
+    """Flat, noiseless areas (UI) in a file no camera wrote. Only pixels that were opaque count:
+    the background a transparent PNG is flattened onto is flat by construction."""
+    alpha = None
+    if decoded.alpha is not None:
+        # shrunk exactly as ``small`` was, so a pixel the background bled into is not opaque there
+        alpha, _ = downscaled(decoded.alpha, config.detect_max_side)
+        metrics["opaque_fraction"] = round(float((np.asarray(alpha) >= OPAQUE_ALPHA).mean()), 4)
+    flat, judged = flat_tiles(small, alpha=alpha)
     metrics["flat_fraction"] = round(flat, 4)
     if decoded.screenshot_hint or "screenshot" in filename.lower():
         raise PhotoRejected(RejectCode.screenshot, "metadata or file name")
+    if alpha is not None and judged < MIN_OPAQUE_TILES:
+        return
     w, h = decoded.image.size
     screen_shaped = max(w, h) / max(min(w, h), 1) >= PHONE_SCREEN_ASPECT
     lossless = decoded.source_format in {"PNG", "BMP", "GIF", "WEBP"}
@@ -167,13 +181,22 @@ def _inside_fraction(box: FaceBox, size: tuple[int, int]) -> float:
 
 
 def _check_screen_photo(
-    image: Image.Image, face: FaceBox, config: IntakeConfig, metrics: dict[str, float],
-    warnings: list[PhotoWarning],
+    image: Image.Image, alpha: Image.Image | None, face: FaceBox, config: IntakeConfig,
+    metrics: dict[str, float], warnings: list[PhotoWarning],
 ) -> None:
-    """A display's pixel grid or moiré over the face (measured at full resolution)."""
+    """A display's pixel grid or moiré over the face (measured at full resolution).
+
+    A window that a cut-out's edge crosses is not judged: the flat fill and the hard edge are not
+    what the camera saw."""
     window = screen_window(image, face)
     if window is None:
         return
+    box = screen_window_box(image.size, face)
+    if alpha is not None and box is not None:
+        opaque = float((np.asarray(alpha.crop(box)) >= OPAQUE_ALPHA).mean())
+        if opaque < SCREEN_WINDOW_OPAQUE:
+            metrics["screen_window_opaque"] = round(opaque, 4)
+            return
     score = moire_score(window)
     metrics["screen_moire"] = round(score, 2)
     if score >= config.screen_moire_refuse:

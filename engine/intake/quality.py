@@ -44,13 +44,25 @@ def measure_face(image: Image.Image, box: FaceBox, width: int) -> FaceQuality:
     return FaceQuality(sharpness=sharpness, luma=float(grey.mean()), clipped=float((grey >= 250).mean()))
 
 
+OPAQUE_ALPHA = 250
+"""Alpha at or above which a pixel shows the photo itself, not a blend with the flattening background
+(a little below 255: editors and downscaling leave near-opaque pixels at 252 or 254)."""
+
+
 def trim_dark_borders(grey: np.ndarray, level: int = 16) -> np.ndarray:
     """Drop letterbox and pillarbox bars (rows or columns that are all near black)."""
-    bright_cols = np.flatnonzero(grey.max(axis=0) > level)
-    bright_rows = np.flatnonzero(grey.max(axis=1) > level)
+    rows, cols = _bright_box(grey, level)
+    return grey[rows, cols]
+
+
+def _bright_box(grey: np.ndarray, level: int, alpha: np.ndarray | None = None) -> tuple[slice, slice]:
+    """Rows and columns inside the near-black bars; transparent pixels count as part of a bar."""
+    lit = grey if alpha is None else np.where(alpha >= OPAQUE_ALPHA, grey, 0)
+    bright_cols = np.flatnonzero(lit.max(axis=0) > level)
+    bright_rows = np.flatnonzero(lit.max(axis=1) > level)
     if bright_cols.size == 0 or bright_rows.size == 0:
-        return grey
-    return grey[bright_rows[0]: bright_rows[-1] + 1, bright_cols[0]: bright_cols[-1] + 1]
+        return slice(None), slice(None)
+    return slice(bright_rows[0], bright_rows[-1] + 1), slice(bright_cols[0], bright_cols[-1] + 1)
 
 
 def _block_extremes(grey: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,15 +78,33 @@ def _block_extremes(grey: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarra
     return high2, low2
 
 
-def flat_fraction(image: Image.Image, block: int = 8) -> float:
+def flat_fraction(image: Image.Image, block: int = 8, alpha: Image.Image | None = None) -> float:
     """Share of ``block``-square tiles whose grey levels are all the same (give or take 2).
 
     Camera sensors add noise everywhere, so real photos have few such tiles; screenshots (UI bars,
-    backgrounds, text fields) have many. Black letterbox bars are ignored.
+    backgrounds, text fields) have many. Black letterbox bars are ignored, and so is whatever
+    ``alpha`` (the source's transparency, the size of ``image``) says was transparent.
     """
-    grey = trim_dark_borders(np.asarray(image.convert("L")))
+    return flat_tiles(image, block, alpha)[0]
+
+
+def flat_tiles(image: Image.Image, block: int = 8, alpha: Image.Image | None = None) -> tuple[float, int]:
+    """``flat_fraction`` and the number of tiles it judged.
+
+    With ``alpha``, only tiles whose every pixel was opaque (``OPAQUE_ALPHA``) are judged: the flattened
+    background of a cut-out portrait is perfectly flat, but it is not the photo.
+    """
+    grey = np.asarray(image.convert("L"))
+    mask = None if alpha is None else np.asarray(alpha)
+    rows, cols = _bright_box(grey, 16, mask)
+    grey = grey[rows, cols]
     h, w = (grey.shape[0] // block) * block, (grey.shape[1] // block) * block
     if h == 0 or w == 0:
-        return 0.0
+        return 0.0, 0
     high, low = _block_extremes(grey[:h, :w], block)
-    return float(((high - low) <= 2).mean())
+    flat = (high - low) <= 2
+    if mask is None:
+        return float(flat.mean()), int(flat.size)
+    judged = _block_extremes(mask[rows, cols][:h, :w], block)[1] >= OPAQUE_ALPHA
+    count = int(judged.sum())
+    return (float(flat[judged].mean()) if count else 0.0), count

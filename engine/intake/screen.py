@@ -30,13 +30,22 @@ _PEAK_PX = 5
 
 def screen_window(image: Image.Image, face: FaceBox) -> np.ndarray | None:
     """Grey levels of a square at the centre of the face, at full resolution; None if too small."""
-    side = min(WINDOW_MAX_PX, int(WINDOW_FACE_SHARE * face.width), image.width, image.height) // 16 * 16
+    box = screen_window_box(image.size, face)
+    if box is None:
+        return None
+    return np.asarray(image.crop(box).convert("L"), dtype=np.float64)
+
+
+def screen_window_box(size: tuple[int, int], face: FaceBox) -> tuple[int, int, int, int] | None:
+    """The (left, top, right, bottom) of ``screen_window`` in an image of ``size``; None if too small."""
+    width, height = size
+    side = min(WINDOW_MAX_PX, int(WINDOW_FACE_SHARE * face.width), width, height) // 16 * 16
     if side < WINDOW_MIN_PX:
         return None
     cx, cy = face.center
-    left = int(min(max(cx - side / 2, 0), image.width - side))
-    top = int(min(max(cy - side / 2, 0), image.height - side))
-    return np.asarray(image.crop((left, top, left + side, top + side)).convert("L"), dtype=np.float64)
+    left = int(min(max(cx - side / 2, 0), width - side))
+    top = int(min(max(cy - side / 2, 0), height - side))
+    return left, top, left + side, top + side
 
 
 def moire_score(grey: np.ndarray) -> float:

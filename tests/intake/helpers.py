@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from engine.intake import IntakeConfig
 
@@ -39,6 +39,21 @@ def assert_human_sentence(message: str) -> None:
     assert message.rstrip().endswith((".", "!")), message
     assert len(message.split()) >= 4, message
     assert "_" not in message, message
+
+
+def phone_screenshot() -> Image.Image:
+    """An Instagram-like screenshot: white UI, text lines, a square photo in the middle."""
+    screen = Image.new("RGB", (1170, 2532), (255, 255, 255))
+    draw = ImageDraw.Draw(screen)
+    draw.rectangle((0, 0, 1170, 140), fill=(250, 250, 250))
+    draw.text((40, 60), "9:41", fill=(0, 0, 0))
+    for y in range(200, 560, 60):
+        draw.rectangle((40, y, 40 + (y * 7) % 900, y + 24), fill=(38, 38, 38))
+    photo = load("obama2.jpg").crop((0, 150, 626, 776)).resize((1170, 1170), Image.Resampling.LANCZOS)
+    screen.paste(photo, (0, 620))
+    for y in range(1850, 2400, 70):
+        draw.rectangle((40, y, 40 + (y * 3) % 1000, y + 28), fill=(142, 142, 142))
+    return screen
 
 
 SUBPIXEL = 4

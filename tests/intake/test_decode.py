@@ -181,6 +181,24 @@ def test_transparency_is_flattened_on_grey(check) -> None:
     assert decode_photo(palette, LENIENT).image.mode == "RGB"
 
 
+def test_alpha_is_carried_upright_next_to_the_flattened_image() -> None:
+    photo = load("obama2.jpg")
+    assert decode_photo(encode(photo.convert("RGBA"), "PNG"), LENIENT).alpha is None  # opaque: nothing to carry
+
+    rgba = photo.convert("RGBA")
+    alpha = Image.new("L", rgba.size, 255)
+    alpha.paste(0, (0, 0, 100, rgba.height))  # the left 100 columns are cut away
+    rgba.putalpha(alpha)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned; the viewer turns it back 90 degrees clockwise
+    decoded = decode_photo(encode(rgba.transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif), LENIENT)
+    assert decoded.image.size == photo.size
+    assert decoded.alpha is not None and decoded.alpha.mode == "L" and decoded.alpha.size == photo.size
+    carried = np.asarray(decoded.alpha)
+    assert (carried[:, :100] == 0).all() and (carried[:, 100:] == 255).all()
+    assert decoded.image.getpixel((50, 50)) == LENIENT.background_rgb
+
+
 def test_exif_orientation_is_applied_and_metadata_stripped(check) -> None:
     upright = load("obama2.jpg")
     exif = Image.Exif()

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter
 
 from engine.intake import PhotoCheck, PhotoWarning, RejectCode, message_for
 from engine.intake.reasons import LABELS, MESSAGES
-from tests.intake.helpers import OBAMA_SET, assert_human_sentence, encode, load
+from tests.intake.helpers import OBAMA_SET, assert_human_sentence, encode, load, phone_screenshot
 
 
 def test_every_code_has_a_sentence_and_a_label() -> None:
@@ -80,21 +80,6 @@ def test_face_too_small(check) -> None:
     result = check(encode(canvas, quality=92))
     assert result.code == RejectCode.face_too_small, result
     assert_human_sentence(result.message)
-
-
-def phone_screenshot() -> Image.Image:
-    """An Instagram-like screenshot: white UI, text lines, a square photo in the middle."""
-    screen = Image.new("RGB", (1170, 2532), (255, 255, 255))
-    draw = ImageDraw.Draw(screen)
-    draw.rectangle((0, 0, 1170, 140), fill=(250, 250, 250))
-    draw.text((40, 60), "9:41", fill=(0, 0, 0))
-    for y in range(200, 560, 60):
-        draw.rectangle((40, y, 40 + (y * 7) % 900, y + 24), fill=(38, 38, 38))
-    photo = load("obama2.jpg").crop((0, 150, 626, 776)).resize((1170, 1170), Image.Resampling.LANCZOS)
-    screen.paste(photo, (0, 620))
-    for y in range(1850, 2400, 70):
-        draw.rectangle((40, y, 40 + (y * 3) % 1000, y + 28), fill=(142, 142, 142))
-    return screen
 
 
 def test_screenshot_is_refused(check) -> None:
