@@ -141,14 +141,15 @@ class Studio:
     async def _status(self, user: UserRef, _args: list[str]) -> list[Reply]:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
+            lora = await self.current_lora(session, account.id)  # first: a set whose training ended may collect again
             selfie_set = await self.selfies.open_set(session, account.id)
             photos = await self.selfies.photos(session, selfie_set.id)
-            lora = await self.current_lora(session, account.id)
             active = await jobs.active_jobs(session, account.id)
         accepted = sum(p.accepted for p in photos)
-        lines = [texts.STATUS_HEADER,
-                 texts.STATUS_PHOTOS.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos),
-                 texts.STATUS_MODEL[lora.status if lora else "none"]]
+        lines = [texts.STATUS_HEADER]
+        if photos or lora is None:  # a trained model's photos are not a set in the making
+            lines.append(texts.STATUS_PHOTOS.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
+        lines.append(texts.STATUS_MODEL[lora.status if lora else "none"])
         for job in active:
             stage = texts.STAGE_NAMES.get(job.stage, job.stage)
             lines.append(texts.STATUS_JOB.format(kind=job.kind.capitalize(), stage=stage, percent=round(job.progress * 100)))

@@ -101,7 +101,7 @@ CREDITS = "💳 You have {credits}. A personal model costs {train_cost}; each st
 STATUS_HEADER = "📋 Your status"
 STATUS_PHOTOS = "📸 Photos: {accepted} good of {total} sent (need {min_photos})"
 STATUS_MODEL = {"none": "🧠 Model: not trained yet", "training": "🧠 Model: training…",
-                "ready": "🧠 Model: ready ✅", "failed": "🧠 Model: training failed — tap Train to try again"}
+                "ready": "🧠 Model: ready ✅", "failed": "🧠 Model: not trained — the last training stopped; /train tries again"}
 STATUS_JOB = "⏳ {kind}: {stage} {percent}%"
 STATUS_CREDITS = "💳 Credits: {credits}"
 

@@ -49,6 +49,7 @@ async def test_the_fourth_queued_job_is_refused(bot_factory) -> None:
         await telegram.send_text(ALEX, "/status")
         status = await telegram.wait_for_text(ALEX, "Your status")
         assert "Model: ready" in status.text and status.text.count("Generate: Waiting in line") == 3
+        assert "Photos:" not in status.text  # no "0 good of 0 sent (need 8)" once the model is trained
 
         # The Cancel button under one progress message stops that job only...
         first = next(m for m in telegram.sent_to(ALEX) if "Painting 4" in m.text)
