@@ -8,6 +8,7 @@ The base pipelines and the finishing models stay loaded between jobs; only the L
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from engine.handlers.models import model_spec, warm_generator
 from engine.jobs import GenerateJob, GenerateOutput, ImageOutput
 
 log = logging.getLogger(__name__)
+
+#: style LoRA sources already reported missing by this process (each is logged once)
+_missing_style_loras: set[str] = set()
+_missing_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,51 @@ def _fetch_lora(context: JobContext, key: str | None, name: str) -> Path | None:
     if not path.exists():
         path.write_bytes(context.storage.get(key))
     return path
+
+
+def _style_lora_place(source: str, models_dir: Path) -> Path:
+    """Where a style's ``[lora] source`` is looked for on disk: the path itself when absolute, a
+    file name under the models folder, or the folder a hub id is fetched to (``owner--name``)."""
+    path = Path(source).expanduser()
+    if path.is_absolute():
+        return path
+    if source.endswith(".safetensors"):
+        return models_dir / source
+    return models_dir / source.replace("/", "--")
+
+
+def _style_lora(context: JobContext, source: str | None) -> Path | None:
+    """The style's pre-styled LoRA: on disk (``_style_lora_place``), else the storage object of that
+    key. None when it is in neither: the style's prompt describes the look on its own, so the job
+    goes on without it, with one warning per source per process. A file that is there but cannot
+    be loaded still fails the job, when the generator loads it."""
+    from db.storage import ObjectNotFound, StorageError, validate_key
+
+    if source is None:
+        return None
+    models_dir = Path(context.options.models_dir)
+    place = _style_lora_place(source, models_dir)
+    if place.exists():
+        return place
+    try:
+        return _fetch_lora(context, validate_key(source), "style_lora")
+    except ObjectNotFound:
+        in_storage = True
+    except StorageError:  # not a storage key (an absolute path)
+        in_storage = False
+    with _missing_lock:
+        if source in _missing_style_loras:
+            return None
+        _missing_style_loras.add(source)
+    how = (f"put the LoRA file at {place}" if place.suffix == ".safetensors"
+           else f"download the hub repo {source} into {place}")
+    if place.is_relative_to(models_dir):
+        how += " (STUDIO_MODELS_DIR)"
+    if in_storage:
+        how += " or upload it to storage under that key"
+    log.warning("style LoRA %r is missing: not at %s%s; generating with the style's prompt alone. To use it, %s.",
+                source, place, " nor in storage under that key" if in_storage else "", how)
+    return None
 
 
 def choose_portraits(generated: list[Any], references: list[list[float]], count: int) -> list[Chosen]:
@@ -71,7 +121,7 @@ def _request(spec: GenerateJob, context: JobContext) -> Any:
         prompt=spec.prompt, negative_prompt=spec.negative_prompt, count=spec.count + spec.extra_candidates,
         aspect=spec.aspect, steps=spec.steps, guidance=spec.guidance, seed=spec.seed, use_refiner=spec.use_refiner,
         lora=_fetch_lora(context, spec.lora_key, "user_lora"), lora_scale=spec.lora_scale,
-        style_lora=_fetch_lora(context, spec.style_lora_key, "style_lora"), style_lora_weight=spec.style_lora_weight,
+        style_lora=_style_lora(context, spec.style_lora_key), style_lora_weight=spec.style_lora_weight,
     )
 
 
