@@ -25,6 +25,22 @@ async def give_ready_model(bot, telegram_user_id: int) -> None:
                               status=LoraStatus.ready, storage_key=f"users/{user.id}/loras/1.safetensors"))
 
 
+async def start_with_a_model(bot) -> None:
+    """Alex has said /start and has a trained model."""
+    await bot.telegram.send_text(ALEX, "/start")
+    await bot.telegram.wait_for_text(ALEX, "Hi Alex")
+    await give_ready_model(bot, ALEX)
+
+
+async def tap_dating(telegram, taps: int = 1) -> None:
+    """/styles → Dating → the Dating style, tapped ``taps`` times (once per test: the first match)."""
+    await telegram.send_text(ALEX, "/styles")
+    await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Dating")
+    dating = await telegram.wait_for_text(ALEX, "Dating — pick one")
+    for _ in range(taps):
+        await telegram.press(ALEX, dating, "Dating")
+
+
 async def test_the_fourth_queued_job_is_refused(bot_factory) -> None:
     async with bot_factory(free_credits=10, max_queued_jobs_per_user=3) as bot:
         telegram = bot.telegram
@@ -140,12 +156,8 @@ async def test_a_user_who_blocked_the_bot_is_not_retried_forever(bot_factory, ca
     """Telegram answers 403 for good: the delivery ends there (logged) instead of every few minutes."""
     async with bot_factory() as bot:
         telegram = bot.telegram
-        await telegram.send_text(ALEX, "/start")
-        await telegram.wait_for_text(ALEX, "Hi Alex")
-        await give_ready_model(bot, ALEX)
-        await telegram.send_text(ALEX, "/styles")
-        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Dating")
-        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Dating — pick one"), "Dating")
+        await start_with_a_model(bot)
+        await tap_dating(telegram)
         await telegram.wait_for_text(ALEX, "Painting 4")
         telegram.blocked.add(ALEX)  # the user blocks the bot while the job waits, and the job fails
         async with bot.services.database.transaction() as session:
@@ -165,12 +177,8 @@ async def test_a_user_who_blocked_the_bot_is_not_retried_forever(bot_factory, ca
 async def test_a_style_without_credits_is_refused_and_queues_nothing(bot_factory) -> None:
     async with bot_factory(free_credits=0) as bot:
         telegram = bot.telegram
-        await telegram.send_text(ALEX, "/start")
-        await telegram.wait_for_text(ALEX, "Hi Alex")
-        await give_ready_model(bot, ALEX)
-        await telegram.send_text(ALEX, "/styles")
-        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Dating")
-        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Dating — pick one"), "Dating")
+        await start_with_a_model(bot)
+        await tap_dating(telegram)
         refusal = await telegram.wait_for_text(ALEX, "out of credits")
         assert "needs 1 and you have 0" in refusal.text
         async with bot.services.database.transaction() as session:
@@ -184,14 +192,8 @@ async def test_a_style_without_credits_is_refused_and_queues_nothing(bot_factory
 async def test_a_double_tap_on_a_style_makes_one_job_and_one_progress_message(bot_factory) -> None:
     async with bot_factory() as bot:
         telegram = bot.telegram
-        await telegram.send_text(ALEX, "/start")
-        await telegram.wait_for_text(ALEX, "Hi Alex")
-        await give_ready_model(bot, ALEX)
-        await telegram.send_text(ALEX, "/styles")
-        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Dating")
-        dating = await telegram.wait_for_text(ALEX, "Dating — pick one")
-        await telegram.press(ALEX, dating, "Dating")
-        await telegram.press(ALEX, dating, "Dating")
+        await start_with_a_model(bot)
+        await tap_dating(telegram, taps=2)
         await bot.settled(ALEX)
         sent = [params["text"] for method, params in telegram.calls if method == "sendMessage"]
         assert sum("Painting 4" in text for text in sent) == 1  # no second progress message that never moves
