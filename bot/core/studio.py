@@ -58,7 +58,8 @@ class Studio:
         }
         handler = handlers.get(name.lower())
         if handler is None:
-            return await self._guard(user, lambda: self._help(user, []))
+            unknown = texts.UNKNOWN_COMMAND.format(name=name[:32])
+            return await self._guard(user, lambda: self._reply(f"{unknown}\n\n{texts.HELP}"))
         return await self._guard(user, lambda: handler(user, args or []))
 
     async def photos(self, user: UserRef, files: list[IncomingFile]) -> list[Reply]:

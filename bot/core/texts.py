@@ -45,6 +45,7 @@ SELFIE_TIPS = (
     "• Close-ups and a few half-body shots work best"
 )
 
+UNKNOWN_COMMAND = "I don't know /{name} 🤔"
 HELP = (
     "Here's what I can do:\n"
     "/start — how it works\n"

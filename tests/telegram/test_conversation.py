@@ -80,6 +80,13 @@ async def test_out_of_credits_is_refused_politely(bot_factory) -> None:
         assert "needs 1 and you have 0" in refusal.text
 
 
+async def test_an_unknown_command_says_so_and_shows_the_help(bot_factory) -> None:
+    async with bot_factory() as bot:
+        await bot.telegram.send_text(ALEX, "/foo")
+        answer = await bot.telegram.wait_for_text(ALEX, "I don't know /foo")
+        assert "Here's what I can do" in answer.text and "/styles" in answer.text
+
+
 async def test_an_edited_message_is_not_a_new_request(bot_factory) -> None:
     async with bot_factory() as bot:
         await bot.telegram.send_text(ALEX, "/credits")
