@@ -11,6 +11,15 @@ from dataclasses import dataclass
 MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id allows 100
 
 
+#: actions that answer their whole question (a confirm, a choice): once one is pressed, the
+#: message's buttons are taken away, so "Yes, delete" can't be pressed twice
+ONE_SHOT_VERBS = frozenset({"delete", "class"})
+
+
+def is_one_shot(action: str) -> bool:
+    return action.partition(":")[0] in ONE_SHOT_VERBS
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
     label: str

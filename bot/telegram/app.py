@@ -13,7 +13,7 @@ from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, Comm
 
 from bot.core import texts
 from bot.core.notifier import JobWatcher
-from bot.core.replies import IncomingFile, Reply, UserRef
+from bot.core.replies import IncomingFile, Reply, UserRef, is_one_shot
 from bot.core.studio import Studio
 from bot.telegram.albums import AlbumCollector
 from bot.telegram.render import TelegramMessenger
@@ -136,6 +136,11 @@ class TelegramFrontEnd:
         query = update.callback_query
         assert query is not None
         await query.answer()
+        if is_one_shot(query.data or "") and query.message:
+            try:
+                await query.edit_message_reply_markup(None)  # the question is answered
+            except BadRequest:
+                log.debug("buttons of message %s already gone", query.message.message_id)
         source = str(query.message.message_id) if query.message else ""
         await self.send(user_of(update), await self.studio.action(user_of(update), query.data or "", source_message_id=source))
 

@@ -119,9 +119,10 @@ async def test_delete_leaves_nothing_behind(bot_factory, discord: FakeDiscord) -
         await slash(discord, ALEX, "delete", guild=True)
         confirm = await discord.wait_for_text("erases everything")
         assert confirm.ephemeral and confirm.button("Yes, delete")["style"] == 4  # red
-        await press(discord, ALEX, confirm, "Yes, delete", guild=True)
+        pressed = await press(discord, ALEX, confirm, "Yes, delete", guild=True)
         done = await discord.wait_for_text("everything of yours is gone")
         assert done.ephemeral
+        assert (await discord.wait_for_callback(pressed)).type == 7 and confirm.buttons == []  # answered, buttons gone
         assert not any(p.is_file() for p in storage_root.rglob("*"))
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(User)) == 0

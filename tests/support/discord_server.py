@@ -115,6 +115,8 @@ class _Interaction:
     """When it was sent to the bot (``sent``): Discord's clocks start then, not when the payload was built."""
     expired: bool = False
     original: Posted | None = None
+    message_id: int | None = None
+    """The message whose button was pressed (component interactions)."""
 
 
 class FakeDiscord:
@@ -220,7 +222,8 @@ class FakeDiscord:
                         "channel": {"id": str(channel_id), "type": 1, "recipients": [user], "last_message_id": None}}
         if message is not None:
             payload["message"] = message.json()
-        self._interactions[token] = _Interaction(interaction_id, token, type_, channel_id)
+        self._interactions[token] = _Interaction(interaction_id, token, type_, channel_id,
+                                                 message_id=message.message_id if message is not None else None)
         return payload
 
     @staticmethod
@@ -539,11 +542,19 @@ class FakeDiscord:
             message = Posted("original", interaction.channel_id, self.next_id(), data.get("content") or "",
                              data.get("components") or [], files, flags, token)
             interaction.original = message
+        pressed = self._messages.get(interaction.message_id) if interaction.message_id is not None else None
+        if kind == 7:  # update the message whose button was pressed
+            if pressed is None:
+                raise _Refused(400, 50035, "Invalid Form Body: type 7 answers a button press only")
+            pressed.content = data.get("content", pressed.content) or ""
+            pressed.components = data.get("components", pressed.components) or []
         async with self._changed:
             self.callbacks.append(Callback(interaction_id, kind, data))
             self._changed.notify_all()
         if message is not None:  # a deferred one too: "thinking…" until it is replaced or deleted
             await self._record(message)
+        if kind == 7 and pressed is not None:
+            await self._record(pressed, edit=True)
         answer: dict[str, Any] = {"interaction": {
             "id": str(interaction_id), "type": interaction.type,
             "response_message_loading": kind == 5, "response_message_ephemeral": bool(message and message.ephemeral)}}

@@ -123,6 +123,7 @@ async def test_delete_leaves_nothing_behind(bot_factory) -> None:
         confirm = await bot.telegram.wait_for_text(ALEX, "erases everything")
         await bot.telegram.press(ALEX, confirm, "Yes, delete")
         await bot.telegram.wait_for_text(ALEX, "everything of yours is gone")
+        assert bot.telegram.messages[confirm.message_id].buttons == []  # answered: "Yes" can't be pressed twice
         assert not any(p.is_file() for p in storage_root.rglob("*"))
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(User)) == 0
