@@ -13,6 +13,17 @@ class RateLimiter:
         self.window = window_seconds
         self.clock = clock
         self._events: dict[str, deque[float]] = defaultdict(deque)
+        self._warned: dict[str, float] = {}
+
+    def warn_once(self, key: str) -> bool:
+        """For a refused request: whether to tell the user. Once per burst of refusals (until a
+        request is allowed again, or a whole window later), not once per message of a flood."""
+        now = self.clock()
+        last = self._warned.get(key)
+        if last is not None and now - last < self.window:
+            return False
+        self._warned[key] = now
+        return True
 
     def allow(self, key: str) -> bool:
         now = self.clock()
@@ -22,4 +33,5 @@ class RateLimiter:
         if len(events) >= self.limit:
             return False
         events.append(now)
+        self._warned.pop(key, None)
         return True

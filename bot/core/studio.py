@@ -88,8 +88,10 @@ class Studio:
     # ------------------------------------------------------------------ plumbing
     async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]]) -> list[Reply]:
         """Rate limit, then run; an unexpected error becomes an apology carrying an error id."""
-        if not self.limiter.allow(f"{user.platform}:{user.user_id}"):
-            return [Reply(texts.RATE_LIMITED, private=True)]
+        key = f"{user.platform}:{user.user_id}"
+        if not self.limiter.allow(key):
+            log.info("rate limited %s", key)
+            return [Reply(texts.RATE_LIMITED, private=True)] if self.limiter.warn_once(key) else []
         try:
             return await run()
         except Exception:
