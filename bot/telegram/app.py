@@ -55,6 +55,7 @@ class TelegramFrontEnd:
         self.application = builder.build()
         self.messenger = TelegramMessenger(self.application.bot)
         self.albums = AlbumCollector(self._answer_photos, quiet_seconds=album_quiet_seconds)
+        self._explained: dict[tuple[str, str], None] = {}  # (album, kind) already answered, oldest first
         watcher_options = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
@@ -128,6 +129,13 @@ class TelegramFrontEnd:
 
     def _unsupported(self, kind: str):  # type: ignore[no-untyped-def]
         async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            group = update.effective_message.media_group_id if update.effective_message else None
+            if group is not None:  # an album's videos (say) are explained once, not once each
+                if (group, kind) in self._explained:
+                    return
+                self._explained[(group, kind)] = None
+                while len(self._explained) > 1000:
+                    self._explained.pop(next(iter(self._explained)))
             await self.send(user_of(update), await self.studio.unsupported(user_of(update), kind))
 
         return handler

@@ -153,9 +153,10 @@ class FakeTelegram:
                    "is_video": False, "type": "regular"}
         return await self._push({"message": self._base_message(user_id, name, sticker=sticker)})
 
-    async def send_video(self, user_id: int, name: str = "Alex") -> int:
+    async def send_video(self, user_id: int, name: str = "Alex", media_group_id: str | None = None) -> int:
         video = {"file_id": "video-1", "file_unique_id": "v1", "width": 640, "height": 480, "duration": 3}
-        return await self._push({"message": self._base_message(user_id, name, video=video)})
+        group = {"media_group_id": media_group_id} if media_group_id else {}
+        return await self._push({"message": self._base_message(user_id, name, video=video, **group)})
 
     async def press(self, user_id: int, message: Sent, label_part: str, name: str = "Alex") -> int:
         button = message.button(label_part)

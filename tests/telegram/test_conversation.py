@@ -40,6 +40,8 @@ async def test_an_album_gets_one_summary_with_every_rejection(bot_factory) -> No
     async with bot_factory() as bot:
         for data in photos:
             await bot.telegram.send_photo(ALEX, data, media_group_id="album-1")
+        for _ in range(2):  # an album may mix in videos: explained once
+            await bot.telegram.send_video(ALEX, media_group_id="album-1")
         summary = await bot.telegram.wait_for_text(ALEX, "look great", timeout=60)
         assert summary.text.startswith("Got 10 photos — 8 look great ✅")
         assert "✖ Photo 9: There is more than one person in this photo" in summary.text
@@ -48,6 +50,7 @@ async def test_an_album_gets_one_summary_with_every_rejection(bot_factory) -> No
         assert summary.button_labels == ["🚀 Train my model", "➕ Add more photos"]
         await bot.settled(ALEX)  # every photo handled, nothing left to answer: a second summary would be here
         assert sum("look great" in t for t in bot.telegram.texts_to(ALEX)) == 1  # one answer per album
+        assert sum("can't learn from videos" in t for t in bot.telegram.texts_to(ALEX)) == 1
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Photo).where(Photo.accepted)) == 8
 
