@@ -1,7 +1,7 @@
-"""Fit pictures and files into Discord messages: at most 10 attachments and at most the upload
-limit (the bot's own, ``replier.bot_upload_limit``: 10 MiB unless boosted) per message. Album pictures are
-re-encoded and scaled down until they fit; originals are never altered, so one too large for
-the limit is reported instead of sent. Pure CPU work: callers run it in a thread."""
+"""Fit pictures and files into Discord messages: at most 10 attachments and at most the bot's
+upload limit (``replier.bot_upload_limit``: 10 MiB unless boosted) per message. Album pictures
+are re-encoded and scaled down until they fit; originals are never altered, so one too large
+for the limit is reported instead of sent. Pure CPU work: callers run it in a thread."""
 
 from __future__ import annotations
 
