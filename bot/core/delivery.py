@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core import texts
+from bot.core.job_refs import job_ref
 from bot.core.replies import Button, Document, Picture, Reply
 from db.models import Job, JobKind, JobState
 from db.storage import Storage
@@ -42,8 +43,8 @@ async def album_reply(storage: Storage, job: Job, title: str, credits_left: int)
     left = texts.CREDITS_LEFT.format(credits=texts.plural(credits_left, "credit"))
     return Reply(
         texts.DELIVERED.format(credits_left=left),
-        ((Button(texts.BUTTON_FILES, f"files:{job.id}"),),
-         (Button(texts.BUTTON_MORE, f"more:{job.id}"), Button(texts.BUTTON_ANOTHER, "styles"))),
+        ((Button(texts.BUTTON_FILES, f"files:{job_ref(job)}"),),
+         (Button(texts.BUTTON_MORE, f"more:{job_ref(job)}"), Button(texts.BUTTON_ANOTHER, "styles"))),
         album=tuple(pictures),
     )
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import texts
 from bot.core.delivery import originals_reply
+from bot.core.job_refs import job_ref, names, parse_job_ref
 from bot.core.limits import RateLimiter
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
 from bot.core.selfies import BatchResult, SelfieBook
@@ -159,16 +160,17 @@ class Studio:
         lines.append(texts.STATUS_CREDITS.format(credits=account.credits))
         return await self._reply("\n".join(lines), private=True)
 
-    async def _cancel(self, user: UserRef, _args: list[str], *, job_id: int | None = None) -> list[Reply]:
-        """Every active job of the user (``/cancel``), or just ``job_id`` when it is one of them
-        (a progress message's button: in a Discord channel others see it too, and may press it)."""
+    async def _cancel(self, user: UserRef, _args: list[str], *, button: str | None = None) -> list[Reply]:
+        """Every active job of the user (``/cancel``), or with a progress message's ``button`` just
+        the job it names, when that is one of them (in a Discord channel others see it too)."""
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             active = await jobs.active_jobs(session, account.id)
-            if job_id is not None:
-                active = [job for job in active if job.id == job_id]
+            if button is not None:
+                ref = parse_job_ref(button)
+                active = [job for job in active if ref is not None and job.id == ref[0] and names(job, ref[1])]
             if not active:
-                if job_id is None:
+                if button is None:
                     return await self._reply(texts.NOTHING_TO_CANCEL)
                 return await self._reply(texts.NOT_YOUR_RUNNING_JOB, private=True)
             refunded = 0
@@ -259,9 +261,9 @@ class Studio:
         if verb == "style":
             return await self._generate(user, arg, key_base=f"gen:{user.platform}:{user.chat_id}:{source_message_id}:{arg}")
         if verb == "more":
-            return await self._more_like(user, int(arg), source_message_id)
+            return await self._more_like(user, arg, source_message_id)
         if verb == "files":
-            return await self.originals(user, int(arg))
+            return await self.originals(user, arg)
         if verb == "train":
             return await self._ask_class_word(user)
         if verb == "class":
@@ -274,7 +276,7 @@ class Studio:
                 return await self._reply(texts.DELETED, private=True)
             return await self._reply(texts.DELETE_KEPT, private=True)
         if verb == "cancel":  # the button under one job's progress message stops that job only
-            return await self._cancel(user, [], job_id=int(arg) if arg.isdigit() else None)
+            return await self._cancel(user, [], button=arg)
         log.warning("unknown action %r", action)
         return [self.style_picker(texts.UNKNOWN_STYLE)]
 
@@ -352,7 +354,7 @@ class Studio:
         return [self.progress_reply(job, texts.TRAIN_QUEUED)]
 
     def progress_reply(self, job: Job, title: str, position: int | None = None) -> Reply:
-        return Reply(self.progress_text(job, title, position), ((Button(texts.BUTTON_CANCEL, f"cancel:{job.id}"),),),
+        return Reply(self.progress_text(job, title, position), ((Button(texts.BUTTON_CANCEL, f"cancel:{job_ref(job)}"),),),
                      progress_of_job=job.id, typing=True)
 
     @staticmethod
@@ -460,19 +462,24 @@ class Studio:
             output_aspects=list(style.aspects), reference_embeddings=references, extra_candidates=count // 2,
         ).to_payload()
 
-    async def _more_like(self, user: UserRef, job_id: int, source_message_id: str) -> list[Reply]:
+    async def _own_job(self, session: AsyncSession, user: UserRef, button: str) -> Job | None:
+        """The user's job a button names (None: not theirs, gone, or an id since reused)."""
+        account = await self.account(session, user)
+        ref = parse_job_ref(button)
+        job = await session.get(Job, ref[0]) if ref is not None else None
+        return job if job is not None and ref is not None and job.user_id == account.id and names(job, ref[1]) else None
+
+    async def _more_like(self, user: UserRef, button: str, source_message_id: str) -> list[Reply]:
         async with self.database.transaction() as session:
-            account = await self.account(session, user)
-            job = await session.get(Job, job_id)
-            if job is None or job.user_id != account.id or job.kind != JobKind.generate:
+            job = await self._own_job(session, user, button)
+            if job is None or job.kind != JobKind.generate:
                 return [self.style_picker(texts.PICK_STYLE)]
             style_id = job.payload.get("style_id", "")
-        return await self._generate(user, style_id, key_base=f"more:{job_id}:{source_message_id}")
+        return await self._generate(user, style_id, key_base=f"more:{job.id}:{source_message_id}")
 
-    async def originals(self, user: UserRef, job_id: int) -> list[Reply]:
+    async def originals(self, user: UserRef, button: str) -> list[Reply]:
         async with self.database.transaction() as session:
-            account = await self.account(session, user)
-            job = await session.get(Job, job_id)
-            if job is None or job.user_id != account.id or job.state != JobState.succeeded:
+            job = await self._own_job(session, user, button)
+            if job is None or job.state != JobState.succeeded:
                 return [self.style_picker(texts.PORTRAITS_GONE)]
         return [await originals_reply(self.storage, job, self.style_title(job))]

@@ -201,3 +201,37 @@ async def test_a_double_tap_on_a_style_makes_one_job_and_one_progress_message(bo
             assert len(list(await session.scalars(select(Job)))) == 1
         await telegram.send_text(ALEX, "/credits")
         assert "You have 2 credits" in (await telegram.wait_for_text(ALEX, "💳")).text
+
+
+async def test_an_old_button_does_not_reach_a_new_job_that_reuses_its_id(bot_factory) -> None:
+    async with bot_factory() as bot:
+        telegram = bot.telegram
+        await start_with_a_model(bot)
+        await tap_dating(telegram)
+        old = await telegram.wait_for_text(ALEX, "Painting 4")
+        async with bot.services.database.transaction() as session:
+            old_job = await session.scalar(select(Job))
+            assert old_job is not None
+        await telegram.send_text(ALEX, "/delete")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "erases everything"), "Yes, delete")
+        gone = await telegram.wait_for_text(ALEX, "everything of yours is gone")
+
+        def after(part: str, since: int):  # type: ignore[no-untyped-def]
+            return telegram.wait_for(lambda m: part in m.text and m.message_id > since, what=repr(part))
+
+        await telegram.send_text(ALEX, "/start")
+        await after("Hi Alex", gone.message_id)
+        await give_ready_model(bot, ALEX)
+        await telegram.send_text(ALEX, "/styles")
+        picker = await after("Pick a style", gone.message_id)
+        await telegram.press(ALEX, picker, "Dating")
+        dating = await after("Dating — pick one", picker.message_id)
+        await telegram.press(ALEX, dating, "Dating")
+        await after("Painting 4", dating.message_id)
+        async with bot.services.database.transaction() as session:
+            new_job = await session.scalar(select(Job))
+            assert new_job is not None and new_job.id == old_job.id  # SQLite gave the id out again
+        await telegram.press(ALEX, old, "Cancel")  # the button of the deleted job
+        await telegram.wait_for_text(ALEX, "isn't yours to stop")
+        async with bot.services.database.transaction() as session:
+            assert (await session.get(Job, new_job.id, populate_existing=True)).state == JobState.queued  # type: ignore[union-attr]
