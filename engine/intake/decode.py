@@ -152,15 +152,11 @@ def _upright(image: Image.Image, orientation: object) -> Image.Image:
     return image.transpose(turn) if turn is not None else image
 
 
-def to_srgb_rgb(image: Image.Image, icc: bytes | None, background: tuple[int, int, int]) -> Image.Image:
-    """Any Pillow mode to 8-bit RGB in sRGB, alpha flattened onto ``background``."""
-    return srgb_and_alpha(image, icc, background)[0]
-
-
 def srgb_and_alpha(
     image: Image.Image, icc: bytes | None, background: tuple[int, int, int],
 ) -> tuple[Image.Image, Image.Image | None]:
-    """``to_srgb_rgb`` and the alpha channel it flattened ("L"; None if nothing was transparent)."""
+    """Any Pillow mode to 8-bit RGB in sRGB, alpha flattened onto ``background``; and that alpha
+    ("L"; None when nothing was transparent)."""
     image = _to_8bit(image)
     alpha = None
     if image.mode in {"P", "PA"}:

@@ -49,12 +49,6 @@ OPAQUE_ALPHA = 250
 (a little below 255: editors and downscaling leave near-opaque pixels at 252 or 254)."""
 
 
-def trim_dark_borders(grey: np.ndarray, level: int = 16) -> np.ndarray:
-    """Drop letterbox and pillarbox bars (rows or columns that are all near black)."""
-    rows, cols = _bright_box(grey, level)
-    return grey[rows, cols]
-
-
 def _bright_box(grey: np.ndarray, level: int, alpha: np.ndarray | None = None) -> tuple[slice, slice]:
     """Rows and columns inside the near-black bars; transparent pixels count as part of a bar."""
     lit = grey if alpha is None else np.where(alpha >= OPAQUE_ALPHA, grey, 0)
@@ -78,21 +72,15 @@ def _block_extremes(grey: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarra
     return high2, low2
 
 
-def flat_fraction(image: Image.Image, block: int = 8, alpha: Image.Image | None = None) -> float:
-    """Share of ``block``-square tiles whose grey levels are all the same (give or take 2).
+def flat_tiles(image: Image.Image, block: int = 8, alpha: Image.Image | None = None) -> tuple[float, int]:
+    """Share of ``block``-square tiles whose grey levels are all the same (give or take 2), and
+    how many tiles were judged.
 
     Camera sensors add noise everywhere, so real photos have few such tiles; screenshots (UI bars,
-    backgrounds, text fields) have many. Black letterbox bars are ignored, and so is whatever
-    ``alpha`` (the source's transparency, the size of ``image``) says was transparent.
-    """
-    return flat_tiles(image, block, alpha)[0]
-
-
-def flat_tiles(image: Image.Image, block: int = 8, alpha: Image.Image | None = None) -> tuple[float, int]:
-    """``flat_fraction`` and the number of tiles it judged.
-
-    With ``alpha``, only tiles whose every pixel was opaque (``OPAQUE_ALPHA``) are judged: the flattened
-    background of a cut-out portrait is perfectly flat, but it is not the photo.
+    backgrounds, text fields) have many. Black letterbox bars are ignored. With ``alpha`` (the
+    source's transparency, the size of ``image``) only tiles whose every pixel was opaque
+    (``OPAQUE_ALPHA``) are judged: the flattened background of a cut-out portrait is perfectly
+    flat, but it is not the photo.
     """
     grey = np.asarray(image.convert("L"))
     mask = None if alpha is None else np.asarray(alpha)
