@@ -16,7 +16,7 @@ from discord import app_commands
 
 from bot.core import texts as core_texts
 from bot.core.notifier import JobWatcher
-from bot.core.replies import Reply
+from bot.core.replies import Reply, is_one_shot
 from bot.core.studio import Studio
 from bot.discord import commands, texts
 from bot.discord.render import DiscordMessenger, UploadLimits
@@ -147,7 +147,7 @@ class DiscordFrontEnd:
 
     async def serve_action(self, interaction: Interaction, action: str, *, source: str = "") -> None:
         replier = self.replier(interaction)
-        await replier.defer()
+        await replier.defer(answered=is_one_shot(action))
         await replier.send(await self.studio.action(replier.user, action, source_message_id=source or str(interaction.id)))
         await replier.finish()
 

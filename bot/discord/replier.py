@@ -15,12 +15,12 @@ from typing import Any
 import discord
 
 from bot.core.messenger import Messenger, Unreachable
-from bot.core.replies import Reply, UserRef, is_one_shot
+from bot.core.replies import Reply, UserRef
 from bot.core.studio import Studio
 from bot.discord import texts
 from bot.discord.files import DEFAULT_UPLOAD_LIMIT
 from bot.discord.render import TEXT_LIMIT, UploadLimits, files_of, plan
-from bot.discord.views import PREFIX as BUTTON_PREFIX, view_of
+from bot.discord.views import view_of
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,14 @@ class Replier:
         self.upload_limit = bot_upload_limit(interaction)
         limits.remember(self.user.chat_id, self.upload_limit)
 
-    async def defer(self) -> None:
+    async def defer(self, *, answered: bool = False) -> None:
+        """Acknowledge within Discord's 3 seconds; ``answered``: the pressed button answered its
+        message's question, whose buttons go."""
         response = self.interaction.response
         if response.is_done():
             return
         if self.interaction.type == discord.InteractionType.component:
-            custom_id = str((self.interaction.data or {}).get("custom_id", ""))
-            if is_one_shot(custom_id.removeprefix(BUTTON_PREFIX)):
+            if answered:
                 await response.edit_message(view=None)  # acknowledges the press and takes the answered question's buttons
             else:
                 await response.defer()  # acknowledges the press; answers come as new messages
