@@ -1,25 +1,43 @@
-"""GPU benchmark of the engine: LoRA training and 1024² base+refiner generation on full-size SDXL.
+"""GPU benchmark of the engine as production runs it: bf16 LoRA training and fp16 1024² generation.
 
-    python -m bench.engine_gpu [--models-dir data/models] [--train-steps 40] [--channels-last] [--compile]
+    python -m bench.engine_gpu [--models-dir data/models] [--train-steps 30] [--compile] [--json FILE]
+    python -m bench.engine_gpu --tiny --device cpu          # the CPU dry run the suite makes
 
 Uses the real SDXL weights when they are in --models-dir (``studio models fetch sdxl``), else the
-full-size SDXL architectures built from config with random weights (same shapes, same cost).
-Targets (issue 5, H100): a personal LoRA in under 5 minutes, under 2 s per 1024² image.
+full-size SDXL architectures built from config with random weights on the device (same shapes,
+same cost). Measured, each with its own clock:
+
+- training as the worker trains (bf16 weights, fp32 LoRA, gradient checkpointing as set): model
+  load, latent + text caching, steps (s/step after warm-up), saving the LoRA; the whole job for the
+  steps policy of ``--photos`` photos is extrapolated from these parts;
+- generation as the worker generates (fp16 weights, SDPA, the trained user LoRA loaded): one 1024²
+  portrait, base 30 steps + refiner, and a 4-portrait batch (images per minute).
+
+Targets (issue 16, one H100, full-size SDXL): LoRA for 12 photos ≤ 3 min including load; one
+1024² portrait ≤ 1.5 s; a 4-portrait job ≤ 20 s end to end.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
+import logging
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+log = logging.getLogger("bench.engine_gpu")
+
 
 def _random_sdxl(device, dtype):  # type: ignore[no-untyped-def]
-    """SDXL 1.0 base + refiner shapes (UNets 2.6 B / 2.3 B params, CLIP-L + bigG, VAE) with random weights."""
+    """SDXL 1.0 base + refiner shapes (UNets 2.6 B / 2.3 B params, CLIP-L + bigG, VAE) with random weights,
+    built directly on ``device`` (initialising 5 B parameters on a CPU takes minutes)."""
     import torch
     from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline,
                            StableDiffusionXLPipeline, UNet2DConditionModel)
@@ -34,165 +52,258 @@ def _random_sdxl(device, dtype):  # type: ignore[no-untyped-def]
                             projection_dim=768, hidden_act="quick_gelu", **ids)
     clip_g = CLIPTextConfig(hidden_size=1280, intermediate_size=5120, num_attention_heads=20, num_hidden_layers=32,
                             projection_dim=1280, hidden_act="gelu", **ids)
-    unet = UNet2DConditionModel(
-        sample_size=128, block_out_channels=(320, 640, 1280), layers_per_block=2,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
-        use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
-        projection_class_embeddings_input_dim=2816)
-    refiner_unet = UNet2DConditionModel(
-        sample_size=128, block_out_channels=(384, 768, 1536, 1536), layers_per_block=2,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        transformer_layers_per_block=4, attention_head_dim=(6, 12, 24, 24), cross_attention_dim=1280,
-        use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
-        projection_class_embeddings_input_dim=2560)
-    vae = AutoencoderKL(
-        block_out_channels=(128, 256, 512, 512), latent_channels=4, sample_size=1024, scaling_factor=0.13025,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        layers_per_block=2, force_upcast=False)
+    with torch.device(device):
+        unet = UNet2DConditionModel(
+            sample_size=128, block_out_channels=(320, 640, 1280), layers_per_block=2,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
+            use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=2816).to(dtype)
+        refiner_unet = UNet2DConditionModel(
+            sample_size=128, block_out_channels=(384, 768, 1536, 1536), layers_per_block=2,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            transformer_layers_per_block=4, attention_head_dim=(6, 12, 24, 24), cross_attention_dim=1280,
+            use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=2560).to(dtype)
+        vae = AutoencoderKL(
+            block_out_channels=(128, 256, 512, 512), latent_channels=4, sample_size=1024, scaling_factor=0.13025,
+            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=2, force_upcast=False).to(dtype)
+        encoder = CLIPTextModel(clip_l).to(dtype)
+        encoder_2 = CLIPTextModelWithProjection(clip_g).to(dtype)
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                        steps_offset=1, timestep_spacing="leading")
-    encoder_2 = CLIPTextModelWithProjection(clip_g)
     base = StableDiffusionXLPipeline(
-        vae=vae, text_encoder=CLIPTextModel(clip_l), text_encoder_2=encoder_2, tokenizer=tiny.tokenizer(),
-        tokenizer_2=tiny.tokenizer(), unet=unet, scheduler=scheduler).to(device, dtype)
+        vae=vae, text_encoder=encoder, text_encoder_2=encoder_2, tokenizer=tiny.tokenizer(),
+        tokenizer_2=tiny.tokenizer(), unet=unet, scheduler=scheduler, add_watermarker=False)
     refiner = StableDiffusionXLImg2ImgPipeline(
         vae=base.vae, text_encoder=None, text_encoder_2=base.text_encoder_2, tokenizer=None,
         tokenizer_2=base.tokenizer_2, unet=refiner_unet, scheduler=EulerDiscreteScheduler.from_config(scheduler.config),
-        requires_aesthetics_score=True).to(device, dtype)
+        requires_aesthetics_score=True, add_watermarker=False)
     for pipe in (base, refiner):
         pipe.set_progress_bar_config(disable=True)
     return base, refiner
 
 
-def _load(args, device, dtype):  # type: ignore[no-untyped-def]
-    from engine.models import get_spec, weights_present
+def _load(args, spec, device, dtype, *, refiner: bool):  # type: ignore[no-untyped-def]
+    """(base, refiner or None, where the weights came from)."""
+    from engine.models import weights_present
     from engine.pipelines import LoadOptions, load_base, load_refiner
 
-    spec = get_spec("sdxl")
-    if weights_present(spec, args.models_dir):
+    if spec.kind == "tiny" or weights_present(spec, args.models_dir):
         options = LoadOptions(args.models_dir, device, dtype, offline=True)
         base = load_base(spec, options)
-        return spec, base, load_refiner(spec, base, options), "real SDXL 1.0 weights"
-    base, refiner = _random_sdxl(device, dtype)
-    return spec, base, refiner, "random weights, SDXL 1.0 architecture"
+        source = "tiny random model" if spec.kind == "tiny" else f"real {spec.name} weights"
+        return base, (load_refiner(spec, base, options) if refiner else None), source
+    base, refiner_pipe = _random_sdxl(device, dtype)
+    if not refiner:
+        del refiner_pipe
+    return base, (refiner_pipe if refiner else None), f"random weights, {spec.name} architecture"
 
 
-def _photos(n: int):  # type: ignore[no-untyped-def]
+def _photos(n: int, size: int):  # type: ignore[no-untyped-def]
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    return [(Image.fromarray(rng.integers(0, 255, (1024, 1024, 3), dtype=np.uint8)), "a photo of ohwx person")
+    return [(Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)), "a photo of ohwx person")
             for _ in range(n)]
 
 
-def bench_training(args, spec, load) -> dict[str, float]:  # type: ignore[no-untyped-def]
+class Clock:
+    """Wall-clock seconds of named parts, the device synchronised at both ends."""
+
+    def __init__(self, device) -> None:  # type: ignore[no-untyped-def]
+        self.device = device
+        self.parts: dict[str, float] = {}
+
+    def sync(self) -> None:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def time(self, name: str, fn: Callable[[], Any]) -> Any:
+        self.sync()
+        started = time.perf_counter()
+        result = fn()
+        self.sync()
+        self.parts[name] = time.perf_counter() - started
+        return result
+
+
+def _reset_memory(device) -> None:  # type: ignore[no-untyped-def]
     import torch
 
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_gib(device) -> float:  # type: ignore[no-untyped-def]
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
+
+
+def bench_training(args, spec, device, lora_dir: Path) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Training as the worker trains it; returns measured parts and the policy-length estimate."""
+    from engine.device import weight_dtype
     from engine.train import TrainConfig, train_on_pipeline
 
-    base, _, _ = load()
-    config = TrainConfig.for_model(spec, steps=args.train_steps, mixed_precision="bf16",
-                                   gradient_checkpointing=not args.no_checkpointing, checkpoint_every=10_000)
+    _reset_memory(device)
+    config = TrainConfig.for_model(spec, steps=args.train_steps, checkpoint_every=10_000,
+                                   gradient_checkpointing=args.checkpointing, batch_size=args.train_batch)
+    dtype = weight_dtype(device, config.mixed_precision) if args.dtype == "auto" else _dtype(args.dtype)
+    clock = Clock(device)
+    base, _, source = clock.time("load", lambda: _load(args, spec, device, dtype, refiner=False))
     stamps: list[float] = []
-    torch.cuda.reset_peak_memory_stats()
-    with tempfile.TemporaryDirectory() as out:
-        train_on_pipeline(base, _photos(args.photos), config, Path(out),
-                          progress=lambda p: stamps.append(time.perf_counter()))
-    warm = stamps[args.warmup:]
+    clock.sync()
+    started = time.perf_counter()
+    result = train_on_pipeline(base, _photos(args.photos, spec.resolution), config, lora_dir,
+                               progress=lambda p: (clock.sync(), stamps.append(time.perf_counter())))
+    clock.sync()
+    total = time.perf_counter() - started
+    warm = stamps[min(args.warmup, len(stamps) - 2):]
     per_step = (warm[-1] - warm[0]) / max(1, len(warm) - 1)
-    policy_steps = TrainConfig.for_model(spec).total_steps(args.photos)
-    return {"s_per_step": per_step, "policy_steps": policy_steps, "total_min": per_step * policy_steps / 60,
-            "peak_gib": torch.cuda.max_memory_allocated() / 2**30}
+    first_step_at = stamps[0] - started  # caching + adapters + the first (slow) step
+    after_last = (started + total) - stamps[-1]  # saving the LoRA
+    # The policy's number of images seen (steps at batch 1), in steps of this batch size.
+    policy_steps = -(-TrainConfig.for_model(spec, batch_size=1).total_steps(args.photos) // config.batch_size)
+    estimate = clock.parts["load"] + first_step_at + per_step * (policy_steps - 1) + after_last
+    del base
+    return {"source": source, "dtype": str(dtype).removeprefix("torch."), "load_s": clock.parts["load"],
+            "prepare_and_first_step_s": first_step_at, "s_per_step": per_step, "save_s": after_last,
+            "steps_timed": len(stamps), "batch_size": config.batch_size, "policy_steps": policy_steps, "job_estimate_s": estimate,
+            "final_loss": result.final_loss, "peak_gib": _peak_gib(device)}
 
 
-def bench_generation(args, spec, load) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    import torch
-
+def bench_generation(args, spec, device, lora: Path | None) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Generation as the worker generates: fp16 weights, SDPA, the user's LoRA loaded."""
+    from engine.device import weight_dtype
     from engine.generate import GenerationRequest, Generator
     from engine.pipelines import apply_speedups
 
-    base, refiner, _ = load()
-    if args.no_sdpa:
-        from diffusers.models.attention_processor import AttnProcessor
-
+    _reset_memory(device)
+    dtype = weight_dtype(device, "fp16") if args.dtype == "auto" else _dtype(args.dtype)
+    clock = Clock(device)
+    base, refiner, source = clock.time("load", lambda: _load(args, spec, device, dtype, refiner=True))
+    if device.type == "cuda":
         for pipe in (base, refiner):
-            pipe.unet.set_attn_processor(AttnProcessor())
-    for pipe in (base, refiner):
-        apply_speedups(pipe, channels_last=args.channels_last, compile_unet=args.compile)
-    generator = Generator.from_pipelines(spec, base, refiner, batch_size=args.batch)
-    single = GenerationRequest("a photo of ohwx person, studio portrait", count=1, steps=30, aspect="1:1")
-    for _ in range(2):  # warm-up (and compilation)
+            if pipe is not None:
+                apply_speedups(pipe, channels_last=args.channels_last, compile_unet=args.compile,
+                               compile_mode=args.compile_mode)
+    generator = Generator.from_pipelines(spec, base, refiner, batch_size=args.batch, fuse_loras=args.lora == "fused")
+    if args.lora == "none":
+        lora = None
+    steps = args.steps or spec.steps
+    single = GenerationRequest("a photo of ohwx person, studio portrait", count=1, steps=steps, aspect="1:1",
+                               lora=lora)
+    clock.time("first_image", lambda: generator.generate(single))  # LoRA load, warm-up (and compilation)
+    for _ in range(args.warm_images):
         generator.generate(single)
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
-    for _ in range(args.images):
-        generator.generate(single)
-    torch.cuda.synchronize()
-    per_image = (time.perf_counter() - started) / args.images
-    batched = GenerationRequest(single.prompt, count=args.batch * 2, steps=30, aspect="1:1")
-    generator.generate(GenerationRequest(single.prompt, count=args.batch, steps=30))
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    generator.generate(batched)
-    torch.cuda.synchronize()
-    per_minute = batched.count / (time.perf_counter() - started) * 60
-    return {"s_per_image": per_image, "images_per_min": per_minute,
-            "peak_gib": torch.cuda.max_memory_allocated() / 2**30}
+    _reset_memory(device)
+    clock.time("images", lambda: [generator.generate(single) for _ in range(args.images)])
+    job = GenerationRequest(single.prompt, count=args.batch, steps=steps, aspect="1:1", lora=lora)
+    clock.time("batch", lambda: generator.generate(job))
+    per_image = clock.parts["images"] / args.images
+    del generator, base, refiner
+    return {"source": source, "dtype": str(dtype).removeprefix("torch."), "load_s": clock.parts["load"],
+            "first_image_s": clock.parts["first_image"], "s_per_image": per_image, "batch": args.batch,
+            "batch_s": clock.parts["batch"], "images_per_min": args.batch / clock.parts["batch"] * 60,
+            "peak_gib": _peak_gib(device)}
+
+
+def _dtype(name: str):  # type: ignore[no-untyped-def]
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+
+
+def _environment(device) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    import diffusers
+    import peft
+    import torch
+    import transformers
+
+    env = {"torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__,
+           "peft": peft.__version__, "device": str(device)}
+    if device.type == "cuda":
+        env |= {"gpu": torch.cuda.get_device_name(device), "cuda": str(torch.version.cuda)}
+    return env
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models-dir", type=Path, default=Path("data/models"))
+    parser.add_argument("--tiny", action="store_true", help="the tiny random model (the suite's dry run)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA required), cuda, cpu")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                        help="auto: production's (bf16 training, fp16 generation on CUDA; fp32 on the CPU)")
+    parser.add_argument("--photos", type=int, default=12)
+    parser.add_argument("--train-steps", type=int, default=30, help="timed steps (the whole job is extrapolated)")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--checkpointing", action=argparse.BooleanOptionalAction, default=False,
+                        help="gradient checkpointing in training (off: production's default on an 80 GB card)")
+    parser.add_argument("--lora", default="fused", choices=["fused", "unfused", "none"],
+                        help="the trained user LoRA in generation: fused into the weights (production), unfused, none")
+    parser.add_argument("--train-batch", type=int, default=None, help="training batch size (default: production's)")
+    parser.add_argument("--steps", type=int, default=None, help="generation steps (default: the model's)")
+    parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--warm-images", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the UNets")
+    parser.add_argument("--compile-mode", default="max-autotune",
+                        help="torch.compile mode (max-autotune: production's; default: compiles in a minute)")
+    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--skip-generate", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models-dir", type=Path, default=Path("data/models"))
-    parser.add_argument("--photos", type=int, default=12)
-    parser.add_argument("--train-steps", type=int, default=40, help="timed steps (total is extrapolated)")
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--images", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--no-sdpa", action="store_true", help="classic attention, to compare with SDPA")
-    parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the UNets")
-    parser.add_argument("--no-checkpointing", action="store_true", help="training without gradient checkpointing")
-    parser.add_argument("--skip-train", action="store_true")
-    parser.add_argument("--skip-generate", action="store_true")
-    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)
 
     import torch
 
-    if not torch.cuda.is_available():
-        print("bench.engine_gpu needs a CUDA GPU and none is available here; nothing was measured.")
-        return 2
-    device, dtype = torch.device("cuda"), torch.float16
-    state: dict[str, object] = {}
-
-    def load():  # type: ignore[no-untyped-def]
-        # Fresh pipelines for each part: training adds LoRA layers to the base it is given.
-        state.clear()
-        torch.cuda.empty_cache()
-        spec, base, refiner, source = _load(args, device, dtype)
-        state["source"] = source
-        return base, refiner, spec
-
-    name = torch.cuda.get_device_name()
-    print(f"device: {name}, torch {torch.__version__}")
     from engine.models import get_spec
 
-    spec = get_spec("sdxl")
-    if not args.skip_train:
-        r = bench_training(args, spec, lambda: load())
-        print(f"[{state['source']}] LoRA training at 1024 px, {args.photos} photos, rank {spec.train_rank}, fp16 weights + fp32 LoRA: "
-              f"{r['s_per_step']:.3f} s/step; policy {r['policy_steps']:.0f} steps -> {r['total_min']:.1f} min; "
-              f"peak VRAM {r['peak_gib']:.1f} GiB")
-    if not args.skip_generate:
-        g = bench_generation(args, spec, lambda: load())
-        options = ", ".join(o for o, on in (("SDPA", not args.no_sdpa), ("fp16 VAE", True),
-                                            ("channels-last", args.channels_last), ("compile", args.compile)) if on)
-        print(f"[{state['source']}] 1024² base 30 steps + refiner (split 0.8), {options}: "
-              f"{g['s_per_image']:.2f} s/image; batch {args.batch}: {g['images_per_min']:.1f} images/min; "
-              f"peak VRAM {g['peak_gib']:.1f} GiB")
+    if args.device == "auto" and not torch.cuda.is_available():
+        log.error("bench.engine_gpu needs a CUDA GPU and none is available here; nothing was measured "
+                  "(--device cpu --tiny is the dry run).")
+        return 2
+    device = torch.device("cuda" if args.device == "auto" else args.device)
+    spec = get_spec("tiny" if args.tiny else "sdxl")
+    figures: dict[str, Any] = {"environment": _environment(device)}
+    log.info("environment: %s", figures["environment"])
+    lora: Path | None = None
+    with tempfile.TemporaryDirectory() as scratch:
+        if not args.skip_train:
+            t = bench_training(args, spec, device, Path(scratch) / "lora")
+            figures["training"] = t
+            lora = Path(scratch) / "lora" / "pytorch_lora_weights.safetensors"
+            log.info("[%s] training, %s weights + fp32 LoRA rank %d, batch %d, checkpointing %s: load %.1f s, caching + "
+                     "first step %.1f s, %.3f s/step (%d steps timed), save %.1f s; %d photos -> %d steps -> "
+                     "job %.0f s (%.1f min) including load; peak VRAM %.1f GiB",
+                     t["source"], t["dtype"], spec.train_rank, t["batch_size"], "on" if args.checkpointing else "off", t["load_s"],
+                     t["prepare_and_first_step_s"], t["s_per_step"], t["steps_timed"], t["save_s"], args.photos,
+                     t["policy_steps"], t["job_estimate_s"], t["job_estimate_s"] / 60, t["peak_gib"])
+        if not args.skip_generate:
+            g = bench_generation(args, spec, device, lora)
+            figures["generation"] = g
+            options = ", ".join(o for o, on in ((f"user LoRA {args.lora}", lora is not None and args.lora != "none"), ("channels-last", args.channels_last),
+                                                (f"compile {args.compile_mode}", args.compile)) if on) or "plain"
+            log.info("[%s] generation %s, %dpx base %d steps + refiner, %s: load %.1f s, first image %.1f s, "
+                     "%.2f s/image; %d-portrait batch %.1f s (%.1f images/min); peak VRAM %.1f GiB",
+                     g["source"], g["dtype"], spec.resolution, args.steps or spec.steps, options, g["load_s"],
+                     g["first_image_s"], g["s_per_image"], g["batch"], g["batch_s"], g["images_per_min"],
+                     g["peak_gib"])
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -41,6 +41,7 @@ class ModelSpec:
     train_min_steps: int = 400
     train_max_steps: int = 1200
     train_rank: int = 16
+    train_batch_size: int = 1
     lora_targets: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
     size_multiple: int = 8
 

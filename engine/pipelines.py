@@ -93,10 +93,11 @@ def load_refiner(spec: ModelSpec, base: StableDiffusionXLPipeline,
 
 
 def apply_speedups(pipe: StableDiffusionXLPipeline | StableDiffusionXLImg2ImgPipeline, *,
-                   channels_last: bool = False, compile_unet: bool = False) -> None:
+                   channels_last: bool = False, compile_unet: bool = False,
+                   compile_mode: str = "max-autotune") -> None:
     """GPU options: SDPA is diffusers' default attention on torch 2; these add the rest."""
     if channels_last:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
     if compile_unet:
-        pipe.unet = torch.compile(pipe.unet, mode="max-autotune", fullgraph=True)
+        pipe.unet = torch.compile(pipe.unet, mode=compile_mode, fullgraph=True)

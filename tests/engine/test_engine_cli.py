@@ -67,7 +67,7 @@ def test_missing_sdxl_weights_give_the_fetch_command(tmp_path, settings, capsys)
     assert "studio models fetch sdxl" in capsys.readouterr().out
 
 
-def test_gpu_benchmark_exits_clearly_without_cuda(capsys):
+def test_gpu_benchmark_exits_clearly_without_cuda(caplog):
     import torch
 
     from bench.engine_gpu import main
@@ -75,7 +75,21 @@ def test_gpu_benchmark_exits_clearly_without_cuda(capsys):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: run the benchmark itself")
     assert main([]) == 2
-    assert "needs a CUDA GPU" in capsys.readouterr().out
+    assert "needs a CUDA GPU" in caplog.text
+
+
+@pytest.mark.parametrize("dtype", ["auto", "bf16"])
+def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype):
+    """The GPU check's own script, end to end on the tiny model, so it cannot rot between GPU loans."""
+    from bench.engine_gpu import main
+
+    figures = tmp_path / "figures.json"
+    assert main(["--tiny", "--device", "cpu", "--dtype", dtype, "--train-steps", "4", "--warmup", "1",
+                 "--images", "1", "--warm-images", "0", "--batch", "2", "--json", str(figures)]) == 0
+    result = json.loads(figures.read_text())
+    assert result["training"]["steps_timed"] == 4 and result["training"]["s_per_step"] > 0
+    assert result["training"]["dtype"] == ("float32" if dtype == "auto" else "bfloat16")
+    assert result["generation"]["s_per_image"] > 0 and result["generation"]["batch"] == 2
 
 
 @pytest.mark.gpu

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +86,23 @@ def test_invalid_requests(tmp_path):
                 {"prompt": ""}, {"refiner_split": 1.5}):
         with pytest.raises(InvalidConfig):
             GenerationRequest(**({"prompt": "ohwx person"} | bad))
+
+
+def test_a_fused_lora_paints_what_the_unfused_one_does_and_is_fused_once(tiny_spec, trained_lora, monkeypatch):
+    """LoRAs are fused into the UNet while they stay the same (the H100 waits on peft's extra launches
+    otherwise); fused or not, the portrait is the same, and a second request does not fuse again."""
+    request = GenerationRequest("ohwx person", count=1, steps=2, use_refiner=False, lora=trained_lora.lora_path)
+    unfused = Generator(tiny_spec, device="cpu", models_dir=Path("/nonexistent"), fuse_loras=False)
+    fused = Generator(tiny_spec, device="cpu", models_dir=Path("/nonexistent"))
+    expected = np.asarray(unfused.generate(request)[0].image, float)
+    fusions = []
+    original = type(fused.base).fuse_lora
+    monkeypatch.setattr(type(fused.base), "fuse_lora",
+                        lambda self, *a, **k: (fusions.append(k), original(self, *a, **k))[1])
+    first = np.asarray(fused.generate(request)[0].image, float)
+    second = np.asarray(fused.generate(request)[0].image, float)
+    assert np.abs(first - expected).mean() < 0.5 and np.abs(second - first).mean() < 1e-6
+    assert len(fusions) == 1
+    plain = np.asarray(fused.generate(GenerationRequest("ohwx person", count=1, steps=2, use_refiner=False))[0].image,
+                       float)
+    assert np.abs(plain - expected).mean() > 0.1  # unfused again: the LoRA is gone
