@@ -56,7 +56,8 @@ class Enqueued:
 
 
 def new_correlation_id() -> str:
-    return secrets.token_hex(4)
+    """128 random bits: names the job in logs, on buttons and in its scratch folder, never twice."""
+    return secrets.token_hex(16)
 
 
 async def find_by_key(session: AsyncSession, key: str) -> Job | None:

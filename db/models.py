@@ -44,6 +44,11 @@ NAMING = {
 }
 
 
+# Ids reach file names, storage keys, buttons and remote jobs: SQLite must never hand one out twice
+# (without AUTOINCREMENT it reuses the largest id once its row is deleted). PostgreSQL's sequences never do.
+NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
@@ -93,6 +98,7 @@ class User(Base):
     __table_args__ = (
         UniqueConstraint("platform", "platform_user_id", name="uq_users_platform_user"),
         CheckConstraint("credits >= 0", name="credits_not_negative"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -102,6 +108,8 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(16), default="")
     credits: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when the user confirmed the photos are of themselves and they are 18 or older
+    consented_at: Mapped[datetime | None] = mapped_column()
 
     ledger: Mapped[list[CreditEntry]] = relationship(back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
 
@@ -110,6 +118,7 @@ class CreditEntry(Base):
     """One change of a user's balance. The balance column is the running sum of these rows."""
 
     __tablename__ = "credit_ledger"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -127,6 +136,7 @@ class CreditEntry(Base):
 
 class SelfieSet(Base):
     __tablename__ = "selfie_sets"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -141,7 +151,7 @@ class SelfieSet(Base):
 
 class Photo(Base):
     __tablename__ = "photos"
-    __table_args__ = (UniqueConstraint("set_id", "sha256", name="uq_photos_set_sha256"),)
+    __table_args__ = (UniqueConstraint("set_id", "sha256", name="uq_photos_set_sha256"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     set_id: Mapped[int] = mapped_column(ForeignKey("selfie_sets.id", ondelete="CASCADE"), index=True)
@@ -164,6 +174,7 @@ class Photo(Base):
 
 class LoraModel(Base):
     __tablename__ = "lora_models"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -175,6 +186,8 @@ class LoraModel(Base):
     status: Mapped[LoraStatus] = mapped_column(String(16), default=LoraStatus.training)
     storage_key: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when the user was told this model will be deleted for want of use (db/retention.py)
+    expiry_warned_at: Mapped[datetime | None] = mapped_column()
 
 
 class Job(Base):
@@ -201,6 +214,7 @@ class Job(Base):
         ),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         CheckConstraint("credits_reserved >= 0", name="credits_reserved_not_negative"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -250,6 +264,7 @@ class Job(Base):
 
 class OutputImage(Base):
     __tablename__ = "output_images"
+    __table_args__ = (NEVER_REUSED_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -262,4 +277,14 @@ class OutputImage(Base):
     height: Mapped[int] = mapped_column(Integer, default=0)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AllowanceClaim(Base):
+    """A platform account that has had its free allowance, as a keyed hash of the account alone
+    (``db/allowance.py``): it outlives ``/delete`` without keeping anything that names the person."""
+
+    __tablename__ = "allowance_claims"
+
+    account_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

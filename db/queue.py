@@ -470,3 +470,11 @@ async def reap_expired(session: AsyncSession, *, now: datetime | None = None) ->
 async def cancel_requested(session: AsyncSession, job_id: int) -> bool:
     return bool(await session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
+
+
+async def unfinished_jobs(session: AsyncSession) -> list[tuple[int, str]]:
+    """(id, correlation id) of every job that may still run: its scratch folders are kept."""
+    rows = await session.execute(
+        select(Job.id, Job.correlation_id).where(Job.state.in_([JobState.queued, JobState.running]))
+    )
+    return [(job_id, correlation_id) for job_id, correlation_id in rows.all()]

@@ -22,14 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 log = logging.getLogger(__name__)
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, foreign_keys: bool = True) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -43,6 +43,7 @@ class Database:
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> None:
         self.url = url
+        self.busy_timeout_ms = busy_timeout_ms
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
@@ -65,7 +66,17 @@ class Database:
     async def migrate(self) -> None:
         from db.migrate import upgrade_to_head
 
-        await upgrade_to_head(self.engine)
+        if not self.is_sqlite:
+            await upgrade_to_head(self.engine)
+            return
+        # SQLite's way to change a table is to rebuild it, which needs foreign keys off (dropping a
+        # parent table would cascade into its children); migrations check them themselves.
+        engine = create_async_engine(self.url)
+        _install_sqlite_pragmas(engine, self.busy_timeout_ms, foreign_keys=False)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

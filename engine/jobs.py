@@ -26,13 +26,16 @@ class JobSpec(BaseModel):
 
 class NoopJob(JobSpec):
     """Test and benchmark job: ``steps`` steps of ``seconds / steps`` each, cancellable between
-    steps; optionally writes its result to ``result_key`` in storage, or raises ``fail``."""
+    steps; optionally writes a file in its scratch folder (``scratch``), its result to
+    ``result_key`` in storage, or raises ``fail`` (``fail_retryable``: an error worth a retry)."""
 
     kind: ClassVar[str] = "noop"
     seconds: float = Field(0.0, ge=0, le=3600)
     steps: int = Field(1, ge=1, le=100_000)
     result_key: str | None = None
     fail: str | None = None
+    fail_retryable: bool = False
+    scratch: bool = False
 
 
 class TrainJob(JobSpec):

@@ -26,6 +26,7 @@ from engine.handlers.context import EngineOptions, JobContext, ModelCache, Stora
 from engine.handlers.errors import classify
 from engine.handlers.registry import execute
 from engine.progress import ProgressTracker
+from engine.scratch import remove_job_folder
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,13 @@ def _progress_sender(job: dict[str, Any], tracker: ProgressTracker) -> Any:
     return asyncio.create_task(forward())
 
 
+def _remove_scratch(job_input: dict[str, Any]) -> None:
+    try:
+        remove_job_folder(_configured()[1].work_dir, int(job_input["job_id"]), str(job_input.get("correlation_id", "")))
+    except Exception:
+        log.warning("job %s: its scratch folder could not be removed", job_input.get("job_id"), exc_info=True)
+
+
 async def handler(job: dict[str, Any]) -> dict[str, Any]:
     job_input = job.get("input") or {}
     correlation_id = str(job_input.get("correlation_id", ""))
@@ -93,9 +101,12 @@ async def handler(job: dict[str, Any]) -> dict[str, Any]:
             if sender is not None:
                 sender.cancel()
         log.info("job %s [%s]: done on RunPod in %.2f s", context.job_id, correlation_id, time.monotonic() - started)
+        _remove_scratch(job_input)
         return result
     except Exception as error:
         failure = classify(error)
+        if not failure.retryable:  # a retry on this container resumes from the folder; else it goes
+            _remove_scratch(job_input)
         log.error("job %s [%s]: failed on RunPod with %s", job_input.get("job_id"), correlation_id, failure.code,
                   exc_info=None if failure.expected else error)
         return error_output(failure, correlation_id)

@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from db import job_results, queue
-from db.models import JobState
+from db.models import Job, JobState, User
 from db.queue import Lease
 from db.session import Database
 from db.storage import Storage
+from engine import scratch
 from engine.backends import Backend, RemoteHandle
 from engine.errors import Cancelled
 from engine.handlers.context import BatchMember, EngineOptions, JobContext, ModelCache, StorageBridge
@@ -88,6 +89,9 @@ class Outcome:
     written: bool = True
     #: the ids of all jobs that ran in the same pipeline call, this one first; () when it ran alone
     batch: tuple[int, ...] = ()
+
+
+FINAL_OUTCOMES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 class ClaimsFailing(RuntimeError):
@@ -157,6 +161,10 @@ class Worker:
         number of jobs this worker finished."""
         log.info("worker %s started (backend %s, %d slot(s), lease %.0f s)", self.worker_id, self.backend.name,
                  self.backend.slots, self.config.lease_seconds)
+        try:
+            await self.sweep_scratch()
+        except Exception:
+            log.exception("worker %s: sweeping old scratch folders failed", self.worker_id)
         # Every slot ends before run() does, also when one raised: the others are then giving
         # their jobs back (stop(interrupt=True)) and must not be cut off mid-transaction.
         results = await asyncio.gather(*(self._slot(drain) for _ in range(max(1, self.backend.slots))),
@@ -282,6 +290,38 @@ class Worker:
         except Exception:
             log.exception("worker %s: reaping expired leases failed", self.worker_id)
 
+    # --- scratch folders -------------------------------------------------------------------------
+    async def sweep_scratch(self) -> list[str]:
+        """Remove the scratch folders of jobs that are over (or gone) from this machine's work dir."""
+        root = self.options.work_dir
+        names = scratch.entries(root)  # listed before the jobs are read: see scratch.sweep
+        if not names:
+            return []
+        async with self.database.transaction() as session:
+            live = await queue.unfinished_jobs(session)
+        removed = await asyncio.to_thread(scratch.sweep, root, names, live)
+        if removed:
+            log.info("worker %s: removed %d scratch folder(s) of finished or deleted jobs", self.worker_id,
+                     len(removed))
+        return removed
+
+    async def _tidy(self, lease: Lease, outcome: Outcome) -> None:
+        """After a job's outcome: its scratch folder goes when the job is over; a job whose rows are
+        gone (its user deleted everything while it ran) also takes what it stored with it."""
+        final = outcome.state in FINAL_OUTCOMES and outcome.written
+        if outcome.state == "lost":
+            async with self.database.transaction() as session:
+                job_gone = await session.get(Job, lease.job_id) is None
+                user_gone = job_gone and await session.get(User, lease.user_id) is None
+            if user_gone:
+                removed = await self.storage.delete_user(lease.user_id)
+                log.info("job %s [%s]: its user was deleted while it ran; %d stored object(s) it left removed",
+                         lease.job_id, lease.correlation_id, removed)
+            final = job_gone
+        if final:
+            await asyncio.to_thread(scratch.remove_job_folder, self.options.work_dir, lease.job_id,
+                                    lease.correlation_id)
+
     # --- one job ---------------------------------------------------------------------------------
     def _start(self, lease: Lease) -> tuple[_Run, asyncio.Event]:
         loop = asyncio.get_running_loop()
@@ -315,7 +355,15 @@ class Worker:
             wake.set()
             await asyncio.gather(monitor, return_exceptions=True)
             self._runs.discard(run)
-        return await self._conclude(run, result, error, time.monotonic() - started)
+        outcome = await self._conclude(run, result, error, time.monotonic() - started)
+        await self._tidy_safely(lease, outcome)
+        return outcome
+
+    async def _tidy_safely(self, lease: Lease, outcome: Outcome) -> None:
+        try:
+            await self._tidy(lease, outcome)
+        except Exception:  # the sweep at the next start catches what this leaves
+            log.exception("job %s [%s]: tidying its scratch folder failed", lease.job_id, lease.correlation_id)
 
     async def _run_batch(self, leases: list[Lease]) -> list[Outcome]:
         """Jobs claimed together run in one handler call (the lead's, with the others as its
@@ -357,6 +405,7 @@ class Worker:
                 outcomes.append(Outcome(outcome.job_id, outcome.state, outcome.error_code, outcome.written, batch))
             except Exception:
                 outcomes.append(self._unwritten(run.lease, batch))
+            await self._tidy_safely(run.lease, outcomes[-1])
         return outcomes
 
     async def _conclude(self, run: _Run, result: dict[str, Any] | None, error: BaseException | None,

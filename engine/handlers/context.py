@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from db.storage import Storage
 from engine.errors import Cancelled
 from engine.progress import ProgressTracker
+from engine.scratch import job_folder
 
 T = TypeVar("T")
 
@@ -105,8 +106,9 @@ class JobContext:
 
     @property
     def work_dir(self) -> Path:
-        """Per-job scratch folder; kept across attempts on this machine (training resumes from it)."""
-        path = self.options.work_dir / f"job-{self.job_id}"
+        """This job's scratch folder (``engine.scratch``): kept across its attempts on this machine
+        (training resumes from it), removed by the worker when the job is over."""
+        path = job_folder(self.options.work_dir, self.job_id, self.correlation_id)
         path.mkdir(parents=True, exist_ok=True)
         return path
 

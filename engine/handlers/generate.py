@@ -36,12 +36,13 @@ class Chosen:
 
 
 def _fetch_lora(context: JobContext, key: str | None, name: str) -> Path | None:
+    """The stored LoRA in this job's folder, fetched anew for each attempt and written atomically:
+    a copy torn by a killed worker, or one of another job, is never what gets loaded."""
     if key is None:
         return None
-    path = context.work_dir / f"{name}.safetensors"
-    if not path.exists():
-        path.write_bytes(context.storage.get(key))
-    return path
+    from engine.scratch import write_atomically
+
+    return write_atomically(context.work_dir / f"{name}.safetensors", context.storage.get(key))
 
 
 def _style_lora_place(source: str, models_dir: Path) -> Path:

@@ -6,11 +6,17 @@ import json
 import time
 
 from engine.handlers.context import JobContext
+from engine.handlers.errors import JobFailed
 from engine.jobs import NoopJob, NoopOutput
+from engine.scratch import write_atomically
 
 
 def handle_noop(spec: NoopJob, context: JobContext) -> NoopOutput:
+    if spec.scratch:
+        write_atomically(context.work_dir / "scratch.bin", f"job {context.job_id}".encode())
     if spec.fail is not None:
+        if spec.fail_retryable:
+            raise JobFailed("busy", spec.fail, retryable=True)
         raise RuntimeError(spec.fail)
     pause = spec.seconds / spec.steps
     if pause:

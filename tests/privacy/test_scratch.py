@@ -1,0 +1,108 @@
+"""Scratch space belongs to one job run: named by it, kept while the job may still run, gone when it
+is over (also when its user deleted everything while it ran), swept at the worker's start."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from db.models import JobState
+from db.session import Database
+from db.storage import LocalStorage
+from db.users import delete_user
+from engine import scratch
+from engine.backends.local import LocalBackend
+from engine.handlers.context import EngineOptions
+from engine.worker import Worker, WorkerConfig
+from tests.runtime.helpers import enqueue_noop, get, make_user
+
+FAST = WorkerConfig(lease_seconds=5, tick_seconds=0.05, idle_seconds=0.05, reap_seconds=0.5)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "storage")
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    return tmp_path / "work"
+
+
+@pytest.fixture
+async def worker(database: Database, storage: LocalStorage, work: Path) -> AsyncIterator[Worker]:
+    backend = LocalBackend()
+    yield Worker(database, storage, backend, config=FAST, worker_id="w", options=EngineOptions(work_dir=work))
+    await backend.close()
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.mark.parametrize("fail", [None, "boom"])
+async def test_a_jobs_folder_is_its_own_and_goes_when_it_ends(database, worker, work, fail):
+    user = await make_user(database)
+    job_id = await enqueue_noop(database, user, scratch=True, steps=2, seconds=0.3, fail=fail)
+    job = await get(database, job_id)
+    assert len(job.correlation_id) == 32  # 128 bits: a folder name no other job can have
+    running = asyncio.create_task(worker.run_next())
+    folder = scratch.job_folder(work, job_id, job.correlation_id)
+    if fail is None:  # (a failing job is over at once)
+        for _ in range(200):
+            if (folder / "scratch.bin").exists():
+                break
+            await asyncio.sleep(0.01)
+        assert (folder / "scratch.bin").read_bytes() == f"job {job_id}".encode()
+    outcome = await running
+    assert outcome is not None and outcome.state == (JobState.failed if fail else JobState.succeeded)
+    assert files_under(work) == [] and list(work.iterdir()) == []
+
+
+async def test_a_retried_job_keeps_its_folder_until_its_last_attempt(database, worker, work):
+    user = await make_user(database)
+    job_id = await enqueue_noop(database, user, scratch=True, fail="GPU busy", fail_retryable=True, max_attempts=2)
+    job = await get(database, job_id)
+    assert (await worker.run_next()).state == "requeued"
+    assert files_under(work) == [f"{scratch.folder_name(job_id, job.correlation_id)}/scratch.bin"]
+    assert (await worker.run_next()).state == JobState.failed
+    assert files_under(work) == []
+
+
+async def test_a_job_whose_user_is_deleted_while_it_runs_leaves_nothing(database, worker, storage, work):
+    user = await make_user(database)
+    job_id = await enqueue_noop(database, user, scratch=True, steps=20, seconds=2.0,
+                                result_key=f"users/{user}/outputs/result.json")
+    running = asyncio.create_task(worker.run_next())
+    job = await get(database, job_id)
+    folder = scratch.job_folder(work, job_id, job.correlation_id)
+    for _ in range(300):
+        if folder.exists():
+            break
+        await asyncio.sleep(0.01)
+    async with database.transaction() as session:  # /delete, while the job runs
+        assert await delete_user(session, user)
+    await storage.delete_user(user)
+    outcome = await running
+    assert outcome is not None and outcome.state == "lost"
+    assert files_under(work) == []
+    assert await storage.delete_user(user) == 0  # nothing was written under the user after the delete
+
+
+async def test_the_worker_sweeps_what_finished_jobs_left_at_start(database, worker, work):
+    user = await make_user(database)
+    waiting = await enqueue_noop(database, user)
+    waiting_job = await get(database, waiting)
+    kept = scratch.job_folder(work, waiting, waiting_job.correlation_id)
+    kept.mkdir(parents=True)
+    (kept / "checkpoint").write_bytes(b"resume me")
+    for name in ("job-1", "job-2", f"job-99-{'ab' * 16}"):  # the old naming, and a job that is gone
+        (work / name).mkdir()
+        (work / name / "user_lora.safetensors").write_bytes(b"someone's face")
+    (work / "stray.tmp").write_bytes(b"x")
+    removed = await worker.sweep_scratch()
+    assert sorted(removed) == sorted(["job-1", "job-2", f"job-99-{'ab' * 16}", "stray.tmp"])
+    assert files_under(work) == [f"{kept.name}/checkpoint"]
