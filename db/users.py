@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
+
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import credits
-from db.models import User
+from db import allowance, credits
+from db.models import User, utcnow
+
+log = logging.getLogger(__name__)
 
 
 async def find_user(session: AsyncSession, platform: str, platform_user_id: str) -> User | None:
@@ -17,9 +22,12 @@ async def find_user(session: AsyncSession, platform: str, platform_user_id: str)
 
 
 async def get_or_create_user(
-    session: AsyncSession, platform: str, platform_user_id: str, *, display_name: str = "", free_credits: int = 0
+    session: AsyncSession, platform: str, platform_user_id: str, *, display_name: str = "", free_credits: int = 0,
+    allowance_key: bytes | None = None,
 ) -> tuple[User, bool]:
-    """Return the user and whether it was created now. Safe when two requests race to create it."""
+    """Return the user and whether it was created now. Safe when two requests race to create it.
+    With ``allowance_key``, ``free_credits`` go only to an account that never had them
+    (``db.allowance``): not again after ``/delete``."""
     user = await find_user(session, platform, platform_user_id)
     if user is not None:
         return user, False
@@ -32,6 +40,10 @@ async def get_or_create_user(
         user = await find_user(session, platform, platform_user_id)
         assert user is not None
         return user, False
+    if free_credits and allowance_key is not None and not await allowance.claim(
+            session, allowance_key, platform, str(platform_user_id)):
+        log.info("user %s: this account had its free allowance before; none this time", user.id)
+        free_credits = 0
     if free_credits:
         await credits.grant(session, user.id, free_credits, reason="welcome", key=f"welcome:{user.id}")
         await session.refresh(user)
@@ -42,3 +54,11 @@ async def delete_user(session: AsyncSession, user_id: int) -> bool:
     """Delete the user's rows; every owned table cascades. Blobs are the caller's (storage) job."""
     result = await session.execute(delete(User).where(User.id == user_id).returning(User.id))
     return result.scalar_one_or_none() is not None
+
+
+async def record_consent(session: AsyncSession, user: User, *, now: datetime | None = None) -> bool:
+    """The user confirmed the photos are of themselves and they are 18 or older; False if already."""
+    if user.consented_at is not None:
+        return False
+    user.consented_at = now or utcnow()
+    return True

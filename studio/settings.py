@@ -78,7 +78,10 @@ class Settings(BaseSettings):
     s3_presign_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600, description="Lifetime of presigned URLs.")
 
     # --- credits and limits --------------------------------------------------------------------
-    free_credits: int = Field(3, ge=0, description="Credits a new user starts with.")
+    free_credits: int = Field(3, ge=0, description="Credits a new account starts with (once per platform account).")
+    account_hash_key: SecretStr | None = Field(
+        None, description="Key of the hash that remembers which accounts had their free credits (nothing else of "
+        "them is kept after /delete). Empty: a random key in `<data_dir>/account-hash.key`.")
     train_cost: int = Field(1, ge=0, description="Credits one personal-model training costs.")
     generate_cost: int = Field(1, ge=0, description="Credits one style generation (a batch of portraits) costs.")
     images_per_generation: int = Field(4, ge=1, le=20, description="Portraits delivered per generation.")
@@ -95,6 +98,14 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(25.0, gt=0, description="Largest photo file accepted, in MB.")
     min_side_px: int = Field(512, ge=64, description="Shortest side a photo must have, in pixels.")
     max_megapixels: float = Field(60.0, gt=0, description="Largest photo accepted, in megapixels (bomb guard).")
+
+    # --- privacy -------------------------------------------------------------------------------
+    selfie_retention_days: int = Field(
+        7, ge=0, description="Selfies are deleted this many days after the model trained on them is ready (0: kept).")
+    model_retention_days: int = Field(
+        90, ge=0, description="A model and its portraits are deleted after this many days without use (0: kept).")
+    expiry_notice_days: int = Field(7, ge=0, description="Days before a model is deleted that its owner is told.")
+    retention_sweep_minutes: float = Field(60, gt=0, description="How often the retention sweep runs.")
 
     # --- engine --------------------------------------------------------------------------------
     engine_backend: EngineBackend = Field(EngineBackend.local, description="`local` worker or `runpod` serverless.")

@@ -137,6 +137,7 @@ class ConsoleFrontEnd:
         """The whole product once, for a fresh user: start, selfies, training, a style, the album."""
         await self.studio.delete_everything(USER)
         await self.say("/start")
+        await self.press_action("consent")  # the photos are of me, and I am 18 or older
         await self.send_photos(photos)
         await self.press_action("train")
         await self.press_action("class:person")

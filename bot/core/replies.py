@@ -13,7 +13,7 @@ MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id all
 
 #: actions that answer their whole question (a confirm, a choice): once one is pressed, the
 #: message's buttons are taken away, so "Yes, delete" can't be pressed twice
-ONE_SHOT_VERBS = frozenset({"delete", "class"})
+ONE_SHOT_VERBS = frozenset({"consent", "delete", "class"})
 
 
 def is_one_shot(action: str) -> bool:

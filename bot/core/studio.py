@@ -22,7 +22,8 @@ from db import credits, jobs
 from db.job_status import request_cancel
 from db.models import FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, SelfieSet, SetStatus, User
 from db.storage import user_prefix
-from db.users import delete_user, find_user, get_or_create_user
+from db.allowance import load_key
+from db.users import delete_user, find_user, get_or_create_user, record_consent
 from engine.intake import IntakeConfig
 from engine.jobs import GenerateJob, TrainJob
 from studio.app import Services
@@ -49,6 +50,8 @@ class Studio:
         self.intake = intake_config or IntakeConfig.from_settings(self.settings)
         self.selfies = SelfieBook(self.database, self.storage, self.intake)
         self.limiter = RateLimiter(self.settings.commands_per_minute)
+        configured = self.settings.account_hash_key
+        self.allowance_key = load_key(configured.get_secret_value() if configured else None, self.settings.data_dir)
 
     # ------------------------------------------------------------------ entry points
     async def command(self, user: UserRef, name: str, args: list[str] | None = None) -> list[Reply]:
@@ -107,7 +110,8 @@ class Studio:
 
     async def account(self, session: AsyncSession, user: UserRef) -> User:
         account, _ = await get_or_create_user(
-            session, user.platform, user.user_id, display_name=user.display_name, free_credits=self.settings.free_credits
+            session, user.platform, user.user_id, display_name=user.display_name, free_credits=self.settings.free_credits,
+            allowance_key=self.allowance_key,
         )
         return account
 
@@ -115,9 +119,27 @@ class Studio:
     async def _start(self, user: UserRef, _args: list[str]) -> list[Reply]:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
-            balance = account.credits
-        text = texts.welcome(user.display_name, balance, self.intake.min_photos, max(self.intake.min_photos, 20))
-        return await self._reply(text, (Button(texts.BUTTON_TIPS, "tips"), Button(texts.BUTTON_SEE_STYLES, "styles")))
+            balance, consented = account.credits, account.consented_at is not None
+        text = texts.welcome(user.display_name, balance, self.intake.min_photos, self._max_photos)
+        replies = await self._reply(text, (Button(texts.BUTTON_TIPS, "tips"), Button(texts.BUTTON_SEE_STYLES, "styles")))
+        return replies if consented else [*replies, self.consent_request(texts.CONSENT)]
+
+    @property
+    def _max_photos(self) -> int:
+        return max(self.intake.min_photos, 20)
+
+    @staticmethod
+    def consent_request(text: str) -> Reply:
+        return Reply(text, ((Button(texts.BUTTON_CONSENT, "consent"),),), private=True)
+
+    async def _consent(self, user: UserRef) -> list[Reply]:
+        async with self.database.transaction() as session:
+            recorded = await record_consent(session, await self.account(session, user))
+        if not recorded:
+            return await self._reply(texts.CONSENT_ALREADY, private=True)
+        log.info("consent recorded for %s:%s", user.platform, user.user_id)
+        return await self._reply(texts.CONSENT_THANKS.format(min_photos=self.intake.min_photos,
+                                                             max_photos=self._max_photos), private=True)
 
     async def _help(self, user: UserRef, _args: list[str]) -> list[Reply]:
         return await self._reply(texts.HELP)
@@ -206,7 +228,8 @@ class Studio:
         platform = platform or user.platform
         amount = int(args[1])
         async with self.database.transaction() as session:
-            account, _ = await get_or_create_user(session, platform, target, free_credits=self.settings.free_credits)
+            account, _ = await get_or_create_user(session, platform, target, free_credits=self.settings.free_credits,
+                                                  allowance_key=self.allowance_key)
             balance = await credits.grant(session, account.id, amount, reason="admin_grant",
                                           note=f"by {user.platform}:{user.user_id}")
         return await self._reply(texts.GRANTED.format(amount=amount, platform=platform, user_id=target, balance=balance),
@@ -217,6 +240,8 @@ class Studio:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             user_id = account.id
+            if account.consented_at is None:  # no photo is looked at, let alone kept, before consent
+                return [self.consent_request(f"{texts.CONSENT_FIRST}\n\n{texts.CONSENT}")]
             await self.current_lora(session, user_id)
         result = await self.selfies.add(user_id, files)
         return [self.batch_summary(result)]
@@ -254,6 +279,8 @@ class Studio:
         verb, _, arg = action.partition(":")
         if verb == "tips":
             return await self._reply(texts.SELFIE_TIPS)
+        if verb == "consent":
+            return await self._consent(user)
         if verb == "styles":
             return [self.style_picker(texts.PICK_STYLE)]
         if verb == "cat":

@@ -58,6 +58,17 @@ HELP = (
     "Send photos any time to add them to your set."
 )
 
+CONSENT = (
+    "Before your first photo, please confirm two things:\n"
+    "• the photos you send are of you (not of someone else)\n"
+    "• you are 18 or older\n"
+    "Your photos are used only to make your portraits: /privacy"
+)
+CONSENT_FIRST = "I can't take photos yet — please confirm first:"
+BUTTON_CONSENT = "✅ I confirm"
+CONSENT_THANKS = "Thank you! Now send me {min_photos}–{max_photos} selfies (as files for the best quality)."
+CONSENT_ALREADY = "You've already confirmed — send your selfies whenever you're ready."
+
 PRIVACY = (
     "🔒 Privacy\n"
     "I keep your selfies (cleaned of location and camera data), your personal model and the "

@@ -28,7 +28,7 @@ def _style(action: str) -> discord.ButtonStyle:
     verb = action.partition(":")[0]
     if action in {"delete:yes"} or verb == "cancel":
         return discord.ButtonStyle.danger
-    if verb in {"train", "class", "style", "more"}:
+    if verb in {"consent", "train", "class", "style", "more"}:
         return discord.ButtonStyle.primary
     return discord.ButtonStyle.secondary
 

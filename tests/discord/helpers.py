@@ -23,3 +23,12 @@ def attach(discord: FakeDiscord, photos: list[bytes]) -> dict[str, Any]:
     """``photo``, ``photo2`` … ``photo10`` options of /upload."""
     names = ["photo"] + [f"photo{n}" for n in range(2, 11)]
     return {name: discord.add_attachment(data, f"selfie-{n}.jpg") for n, (name, data) in enumerate(zip(names, photos), 1)}
+
+
+async def agree(discord: FakeDiscord, user_id: int, *, guild: bool = False) -> None:
+    """What a new user does before their first photo: /start, then confirm the photos are of them
+    and they are 18 or older."""
+    await slash(discord, user_id, "start", guild=guild)
+    request = await discord.wait_for_text("Before your first photo")
+    await press(discord, user_id, request, "I confirm", guild=guild)
+    await discord.wait_for_text("Thank you!")

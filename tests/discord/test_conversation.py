@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import CreditState, Job, JobState, LoraModel, LoraStatus, Photo, User
-from tests.discord.helpers import attach, press, slash
+from tests.discord.helpers import agree, attach, press, slash
 from tests.support.discord_server import (
     DEFAULT_UPLOAD_LIMIT, GUILD_CHANNEL_ID, GUILD_THREAD_ID, FakeDiscord, user_json,
 )
@@ -23,6 +23,7 @@ BEA = 502
 
 async def test_upload_window_in_a_server_gives_private_verdicts(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory():
+        await agree(discord, ALEX, guild=True)
         command = await slash(discord, ALEX, "upload", guild=True)
         window = await discord.wait_for_callback(command)
         assert window.type == 9  # a modal is the first response: nothing deferred before it
@@ -49,6 +50,7 @@ async def test_upload_window_in_a_server_gives_private_verdicts(bot_factory, dis
 
 async def test_attachments_on_the_slash_command_in_a_dm(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory() as bot:
+        await agree(discord, ALEX)
         photos = obama_selfies(3) + [read("biden.jpg")]
         options = attach(discord, photos)
         options["photo5"] = discord.add_attachment(b"GIF89a...", "dance.gif", "image/gif")
@@ -69,6 +71,7 @@ async def test_attachments_on_the_slash_command_in_a_dm(bot_factory, discord: Fa
 
 async def test_out_of_credits_is_refused_politely(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory(free_credits=0):
+        await agree(discord, ALEX, guild=True)
         await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
         summary = await discord.wait_for_text("ready to train", timeout=60)
         await press(discord, ALEX, summary, "Train my model", guild=True)
@@ -112,6 +115,7 @@ async def test_styles_and_generate_autocomplete(bot_factory, discord: FakeDiscor
 
 async def test_delete_leaves_nothing_behind(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
         await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(3)))
         await discord.wait_for_text("look great", timeout=60)
         storage_root = bot.settings.resolved_storage_dir
@@ -181,6 +185,7 @@ async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) 
 
 async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
         await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
         summary = await discord.wait_for_text("ready to train", timeout=60)
         await slash(discord, ALEX, "train", guild=True)
@@ -206,6 +211,7 @@ async def test_an_unexpected_error_gets_an_id(bot_factory, discord: FakeDiscord,
     async with bot_factory():
         broken = discord.add_attachment(b"", "gone.jpg")
         broken["url"] = broken["url"].replace("/cdn/", "/cdn/missing-")
+        await agree(discord, ALEX, guild=True)
         await slash(discord, ALEX, "upload", guild=True, photo=broken)
         apology = await discord.wait_for_text("Something went wrong on my side")
         assert apology.ephemeral and not discord.dangling()  # the apology took the "thinking…" message's place
@@ -249,6 +255,7 @@ async def test_where_the_bot_cannot_post_progress_goes_to_the_dm(bot_factory, di
     else:  # e.g. only user-installed in this server
         context = {"app_permissions": "0"}
     async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
         await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
         summary = await discord.wait_for_text("ready to train", timeout=60)
         await press(discord, ALEX, summary, "Train my model", guild=True)
@@ -267,6 +274,7 @@ async def test_where_the_bot_cannot_post_progress_goes_to_the_dm(bot_factory, di
 async def test_no_posting_in_the_channel_and_closed_dms_stop_the_job_and_say_why(bot_factory, discord: FakeDiscord) -> None:
     discord.closed_dms.add(ALEX)
     async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
         await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(8)))
         summary = await discord.wait_for_text("ready to train", timeout=60)
         await press(discord, ALEX, summary, "Train my model", guild=True)

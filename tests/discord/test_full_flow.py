@@ -12,7 +12,7 @@ from sqlalchemy import select
 from db import credits
 from db.models import Job, JobState
 from tests.discord.conftest import running_bot
-from tests.discord.helpers import attach, press, slash
+from tests.discord.helpers import agree, attach, press, slash
 from tests.support.discord_server import FakeDiscord
 from tests.support.selfies import obama_selfies, read
 from tests.support.worker import studio_worker
@@ -26,6 +26,7 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
     channel = discord.dm_channel_id(ALEX)
     async with running_bot(tmp_path, discord, free_credits=3) as bot:
         with studio_worker(bot.settings.data_dir):
+            await agree(discord, ALEX)
             await slash(discord, ALEX, "upload", **attach(discord, obama_selfies(9) + [read("two_people.jpg")]))
             summary = await discord.wait_for_text("look great", timeout=120)
             assert summary.content.startswith("Got 10 photos — 9 look great ✅")

@@ -184,3 +184,12 @@ def bot_factory(tmp_path: Path, telegram: FakeTelegram) -> Callable[..., Any]:
         return running_bot(tmp_path, telegram, **overrides)
 
     return make
+
+
+async def agree(telegram: FakeTelegram, user_id: int, name: str = "Alex") -> None:
+    """What a new user does before their first photo: /start, then confirm the photos are of them
+    and they are 18 or older."""
+    await telegram.send_text(user_id, "/start", name=name)
+    request = await telegram.wait_for_text(user_id, "Before your first photo")
+    await telegram.press(user_id, request, "I confirm", name=name)
+    await telegram.wait_for_text(user_id, "Thank you!")

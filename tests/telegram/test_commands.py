@@ -9,9 +9,10 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from db import jobs
+from db import credits, jobs
 from db.models import Job, JobState, LoraModel, LoraStatus, SelfieSet, User
 from tests.support.selfies import obama_selfies
+from tests.telegram.conftest import agree
 
 ALEX = 501
 ADMIN = 900
@@ -96,6 +97,7 @@ async def test_styles_before_a_model_explain_what_to_do(bot_factory) -> None:
 
 async def test_train_before_enough_photos(bot_factory) -> None:
     async with bot_factory() as bot:
+        await agree(bot.telegram, ALEX)
         for data in obama_selfies(2):
             await bot.telegram.send_photo(ALEX, data, media_group_id="a")
         summary = await bot.telegram.wait_for_text(ALEX, "look great", timeout=60)
@@ -115,6 +117,7 @@ async def test_admin_grant(bot_factory) -> None:
 
 async def test_an_unexpected_failure_gets_an_apology_with_an_error_id(bot_factory, caplog: pytest.LogCaptureFixture) -> None:
     async with bot_factory() as bot:
+        await agree(bot.telegram, ALEX)
         blocked = bot.settings.resolved_storage_dir / "users"
         blocked.parent.mkdir(parents=True, exist_ok=True)
         blocked.write_text("a file where the users' folder should be")  # storage is broken
@@ -128,6 +131,7 @@ async def test_an_unexpected_failure_gets_an_apology_with_an_error_id(bot_factor
 
 async def test_after_a_cancelled_training_the_same_photos_train_again(bot_factory) -> None:
     async with bot_factory(free_credits=2) as bot:
+        await agree(bot.telegram, ALEX)
         telegram = bot.telegram
         for data in obama_selfies(8):
             await telegram.send_photo(ALEX, data, media_group_id="a")
@@ -203,7 +207,7 @@ async def test_a_double_tap_on_a_style_makes_one_job_and_one_progress_message(bo
         assert "You have 2 credits" in (await telegram.wait_for_text(ALEX, "💳")).text
 
 
-async def test_an_old_button_does_not_reach_a_new_job_that_reuses_its_id(bot_factory) -> None:
+async def test_an_old_button_does_not_reach_a_new_job_after_delete(bot_factory) -> None:
     async with bot_factory() as bot:
         telegram = bot.telegram
         await start_with_a_model(bot)
@@ -222,6 +226,9 @@ async def test_an_old_button_does_not_reach_a_new_job_that_reuses_its_id(bot_fac
         await telegram.send_text(ALEX, "/start")
         await after("Hi Alex", gone.message_id)
         await give_ready_model(bot, ALEX)
+        async with bot.services.database.transaction() as session:  # no second free allowance: an admin's
+            user = await session.scalar(select(User).where(User.platform_user_id == str(ALEX)))
+            await credits.grant(session, user.id, 1, reason="admin_grant")
         await telegram.send_text(ALEX, "/styles")
         picker = await after("Pick a style", gone.message_id)
         await telegram.press(ALEX, picker, "Dating")
@@ -230,7 +237,7 @@ async def test_an_old_button_does_not_reach_a_new_job_that_reuses_its_id(bot_fac
         await after("Painting 4", dating.message_id)
         async with bot.services.database.transaction() as session:
             new_job = await session.scalar(select(Job))
-            assert new_job is not None and new_job.id == old_job.id  # SQLite gave the id out again
+            assert new_job is not None and new_job.id > old_job.id  # ids are never handed out twice now
         await telegram.press(ALEX, old, "Cancel")  # the button of the deleted job
         await telegram.wait_for_text(ALEX, "isn't yours to stop")
         async with bot.services.database.transaction() as session:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from db.models import Photo, User
 from tests.support.selfies import obama_selfies, read
 from tests.support.telegram_server import FakeTelegram
-from tests.telegram.conftest import running_webhook_bot
+from tests.telegram.conftest import agree, running_webhook_bot
 
 ALEX = 501
 
@@ -38,6 +38,7 @@ async def test_start_explains_the_product_and_registers_commands(bot_factory) ->
 async def test_an_album_gets_one_summary_with_every_rejection(bot_factory) -> None:
     photos = obama_selfies(8) + [read("two_people.jpg"), read("biden.jpg")]
     async with bot_factory() as bot:
+        await agree(bot.telegram, ALEX)
         for data in photos:
             await bot.telegram.send_photo(ALEX, data, media_group_id="album-1")
         for _ in range(2):  # an album may mix in videos: explained once
@@ -57,6 +58,7 @@ async def test_an_album_gets_one_summary_with_every_rejection(bot_factory) -> No
 
 async def test_a_bad_file_is_explained(bot_factory) -> None:
     async with bot_factory() as bot:
+        await agree(bot.telegram, ALEX)
         await bot.telegram.send_document(ALEX, b"this is not a photo", "selfie.jpg")
         reply = await bot.telegram.wait_for_text(ALEX, "Got your photo")
         assert "isn't a photo" in reply.text
@@ -78,6 +80,7 @@ async def test_stickers_videos_text_and_huge_files_get_helpful_answers(bot_facto
 
 async def test_out_of_credits_is_refused_politely(bot_factory) -> None:
     async with bot_factory(free_credits=0) as bot:
+        await agree(bot.telegram, ALEX)
         for data in obama_selfies(8):
             await bot.telegram.send_photo(ALEX, data, media_group_id="a")
         summary = await bot.telegram.wait_for_text(ALEX, "ready to train", timeout=60)
@@ -124,6 +127,7 @@ async def test_rate_limit(bot_factory, caplog) -> None:
 
 async def test_delete_leaves_nothing_behind(bot_factory) -> None:
     async with bot_factory() as bot:
+        await agree(bot.telegram, ALEX)
         for data in obama_selfies(3):
             await bot.telegram.send_photo(ALEX, data, media_group_id="a")
         await bot.telegram.wait_for_text(ALEX, "look great", timeout=60)

@@ -12,7 +12,7 @@ from db.models import Job, JobState
 from tests.support.selfies import obama_selfies, read
 from tests.support.telegram_server import FakeTelegram
 from tests.support.worker import studio_worker
-from tests.telegram.conftest import running_bot
+from tests.telegram.conftest import agree, running_bot
 
 ALEX = 501
 pytestmark = pytest.mark.slow
@@ -28,6 +28,10 @@ async def test_from_start_to_album(tmp_path, telegram: FakeTelegram) -> None:
         with studio_worker(bot.settings.data_dir):
             await telegram.send_text(ALEX, "/start")
             await telegram.wait_for_text(ALEX, "Hi Alex")
+            consent = await telegram.wait_for_text(ALEX, "Before your first photo")
+            assert "are of you" in consent.text and "18 or older" in consent.text
+            await telegram.press(ALEX, consent, "I confirm")
+            await telegram.wait_for_text(ALEX, "Thank you!")
             await send_selfies(telegram)
             summary = await telegram.wait_for_text(ALEX, "look great", timeout=90)
             assert summary.text.startswith("Got 10 photos — 9 look great ✅")
@@ -80,6 +84,7 @@ async def test_from_start_to_album(tmp_path, telegram: FakeTelegram) -> None:
 
 async def test_a_bot_restart_while_training_still_delivers_once(tmp_path, telegram: FakeTelegram) -> None:
     async with running_bot(tmp_path, telegram) as bot:
+        await agree(telegram, ALEX)
         await send_selfies(telegram)
         summary = await telegram.wait_for_text(ALEX, "look great", timeout=90)
         await telegram.press(ALEX, summary, "Train my model")
