@@ -13,7 +13,35 @@ async def grant_credits(settings: Settings, platform: str, platform_user_id: str
     try:
         await database.migrate()
         async with database.transaction() as session:
-            user, _ = await get_or_create_user(session, platform, platform_user_id, free_credits=settings.free_credits)
+            user, _ = await get_or_create_user(session, platform, platform_user_id, free_credits=settings.free_credits,
+                                               allowance_key=allowance_key(settings))
             return await credits.grant(session, user.id, amount, reason="admin_grant", note=note)
+    finally:
+        await database.dispose()
+
+
+def allowance_key(settings: Settings) -> bytes:
+    from db.allowance import load_key
+
+    configured = settings.account_hash_key
+    return load_key(configured.get_secret_value() if configured else None, settings.data_dir)
+
+
+async def run_retention(settings: Settings, *, dry_run: bool) -> list[str]:
+    """What the retention sweep would delete (``dry_run``) or deletes now; notices are the bots'."""
+    from db import retention
+    from db.models import utcnow
+    from db.storage import storage_from_settings
+
+    database = Database.from_settings(settings)
+    try:
+        await database.migrate()
+        async with database.transaction() as session:
+            found = await retention.plan(session, retention.Policy.from_settings(settings), utcnow())
+        lines = found.lines()
+        if not dry_run:
+            removed = await retention.apply(database, storage_from_settings(settings), found)
+            lines.append(f"deleted {removed} file(s)")
+        return lines
     finally:
         await database.dispose()

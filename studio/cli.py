@@ -106,6 +106,21 @@ def grant(
 
 
 @app.command()
+def retention(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be deleted.")] = False,
+) -> None:
+    """Delete selfies and unused models past their retention (STUDIO_*_RETENTION_DAYS); the bots also do it hourly."""
+    from studio.admin import run_retention
+
+    lines = asyncio.run(run_retention(settings_of(ctx), dry_run=dry_run))
+    for line in lines:
+        typer.echo(("would delete " if dry_run and not line.startswith("notice") else "") + line)
+    if not lines:
+        typer.echo("nothing is due")
+
+
+@app.command()
 def check(
     ctx: typer.Context,
     photos: Annotated[list[Path], typer.Argument(help="Photo files to check as one selfie set.")],

@@ -18,6 +18,7 @@ from bot.core import texts
 from bot.core.delivery import album_reply, failure_reply
 from bot.core.messenger import Messenger, Unreachable
 from bot.core.replies import Reply
+from bot.core.retention import RetentionSweeper
 from bot.core.studio import Studio
 from db import credits
 from db.delivery import DELIVERY_RETRY_SECONDS, claim_delivery, mark_delivered, undelivered_jobs
@@ -45,6 +46,7 @@ class JobWatcher:
         self.delivery_retry = delivery_retry_seconds
         self._shown: dict[int, str] = {}
         self._edited_at: dict[int, float] = {}
+        self.retention = RetentionSweeper(studio, messenger)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -52,6 +54,10 @@ class JobWatcher:
                 await self.tick()
             except Exception:
                 log.exception("job watcher tick failed; retrying")
+            try:
+                await self.retention.maybe_run()
+            except Exception:
+                log.exception("retention sweep failed; trying again at the next one")
             try:
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
             except TimeoutError:

@@ -21,7 +21,7 @@ from bot.core.selfies import BatchResult, SelfieBook
 from db import credits, jobs
 from db.job_status import request_cancel
 from db.models import FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, SelfieSet, SetStatus, User
-from db.storage import user_prefix
+from db.storage import ObjectNotFound, user_prefix
 from db.allowance import load_key
 from db.users import delete_user, find_user, get_or_create_user, record_consent
 from engine.intake import IntakeConfig
@@ -145,7 +145,9 @@ class Studio:
         return await self._reply(texts.HELP)
 
     async def _privacy(self, user: UserRef, _args: list[str]) -> list[Reply]:
-        return await self._reply(texts.PRIVACY)
+        settings = self.settings
+        return await self._reply(texts.privacy(settings.selfie_retention_days, settings.model_retention_days,
+                                               settings.expiry_notice_days))
 
     async def _credits(self, user: UserRef, _args: list[str]) -> list[Reply]:
         async with self.database.transaction() as session:
@@ -471,7 +473,8 @@ class Studio:
         """The face embeddings of the selfies the model learnt from, to rank its portraits by likeness."""
         if lora.set_id is None:
             return []
-        photos = await self.selfies.accepted(session, lora.set_id)
+        # the accepted photos' face prints, also once retention has deleted the photo files
+        photos = [p for p in await self.selfies.photos(session, lora.set_id) if p.accepted]
         return [np.frombuffer(p.face_embedding, dtype=np.float64).tolist() for p in photos if p.face_embedding][:MAX_REFERENCES]
 
     def generation_payload(self, style: Style, lora: LoraModel, user_id: int, seed: int | None,
@@ -509,4 +512,7 @@ class Studio:
             job = await self._own_job(session, user, button)
             if job is None or job.state != JobState.succeeded:
                 return [self.style_picker(texts.PORTRAITS_GONE)]
-        return [await originals_reply(self.storage, job, self.style_title(job))]
+        try:
+            return [await originals_reply(self.storage, job, self.style_title(job))]
+        except ObjectNotFound:  # deleted by the retention sweep
+            return [self.style_picker(texts.PORTRAITS_GONE)]

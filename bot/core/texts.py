@@ -69,12 +69,30 @@ BUTTON_CONSENT = "✅ I confirm"
 CONSENT_THANKS = "Thank you! Now send me {min_photos}–{max_photos} selfies (as files for the best quality)."
 CONSENT_ALREADY = "You've already confirmed — send your selfies whenever you're ready."
 
-PRIVACY = (
-    "🔒 Privacy\n"
-    "I keep your selfies (cleaned of location and camera data), your personal model and the "
-    "portraits I made for you, only to make your portraits. Nothing is shared or used to train "
-    "anything else. Everything stays until you delete it: /delete erases your photos, model, "
-    "portraits and account data at once, for good."
+def privacy(selfie_days: int, model_days: int, notice_days: int) -> str:
+    """/privacy, with the retention this install is configured for (0 days: kept until deleted)."""
+    selfies = (f"Your selfies are deleted {plural(selfie_days, 'day')} after your model is ready; a face print "
+               "of each (numbers, no picture) stays with your model to pick the portraits most like you."
+               if selfie_days else "Your selfies stay until you delete them.")
+    models = (f"Your model and portraits are deleted after {plural(model_days, 'day')} without use"
+              + (f"; I'll tell you {plural(notice_days, 'day')} before." if notice_days else ".")
+              if model_days else "Your model and portraits stay until you delete them.")
+    return (
+        "🔒 Privacy\n"
+        "I keep your selfies (cleaned of location and camera data), your personal model and the portraits I "
+        "made for you, only to make your portraits. Nothing is shared or used to train anything else.\n"
+        f"• {selfies}\n"
+        f"• {models}\n"
+        "• /delete erases your photos, model, portraits and account data at once, for good, also from the "
+        "machines that painted them. I only remember that this account had its free credits, as a code "
+        "that can't be turned back into your account.\n"
+        "• Portraits I already sent stay in this chat until you delete those messages."
+    )
+
+
+MODEL_EXPIRES = (
+    "⏳ Your personal model hasn't been used for a while: I'll delete it, with its portraits, on {date} "
+    "(/privacy). Paint any style before then to keep it."
 )
 
 PHOTOS_RECEIVED = "📥 Got {count} photos — checking them all…"

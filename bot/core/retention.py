@@ -1,0 +1,68 @@
+"""The retention sweep as a front end runs it: tell the users of this platform whose model is about
+to go (once), then delete what is due (``db.retention``). Every front end's job watcher runs one;
+the deletions are idempotent, so two front ends sweeping the same database do no harm."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.core import texts
+from bot.core.messenger import Messenger, Unreachable
+from bot.core.replies import Reply
+from db import retention
+from db.models import Job, User, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class RetentionSweeper:
+    def __init__(self, studio: object, messenger: Messenger, *, every_seconds: float | None = None) -> None:
+        self.studio = studio
+        self.messenger = messenger
+        settings = studio.settings  # type: ignore[attr-defined]
+        self.policy = retention.Policy.from_settings(settings)
+        self.every_seconds = every_seconds if every_seconds is not None else settings.retention_sweep_minutes * 60
+        self._next_at = 0.0
+
+    async def maybe_run(self) -> None:
+        if time.monotonic() < self._next_at:
+            return
+        self._next_at = time.monotonic() + self.every_seconds
+        await self.run()
+
+    async def run(self, now: datetime | None = None) -> retention.Plan:
+        now = now or utcnow()
+        database, storage = self.studio.database, self.studio.storage  # type: ignore[attr-defined]
+        async with database.transaction() as session:
+            found = await retention.plan(session, self.policy, now)
+        for notice in found.notices:
+            await self._tell(notice, now)
+        removed = await retention.apply(database, storage, found)
+        if found.selfies or found.models:
+            log.info("retention sweep: %d selfie set(s), %d model(s), %d file(s) deleted", len(found.selfies),
+                     len(found.models), removed)
+        return found
+
+    async def _tell(self, notice: retention.ExpiringModel, now: datetime) -> None:
+        database = self.studio.database  # type: ignore[attr-defined]
+        async with database.transaction() as session:
+            user = await session.get(User, notice.user_id)
+            if user is None or user.platform != self.messenger.platform:
+                return  # the front end of that platform tells them
+            chat = await session.scalar(select(Job.reply_chat_id).where(
+                Job.user_id == user.id, Job.reply_platform == user.platform).order_by(Job.id.desc()).limit(1))
+        text = texts.MODEL_EXPIRES.format(date=f"{notice.expires_at:%-d %B %Y}")
+        try:
+            await self.messenger.send(chat or user.platform_user_id, Reply(text))
+        except Unreachable:
+            log.info("user %s can't be told that their model goes on %s: their chat is closed", user.id,
+                     notice.expires_at.date())
+        except Exception:
+            log.exception("telling user %s that their model goes failed; trying again at the next sweep", user.id)
+            return
+        async with database.transaction() as session:
+            await retention.mark_warned(session, notice.lora_id, now)

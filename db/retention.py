@@ -1,0 +1,162 @@
+"""Retention: what of a user is kept, for how long, and the sweep that deletes the rest.
+
+- Selfies go ``selfie_days`` after the model trained on them is ready: the photo files and their
+  names; each accepted photo's face embedding (128 numbers, no picture) stays as long as the model,
+  to rank its portraits by likeness.
+- A model, its portraits and the selfie sets it learnt from go ``model_days`` after the model was
+  last used (trained, or a style painted with it); the user is told ``notice_days`` before, once.
+
+``plan`` only reads (``studio retention --dry-run`` prints it); ``apply`` deletes, each user's part
+in its own transaction after its files, so a sweep stopped halfway is finished by the next one.
+Both take ``now``: tests move the clock instead of waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Job, JobKind, LoraModel, LoraStatus, OutputImage, Photo, SelfieSet
+from db.session import Database
+from db.storage import Storage, user_prefix
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    selfie_days: int = 7  # 0: kept until the user deletes them
+    model_days: int = 90
+    notice_days: int = 7
+
+    @classmethod
+    def from_settings(cls, settings: object) -> Policy:
+        return cls(getattr(settings, "selfie_retention_days"), getattr(settings, "model_retention_days"),
+                   getattr(settings, "expiry_notice_days"))
+
+
+@dataclass(frozen=True)
+class ExpiringModel:
+    user_id: int
+    lora_id: int
+    last_used: datetime
+    expires_at: datetime
+
+
+@dataclass
+class Plan:
+    #: (user id, set id, photo files) of trained sets whose selfies are due
+    selfies: list[tuple[int, int, int]] = field(default_factory=list)
+    #: models (and with them the user's portraits and trained sets) unused for too long
+    models: list[ExpiringModel] = field(default_factory=list)
+    #: models whose owner is to be told now that they will go
+    notices: list[ExpiringModel] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.selfies or self.models or self.notices)
+
+    def lines(self) -> list[str]:
+        out = [f"selfies of user {u}, set {s}: {n} photo file(s)" for u, s, n in self.selfies]
+        out += [f"model {m.lora_id} of user {m.user_id} (last used {m.last_used:%Y-%m-%d}) with its portraits "
+                "and selfie sets" for m in self.models]
+        out += [f"notice to user {m.user_id}: model {m.lora_id} goes on {m.expires_at:%Y-%m-%d}" for m in self.notices]
+        return out
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _last_uses(session: AsyncSession) -> list[tuple[LoraModel, datetime]]:
+    """Each user's newest ready model and when it was last used."""
+    newest = (select(LoraModel.user_id, func.max(LoraModel.id).label("lora_id"))
+              .where(LoraModel.status == LoraStatus.ready).group_by(LoraModel.user_id).subquery())
+    models = (await session.scalars(select(LoraModel).join(newest, LoraModel.id == newest.c.lora_id))).all()
+    result = []
+    for lora in models:
+        ready = await session.scalar(select(Job.finished_at).where(Job.id == lora.job_id)) if lora.job_id else None
+        painted = await session.scalar(select(func.max(Job.created_at)).where(
+            Job.user_id == lora.user_id, Job.kind == JobKind.generate))
+        moments = [_aware(m) for m in (lora.created_at, ready, painted) if m is not None]
+        result.append((lora, max(moments)))
+    return result
+
+
+async def plan(session: AsyncSession, policy: Policy, now: datetime) -> Plan:
+    found = Plan()
+    if policy.selfie_days:
+        cutoff = now - timedelta(days=policy.selfie_days)
+        rows = await session.execute(
+            select(SelfieSet.user_id, SelfieSet.id, func.count(Photo.id))
+            .join(LoraModel, LoraModel.set_id == SelfieSet.id)
+            .join(Job, Job.id == LoraModel.job_id)
+            .join(Photo, Photo.set_id == SelfieSet.id)
+            .where(LoraModel.status == LoraStatus.ready, Job.finished_at <= cutoff, Photo.storage_key.is_not(None))
+            .group_by(SelfieSet.user_id, SelfieSet.id).order_by(SelfieSet.id))
+        found.selfies = [(user_id, set_id, count) for user_id, set_id, count in rows.all()]
+    if policy.model_days:
+        keep_for = timedelta(days=policy.model_days)
+        for lora, last_used in await _last_uses(session):
+            expiring = ExpiringModel(lora.user_id, lora.id, last_used, last_used + keep_for)
+            if now >= expiring.expires_at:
+                found.models.append(expiring)
+            elif now >= expiring.expires_at - timedelta(days=policy.notice_days) and (
+                    lora.expiry_warned_at is None or _aware(lora.expiry_warned_at) < last_used):
+                found.notices.append(expiring)
+    return found
+
+
+async def delete_selfies(database: Database, storage: Storage, user_id: int, set_id: int) -> int:
+    async with database.transaction() as session:
+        keys = list(await session.scalars(select(Photo.storage_key).where(
+            Photo.set_id == set_id, Photo.storage_key.is_not(None))))
+    for key in keys:
+        await storage.delete(key)
+    async with database.transaction() as session:
+        await session.execute(update(Photo).where(Photo.set_id == set_id).values(
+            storage_key=None, original_name="", perceptual_hash=""))
+    log.info("retention: deleted %d selfie file(s) of user %s, set %s", len(keys), user_id, set_id)
+    return len(keys)
+
+
+async def delete_model(database: Database, storage: Storage, user_id: int) -> int:
+    """The user's models, portraits and the selfie sets their models learnt from; their account,
+    credits and a set still collecting stay."""
+    async with database.transaction() as session:
+        loras = (await session.scalars(select(LoraModel).where(LoraModel.user_id == user_id))).all()
+        set_ids = [lora.set_id for lora in loras if lora.set_id is not None]
+        keys = [lora.storage_key for lora in loras if lora.storage_key]
+        keys += list(await session.scalars(select(Photo.storage_key).where(
+            Photo.set_id.in_(set_ids), Photo.storage_key.is_not(None))))
+    removed = 0
+    for key in keys:
+        await storage.delete(key)
+        removed += 1
+    removed += await storage.delete_prefix(f"{user_prefix(user_id)}outputs/")
+    async with database.transaction() as session:
+        await session.execute(delete(OutputImage).where(OutputImage.user_id == user_id))
+        await session.execute(delete(LoraModel).where(LoraModel.user_id == user_id))
+        await session.execute(delete(SelfieSet).where(SelfieSet.id.in_(set_ids)))
+    log.info("retention: deleted the model(s), portraits and trained selfie sets of user %s (%d file(s))",
+             user_id, removed)
+    return removed
+
+
+async def mark_warned(session: AsyncSession, lora_id: int, now: datetime) -> None:
+    await session.execute(update(LoraModel).where(LoraModel.id == lora_id).values(expiry_warned_at=now))
+
+
+async def apply(database: Database, storage: Storage, found: Plan) -> int:
+    """Carry out a plan's deletions (notices are the front ends'); returns the files deleted."""
+    removed = 0
+    for user_id, set_id, _ in found.selfies:
+        removed += await delete_selfies(database, storage, user_id, set_id)
+    for model in found.models:
+        removed += await delete_model(database, storage, model.user_id)
+    return removed

@@ -1,0 +1,171 @@
+"""Retention with a moved clock: selfies go a week after the model is ready, a model unused for 90
+days goes with its portraits after one notice; the sweep is idempotent and `--dry-run` only lists."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from bot.core.replies import Reply
+from bot.core.retention import RetentionSweeper
+from db import retention
+from db.models import Job, JobKind, JobState, LoraModel, LoraStatus, OutputImage, Photo, SelfieSet, SetStatus, User
+from db.storage import LocalStorage
+from db.users import get_or_create_user
+
+READY = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+POLICY = retention.Policy(selfie_days=7, model_days=90, notice_days=7)
+
+
+@dataclass
+class Said:
+    chat_id: str
+    text: str
+
+
+class FakeMessenger:
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.said: list[Said] = []
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        self.said.append(Said(chat_id, reply.text))
+        return "1"
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        raise AssertionError("no edits")
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "storage")
+
+
+async def trained_user(database, storage, ready: datetime = READY) -> int:
+    """A user whose model became ready at ``ready``, with 3 selfies and one batch of portraits."""
+    async with database.transaction() as session:
+        user, _ = await get_or_create_user(session, "telegram", "501")
+        selfie_set = SelfieSet(user_id=user.id, status=SetStatus.trained)
+        session.add(selfie_set)
+        await session.flush()
+        for n in range(3):
+            key = f"users/{user.id}/photos/{selfie_set.id}/{n}.jpg"
+            await storage.put(key, b"a face")
+            session.add(Photo(set_id=selfie_set.id, position=n, sha256=f"{n}" * 64, storage_key=key, accepted=True,
+                              original_name=f"selfie-{n}.jpg", face_embedding=np.ones(128).tobytes()))
+        train = Job(user_id=user.id, kind=JobKind.train, state=JobState.succeeded, correlation_id="a" * 32,
+                    created_at=ready - timedelta(minutes=10), finished_at=ready)
+        session.add(train)
+        await session.flush()
+        lora_key = f"users/{user.id}/loras/1.safetensors"
+        await storage.put(lora_key, b"a model")
+        session.add(LoraModel(user_id=user.id, set_id=selfie_set.id, job_id=train.id, base_model="tiny", token="ohwx",
+                              class_word="man", status=LoraStatus.ready, storage_key=lora_key,
+                              created_at=ready - timedelta(minutes=10)))
+        paint = Job(user_id=user.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="b" * 32,
+                    created_at=ready + timedelta(minutes=5), reply_platform="telegram", reply_chat_id="501")
+        session.add(paint)
+        await session.flush()
+        out_key = f"users/{user.id}/outputs/{paint.id}/1.jpg"
+        await storage.put(out_key, b"a portrait")
+        session.add(OutputImage(job_id=paint.id, user_id=user.id, style_id="linkedin-headshot", storage_key=out_key))
+        return user.id
+
+
+def sweeper(database, storage, messenger) -> RetentionSweeper:
+    settings = SimpleNamespace(selfie_retention_days=7, model_retention_days=90, expiry_notice_days=7,
+                               retention_sweep_minutes=60)
+    return RetentionSweeper(SimpleNamespace(settings=settings, database=database, storage=storage), messenger)
+
+
+async def count(database, model) -> int:
+    async with database.transaction() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)))
+
+
+async def test_selfies_go_a_week_after_the_model_is_ready(database, storage):
+    user_id = await trained_user(database, storage)
+    async with database.transaction() as session:
+        assert not (await retention.plan(session, POLICY, READY + timedelta(days=6))).selfies
+        due = await retention.plan(session, POLICY, READY + timedelta(days=7, minutes=1))
+    assert due.selfies == [(user_id, 1, 3)] and not due.models and not due.notices
+    assert await retention.apply(database, storage, due) == 3
+    assert await storage.list(f"users/{user_id}/photos/") == []
+    async with database.transaction() as session:
+        photos = (await session.scalars(select(Photo))).all()
+        assert all(p.storage_key is None and p.original_name == "" and p.face_embedding for p in photos)
+        again = await retention.plan(session, POLICY, READY + timedelta(days=8))
+    assert not again.selfies  # idempotent: nothing left to do
+    assert await storage.exists(f"users/{user_id}/loras/1.safetensors")  # the model stays
+
+
+async def test_an_unused_model_is_announced_once_then_goes_with_its_portraits(database, storage):
+    user_id = await trained_user(database, storage)
+    messenger = FakeMessenger()
+    sweep = sweeper(database, storage, messenger)
+    last_use = READY + timedelta(minutes=5)
+    await sweep.run(last_use + timedelta(days=82))
+    assert messenger.said == []  # not yet
+    await sweep.run(last_use + timedelta(days=84))
+    assert len(messenger.said) == 1 and messenger.said[0].chat_id == "501"
+    assert "I'll delete it, with its portraits, on 30 January 2027" in messenger.said[0].text
+    await sweep.run(last_use + timedelta(days=86))
+    assert len(messenger.said) == 1  # told once
+    assert await count(database, LoraModel) == 1
+
+    found = await sweep.run(last_use + timedelta(days=90, minutes=1))
+    assert [m.user_id for m in found.models] == [user_id]
+    assert await storage.list(f"users/{user_id}/") == []
+    for model in (LoraModel, OutputImage, Photo, SelfieSet):
+        assert await count(database, model) == 0, model
+    async with database.transaction() as session:
+        user = await session.get(User, user_id)
+        assert user is not None  # the account and its credits stay
+    assert not await sweep.run(last_use + timedelta(days=91))  # idempotent
+
+
+async def test_painting_again_postpones_the_end_and_renews_the_notice(database, storage):
+    user_id = await trained_user(database, storage)
+    messenger = FakeMessenger()
+    sweep = sweeper(database, storage, messenger)
+    await sweep.run(READY + timedelta(days=85))
+    assert len(messenger.said) == 1
+    async with database.transaction() as session:
+        session.add(Job(user_id=user_id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="c" * 32,
+                        created_at=READY + timedelta(days=86), reply_platform="telegram", reply_chat_id="501"))
+    assert not (await sweep.run(READY + timedelta(days=95))).models
+    await sweep.run(READY + timedelta(days=86 + 84))
+    assert len(messenger.said) == 2  # told again before the new end
+
+
+def test_studio_retention_dry_run_lists_and_deletes_nothing(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from db.session import Database
+    from studio.cli import app
+    from studio.settings import Settings
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    settings = Settings()
+    storage = LocalStorage(settings.resolved_storage_dir)
+
+    async def old_user() -> None:
+        database = Database.from_settings(settings)
+        await database.migrate()
+        await trained_user(database, storage, datetime.now(UTC) - timedelta(days=20))
+        await database.dispose()
+
+    asyncio.run(old_user())
+    result = CliRunner().invoke(app, ["retention", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "would delete selfies of user 1, set 1: 3 photo file(s)" in result.output
+    assert "model" not in result.output  # used 20 days ago: neither due nor announced
+    assert len(asyncio.run(storage.list("users/1/"))) == 5
