@@ -280,6 +280,22 @@ class OutputImage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PostedMessage(Base):
+    """A message the bot posted with a user's portraits where the bot can take it back (Discord),
+    so that ``/delete`` removes it from a server channel too."""
+
+    __tablename__ = "posted_messages"
+    __table_args__ = (NEVER_REUSED_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AllowanceClaim(Base):
     """A platform account that has had its free allowance, as a keyed hash of the account alone
     (``db/allowance.py``): it outlives ``/delete`` without keeping anything that names the person."""

@@ -305,6 +305,14 @@ class Worker:
                      len(removed))
         return removed
 
+    async def _job_gone(self, lease: Lease) -> bool:
+        try:
+            async with self.database.transaction() as session:
+                return await session.get(Job, lease.job_id) is None
+        except Exception:
+            log.warning("job %s: could not tell whether it still exists", lease.job_id, exc_info=True)
+            return False
+
     async def _tidy(self, lease: Lease, outcome: Outcome) -> None:
         """After a job's outcome: its scratch folder goes when the job is over; a job whose rows are
         gone (its user deleted everything while it ran) also takes what it stored with it."""
@@ -483,6 +491,11 @@ class Worker:
                             self.config.lease_seconds)
             if flag is None:
                 run.lease_lost = True
+                if await self._job_gone(run.lease):
+                    # Its user deleted everything: stop for good, a remote copy of the work too.
+                    log.info("job %s [%s]: its rows are gone (the user deleted everything); stopping it",
+                             run.lease.job_id, run.lease.correlation_id)
+                    run.user_cancelled = True
                 run.context.cancel_event.set()
                 return
             if flag and not run.user_cancelled:

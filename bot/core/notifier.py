@@ -23,7 +23,7 @@ from bot.core.studio import Studio
 from db import credits
 from db.delivery import DELIVERY_RETRY_SECONDS, claim_delivery, mark_delivered, undelivered_jobs
 from db.job_status import queue_position
-from db.models import Job, JobKind, JobState
+from db.models import Job, JobKind, JobState, PostedMessage
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,18 @@ class JobWatcher:
         self._edited_at.pop(job.id, None)
         return True
 
+    async def _send_album(self, job: Job, reply: Reply) -> None:
+        """The album; where the platform lets the bot take messages back (Discord), the ones that
+        carry portraits are recorded so that /delete removes them from the chat too."""
+        send_tracked = getattr(self.messenger, "send_tracked", None)
+        if send_tracked is None:
+            await self.messenger.send(job.reply_chat_id, reply)
+            return
+        _, posted = await send_tracked(job.reply_chat_id, reply)
+        async with self.studio.database.transaction() as session:
+            session.add_all(PostedMessage(user_id=job.user_id, job_id=job.id, platform=self.platform,
+                                          chat_id=job.reply_chat_id, message_id=message_id) for message_id in posted)
+
     async def _send_outcome(self, job: Job, balance: int) -> None:
         chat = job.reply_chat_id
         if job.state == JobState.succeeded:
@@ -137,7 +149,8 @@ class JobWatcher:
             if job.kind == JobKind.train:
                 await self.messenger.send(chat, self.studio.style_picker(texts.MODEL_READY))
             else:
-                await self.messenger.send(chat, await album_reply(self.studio.storage, job, self.studio.style_title(job), balance))
+                await self._send_album(job, await album_reply(self.studio.storage, job, self.studio.style_title(job),
+                                                              balance))
             return
         outcome = failure_reply(job)
         if job.reply_message_id:  # the progress message never stays "working…"

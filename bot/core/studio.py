@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,8 @@ from bot.core.replies import Button, IncomingFile, Reply, UserRef
 from bot.core.selfies import BatchResult, SelfieBook
 from db import credits, jobs
 from db.job_status import request_cancel
-from db.models import FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, SelfieSet, SetStatus, User
+from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
+                       SetStatus, User)
 from db.storage import ObjectNotFound, user_prefix
 from db.allowance import load_key
 from db.users import delete_user, find_user, get_or_create_user, record_consent
@@ -50,6 +51,8 @@ class Studio:
         self.intake = intake_config or IntakeConfig.from_settings(self.settings)
         self.selfies = SelfieBook(self.database, self.storage, self.intake)
         self.limiter = RateLimiter(self.settings.commands_per_minute)
+        #: per platform, how to delete a message the bot posted (set by front ends that can)
+        self.retractors: dict[str, Callable[[str, str], Awaitable[None]]] = {}
         configured = self.settings.account_hash_key
         self.allowance_key = load_key(configured.get_secret_value() if configured else None, self.settings.data_dir)
 
@@ -212,14 +215,35 @@ class Studio:
         )
 
     async def delete_everything(self, user: UserRef) -> None:
+        """Every copy: the messages with portraits the bot can take back, the rows (a running job
+        notices at its next heartbeat, stops and removes what it wrote: engine.worker), storage."""
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
             if account is None:
                 return
             user_id = account.id
+            posted = (await session.scalars(select(PostedMessage).where(PostedMessage.user_id == user_id))).all()
+        taken_back = await self._take_back(posted)  # outside the transaction: it talks to the platform
+        async with self.database.transaction() as session:
             await delete_user(session, user_id)
         removed = await self.storage.delete_user(user_id)
-        log.info("deleted user %s and %d stored objects", user_id, removed)
+        log.info("deleted user %s, %d stored objects and %d posted messages", user_id, removed, taken_back)
+
+    async def _take_back(self, posted: Sequence[PostedMessage]) -> int:
+        done = 0
+        for message in posted:
+            retract = self.retractors.get(message.platform)
+            if retract is None:
+                log.warning("message %s in %s:%s can't be deleted from this process", message.message_id,
+                            message.platform, message.chat_id)
+                continue
+            try:
+                await retract(message.chat_id, message.message_id)
+                done += 1
+            except Exception:
+                log.warning("could not delete message %s in %s:%s", message.message_id, message.platform,
+                            message.chat_id, exc_info=True)
+        return done
 
     async def _grant(self, user: UserRef, args: list[str]) -> list[Reply]:
         if not self.settings.is_admin(user.platform, user.user_id):

@@ -75,6 +75,7 @@ class DiscordFrontEnd:
         commands.register(self.tree, self)
         self.limits = UploadLimits()
         self.messenger = DiscordMessenger(self.client, self.limits)
+        studio.retractors["discord"] = self.messenger.retract
         watcher_options: dict[str, float] = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds

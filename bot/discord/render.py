@@ -77,12 +77,24 @@ class DiscordMessenger:
         self.limits = limits
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
+        return (await self.send_tracked(chat_id, reply))[0]
+
+    async def send_tracked(self, chat_id: str, reply: Reply) -> tuple[str | None, list[str]]:
+        """``send``, also returning the ids of every message posted with files (portraits): the bot
+        deletes them when their owner deletes everything (``retract``)."""
         try:
             return await self._send(chat_id, reply)
         except (discord.Forbidden, discord.NotFound) as error:  # DMs closed, channel gone or closed to the bot
             raise Unreachable(f"discord channel {chat_id}: {error}") from error
 
-    async def _send(self, chat_id: str, reply: Reply) -> str | None:
+    async def retract(self, chat_id: str, message_id: str) -> None:
+        """Delete a message the bot posted (its own: always allowed); one already gone is fine."""
+        try:
+            await self.client.get_partial_messageable(int(chat_id)).get_partial_message(int(message_id)).delete()
+        except discord.NotFound:
+            pass
+
+    async def _send(self, chat_id: str, reply: Reply) -> tuple[str | None, list[str]]:
         channel = self.client.get_partial_messageable(int(chat_id))
         if reply.typing:
             try:
@@ -90,13 +102,17 @@ class DiscordMessenger:
             except discord.HTTPException:
                 log.debug("could not show typing in %s", chat_id)
         carrier: str | None = None
+        with_files: list[str] = []
         for message in await asyncio.to_thread(plan, reply, self.limits.get(chat_id)):
             view = view_of(reply) if message.with_buttons else None
-            sent = await channel.send(content=message.content or None, files=files_of(message) or discord.utils.MISSING,
+            files = files_of(message)
+            sent = await channel.send(content=message.content or None, files=files or discord.utils.MISSING,
                                       view=view or discord.utils.MISSING)
             if message.with_buttons:
                 carrier = str(sent.id)
-        return carrier
+            if files:
+                with_files.append(str(sent.id))
+        return carrier, with_files
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
         channel = self.client.get_partial_messageable(int(chat_id))

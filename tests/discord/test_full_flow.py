@@ -82,3 +82,13 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
                 assert all(j.delivered_at is not None and j.reply_chat_id == str(channel) for j in jobs)
                 user_id = jobs[0].user_id
                 assert await credits.balance(session, user_id) == 1 == await credits.ledger_sum(session, user_id)
+
+            # /delete takes back the messages that carry the portraits, and leaves no file behind
+            await slash(discord, ALEX, "delete")
+            confirm = await discord.wait_for_text("erases everything")
+            await press(discord, ALEX, confirm, "Yes, delete")
+            await discord.wait_for_text("everything of yours is gone")
+            assert {m.message_id for m in album} <= set(discord.deleted)
+            data_dir = bot.settings.data_dir
+            left = [p for p in data_dir.rglob("*") if p.is_file() and p.suffix in {".jpg", ".png", ".safetensors"}]
+            assert left == []

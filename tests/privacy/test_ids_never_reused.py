@@ -79,3 +79,17 @@ async def test_the_migration_keeps_every_row_and_stops_reuse_on_an_old_sqlite_da
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
     assert connection.execute("SELECT count(*) FROM credit_ledger WHERE job_id = 1").fetchone() == (1,)
     connection.close()
+
+
+async def test_the_migrations_build_exactly_what_the_models_describe(database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from db.models import Base
+
+    def differences(connection):  # type: ignore[no-untyped-def]
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

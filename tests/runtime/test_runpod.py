@@ -215,3 +215,22 @@ async def test_remote_progress_reaches_the_job(database: Database, storage: Loca
         release.set()
         await client.close()
         await server.stop()
+
+
+async def test_a_user_deleted_while_their_job_runs_on_runpod_stops_the_remote_job(
+        database: Database, remote_worker: Worker, fake: FakeRunPod, storage: LocalStorage) -> None:
+    from db.users import delete_user
+
+    user = await make_user(database, free=1)
+    await enqueue_noop(database, user, seconds=30, steps=30, result_key=f"users/{user}/outputs/r.json")
+    task = asyncio.create_task(remote_worker.run_next())
+    deadline = time.monotonic() + 30
+    while not any(job.status == "IN_PROGRESS" for job in fake.jobs.values()):
+        assert time.monotonic() < deadline, f"no remote job IN_PROGRESS after 30 s: {fake.jobs}"
+        await asyncio.sleep(0.02)
+    async with database.transaction() as session:  # /delete
+        assert await delete_user(session, user)
+    outcome = await asyncio.wait_for(task, 30)
+    assert outcome is not None and outcome.state == "lost"
+    assert [job.status for job in fake.jobs.values()] == ["CANCELLED"]  # not left running for a next attempt
+    assert await storage.list(f"users/{user}/") == []

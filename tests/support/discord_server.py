@@ -608,6 +608,14 @@ class FakeDiscord:
         if rest == ["typing"] and request.method == "POST":
             self.typing.append(channel_id)
             return web.Response(status=204)
+        if rest[:1] == ["messages"] and len(rest) == 2 and request.method == "DELETE":
+            # DELETE /channels/{channel.id}/messages/{message.id}: 204; the bot may always delete its own
+            target = self._messages.get(int(rest[1]))
+            if target is None or target.channel_id != channel_id or target.ephemeral:
+                raise _Refused(404, 10008, "Unknown Message")
+            del self._messages[target.message_id]
+            self.deleted.append(target.message_id)
+            return web.Response(status=204)
         payload, files = await self._body(request)
         if rest == ["messages"] and request.method == "POST":
             if channel_id in {self.dm_channel_id(user) for user in self.closed_dms}:

@@ -1,5 +1,5 @@
 """Privacy: ids never handed out twice (SQLite AUTOINCREMENT), consent, the free allowance once
-per account, the model-expiry notice
+per account, the model-expiry notice, the messages with portraits the bot can take back
 
 Revision ID: 0005
 Revises: 0004
@@ -70,6 +70,23 @@ def upgrade() -> None:
     with op.batch_alter_table('lora_models', schema=None) as batch_op:
         batch_op.add_column(sa.Column('expiry_warned_at', sa.DateTime(timezone=True), nullable=True))
     op.create_table(
+        'posted_messages',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=False),
+        sa.Column('job_id', sa.Integer(), nullable=True),
+        sa.Column('platform', sa.String(length=16), nullable=False),
+        sa.Column('chat_id', sa.String(length=64), nullable=False),
+        sa.Column('message_id', sa.String(length=64), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], name=op.f('fk_posted_messages_job_id_jobs'),
+                                ondelete='SET NULL'),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_posted_messages_user_id_users'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_posted_messages')),
+        sqlite_autoincrement=True,
+    )
+    op.create_index(op.f('ix_posted_messages_user_id'), 'posted_messages', ['user_id'], unique=False)
+    op.create_table(
         'allowance_claims',
         sa.Column('account_hash', sa.String(length=64), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -79,6 +96,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('allowance_claims')
+    op.drop_index(op.f('ix_posted_messages_user_id'), table_name='posted_messages')
+    op.drop_table('posted_messages')
     with op.batch_alter_table('lora_models', schema=None) as batch_op:
         batch_op.drop_column('expiry_warned_at')
     with op.batch_alter_table('users', schema=None) as batch_op:
