@@ -13,10 +13,16 @@ def job_ref(job: Job) -> str:
     return f"{job.id}-{job.correlation_id[:CHECK_CHARS]}"
 
 
+MAX_ID = 2**31 - 1  # PostgreSQL's integer; SQLite's is larger, a button's is never more
+
+
 def parse_job_ref(arg: str) -> tuple[int, str] | None:
-    """(job id, check) from a button's argument; None when it names no job."""
+    """(job id, check) from a button's argument; None when it names no job (also malformed or
+    forged data: ``files:99999999999999999999999`` is an unknown button, not a database error)."""
     number, _, check = arg.partition("-")
-    return (int(number), check) if number.isdigit() else None
+    if not (number.isascii() and number.isdigit() and len(number) <= 10) or int(number) > MAX_ID:
+        return None
+    return int(number), check
 
 
 def names(job: Job, check: str) -> bool:

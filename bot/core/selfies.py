@@ -8,6 +8,7 @@ each batch from the stored embeddings, so the order of upload does not matter.
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 import logging
 from dataclasses import dataclass, replace
 
@@ -38,6 +39,14 @@ def _resent(number: int, check: PhotoCheck) -> PhotoVerdict:
                         message=message_for(RejectCode.duplicate))
 
 
+def clean_filename(name: str) -> str:
+    """A user's file name as it may be stored and shown: no folders, no control characters (a NUL
+    is refused by PostgreSQL's text columns), no odd whitespace, at most 256 characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    return " ".join(name.split())[:256]
+
+
 def photo_key(user_id: int, set_id: int, sha256: str) -> str:
     return f"{user_prefix(user_id)}sets/{set_id}/{sha256}.jpg"
 
@@ -62,7 +71,7 @@ def _to_check(photo: Photo) -> PhotoCheck:
 def _to_row(set_id: int, position: int, check: PhotoCheck, key: str | None) -> Photo:
     face = check.face
     return Photo(
-        set_id=set_id, position=position, original_name=check.filename[:256], sha256=check.sha256,
+        set_id=set_id, position=position, original_name=clean_filename(check.filename), sha256=check.sha256,
         perceptual_hash=f"{check.phash:016x}" if check.phash is not None else "", storage_key=key,
         accepted=check.ok, verdict_code=str(check.code) if check.code else None, verdict_message=check.message,
         width=check.width, height=check.height,

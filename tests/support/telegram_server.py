@@ -158,13 +158,16 @@ class FakeTelegram:
         group = {"media_group_id": media_group_id} if media_group_id else {}
         return await self._push({"message": self._base_message(user_id, name, video=video, **group)})
 
-    async def press(self, user_id: int, message: Sent, label_part: str, name: str = "Alex") -> int:
+    async def press(self, user_id: int, message: Sent, label_part: str, name: str = "Alex", *,
+                    forged_data: str | None = None) -> int:
+        """Press a button of ``message``; ``forged_data``: with other callback data than the bot put
+        there (a client may send anything up to 64 bytes)."""
         button = message.button(label_part)
         bot_message = {"message_id": message.message_id, "date": int(time.time()), "chat": self._chat(user_id, name),
                        "from": {"id": BOT_ID, "is_bot": True, "first_name": "Studio", "username": BOT_USERNAME},
                        "text": message.text or "…"}
         query = {"id": f"cq-{next(self._update_ids)}", "from": self._user(user_id, name), "chat_instance": "ci-1",
-                 "message": bot_message, "data": button["callback_data"]}
+                 "message": bot_message, "data": button["callback_data"] if forged_data is None else forged_data}
         return await self._push({"callback_query": query})
 
     # ------------------------------------------------------------------ test side: reading the chat
