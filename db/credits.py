@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CreditEntry, CreditState, Job, User
@@ -77,9 +78,24 @@ async def _already_recorded(session: AsyncSession, key: str) -> bool:
 async def grant(
     session: AsyncSession, user_id: int, amount: int, *, reason: str = "grant", note: str = "", key: str | None = None
 ) -> int:
-    """Add (or, with a negative amount, take away) credits. With a key, applying twice applies once."""
-    if key is not None and await _already_recorded(session, key):
+    """Add (or, with a negative amount, take away) credits. With a key, applying twice applies once,
+    also when two callers race (PostgreSQL: the second's insert of the same key waits for the
+    first to commit, fails, and its savepoint takes its balance change back)."""
+    if key is None:
+        return await _apply_grant(session, user_id, amount, reason, key, note)
+    if await _already_recorded(session, key):
         return await balance(session, user_id)
+    try:
+        async with session.begin_nested():
+            return await _apply_grant(session, user_id, amount, reason, key, note)
+    except IntegrityError:
+        if not await _already_recorded(session, key):
+            raise
+        return await balance(session, user_id)
+
+
+async def _apply_grant(session: AsyncSession, user_id: int, amount: int, reason: str, key: str | None,
+                       note: str) -> int:
     new_balance = await _change_balance(session, user_id, amount)
     if new_balance is None:
         raise InsufficientCredits(await balance(session, user_id), -amount)

@@ -22,7 +22,15 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+# Any number of processes may start at once: on PostgreSQL the upgrade holds this advisory lock
+# (for its transaction), so one migrates and the others then find the schema up to date.
+# (SQLite: BEGIN IMMEDIATE already lets one writer in at a time.)
+MIGRATION_LOCK = 0x5354_5544  # "STUD"
+
+
 def _upgrade(connection: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

@@ -9,17 +9,29 @@ URL (PostgreSQL via asyncpg at scale) is used as it is.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
+
+LOCK_PATIENCE_SECONDS = 60.0  # how long a transaction waits for SQLite's write lock, beyond the busy timeout
+
+
+def _is_lock_error(error: OperationalError) -> bool:
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, foreign_keys: bool = True) -> None:
@@ -59,9 +71,40 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        On SQLite the write lock is taken when the transaction begins (``BEGIN IMMEDIATE``), before
+        anything is read or written; so "database is locked" can only come from that beginning,
+        where trying again is always safe. It is tried again here, with a growing pause, for up to
+        ``LOCK_PATIENCE_SECONDS`` beyond the busy timeout: no caller sees a transient lock."""
+        async with self.sessions() as session:
+            await self._begin(session)
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def _begin(self, session: AsyncSession) -> None:
+        await session.begin()
+        if not self.is_sqlite:
+            return
+        deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+        pause = 0.01
+        for attempt in itertools.count(1):
+            try:
+                await session.connection()  # BEGIN IMMEDIATE: the write lock, or "database is locked"
+                return
+            except OperationalError as error:
+                if not _is_lock_error(error) or time.monotonic() + pause > deadline:
+                    raise
+                await session.rollback()
+                if attempt in (1, 10, 100):
+                    log.info("SQLite is busy (attempt %d); waiting for the write lock", attempt)
+                await asyncio.sleep(pause * (0.5 + random.random()))
+                pause = min(pause * 2, 0.5)
+                await session.begin()
 
     async def migrate(self) -> None:
         from db.migrate import upgrade_to_head

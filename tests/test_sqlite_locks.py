@@ -1,0 +1,61 @@
+"""SQLite under concurrency: a transient "database is locked" is waited out in the transaction
+layer, never shown to a caller (before: 34 of 200 concurrent enqueues from 8 processes failed)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from db.models import Job
+from db.session import Database
+from tests.runtime.helpers import enqueue_noop, make_user
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One process: 25 concurrent enqueues for one user, through 4 pooled connections, a 1 ms busy timeout.
+WRITER = textwrap.dedent("""
+    import asyncio, sys
+    from db.session import Database
+    from tests.runtime.helpers import enqueue_noop
+
+    async def main(url, user):
+        database = Database(url, busy_timeout_ms=1)
+        results = await asyncio.gather(*(enqueue_noop(database, user, cost=0) for _ in range(25)),
+                                       return_exceptions=True)
+        await database.dispose()
+        errors = [repr(r) for r in results if isinstance(r, BaseException)]
+        print(len(errors), errors[:1])
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+""")
+
+
+async def test_concurrent_writers_from_eight_processes_never_see_a_lock(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'studio.db'}"
+    database = Database(url)
+    await database.migrate()
+    user = await make_user(database, free=0)
+    processes = [await asyncio.create_subprocess_exec(sys.executable, "-c", WRITER, url, str(user), cwd=ROOT,
+                                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(8)]
+    outputs = await asyncio.gather(*(p.communicate() for p in processes))
+    for out, err in outputs:
+        assert out.decode().startswith("0 "), (out.decode(), err.decode()[-2000:])
+    async with database.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Job)) == 200
+    await database.dispose()
+
+
+async def test_one_process_many_connections(tmp_path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'studio.db'}", busy_timeout_ms=1)
+    await database.migrate()
+    user = await make_user(database, free=0)
+    results = await asyncio.gather(*(enqueue_noop(database, user, cost=0) for _ in range(100)),
+                                   return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    await database.dispose()
