@@ -36,7 +36,7 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from db import job_results, queue
@@ -50,6 +50,7 @@ from engine.errors import Cancelled
 from engine.handlers.context import BatchMember, EngineOptions, JobContext, ModelCache, StorageBridge
 from engine.handlers.errors import Failure, classify
 from engine.progress import ProgressTracker
+from studio.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -538,6 +539,9 @@ class Worker:
         return await self._write_failure(lease, failure)
 
     async def _write_failure(self, lease: Lease, failure: Failure, *, state: JobState = JobState.failed) -> Outcome:
+        # An error's text can carry a secret (a remote endpoint echoing its key, a URL with a password):
+        # what is stored, and shown to operators, never does.
+        failure = replace(failure, message=redact(failure.message))
         async with self.database.transaction() as session:
             if failure.retryable:
                 written = await queue.give_back(session, lease, count_attempt=True, error_code=failure.code,

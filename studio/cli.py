@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from studio.redaction import redact
 from studio.settings import ConfigError, Settings, env_name, load_settings
 
 log = logging.getLogger("studio")
@@ -86,7 +87,7 @@ def config(
             typer.echo(f"| `{env_name(name)}` | {shown} | {field.description or ''}{' (secret)' if secret else ''} |")
             continue
         value = getattr(settings, name)
-        shown = ("(set)" if value is not None else "(not set)") if secret else value
+        shown = ("(set)" if value is not None else "(not set)") if secret else redact(str(value))
         typer.echo(f"{env_name(name):<36} {shown}")
 
 
@@ -238,7 +239,7 @@ def main() -> None:
     try:
         app()
     except ConfigError as error:
-        print(str(error), file=sys.stderr)
+        print(redact(str(error)), file=sys.stderr)
         sys.exit(2)
     except StyleError as error:
         print(f"Style catalogue error: {error}", file=sys.stderr)

@@ -9,28 +9,30 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterable
+from types import TracebackType
 
-REDACTED = "[redacted]"
+from studio.redaction import REDACTED, redact, register
 
+__all__ = ["REDACTED", "SecretRedactingFilter", "configure_logging"]
 
 class SecretRedactingFilter(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
+    """Takes every registered secret, and every secret-shaped string, out of a record and its traceback."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        register(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         message = record.getMessage()
-        redacted = message
-        for secret in self._secrets:
-            redacted = redacted.replace(secret, REDACTED)
+        redacted = redact(message)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            for secret in self._secrets:
-                record.exc_text = record.exc_text.replace(secret, REDACTED)
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
@@ -63,6 +65,26 @@ def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), json_
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    _route_uncaught_exceptions()
     # Chatty libraries: keep their warnings, drop their per-request info lines.
     for name in ("httpx", "httpcore", "discord.http", "botocore", "urllib3", "aiosqlite", "alembic", "werkzeug"):
         logging.getLogger(name).setLevel(max(logging.getLevelName(level), logging.WARNING))
+
+
+def _route_uncaught_exceptions() -> None:
+    """Uncaught exceptions (the main thread's and other threads') are logged, so redacted, instead
+    of printed raw by Python: a rejected token in a traceback never reaches the terminal in clear."""
+    log = logging.getLogger("studio.uncaught")
+
+    def on_uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, trace)
+            return
+        log.critical("uncaught %s", kind.__name__, exc_info=(kind, error, trace))
+
+    def on_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            on_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = on_uncaught
+    threading.excepthook = on_thread

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 ENV_PREFIX = "STUDIO_"
 
@@ -209,8 +210,16 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every configured secret in clear text, for the log redaction filter only."""
         secrets = [self.telegram_token, self.discord_token, self.runpod_api_key,
-                   self.s3_access_key_id, self.s3_secret_access_key]
-        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+                   self.s3_access_key_id, self.s3_secret_access_key, self.account_hash_key]
+        values = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        if self.database_url:
+            try:
+                password = make_url(self.database_url).password
+            except Exception:  # an unparsable URL: its password is taken out by its shape
+                password = None
+            if password:
+                values.append(str(password))
+        return values
 
 
 class ConfigError(Exception):
