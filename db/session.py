@@ -53,8 +53,10 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, foreig
 class Database:
     """An async engine plus its session factory."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, echo: bool = False,
+                 lock_patience_seconds: float = LOCK_PATIENCE_SECONDS) -> None:
         self.url = url
+        self.lock_patience_seconds = lock_patience_seconds
         self.busy_timeout_ms = busy_timeout_ms
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -76,7 +78,7 @@ class Database:
         On SQLite the write lock is taken when the transaction begins (``BEGIN IMMEDIATE``), before
         anything is read or written; so "database is locked" can only come from that beginning,
         where trying again is always safe. It is tried again here, with a growing pause, for up to
-        ``LOCK_PATIENCE_SECONDS`` beyond the busy timeout: no caller sees a transient lock."""
+        ``lock_patience_seconds`` beyond the busy timeout: no caller sees a transient lock."""
         async with self.sessions() as session:
             await self._begin(session)
             try:
@@ -90,7 +92,7 @@ class Database:
         await session.begin()
         if not self.is_sqlite:
             return
-        deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+        deadline = time.monotonic() + self.lock_patience_seconds
         pause = 0.01
         for attempt in itertools.count(1):
             try:

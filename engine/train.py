@@ -98,9 +98,12 @@ def _time_ids(example: Example, resolution: int) -> list[int]:
 
 
 def _cache_latents(pipe: StableDiffusionXLPipeline, examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std of each image's latent distribution (sampled per step, as diffusers does)."""
+    """Mean and std of each image's latent distribution (sampled per step, as diffusers does), in
+    fp32: the VAE encodes in fp32 whatever the weights' dtype (diffusers' SDXL LoRA script keeps it
+    in fp32; half precision overflows in SDXL's VAE), then goes back to it."""
     vae = pipe.vae
-    upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    weights = vae.dtype
+    upcast = weights != torch.float32
     if upcast:
         vae.to(torch.float32)
     means, stds = [], []
@@ -111,7 +114,7 @@ def _cache_latents(pipe: StableDiffusionXLPipeline, examples: list[Example]) -> 
             means.append(dist.mean.float())
             stds.append(dist.std.float())
     if upcast:
-        vae.to(torch.float16)
+        vae.to(weights)
     return torch.cat(means), torch.cat(stds)
 
 

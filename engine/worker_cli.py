@@ -28,6 +28,13 @@ async def serve(
     from engine.handlers.context import EngineOptions
     from engine.worker import Worker, WorkerConfig
 
+    if str(settings.engine_backend) == "local":
+        from engine.startup import chosen_model, describe_environment
+        from studio.app import configured_front_ends
+
+        model = chosen_model(settings, configured_front_ends(settings))  # TinyFallbackRefused: no start
+        if preload:
+            log.info("engine: %s", describe_environment(settings, model))
     database = Database.from_settings(settings)
     await database.migrate()
     backend = backend_from_settings(settings, preload=preload)
@@ -55,6 +62,7 @@ async def serve(
 
 def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = None) -> int:
     """Entry point for `studio worker [--once] [--id ID]`; returns the process exit code."""
+    from engine.startup import TinyFallbackRefused
     from engine.worker import ClaimsFailing
 
     try:
@@ -62,4 +70,7 @@ def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = Non
     except ClaimsFailing as error:
         log.error("%s", error)
         return 1
+    except TinyFallbackRefused as error:
+        log.error("%s", error)
+        return 2
     return 0

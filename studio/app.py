@@ -7,6 +7,7 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from db.session import Database
 from db.storage import Storage, storage_from_settings
@@ -64,7 +65,7 @@ async def run_main(settings: Settings) -> int:
         if not front_ends:
             print(NO_TOKEN_NOTICE, flush=True)
             return await run_console_autoplay(services)
-        return await run_front_ends(services, front_ends)
+        return await run_front_ends(services, front_ends, worker)
     finally:
         worker.stop()
         await services.close()
@@ -114,7 +115,26 @@ async def run_console(settings: Settings, *, auto: bool, out_dir: Path | None = 
         await services.close()
 
 
-async def run_front_ends(services: Services, names: list[str]) -> int:
+REFUSED_EXIT = 2  # `studio worker` would not serve users the tiny test model (engine/startup.py)
+
+
+async def _stop_if_the_worker_refuses(worker: Any, stop: asyncio.Event, refused: list[int]) -> None:
+    """A worker that refuses to start (exit 2: no SDXL weights or GPU for `auto`) stops the bots too:
+    users would queue work nobody runs."""
+    while not stop.is_set():
+        code = worker.process.poll() if worker is not None and worker.process is not None else None
+        if code == REFUSED_EXIT:
+            log.error("the engine worker refused to start (see its line above); stopping the bots")
+            refused.append(code)
+            stop.set()
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except TimeoutError:
+            pass
+
+
+async def run_front_ends(services: Services, names: list[str], worker: Any = None) -> int:
     from bot.core.studio import Studio
 
     studio = Studio(services)
@@ -122,6 +142,8 @@ async def run_front_ends(services: Services, names: list[str]) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    refused: list[int] = []
+    supervisor = asyncio.create_task(_stop_if_the_worker_refuses(worker, stop, refused))
     runners = []
     if "telegram" in names:
         from bot.telegram.app import TelegramFrontEnd
@@ -134,6 +156,10 @@ async def run_front_ends(services: Services, names: list[str]) -> int:
         runners.append(DiscordFrontEnd(settings, studio, api_base_url=settings.discord_api_base_url or None,
                                        gateway_url=settings.discord_gateway_url or None).run(stop))
     if not runners:
+        stop.set()
+        await supervisor
         return 1
     await asyncio.gather(*runners)
-    return 0
+    stop.set()
+    await supervisor
+    return REFUSED_EXIT if refused else 0

@@ -125,3 +125,20 @@ def test_progress_reports_step_total_loss_and_eta(tiny_spec, photos_with_caption
     assert all(np.isfinite(e.loss) and e.eta_s >= 0 for e in events) and events[-1].eta_s == 0
     keys = load_file(result.lora_path).keys()
     assert any(k.startswith("text_encoder.") for k in keys) and any(k.startswith("text_encoder_2.") for k in keys)
+
+
+def test_latents_are_cached_in_fp32_from_a_bf16_vae_and_the_vae_goes_back(tiny_spec):
+    """Production trains in bf16 (a CPU run of the same path): the latents are encoded in fp32."""
+    from engine.train import _cache_latents
+    from engine.trainset import make_examples
+
+    from tests.engine.conftest import make_photos
+
+    pipe = load_base(tiny_spec, LoadOptions(Path("/nonexistent"), torch.device("cpu"), torch.bfloat16))
+    examples = make_examples([(p, "ohwx") for p in make_photos(2)], 64, "a photo of ohwx person")
+    seen = []
+    hook = pipe.vae.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].dtype))
+    mean, std = _cache_latents(pipe, examples)
+    hook.remove()
+    assert seen == [torch.float32, torch.float32] and mean.dtype == std.dtype == torch.float32
+    assert pipe.vae.dtype == torch.bfloat16

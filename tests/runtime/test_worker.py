@@ -73,13 +73,13 @@ async def test_a_draining_worker_retries_a_claim_that_failed_instead_of_stopping
     sqlite_database: Database, storage: LocalStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A claim that raises (here SQLite's "database is locked": another connection holds the write
-    lock longer than the worker's busy timeout) is not an empty queue: the draining worker stays,
+    lock longer than the worker's busy timeout and lock patience) is not an empty queue: the draining worker stays,
     tries again once the lock is released, and runs the job."""
     import sqlite3
 
     user = await make_user(sqlite_database, free=1)
     job_id = await enqueue_noop(sqlite_database, user)
-    impatient = Database(sqlite_database.url, busy_timeout_ms=10)
+    impatient = Database(sqlite_database.url, busy_timeout_ms=10, lock_patience_seconds=0.05)
     backend = LocalBackend()
     worker = Worker(impatient, storage, backend, config=FAST, worker_id="drainer",
                     options=EngineOptions(work_dir=tmp_path / "work"))
@@ -120,7 +120,7 @@ async def test_a_draining_worker_gives_up_when_claims_keep_failing_and_loses_not
 
     user = await make_user(sqlite_database, free=1)
     job_id = await enqueue_noop(sqlite_database, user)
-    impatient = Database(sqlite_database.url, busy_timeout_ms=10)
+    impatient = Database(sqlite_database.url, busy_timeout_ms=10, lock_patience_seconds=0.05)
     backend = LocalBackend()
     config = WorkerConfig(lease_seconds=5, tick_seconds=0.1, idle_seconds=0.01, reap_seconds=60,
                           drain_claim_failures=3)

@@ -1,0 +1,48 @@
+"""The worker never serves users the tiny random model by accident, and says what it serves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.startup import TinyFallbackRefused, chosen_model
+from studio.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings(tmp_path: Path, **values: str) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, device="cpu", **values)  # type: ignore[call-arg]
+
+
+def test_auto_without_weights_is_refused_when_users_are_served(tmp_path: Path) -> None:
+    with pytest.raises(TinyFallbackRefused, match="no SDXL weights in .* and a CUDA GPU, and telegram users"):
+        chosen_model(settings(tmp_path), ["telegram"])
+    assert chosen_model(settings(tmp_path), []) == "tiny"  # the terminal demo
+    assert chosen_model(settings(tmp_path, base_model="tiny"), ["telegram"]) == "tiny"  # asked for by name
+
+
+def test_the_worker_exits_with_one_line_and_says_what_to_do(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env |= {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_DEVICE": "cpu", "STUDIO_TELEGRAM_TOKEN": "1:x" * 4}
+    result = subprocess.run([sys.executable, "-m", "studio.cli", "worker", "--once"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "STUDIO_BASE_MODEL=tiny" in errors[0] and "studio models fetch sdxl" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_the_worker_logs_device_versions_model_and_precision(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env |= {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_DEVICE": "cpu", "STUDIO_BASE_MODEL": "tiny"}
+    result = subprocess.run([sys.executable, "-m", "studio.cli", "worker", "--once"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = next(line for line in result.stderr.splitlines() if "engine: model" in line)
+    for part in ("model tiny", "device cpu", "generation float32", "torch 2.", "diffusers 0."):
+        assert part in line, line
