@@ -117,3 +117,35 @@ def generate_command(lora: Path, style_prompt: str, output_dir: Path, model: str
         return 2
     print(f"{len(written)} portraits written to {output_dir}")
     return 0
+
+
+def finish_command(images: Sequence[Path], aspects: Sequence[str], output_dir: Path, *,
+                   settings: Any | None = None) -> int:
+    """`studio finish`: the finishing chain (face restored, upscaled, background softened, sharpened,
+    cropped around the face for each aspect, exported) on given images; 0 on success."""
+    from PIL import Image
+
+    from engine.device import resolve_device
+    from engine.portraits import default_finisher
+    from engine.export import export_image
+
+    settings = _settings(settings)
+    unknown = [a for a in aspects if a not in ASPECTS]
+    if unknown:
+        print(f"Error: unknown aspect(s) {', '.join(unknown)}; choose from {', '.join(ASPECTS)}")
+        return 2
+    finisher = default_finisher(settings.resolved_models_dir, resolve_device(settings.device),
+                                prefer=str(settings.face_restorer))
+    output_dir = Path(output_dir)
+    for path in images:
+        started = time.monotonic()
+        try:
+            with Image.open(path) as opened:
+                image = opened.convert("RGB")
+        except (OSError, ValueError) as error:
+            print(f"Error: {path}: {error}")
+            return 2
+        written = [export_image(finished, output_dir / f"{Path(path).stem}-{aspect.replace(':', 'x')}.jpg")
+                   for aspect, finished in finisher.finish_portrait(image, list(aspects)).items()]
+        print(f"{path}: {', '.join(p.name for p in written)} ({time.monotonic() - started:.2f} s)")
+    return 0

@@ -15,7 +15,7 @@ from PIL import Image
 from engine.aspects import slug
 from engine.boxes import Box, as_box, centre_box
 from engine.export import export_image
-from engine.post import finish
+from engine.post import finish_for_aspects
 from engine.rank import rank_by_identity
 from engine.restore import FaceRestorer
 from engine.upscale import Upscaler
@@ -42,6 +42,13 @@ def detect_face(image: Image.Image) -> Box | None:
     return as_box(found[0]) if found else None
 
 
+@dataclass(frozen=True)
+class Enhanced:
+    image: Image.Image
+    face: Box  # the face box in ``image`` (or a centred box when no face was found)
+    has_face: bool
+
+
 @dataclass
 class Finisher:
     restorer: FaceRestorer
@@ -51,6 +58,17 @@ class Finisher:
     sharpen_amount: float = 0.5
 
     def finish_one(self, image: Image.Image, aspect: str, face: Box | None = None) -> Image.Image:
+        return self.finish_portrait(image, [aspect], face)[aspect]
+
+    def finish_portrait(self, image: Image.Image, aspects: Sequence[str], face: Box | None = None
+                        ) -> dict[str, Image.Image]:
+        """One portrait in every aspect: restored, upscaled, masked, blurred and sharpened once,
+        then cropped per aspect around the face."""
+        return self.polish(self.enhance(image, face), aspects)
+
+    def enhance(self, image: Image.Image, face: Box | None = None) -> Enhanced:
+        """The neural part (face restoration, upscaling): on the GPU when there is one, one portrait
+        at a time."""
         face = face or detect_face(image)
         if face is not None:
             image = self.restorer.restore(image, [face])
@@ -59,8 +77,13 @@ class Finisher:
         scaled = self.upscaler.upscale(image, self.upscale) if self.upscale > 1 else image
         factor = scaled.width / image.width
         box = tuple(round(v * factor) for v in face) if face is not None else centre_box(scaled.size)
-        return finish(scaled, box, aspect, sharpen_amount=self.sharpen_amount,  # type: ignore[arg-type]
-                      background_blur=self.background_blur if face is not None else 0.0)
+        return Enhanced(scaled, box, face is not None)  # type: ignore[arg-type]
+
+    def polish(self, enhanced: Enhanced, aspects: Sequence[str]) -> dict[str, Image.Image]:
+        """The CPU part (mask, background blur, sharpening, crops): releases the GIL, so several
+        portraits can be polished on several cores at once."""
+        return finish_for_aspects(enhanced.image, enhanced.face, list(aspects), sharpen_amount=self.sharpen_amount,
+                                  background_blur=self.background_blur if enhanced.has_face else 0.0)
 
     def finish_all(self, images: Sequence[Image.Image], aspect: str, *, references: Sequence[np.ndarray] = (),
                    keep: int | None = None) -> list[Image.Image]:

@@ -195,6 +195,20 @@ def generate(
     ))
 
 
+@app.command()
+def finish(
+    ctx: typer.Context,
+    images: Annotated[list[Path], typer.Argument(help="Generated portraits to finish.")],
+    aspect: Annotated[list[str], typer.Option("--aspect", help="An aspect to crop to (repeatable): 1:1, 4:5, 9:16, 16:9.")
+                      ] = ["1:1"],  # noqa: B006
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the finished files.")] = Path("data/finished"),
+) -> None:
+    """Run the finishing chain on images: restore the face, upscale, soften the background, sharpen, crop per aspect."""
+    from engine.cli import finish_command
+
+    raise typer.Exit(finish_command(images, aspect, output, settings=settings_of(ctx)))
+
+
 @models_app.command("fetch")
 def models_fetch(
     ctx: typer.Context,

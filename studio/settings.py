@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(25.0, gt=0, description="Largest photo file accepted, in MB.")
     min_side_px: int = Field(512, ge=64, description="Shortest side a photo must have, in pixels.")
     max_megapixels: float = Field(60.0, gt=0, description="Largest photo accepted, in megapixels (bomb guard).")
+    photo_check_workers: int | None = Field(
+        None, ge=0, le=64, description="Processes that check photos (0: threads of the bot process). Empty: the "
+        "cores, at most 4.")
 
     # --- privacy -------------------------------------------------------------------------------
     selfie_retention_days: int = Field(

@@ -16,11 +16,12 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.photo_checks import PhotoChecker
 from bot.core.replies import IncomingFile
 from db.models import Photo, SelfieSet, SetStatus
 from db.session import Database
 from db.storage import Storage, user_prefix
-from engine.intake import FaceBox, IntakeConfig, PhotoCheck, PhotoVerdict, RejectCode, SetReport, check_photo, check_set, message_for
+from engine.intake import FaceBox, IntakeConfig, PhotoCheck, PhotoVerdict, RejectCode, SetReport, check_set, message_for
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,12 @@ def _to_row(set_id: int, position: int, check: PhotoCheck, key: str | None) -> P
 
 
 class SelfieBook:
-    def __init__(self, database: Database, storage: Storage, config: IntakeConfig) -> None:
+    def __init__(self, database: Database, storage: Storage, config: IntakeConfig, *,
+                 check_workers: int | None = None) -> None:
         self.database = database
         self.storage = storage
         self.config = config
+        self.checker = PhotoChecker(config, workers=check_workers)
 
     async def open_set(self, session: AsyncSession, user_id: int) -> SelfieSet:
         """The set being collected, or a new one (a trained set is kept for its model, not extended)."""
@@ -103,9 +106,7 @@ class SelfieBook:
         return list(await session.scalars(select(Photo).where(Photo.set_id == set_id).order_by(Photo.position, Photo.id)))
 
     async def add(self, user_id: int, files: list[IncomingFile]) -> BatchResult:
-        checks = await asyncio.gather(
-            *(asyncio.to_thread(check_photo, f.data, filename=f.filename, config=self.config) for f in files)
-        )
+        checks = await asyncio.gather(*(self.checker.check(f.data, f.filename) for f in files))
         async with self.database.transaction() as session:
             selfie_set = await self.open_set(session, user_id)
             existing = await self.photos(session, selfie_set.id)

@@ -49,7 +49,8 @@ class Studio:
         self.storage = services.storage
         self.catalogue = services.catalogue
         self.intake = intake_config or IntakeConfig.from_settings(self.settings)
-        self.selfies = SelfieBook(self.database, self.storage, self.intake)
+        self.selfies = SelfieBook(self.database, self.storage, self.intake,
+                                  check_workers=self.settings.photo_check_workers)
         self.limiter = RateLimiter(self.settings.commands_per_minute)
         #: per platform, how to delete a message the bot posted (set by front ends that can)
         self.retractors: dict[str, Callable[[str, str], Awaitable[None]]] = {}

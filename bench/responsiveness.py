@@ -1,0 +1,98 @@
+"""How fast the bot answers one user while another user's album is being checked.
+
+    python -m bench.responsiveness [--photos 10] [--megapixels 12] [--rounds 2]
+
+The conversation core with its real database (SQLite) and storage: user A sends an album of
+``--photos`` phone-size selfies (real sample photos upscaled to ``--megapixels``) while user B
+says /start every 50 ms; B's reply latency is recorded for as long as the album is checked.
+Old and new run alternately: photo checks in threads of the bot process (before) and in a pool
+of worker processes (now). Target (issue 15): p99 under 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger("bench.responsiveness")
+PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "photos"
+
+
+def _album(count: int, megapixels: float) -> list[bytes]:
+    from PIL import Image
+
+    names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden2.jpg"]
+    out = []
+    for index in range(count):
+        with Image.open(PHOTOS / names[index % len(names)]) as opened:
+            image = opened.convert("RGB")
+        factor = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
+        image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.BICUBIC)
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=92)
+        out.append(buffer.getvalue())
+    return out
+
+
+async def _one_run(workers: int, album: list[bytes], data_dir: Path) -> list[float]:
+    from bot.core.replies import IncomingFile, UserRef
+    from bot.core.studio import Studio
+    from studio.app import open_services
+    from studio.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=data_dir, photo_check_workers=workers,  # type: ignore[call-arg]
+                        commands_per_minute=100_000)
+    services = await open_services(settings)
+    studio = Studio(services)
+    sender = UserRef("telegram", "1", "1", "A")
+    other = UserRef("telegram", "2", "2", "B")
+    await studio.command(sender, "start")
+    await studio.action(sender, "consent")
+    await studio.command(other, "start")
+    await studio.photos(sender, [IncomingFile(album[0], "warm-up.jpg")])  # pools and models warm
+    latencies: list[float] = []
+    checking = asyncio.create_task(studio.photos(sender, [IncomingFile(d, f"p{i}.jpg") for i, d in enumerate(album)]))
+    while not checking.done():
+        started = time.perf_counter()
+        await studio.command(other, "start")
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    await checking
+    await services.close()
+    return latencies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=10)
+    parser.add_argument("--megapixels", type=float, default=12.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
+    from bot.core.photo_checks import default_workers
+
+    album = _album(args.photos, args.megapixels)
+    results: dict[str, list[float]] = {"threads (before)": [], "process pool (now)": []}
+    for _ in range(args.rounds):
+        for label, workers in (("threads (before)", 0), ("process pool (now)", default_workers())):
+            with tempfile.TemporaryDirectory() as folder:
+                results[label] += asyncio.run(_one_run(workers, album, Path(folder)))
+    for label, values in results.items():
+        values.sort()
+        p99 = values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
+        log.info("%-20s B's /start while A's %d x %.0f MP album is checked: p50 %.0f ms, p99 %.0f ms, max %.0f ms "
+                 "(%d replies)", label, args.photos, args.megapixels, statistics.median(values) * 1000, p99 * 1000,
+                 values[-1] * 1000, len(values))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Photo checks run in worker processes, at most as many at once as there are workers."""
+
+from __future__ import annotations
+
+import os
+
+from bot.core.photo_checks import PhotoChecker, _shared_pool, default_workers
+from engine.intake import IntakeConfig, check_photo
+from tests.support.selfies import obama_selfies, read
+
+CONFIG = IntakeConfig(min_side_px=256)
+
+
+async def test_a_photo_is_checked_in_another_process_with_the_same_verdict() -> None:
+    checker = PhotoChecker(CONFIG)
+    for data in (obama_selfies(1)[0], read("two_people.jpg"), b"not a photo"):
+        pooled = await checker.check(data, "x.jpg")
+        here = check_photo(data, filename="x.jpg", config=CONFIG)
+        assert (pooled.ok, pooled.code, pooled.sha256) == (here.ok, here.code, here.sha256)
+    pool = _shared_pool(checker.workers)
+    pids = {p.pid for p in pool._processes.values()}  # noqa: SLF001 - the pool's own processes
+    assert pids and os.getpid() not in pids and len(pids) <= default_workers() <= 4
+
+
+async def test_threads_instead_when_asked() -> None:
+    checker = PhotoChecker(CONFIG, workers=0)
+    assert (await checker.check(obama_selfies(1)[0], "a.jpg")).ok
