@@ -422,8 +422,12 @@ class Worker:
         lease = run.lease
         extra = {"job_id": lease.job_id, "user_id": lease.user_id, "error_id": lease.correlation_id}
         if run.lease_lost:
-            log.warning("job %s [%s]: lease lost after %.1f s; result discarded, the job was handed on",
-                        lease.job_id, lease.correlation_id, seconds, extra=extra)
+            if run.user_cancelled:  # its rows are gone: nobody to hand it on to
+                log.info("job %s [%s]: stopped after %.1f s; its user deleted everything", lease.job_id,
+                         lease.correlation_id, seconds, extra=extra)
+            else:
+                log.warning("job %s [%s]: lease lost after %.1f s; result discarded, the job was handed on",
+                            lease.job_id, lease.correlation_id, seconds, extra=extra)
             return Outcome(lease.job_id, "lost", written=False)
         if error is None:
             assert result is not None

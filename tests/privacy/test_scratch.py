@@ -106,3 +106,19 @@ async def test_the_worker_sweeps_what_finished_jobs_left_at_start(database, work
     removed = await worker.sweep_scratch()
     assert sorted(removed) == sorted(["job-1", "job-2", f"job-99-{'ab' * 16}", "stray.tmp"])
     assert files_under(work) == [f"{kept.name}/checkpoint"]
+
+
+async def test_a_torn_copy_left_by_a_killed_worker_is_never_loaded(storage, work):
+    """A worker killed mid-copy left half a LoRA in the job's folder; the retry fetches it anew."""
+    from engine.handlers.context import JobContext, ModelCache, StorageBridge
+    from engine.handlers.generate import _fetch_lora
+
+    lora = bytes(range(256)) * 4096  # 1 MiB
+    await storage.put("users/1/loras/1.safetensors", lora)
+    context = JobContext(job_id=7, attempt=2, correlation_id="cd" * 16, options=EngineOptions(work_dir=work),
+                         storage=StorageBridge(storage, asyncio.get_running_loop()), cache=ModelCache())
+    torn = context.work_dir / "user_lora.safetensors"
+    torn.write_bytes(lora[: len(lora) // 2])
+    path = await asyncio.to_thread(_fetch_lora, context, "users/1/loras/1.safetensors", "user_lora")
+    assert path == torn and path.read_bytes() == lora
+    assert [p.name for p in context.work_dir.iterdir()] == ["user_lora.safetensors"]  # no temporary left

@@ -90,3 +90,32 @@ async def test_alice_deletes_everything_then_bob_joins(tmp_path, telegram: FakeT
             assert personal_files(data_dir) == []
             # Bob's own data is all in storage, under his prefix only
             assert {k.split("/")[1] for k in await storage.list("users/")} == {str(bob.id)}
+
+
+async def test_a_delete_while_the_model_trains_leaves_nothing_when_the_job_ends(tmp_path, telegram: FakeTelegram
+                                                                               ) -> None:
+    import asyncio
+
+    async with running_bot(tmp_path, telegram, free_credits=2) as bot:
+        data_dir = bot.settings.data_dir
+        with studio_worker(data_dir) as worker:
+            await agree(telegram, ALICE, "Alice")
+            for data in obama_selfies(8):
+                await telegram.send_photo(ALICE, data, name="Alice", media_group_id="selfies")
+            summary = await telegram.wait_for_text(ALICE, "ready to train", timeout=90)
+            await telegram.press(ALICE, summary, "Train my model", name="Alice")
+            await telegram.press(ALICE, await telegram.wait_for_text(ALICE, "Who is in the photos"), "A man",
+                                 name="Alice")
+            await telegram.wait_for(lambda m: m.chat_id == ALICE and "%" in (m.text or "") and "Learning" in m.text
+                                    and "0%" not in m.text, timeout=120, what="training under way")
+            await delete_everything(telegram, ALICE, "Alice")
+            deadline = asyncio.get_running_loop().time() + 60
+            log = data_dir / "worker.log"
+            while "its rows are gone" not in log.read_text():  # the worker noticed at a heartbeat and stopped
+                assert asyncio.get_running_loop().time() < deadline, log.read_text()[-3000:]
+                await asyncio.sleep(0.2)
+            while personal_files(data_dir) or await bot.services.storage.list("users/"):
+                assert asyncio.get_running_loop().time() < deadline, (
+                    personal_files(data_dir), await bot.services.storage.list("users/"))
+                await asyncio.sleep(0.2)
+            assert worker.poll() is None  # the worker goes on for everyone else
