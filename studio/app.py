@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,62 @@ async def run_console(settings: Settings, *, auto: bool, out_dir: Path | None = 
         await services.close()
 
 
+TOKEN_VARIABLES = {"telegram": "STUDIO_TELEGRAM_TOKEN", "discord": "STUDIO_DISCORD_TOKEN"}
+RETRY_START_SECONDS, RETRY_MAX_SECONDS = 2.0, 60.0
+
+
+def _start_failure(name: str, error: BaseException) -> str:
+    """``rejected`` (the token: retrying will not help), ``unreachable`` (network, DNS, the platform
+    down: try again), or ``other``."""
+    if name == "telegram":
+        from telegram.error import InvalidToken, NetworkError
+
+        if isinstance(error, InvalidToken):
+            return "rejected"
+        if isinstance(error, NetworkError):  # TimedOut and connection errors are NetworkErrors
+            return "unreachable"
+    if name == "discord":
+        import aiohttp
+        import discord
+
+        if isinstance(error, discord.LoginFailure):
+            return "rejected"
+        if isinstance(error, (aiohttp.ClientConnectionError, discord.GatewayNotFound, TimeoutError)) or (
+                isinstance(error, discord.HTTPException) and error.status >= 500):
+            return "unreachable"
+    if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):  # not a taken port: that stays an error
+        return "unreachable"
+    return "other"
+
+
+async def keep_up(name: str, serve: Any, stop: asyncio.Event) -> bool:
+    """Run a front end until ``stop``: a platform that can't be reached (a network blip, DNS) is
+    tried again with growing pauses and one line each time; a rejected token stops this front
+    end alone, with one line naming its variable, while the others and the worker go on.
+    Returns False when it stopped for a rejected token."""
+    pause = RETRY_START_SECONDS
+    while not stop.is_set():
+        try:
+            await serve()
+            return True
+        except Exception as error:
+            kind = _start_failure(name, error)
+            if kind == "rejected":
+                log.error("%s: the token in %s was rejected (%s); the %s bot is stopped, the rest goes on",
+                          name, TOKEN_VARIABLES[name], type(error).__name__, name)
+                return False
+            if kind != "unreachable":
+                raise
+            log.warning("%s can't be reached (%s: %s); trying again in %g s", name, type(error).__name__,
+                        str(error)[:200] or "no detail", pause)
+        try:
+            await asyncio.wait_for(stop.wait(), pause)
+        except TimeoutError:
+            pass
+        pause = min(pause * 2, RETRY_MAX_SECONDS)
+    return True
+
+
 REFUSED_EXIT = 2  # `studio worker` would not serve users the tiny test model (engine/startup.py)
 
 
@@ -148,18 +205,19 @@ async def run_front_ends(services: Services, names: list[str], worker: Any = Non
     if "telegram" in names:
         from bot.telegram.app import TelegramFrontEnd
 
-        runners.append(TelegramFrontEnd(services.settings, studio).run(stop))
+        runners.append(keep_up("telegram", lambda: TelegramFrontEnd(services.settings, studio).run(stop), stop))
     if "discord" in names:
         from bot.discord.app import DiscordFrontEnd
 
         settings = services.settings
-        runners.append(DiscordFrontEnd(settings, studio, api_base_url=settings.discord_api_base_url or None,
-                                       gateway_url=settings.discord_gateway_url or None).run(stop))
+        runners.append(keep_up("discord", lambda: DiscordFrontEnd(
+            settings, studio, api_base_url=settings.discord_api_base_url or None,
+            gateway_url=settings.discord_gateway_url or None).run(stop), stop))
     if not runners:
         stop.set()
         await supervisor
         return 1
-    await asyncio.gather(*runners)
+    served = await asyncio.gather(*runners)
     stop.set()
     await supervisor
-    return REFUSED_EXIT if refused else 0
+    return REFUSED_EXIT if refused or not any(served) else 0

@@ -199,9 +199,12 @@ class FakeTelegram:
     async def wait_for_text(self, chat_id: int, part: str, timeout: float = 30.0) -> Sent:
         return await self.wait_for(lambda m: m.chat_id == chat_id and part in (m.text or m.caption), timeout, repr(part))
 
-    def fail_once(self, method: str, *, retry_after: int | None = None, description: str = "Bad Request") -> None:
-        """Make the next call of ``method`` fail like Telegram does (429 with retry_after, or 400)."""
-        self.failures.setdefault(method, []).append({"retry_after": retry_after, "description": description})
+    def fail_once(self, method: str, *, retry_after: int | None = None, description: str = "Bad Request",
+                  status: int = 400) -> None:
+        """Make the next call of ``method`` fail like Telegram does (429 with retry_after, 400, or a
+        502 from its front servers)."""
+        self.failures.setdefault(method, []).append({"retry_after": retry_after, "description": description,
+                                                     "status": status})
 
     # ------------------------------------------------------------------ API
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -230,6 +233,8 @@ class FakeTelegram:
                 return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests: retry after "
                                           f"{failure['retry_after']}", "parameters": {"retry_after": failure["retry_after"]}},
                                          status=429)
+            if failure.get("status") == 502:  # the front of Telegram's servers is down (a network blip)
+                return web.Response(status=502, text="Bad Gateway")
             return web.json_response({"ok": False, "error_code": 400, "description": failure["description"]}, status=400)
         if str(params.get("chat_id", "")).lstrip("-").isdigit() and int(params["chat_id"]) in self.blocked:
             return web.json_response({"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
