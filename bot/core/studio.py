@@ -17,7 +17,7 @@ from bot.core.delivery import originals_reply
 from bot.core.job_refs import job_ref, names, parse_job_ref
 from bot.core.limits import RateLimiter
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
-from bot.core.selfies import BatchResult, SelfieBook
+from bot.core.selfies import BatchResult, SelfieBook, clean_filename
 from db import credits, jobs
 from db.job_status import request_cancel
 from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 PERSONAL_TOKEN = "ohwx"  # a rare token: the LoRA binds the user's face to it
 MAX_REFERENCES = 12  # selfie embeddings sent with a generation to rank its outputs by likeness
 TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
+
+
+class NotYours(Exception):
+    """A button of somebody else's portraits."""
 
 
 def new_error_id() -> str:
@@ -271,9 +275,11 @@ class Studio:
                 return [self.consent_request(f"{texts.CONSENT_FIRST}\n\n{texts.CONSENT}")]
             await self.current_lora(session, user_id)
         result = await self.selfies.add(user_id, files)
-        return [self.batch_summary(result)]
+        # a file the user named (a document, a Discord attachment) is called by its name in the verdicts
+        names = [clean_filename(f.filename) if f.sent_as_document else "" for f in files]
+        return [self.batch_summary(result, names)]
 
-    def batch_summary(self, result: BatchResult) -> Reply:
+    def batch_summary(self, result: BatchResult, names: Sequence[str] = ()) -> Reply:
         batch = result.batch
         good = sum(v.ok for v in batch)
         if len(batch) == 1:
@@ -282,9 +288,10 @@ class Studio:
             looks = "looks" if good == 1 else "look"
             head = f"Got {len(batch)} photos — {good} {looks} great ✅" if good else f"Got {len(batch)} photos, but I can't use them:"
         lines = [head]
-        for verdict in batch:
+        for index, verdict in enumerate(batch):
             if not verdict.ok:
-                prefix = f"✖ Photo {verdict.number}: " if len(batch) > 1 else "✖ "
+                name = names[index] if index < len(names) else ""
+                prefix = f"✖ {name}: " if name else f"✖ Photo {verdict.number}: " if len(batch) > 1 else "✖ "
                 lines.append(prefix + verdict.message)
         report = result.report
         if report.mixed_people:
@@ -518,15 +525,23 @@ class Studio:
         ).to_payload()
 
     async def _own_job(self, session: AsyncSession, user: UserRef, button: str) -> Job | None:
-        """The user's job a button names (None: not theirs, gone, or an id since reused)."""
+        """The user's job a button names (None: gone, or an id since reused); raises NotYours when
+        it is somebody else's (in a Discord channel everyone sees, and can press, every button)."""
         account = await self.account(session, user)
         ref = parse_job_ref(button)
         job = await session.get(Job, ref[0]) if ref is not None else None
-        return job if job is not None and ref is not None and job.user_id == account.id and names(job, ref[1]) else None
+        if job is None or ref is None or not names(job, ref[1]):
+            return None
+        if job.user_id != account.id:
+            raise NotYours
+        return job
 
     async def _more_like(self, user: UserRef, button: str, source_message_id: str) -> list[Reply]:
         async with self.database.transaction() as session:
-            job = await self._own_job(session, user, button)
+            try:
+                job = await self._own_job(session, user, button)
+            except NotYours:
+                return [Reply(texts.NOT_YOUR_BUTTON, private=True)]
             if job is None or job.kind != JobKind.generate:
                 return [self.style_picker(texts.PICK_STYLE)]
             style_id = job.payload.get("style_id", "")
@@ -534,7 +549,10 @@ class Studio:
 
     async def originals(self, user: UserRef, button: str) -> list[Reply]:
         async with self.database.transaction() as session:
-            job = await self._own_job(session, user, button)
+            try:
+                job = await self._own_job(session, user, button)
+            except NotYours:
+                return [Reply(texts.NOT_YOUR_BUTTON, private=True)]
             if job is None or job.state != JobState.succeeded:
                 return [self.style_picker(texts.PORTRAITS_GONE)]
         try:

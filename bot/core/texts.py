@@ -139,6 +139,7 @@ CANCELLED = "🛑 Stopped. {refund}"
 CANCEL_REFUND = "Your {credits} went back to your balance."
 NOTHING_TO_CANCEL = "Nothing is running right now."
 NOT_YOUR_RUNNING_JOB = "That job has already finished, or it isn't yours to stop. /status shows what is running for you."
+NOT_YOUR_BUTTON = "That button belongs to someone else's portraits — only they can use it. /styles paints your own."
 PORTRAITS_GONE = "Those portraits aren't here any more. Pick a style to paint new ones:"
 
 DELETE_CONFIRM = (

@@ -38,7 +38,7 @@ async def test_upload_window_in_a_server_gives_private_verdicts(bot_factory, dis
         assert (await discord.wait_for_callback(submit)).type == 5  # deferred within the 3 seconds
         summary = await discord.wait_for_text("look great", timeout=60)
         assert summary.content.startswith("Got 9 photos — 8 look great ✅")
-        assert "✖ Photo 9: There is more than one person in this photo" in summary.content
+        assert "✖ party.jpg: There is more than one person in this photo" in summary.content  # named as sent
         assert summary.ephemeral and summary.token == submit["token"]  # only Alex sees the verdicts
         assert summary.button_labels == ["🚀 Train my model", "➕ Add more photos"]
         assert summary.button("Train")["custom_id"] == "studio:train"
@@ -311,3 +311,29 @@ async def test_the_bot_uploads_within_its_own_limit_not_the_users_nitro(bot_fact
         smaller = 4 * 1024 * 1024  # an interaction's own limit still counts when it is the smaller one
         await discord.dispatch(discord.command_payload(ALEX, "credits", guild=True, upload_limit=smaller))
         await discord.wait_until(lambda: limits.get(str(GUILD_CHANNEL_ID)) == smaller, 30, "the smaller limit")
+
+
+async def test_someone_elses_portrait_buttons_say_whose_they_are(bot_factory, discord: FakeDiscord) -> None:
+    """In a server everyone sees every button: Bea pressing Alex's "Full-resolution files" or "More
+    like this" is told plainly they are not hers (not "gone", not a style picker)."""
+    from bot.core.job_refs import job_ref
+    from bot.core.replies import UserRef
+    from db.models import JobKind
+
+    async with bot_factory() as bot:
+        await slash(discord, ALEX, "start", guild=True)
+        await discord.wait_for_text("Hi")
+        async with bot.services.database.transaction() as session:
+            alex = await session.scalar(select(User))
+            job = Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ef" * 16,
+                      payload={"style_id": "linkedin-headshot"}, result={"images": []})
+            session.add(job)
+            await session.flush()
+            ref = job_ref(job)
+        bea = 777
+        for action in (f"files:{ref}", f"more:{ref}"):
+            answers = await bot.front_end.studio.action(
+                UserRef("discord", str(bea), str(GUILD_CHANNEL_ID), "Bea"), action)
+            assert [a.text for a in answers] == [
+                "That button belongs to someone else's portraits — only they can use it. /styles paints your own."]
+            assert answers[0].private
