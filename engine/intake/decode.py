@@ -127,7 +127,9 @@ def decode_photo(data: bytes, config: IntakeConfig) -> DecodedPhoto:
         camera_exif = bool(exif.get(_MAKE) or exif.get(_MODEL))
         hint = _says_screenshot(exif, image.info.get("xmp"))
         icc = image.info.get("icc_profile")
+        image = _to_8bit(image)  # at once: the high-bit-depth original is let go before anything else is made
         oriented = _upright(image, exif.get(_ORIENTATION, 1))
+        del image
     except Image.DecompressionBombError as error:
         raise PhotoRejected(RejectCode.too_many_pixels, str(error)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
@@ -178,19 +180,32 @@ def srgb_and_alpha(
     return image, alpha
 
 
+_BAND_ROWS = 256  # high-bit-depth pictures are brought to 8 bits this many rows at a time
+
+
 def _to_8bit(image: Image.Image) -> Image.Image:
-    if image.mode.startswith("I;16") or image.mode == "I":
-        values = np.asarray(image, dtype=np.float64)
-        if image.mode == "I" and values.max(initial=0) <= 255:
-            scaled = values
+    """16-bit, 32-bit integer and float pictures to 8-bit "L", a band of rows at a time: no full-size
+    float64 copies (a 60 MP 16-bit PNG peaked at 2 GB that way; now the 8-bit result and one band)."""
+    if image.mode.startswith("I;16") or image.mode in {"I", "F"}:
+        if image.mode == "I":
+            low, high = image.getextrema()
+            divisor = 1 if high <= 255 else 257  # 8-bit values kept in a 32-bit container, or 16-bit ones
+        elif image.mode == "F":
+            low, high = image.getextrema()
+            divisor = 0  # floats: [0, 1] scaled to 255, else taken as 0..255
         else:
-            scaled = values / 257.0
-        return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
-    if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if values.max(initial=0) <= 1.0:
-            values = values * 255.0
-        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), "L")
+            divisor = 257
+        width, height = image.size
+        out = np.empty((height, width), np.uint8)
+        for top in range(0, height, _BAND_ROWS):
+            band = np.asarray(image.crop((0, top, width, min(height, top + _BAND_ROWS))))
+            if divisor == 0:
+                values = band.astype(np.float32, copy=False) * (255.0 if high <= 1.0 else 1.0)
+                out[top:top + band.shape[0]] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+            else:
+                wide = band.astype(np.int64, copy=False)
+                out[top:top + band.shape[0]] = np.clip((wide + divisor // 2) // divisor, 0, 255).astype(np.uint8)
+        return Image.fromarray(out, "L")
     if image.mode == "1":
         return image.convert("L")
     return image
