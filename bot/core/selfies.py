@@ -108,7 +108,23 @@ class SelfieBook:
     async def add(self, user_id: int, files: list[IncomingFile]) -> BatchResult:
         checks = await asyncio.gather(*(self.checker.check(f.data, f.filename) for f in files))
         async with self.database.transaction() as session:
+            set_id = (await self.open_set(session, user_id)).id
+            stored_before = {p.sha256 for p in await self.photos(session, set_id)}
+        # The files are stored outside any transaction: on SQLite a transaction holds the write lock,
+        # and ten 12 MP uploads held it long enough to keep every other user waiting. A key names
+        # its content (the sha256), so a racing second copy of the same photo writes the same key.
+        keys: dict[str, str] = {}
+        for check in checks:
+            if check.ok and check.sha256 not in stored_before and check.sha256 not in keys:
+                keys[check.sha256] = await self.storage.put(photo_key(user_id, set_id, check.sha256),
+                                                            check.clean_jpeg, content_type="image/jpeg")
+        async with self.database.transaction() as session:
             selfie_set = await self.open_set(session, user_id)
+            if selfie_set.id != set_id:  # the set was closed meanwhile (training began): into the new one
+                for sha, key in list(keys.items()):
+                    data = await self.storage.get(key)
+                    keys[sha] = await self.storage.put(photo_key(user_id, selfie_set.id, sha), data,
+                                                       content_type="image/jpeg")
             existing = await self.photos(session, selfie_set.id)
             known = {p.sha256 for p in existing}
             position = max((p.position for p in existing), default=0)
@@ -118,10 +134,7 @@ class SelfieBook:
                     resent.add(index)  # the very same file again: stored once, reported as a duplicate
                     continue
                 known.add(check.sha256)
-                key = None
-                if check.ok:
-                    key = await self.storage.put(photo_key(user_id, selfie_set.id, check.sha256), check.clean_jpeg,
-                                                 content_type="image/jpeg")
+                key = keys.get(check.sha256) if check.ok else None
                 position += 1
                 session.add(_to_row(selfie_set.id, position, check, key))
             await session.flush()
