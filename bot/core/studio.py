@@ -140,6 +140,14 @@ class Studio:
     def consent_request(text: str) -> Reply:
         return Reply(text, ((Button(texts.BUTTON_CONSENT, "consent"),),), private=True)
 
+    async def consent_first(self) -> list[Reply]:
+        return [self.consent_request(f"{texts.CONSENT_FIRST}\n\n{texts.CONSENT}")]
+
+    async def has_consented(self, user: UserRef) -> bool:
+        async with self.database.transaction() as session:
+            account = await find_user(session, user.platform, user.user_id)
+            return account is not None and account.consented_at is not None
+
     async def _consent(self, user: UserRef) -> list[Reply]:
         async with self.database.transaction() as session:
             recorded = await record_consent(session, await self.account(session, user))
@@ -272,7 +280,7 @@ class Studio:
             account = await self.account(session, user)
             user_id = account.id
             if account.consented_at is None:  # no photo is looked at, let alone kept, before consent
-                return [self.consent_request(f"{texts.CONSENT_FIRST}\n\n{texts.CONSENT}")]
+                return await self.consent_first()
             await self.current_lora(session, user_id)
         result = await self.selfies.add(user_id, files)
         # a file the user named (a document, a Discord attachment) is called by its name in the verdicts

@@ -20,7 +20,7 @@ from bot.core.replies import Reply, is_one_shot
 from bot.core.studio import Studio
 from bot.discord import commands, texts
 from bot.discord.render import DiscordMessenger, UploadLimits
-from bot.discord.replier import Replier
+from bot.discord.replier import Replier, user_of
 from bot.discord.uploads import MAX_FILES, UploadModal, download, too_big_text, unsupported_kind
 from bot.discord.views import StudioButton
 from studio.settings import Settings, require_secret
@@ -175,6 +175,13 @@ class DiscordFrontEnd:
 
     # ------------------------------------------------------------------ photos
     async def open_upload(self, interaction: Interaction) -> None:
+        if not await self.studio.has_consented(user_of(interaction)):
+            # no upload window before the user has confirmed: they would pick photos to be refused
+            replier = self.replier(interaction)
+            await replier.defer()
+            await replier.send(await self.studio.consent_first())
+            await replier.finish()
+            return
         await interaction.response.send_modal(UploadModal(self.serve_photos))
 
     async def serve_photos(self, interaction: Interaction, attachments: Sequence[discord.Attachment]) -> None:

@@ -337,3 +337,15 @@ async def test_someone_elses_portrait_buttons_say_whose_they_are(bot_factory, di
             assert [a.text for a in answers] == [
                 "That button belongs to someone else's portraits — only they can use it. /styles paints your own."]
             assert answers[0].private
+
+
+async def test_the_upload_window_asks_for_consent_first(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory():
+        command = await slash(discord, ALEX, "upload", guild=True)
+        assert (await discord.wait_for_callback(command)).type == 5  # no window (9): an answer instead
+        request = await discord.wait_for_text("I can't take photos yet")
+        assert request.ephemeral and request.button_labels == ["✅ I confirm"]
+        await press(discord, ALEX, request, "I confirm", guild=True)
+        await discord.wait_for_text("Thank you!")
+        again = await slash(discord, ALEX, "upload", guild=True)
+        assert (await discord.wait_for_callback(again)).type == 9  # now the upload window opens
