@@ -61,6 +61,17 @@ class ModelCache:
         with self._lock:
             self._items.clear()
 
+    def evict(self, prefix: str) -> list[str]:
+        """Drop the models whose key starts with ``prefix`` (unloading those that can), so that
+        the next job's models fit beside what stays."""
+        with self._lock:
+            gone = [key for key in self._items if key.startswith(prefix)]
+            for key in gone:
+                unload = getattr(self._items.pop(key), "unload", None)
+                if callable(unload):
+                    unload()
+        return gone
+
 
 class StorageBridge:
     """Synchronous get/put for handler threads, run on the loop that owns the async storage."""

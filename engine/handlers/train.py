@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
+import logging
+
 from engine.handlers.context import JobContext
 from engine.handlers.images import decode_image
 from engine.handlers.models import model_spec
 from engine.jobs import TrainJob, TrainOutput
+
+log = logging.getLogger(__name__)
+
+
+# A warm SDXL generator holds ~10 GiB of weights (20.5 GiB at its peak, H100); training beside it
+# takes 14 GiB with gradient checkpointing, 36 GiB without (bench/RESULTS.md). Below this much
+# memory the generator goes before a training job, and is loaded again by the next generation.
+TRAIN_BESIDE_GENERATOR_GIB = 40
+
+
+def gpu_memory_gib(device: str) -> float | None:
+    """The GPU's memory in GiB; None on a machine without CUDA."""
+    import torch
+
+    from engine.device import resolve_device
+
+    resolved = resolve_device(device)
+    if resolved.type != "cuda":
+        return None
+    return torch.cuda.get_device_properties(resolved).total_memory / 2**30
+
+
+def make_room_for_training(context: JobContext) -> list[str]:
+    memory = gpu_memory_gib(context.options.device)
+    if memory is None or memory >= TRAIN_BESIDE_GENERATOR_GIB:
+        return []
+    evicted = context.cache.evict("generator:")
+    if evicted:
+        import torch
+
+        torch.cuda.empty_cache()
+        log.info("%.0f GiB GPU: unloaded %s to train", memory, ", ".join(evicted))
+    return evicted
 
 
 def handle_train(spec: TrainJob, context: JobContext) -> TrainOutput:
@@ -13,6 +48,7 @@ def handle_train(spec: TrainJob, context: JobContext) -> TrainOutput:
 
     context.report("preparing")
     model = model_spec(context, spec.base_model)
+    make_room_for_training(context)
     config = TrainConfig.for_model(model, token=spec.token, class_word=spec.class_word, steps=spec.steps, seed=spec.seed)
     captions = spec.captions or [""] * len(spec.photo_keys)  # "": the instance prompt
     photos = []
