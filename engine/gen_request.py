@@ -33,6 +33,7 @@ class GenerationRequest:
     style_lora: Path | None = None
     style_lora_weight: float = 0.8
     vary_prompts: bool = True
+    scheduler: str | None = None  # engine/schedulers.py; None: the pipeline's own
 
     def __post_init__(self) -> None:
         problems = []
@@ -47,6 +48,11 @@ class GenerationRequest:
             problems.append("steps must be in 1..150")
         if self.guidance is not None and not 0 <= self.guidance <= 30:
             problems.append("guidance must be in 0..30")
+        if self.scheduler is not None:
+            from engine.schedulers import SCHEDULERS
+
+            if self.scheduler not in SCHEDULERS:
+                problems.append(f"scheduler must be one of {', '.join(SCHEDULERS)} (got {self.scheduler!r})")
         if self.refiner_split is not None and not 0 < self.refiner_split < 1:
             problems.append("refiner_split must be in (0, 1)")
         for name, path in (("lora", self.lora), ("style_lora", self.style_lora)):

@@ -61,6 +61,8 @@ class Generator:
         # 4.8 s per 1024² portrait unfused, see bench/RESULTS.md).
         self.fuse_loras = fuse_loras
         self._fused: tuple[tuple[str, float], ...] = ()
+        self._own_schedulers: dict[int, Any] = {}
+        self._schedulers: dict[tuple[int, str], Any] = {}
         #: pipeline invocations so far (one per batch of up to ``batch_size`` images)
         self.pipeline_calls = 0
 
@@ -94,6 +96,7 @@ class Generator:
         self._base = self._refiner = None
         self._adapters = {}
         self._fused = ()
+        self._own_schedulers, self._schedulers = {}, {}
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
@@ -136,6 +139,24 @@ class Generator:
                 base.fuse_lora(adapter_names=list(wanted), lora_scale=1.0)
                 self._fused = fused
 
+    # --- samplers --------------------------------------------------------------------------------
+    def _set_scheduler(self, name: str | None) -> None:
+        """The request's sampler on the base and the refiner (built once per name from each
+        pipeline's own scheduler config); None: the model's own."""
+        from engine.schedulers import build_scheduler
+
+        for pipe in (self.base, self.refiner):
+            if pipe is None:
+                continue
+            own = self._own_schedulers.setdefault(id(pipe), pipe.scheduler)
+            if name is None:
+                pipe.scheduler = own
+                continue
+            key = (id(pipe), name)
+            if key not in self._schedulers:
+                self._schedulers[key] = build_scheduler(name, own.config)
+            pipe.scheduler = self._schedulers[key]
+
     # --- generation ------------------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> dict[str, Any]:
         """Size, steps, guidance and refiner split the request resolves to, budget-checked."""
@@ -171,7 +192,7 @@ class Generator:
         """What requests must agree on to share pipeline calls: size, schedule and LoRAs."""
         return (plan["width"], plan["height"], plan["steps"], plan["split"], plan["guidance"],
                 request.lora is not None, request.lora_scale, request.style_lora is not None,
-                request.style_lora_weight)
+                request.style_lora_weight, request.scheduler)
 
     def generate_many(self, requests: list[GenerationRequest], *, progress: ProgressFn | None = None,
                       should_cancel: CancelFn | None = None) -> list[list[GeneratedImage]]:
@@ -191,6 +212,7 @@ class Generator:
         if should_cancel is not None and should_cancel():
             raise Cancelled("generation", 0)
         self._set_loras(requests[0])
+        self._set_scheduler(requests[0].scheduler)
         refiner = self.refiner if plan["split"] is not None else None
         items = [(owner, index) for owner, request in enumerate(requests) for index in range(request.count)]
         results: list[list[GeneratedImage]] = [[] for _ in requests]

@@ -73,6 +73,8 @@ class GenerateJob(JobSpec):
     guidance: float | None = None
     seed: int = 0
     use_refiner: bool = True
+    refiner_split: float | None = Field(None, gt=0, lt=1)  # base→refiner hand-off; None: the model's
+    scheduler: str | None = None  # a name of engine/schedulers.py; None: the model's own
     output_prefix: str  # portraits are stored as <output_prefix><index>-<aspect>.jpg
     output_aspects: list[str] = Field(default_factory=list)  # a face-centred crop of each portrait per aspect
     reference_embeddings: list[list[float]] = Field(default_factory=list, max_length=30)

@@ -38,7 +38,16 @@ class Sampler(BaseModel):
     steps: int = Field(30, ge=1, le=150)
     guidance_scale: float = Field(7.0, ge=0.0, le=30.0)
     refiner_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share of steps done by the refiner.")
-    scheduler: str = "euler"
+    scheduler: str = Field("euler", description="A sampler of engine/schedulers.py, e.g. dpmpp_2m_karras.")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        from engine.schedulers import SCHEDULERS
+
+        if value not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {value!r}; one of {', '.join(SCHEDULERS)}")
+        return value
 
 
 class StyleLora(BaseModel):

@@ -94,3 +94,19 @@ def test_a_broken_style_pack_stops_start_up_in_one_line(tmp_path: Path) -> None:
     result = run_studio("styles", env={"STUDIO_STYLES_DIRS": str(tmp_path)}, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("Style catalogue error: ") and "astronaut.toml: field 'aspects': unknown aspect '7:3'" in result.stderr
+
+
+def test_a_style_naming_an_unknown_scheduler_is_refused_with_its_file_and_field(tmp_path):
+
+    import pytest
+
+    from styles import StyleError, load_catalogue
+    from styles.catalogue import BUILTIN_DIR
+
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    source = (BUILTIN_DIR / "linkedin-headshot.toml").read_text()
+    (folder / "odd.toml").write_text(source.replace('id = "linkedin-headshot"', 'id = "odd"').replace(
+        'scheduler = "dpmpp_2m_karras"', 'scheduler = "lms_fancy"'))
+    with pytest.raises(StyleError, match=r"odd\.toml.*scheduler.*lms_fancy"):
+        load_catalogue([folder])

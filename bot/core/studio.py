@@ -528,7 +528,9 @@ class Studio:
             style_lora_weight=style.lora.weight if style.lora else 0.8,
             base_model=lora.base_model if lora.base_model != "auto" else "", count=count, aspect=style.aspects[0],
             steps=style.sampler.steps, guidance=style.sampler.guidance_scale, seed=seed,
-            use_refiner=style.sampler.refiner_fraction > 0, output_prefix=f"{user_prefix(user_id)}outputs/pending/",
+            use_refiner=style.sampler.refiner_fraction > 0,
+            refiner_split=round(1 - style.sampler.refiner_fraction, 4) if style.sampler.refiner_fraction > 0 else None,
+            scheduler=style.sampler.scheduler, output_prefix=f"{user_prefix(user_id)}outputs/pending/",
             output_aspects=list(style.aspects), reference_embeddings=references, extra_candidates=count // 2,
         ).to_payload()
 

@@ -125,6 +125,7 @@ def _request(spec: GenerateJob, context: JobContext) -> Any:
     return GenerationRequest(
         prompt=spec.prompt, negative_prompt=spec.negative_prompt, count=spec.count + spec.extra_candidates,
         aspect=spec.aspect, steps=spec.steps, guidance=spec.guidance, seed=spec.seed, use_refiner=spec.use_refiner,
+        refiner_split=spec.refiner_split, scheduler=spec.scheduler,
         lora=_fetch_lora(context, spec.lora_key, "user_lora"), lora_scale=spec.lora_scale,
         style_lora=_style_lora(context, spec.style_lora_key), style_lora_weight=spec.style_lora_weight,
     )
@@ -203,6 +204,7 @@ def batch_key(payload: dict[str, Any]) -> tuple[Any, ...] | None:
         return None
     assert isinstance(spec, GenerateJob)
     return (spec.lora_key, spec.base_model, spec.aspect, spec.steps, spec.guidance, spec.use_refiner,
+            spec.refiner_split, spec.scheduler,
             spec.style_lora_key, spec.style_lora_weight, spec.lora_scale)
 
 

@@ -106,3 +106,20 @@ def test_a_fused_lora_paints_what_the_unfused_one_does_and_is_fused_once(tiny_sp
     plain = np.asarray(fused.generate(GenerationRequest("ohwx person", count=1, steps=2, use_refiner=False))[0].image,
                        float)
     assert np.abs(plain - expected).mean() > 0.1  # unfused again: the LoRA is gone
+
+
+def test_the_scheduler_a_request_names_is_the_one_that_runs(tiny_spec):
+    from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
+
+    generator = Generator(tiny_spec, device="cpu", models_dir=Path("/nonexistent"))
+    seen = []
+    request = dict(prompt="ohwx person", count=1, steps=4, refiner_split=0.5)
+    generator.generate(GenerationRequest(**request, scheduler="dpmpp_2m_karras"),
+                       progress=lambda p: seen.append((p.stage, generator.base.scheduler, generator.refiner.scheduler)))
+    base_scheduler, refiner_scheduler = seen[0][1], seen[-1][2]
+    assert isinstance(base_scheduler, DPMSolverMultistepScheduler) and base_scheduler.config.use_karras_sigmas
+    assert isinstance(refiner_scheduler, DPMSolverMultistepScheduler)
+    generator.generate(GenerationRequest(**request))  # none named: the model's own again
+    assert type(generator.base.scheduler) is EulerDiscreteScheduler
+    with pytest.raises(InvalidConfig, match="scheduler must be one of"):
+        GenerationRequest(**request, scheduler="lms_fancy")

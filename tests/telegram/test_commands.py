@@ -202,7 +202,10 @@ async def test_a_double_tap_on_a_style_makes_one_job_and_one_progress_message(bo
         sent = [params["text"] for method, params in telegram.calls if method == "sendMessage"]
         assert sum("Painting 4" in text for text in sent) == 1  # no second progress message that never moves
         async with bot.services.database.transaction() as session:
-            assert len(list(await session.scalars(select(Job)))) == 1
+            queued = list(await session.scalars(select(Job)))
+            assert len(queued) == 1
+            # the style's sampler reaches the engine: Dating asks for DPM++ 2M Karras, 20 % refiner
+            assert (queued[0].payload["scheduler"], queued[0].payload["refiner_split"]) == ("dpmpp_2m_karras", 0.8)
         await telegram.send_text(ALEX, "/credits")
         assert "You have 2 credits" in (await telegram.wait_for_text(ALEX, "💳")).text
 
