@@ -4,6 +4,9 @@ days goes with its portraits after one notice; the sweep is idempotent and `--dr
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -164,7 +167,14 @@ def test_studio_retention_dry_run_lists_and_deletes_nothing(tmp_path, monkeypatc
         await database.dispose()
 
     asyncio.run(old_user())
-    result = CliRunner().invoke(app, ["retention", "--dry-run"])
+    root = logging.getLogger()
+    handlers, level, hooks = list(root.handlers), root.level, (sys.excepthook, threading.excepthook)
+    try:  # the command sets up logging on CliRunner's stream, closed once it returns
+        result = CliRunner().invoke(app, ["retention", "--dry-run"])
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        sys.excepthook, threading.excepthook = hooks
     assert result.exit_code == 0, result.output
     assert "would delete selfies of user 1, set 1: 3 photo file(s)" in result.output
     assert "model" not in result.output  # used 20 days ago: neither due nor announced
