@@ -33,12 +33,12 @@ def compose_prompt(style_prompt: str, token: str, class_word: str, variation: st
 
 
 def detect_face(image: Image.Image) -> Box | None:
-    """The largest face by intake's detector, or None (also when dlib is not installed)."""
+    """The largest face by intake's detector, down to ~40 px, or None (also when dlib is not installed)."""
     try:
-        from engine.intake.faces import detect_faces
+        from engine.intake.faces import detect_portrait_faces
     except ImportError:
         return None
-    found = detect_faces(image)
+    found = detect_portrait_faces(image)
     return as_box(found[0]) if found else None
 
 

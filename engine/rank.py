@@ -24,10 +24,19 @@ class FaceBackend(Protocol):
     def face_distance(self, a: np.ndarray, b: np.ndarray) -> float: ...
 
 
-def default_backend() -> FaceBackend | ModuleType:
-    from engine.intake import faces
+class _PortraitFaces:
+    """Intake's face functions, with the detection that finds the small faces of full-body portraits."""
 
-    return faces
+    def __init__(self) -> None:
+        from engine.intake import faces
+
+        self.detect_faces = faces.detect_portrait_faces
+        self.face_embedding = faces.face_embedding
+        self.face_distance = faces.face_distance
+
+
+def default_backend() -> FaceBackend | ModuleType:
+    return _PortraitFaces()
 
 
 @dataclass(frozen=True)

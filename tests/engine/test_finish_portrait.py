@@ -69,3 +69,21 @@ def test_studio_finish_writes_every_aspect(portrait, tmp_path, capsys):
         assert square.size == (1024, 1024)
     assert finish_command([source], ["3:2"], tmp_path / "out", settings=settings) == 2
     assert "unknown aspect" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("face_px", [60, 48, 40])
+def test_a_small_face_in_a_full_body_portrait_is_found_for_ranking_and_finishing(face_px):
+    from engine.intake.faces import detect_faces
+    from engine.rank import default_backend
+
+    with Image.open(PHOTOS / "obama.jpg") as opened:
+        person = opened.convert("RGB")
+    width = detect_faces(person)[0]
+    scale = face_px / (width.right - width.left)
+    small = person.resize((round(person.width * scale), round(person.height * scale)))
+    portrait = Image.new("RGB", (1024, 1024), (120, 130, 140))
+    portrait.paste(small, (400, 300))
+    assert detect_faces(portrait) == []  # the intake pass (640 px, no upsampling) misses it
+    face = detect_face(portrait)
+    assert face is not None and 400 < face[0] < 400 + small.width and 300 < face[1] < 300 + small.height
+    assert default_backend().detect_faces(portrait)  # ranking sees it too
