@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,8 +68,7 @@ class Plan:
 
 
 def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
+    """SQLite gives back naive UTC datetimes, PostgreSQL aware ones."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -29,3 +29,11 @@ def weight_dtype(device: torch.device, precision: str = "fp16") -> torch.dtype:
 def seeded_generator(device: torch.device, seed: int) -> torch.Generator:
     generator = torch.Generator(device="cpu" if device.type == "mps" else device)
     return generator.manual_seed(int(seed))
+
+
+def gpu_memory_gib(device: torch.device | str) -> float | None:
+    """The GPU's memory in GiB; None when ``device`` is not a CUDA device."""
+    resolved = resolve_device(device) if isinstance(device, str) else device
+    if resolved.type != "cuda":
+        return None
+    return torch.cuda.get_device_properties(resolved).total_memory / 2**30

@@ -61,8 +61,8 @@ class Generator:
         # 4.8 s per 1024² portrait unfused, see bench/RESULTS.md).
         self.fuse_loras = fuse_loras
         self._fused: tuple[tuple[str, float], ...] = ()
-        self._own_schedulers: dict[int, Any] = {}
-        self._schedulers: dict[tuple[int, str], Any] = {}
+        self._own_schedulers: dict[str, Any] = {}  # "base"/"refiner" -> the model's own scheduler
+        self._schedulers: dict[tuple[str, str], Any] = {}
         #: pipeline invocations so far (one per batch of up to ``batch_size`` images)
         self.pipeline_calls = 0
 
@@ -145,17 +145,16 @@ class Generator:
         pipeline's own scheduler config); None: the model's own."""
         from engine.schedulers import build_scheduler
 
-        for pipe in (self.base, self.refiner):
+        for role, pipe in (("base", self.base), ("refiner", self.refiner)):
             if pipe is None:
                 continue
-            own = self._own_schedulers.setdefault(id(pipe), pipe.scheduler)
+            own = self._own_schedulers.setdefault(role, pipe.scheduler)
             if name is None:
                 pipe.scheduler = own
                 continue
-            key = (id(pipe), name)
-            if key not in self._schedulers:
-                self._schedulers[key] = build_scheduler(name, own.config)
-            pipe.scheduler = self._schedulers[key]
+            if (role, name) not in self._schedulers:
+                self._schedulers[(role, name)] = build_scheduler(name, own.config)
+            pipe.scheduler = self._schedulers[(role, name)]
 
     # --- generation ------------------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> dict[str, Any]:

@@ -67,7 +67,9 @@ def _grabcut(rgb: np.ndarray, face: Box, iterations: int) -> np.ndarray:
 def blur_background(image: Image.Image, face: Box, *, strength: float = 1.0,
                     mask_side: int | None = MASK_SIDE) -> Image.Image:
     """Portrait look: the subject stays sharp, the rest gets a Gaussian blur (sigma ~ 6 px at 1024).
-    The blur is made at a quarter of the size and brought back up (it is smooth by nature)."""
+    The mask is made at ``mask_side`` and the blur at a quarter of the size, both brought back up
+    (they are smooth by nature); ``mask_side=None`` does both at full size, as before (the
+    comparison in bench/finishing.py)."""
     if strength <= 0:
         return image
     rgb = np.asarray(image.convert("RGB"))

@@ -25,7 +25,7 @@ from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from PIL import Image
 
 from engine.checkpoints import clear_checkpoints, latest_checkpoint, save_checkpoint
-from engine.device import resolve_device, weight_dtype
+from engine.device import gpu_memory_gib, resolve_device, weight_dtype
 from engine.errors import Cancelled, InvalidConfig
 from engine.models import ModelSpec
 from engine.pipelines import LoadOptions, load_base
@@ -156,11 +156,12 @@ CHECKPOINTING_BELOW_GIB = 64
 
 def use_checkpointing(config: TrainConfig, device: torch.device) -> bool:
     """Gradient checkpointing as configured; unset, only on a CUDA card under CHECKPOINTING_BELOW_GIB."""
-    if device.type != "cuda":
+    memory = gpu_memory_gib(device)
+    if memory is None:
         return False
     if config.gradient_checkpointing is not None:
         return config.gradient_checkpointing
-    return torch.cuda.get_device_properties(device).total_memory < CHECKPOINTING_BELOW_GIB * 2**30
+    return memory < CHECKPOINTING_BELOW_GIB
 
 
 def _add_adapters(pipe: StableDiffusionXLPipeline, config: TrainConfig) -> list[dict]:

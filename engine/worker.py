@@ -319,9 +319,10 @@ class Worker:
         gone (its user deleted everything while it ran) also takes what it stored with it."""
         final = outcome.state in FINAL_OUTCOMES and outcome.written
         if outcome.state == "lost":
-            async with self.database.transaction() as session:
-                job_gone = await session.get(Job, lease.job_id) is None
-                user_gone = job_gone and await session.get(User, lease.user_id) is None
+            job_gone, user_gone = await self._job_gone(lease), False
+            if job_gone:
+                async with self.database.transaction() as session:
+                    user_gone = await session.get(User, lease.user_id) is None
             if user_gone:
                 removed = await self.storage.delete_user(lease.user_id)
                 log.info("job %s [%s]: its user was deleted while it ran; %d stored object(s) it left removed",

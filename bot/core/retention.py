@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -16,14 +17,17 @@ from bot.core.replies import Reply
 from db import retention
 from db.models import Job, User, utcnow
 
+if TYPE_CHECKING:
+    from bot.core.studio import Studio
+
 log = logging.getLogger(__name__)
 
 
 class RetentionSweeper:
-    def __init__(self, studio: object, messenger: Messenger, *, every_seconds: float | None = None) -> None:
+    def __init__(self, studio: Studio, messenger: Messenger, *, every_seconds: float | None = None) -> None:
         self.studio = studio
         self.messenger = messenger
-        settings = studio.settings  # type: ignore[attr-defined]
+        settings = studio.settings
         self.policy = retention.Policy.from_settings(settings)
         self.every_seconds = every_seconds if every_seconds is not None else settings.retention_sweep_minutes * 60
         self._next_at = 0.0
@@ -36,7 +40,7 @@ class RetentionSweeper:
 
     async def run(self, now: datetime | None = None) -> retention.Plan:
         now = now or utcnow()
-        database, storage = self.studio.database, self.studio.storage  # type: ignore[attr-defined]
+        database, storage = self.studio.database, self.studio.storage
         async with database.transaction() as session:
             found = await retention.plan(session, self.policy, now)
         for notice in found.notices:
@@ -48,7 +52,7 @@ class RetentionSweeper:
         return found
 
     async def _tell(self, notice: retention.ExpiringModel, now: datetime) -> None:
-        database = self.studio.database  # type: ignore[attr-defined]
+        database = self.studio.database
         async with database.transaction() as session:
             user = await session.get(User, notice.user_id)
             if user is None or user.platform != self.messenger.platform:

@@ -19,15 +19,9 @@ TRAIN_BESIDE_GENERATOR_GIB = 40
 
 
 def gpu_memory_gib(device: str) -> float | None:
-    """The GPU's memory in GiB; None on a machine without CUDA."""
-    import torch
+    from engine.device import gpu_memory_gib as memory_of  # torch, only when a training job runs
 
-    from engine.device import resolve_device
-
-    resolved = resolve_device(device)
-    if resolved.type != "cuda":
-        return None
-    return torch.cuda.get_device_properties(resolved).total_memory / 2**30
+    return memory_of(device)
 
 
 def make_room_for_training(context: JobContext) -> list[str]:

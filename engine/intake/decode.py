@@ -188,10 +188,10 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     float64 copies (a 60 MP 16-bit PNG peaked at 2 GB that way; now the 8-bit result and one band)."""
     if image.mode.startswith("I;16") or image.mode in {"I", "F"}:
         if image.mode == "I":
-            low, high = image.getextrema()
+            high = image.getextrema()[1]
             divisor = 1 if high <= 255 else 257  # 8-bit values kept in a 32-bit container, or 16-bit ones
         elif image.mode == "F":
-            low, high = image.getextrema()
+            high = image.getextrema()[1]
             divisor = 0  # floats: [0, 1] scaled to 255, else taken as 0..255
         else:
             divisor = 257
