@@ -27,7 +27,7 @@ from db.allowance import load_key
 from db.users import delete_user, find_user, get_or_create_user, record_consent
 from engine.intake import IntakeConfig
 from engine.jobs import GenerateJob, TrainJob
-from studio.app import Services
+from studio.services import Services
 from styles import Style
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ class Studio:
 
     async def delete_everything(self, user: UserRef) -> None:
         """Every copy: the messages with portraits the bot can take back, the rows (a running job
-        notices at its next heartbeat, stops and removes what it wrote: engine.worker), storage."""
+        notices at its next heartbeat, stops and removes what it wrote: engine.runtime.worker), storage."""
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
             if account is None:

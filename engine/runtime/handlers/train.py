@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from engine.handlers.context import JobContext
-from engine.handlers.images import decode_image
-from engine.handlers.models import model_spec
+from engine.runtime.handlers.context import JobContext
+from engine.runtime.handlers.images import decode_image
+from engine.runtime.handlers.models import model_spec
 from engine.jobs import TrainJob, TrainOutput
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from db.storage import Storage
 from engine.errors import Cancelled
-from engine.progress import ProgressTracker
-from engine.scratch import job_folder
+from engine.runtime.progress import ProgressTracker
+from engine.runtime.scratch import job_folder
 
 T = TypeVar("T")
 
@@ -117,7 +117,7 @@ class JobContext:
 
     @property
     def work_dir(self) -> Path:
-        """This job's scratch folder (``engine.scratch``): kept across its attempts on this machine
+        """This job's scratch folder (``engine.runtime.scratch``): kept across its attempts on this machine
         (training resumes from it), removed by the worker when the job is over."""
         path = job_folder(self.options.work_dir, self.job_id, self.correlation_id)
         path.mkdir(parents=True, exist_ok=True)
