@@ -17,7 +17,7 @@ from bot.core.delivery import originals_reply
 from bot.core.job_refs import job_ref, names, parse_job_ref
 from bot.core.limits import RateLimiter
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
-from bot.core.selfies import BatchResult, SelfieBook, clean_filename
+from bot.core.selfies import BatchResult, SelfieBook, clean_filename, training_crops
 from db import credits, jobs
 from db.job_status import request_cancel
 from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
@@ -417,6 +417,7 @@ class Studio:
             selfie_set.class_word = class_word
             job.payload = TrainJob(
                 user_id=account.id, set_id=selfie_set.id, photo_keys=[p.storage_key for p in photos],
+                crops=training_crops(photos, token=PERSONAL_TOKEN, class_word=class_word, config=self.intake),
                 lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
                 token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
             ).to_payload()

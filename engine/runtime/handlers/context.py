@@ -31,13 +31,16 @@ class EngineOptions:
     offline: bool = True
     work_dir: Path = Path("data/work")
     face_restorer: str = "gfpgan"
+    train_steps_per_image: int | None = None  # None: the base model's policy
+    train_max_steps: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineOptions:
         return cls(
             base_model=settings.base_model, device=settings.device, models_dir=Path(settings.resolved_models_dir),
             offline=settings.hf_offline, work_dir=Path(settings.data_dir) / "work",
-            face_restorer=str(settings.face_restorer),
+            face_restorer=str(settings.face_restorer), train_steps_per_image=settings.train_steps_per_image,
+            train_max_steps=settings.train_max_steps,
         )
 
 
