@@ -153,10 +153,15 @@ def _read_toml(path: Path) -> dict:
 
 
 def load_style(path: Path) -> Style:
+    from styles.prompt_fit import misfit
+
     try:
-        return Style.model_validate(_read_toml(path))
+        style = Style.model_validate(_read_toml(path))
     except ValidationError as error:
         raise StyleError(f"{path}: {_describe(error)}") from None
+    if problem := misfit(style):
+        raise StyleError(f"{path}: {problem}")
+    return style
 
 
 def _load_categories(folder: Path) -> list[Category]:

@@ -29,10 +29,10 @@ from engine.intake import IntakeConfig
 from engine.jobs import GenerateJob, TrainJob
 from studio.services import Services
 from styles import Style
+from styles.prompt_fit import PERSONAL_TOKEN  # the rare token a personal LoRA binds the face to
 
 log = logging.getLogger(__name__)
 
-PERSONAL_TOKEN = "ohwx"  # a rare token: the LoRA binds the user's face to it
 MAX_REFERENCES = 12  # selfie embeddings sent with a generation to rank its outputs by likeness
 TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
 
