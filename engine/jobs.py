@@ -109,6 +109,10 @@ class GenerateJob(JobSpec):
     reference_embeddings: list[list[float]] = Field(default_factory=list, max_length=30)
     """The user's selfie face embeddings: outputs are ranked by likeness and faceless ones dropped."""
     extra_candidates: int = Field(0, ge=0, le=16)  # generated beyond ``count`` so the best can be kept
+    min_likeness: int = Field(0, ge=0, le=100)
+    """Likeness bar in % of the user's own baseline (engine.likeness); 0: none. Portraits below it
+    are painted again (``likeness_retries`` rounds) and, still below, not charged for."""
+    likeness_retries: int = Field(0, ge=0, le=3)
 
     @property
     def aspects(self) -> list[str]:
@@ -166,6 +170,7 @@ class ImageOutput(BaseModel):
     size_bytes: int
     aspect: str = ""  # which crop of the portrait
     score: float | None = None  # identity distance to the user's selfies; lower is more alike
+    likeness: int | None = None  # % of the user's own baseline (engine.likeness); None: no face measured
 
 
 class GenerateOutput(JobOutput):
@@ -173,6 +178,10 @@ class GenerateOutput(JobOutput):
     base_model: str
     images: list[ImageOutput]
     seconds: float
+    likeness_baseline: float | None = None  # mean distance between the user's selfies
+    min_likeness: int = 0
+    below_likeness: int = 0  # portraits delivered below ``min_likeness`` (not charged for)
+    likeness_rounds: int = 0  # extra rounds painted to reach it
 
 
 OUTPUTS: dict[str, type[JobOutput]] = {"noop": NoopOutput, "train": TrainOutput, "generate": GenerateOutput}

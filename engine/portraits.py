@@ -68,8 +68,8 @@ class Finisher:
 
     def enhance(self, image: Image.Image, face: Box | None = None) -> Enhanced:
         """The neural part (face restoration, upscaling): on the GPU when there is one, one portrait
-        at a time."""
-        face = face or detect_face(image)
+        at a time. ``face``: a box tuple or a FaceBox (what ranking found)."""
+        face = as_box(face) if face is not None else detect_face(image)
         if face is not None:
             image = self.restorer.restore(image, [face])
         else:

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
         "them is kept after /delete). Empty: a random key in `<data_dir>/account-hash.key`.")
     train_cost: int = Field(1, ge=0, description="Credits one personal-model training costs.")
     generate_cost: int = Field(1, ge=0, description="Credits one style generation (a batch of portraits) costs.")
+    min_likeness: int = Field(
+        70, ge=0, le=100, description="Likeness bar in % of the user's own baseline (100 = as close as their selfies "
+        "are to each other). Portraits below it are painted again, then not charged for. 0: off; a style may set its own.")
+    likeness_retries: int = Field(1, ge=0, le=3, description="Extra rounds painted when portraits fall below the likeness bar.")
     images_per_generation: int = Field(4, ge=1, le=20, description="Portraits delivered per generation.")
     max_queued_jobs_per_user: int = Field(3, ge=1, description="Jobs one user may have waiting at once.")
     commands_per_minute: int = Field(20, ge=1, description="Per-user command rate limit.")

@@ -92,6 +92,9 @@ class Style(BaseModel):
     order: int = 100
     sampler: Sampler = Sampler()
     lora: StyleLora | None = None
+    min_likeness: int | None = Field(None, ge=0, le=100)
+    """Likeness bar for this style in % (engine.likeness); None: STUDIO_MIN_LIKENESS; 0: no bar
+    (a drawing is not meant to measure like a photo of the face)."""
 
     @field_validator("prompt")
     @classmethod

@@ -33,16 +33,32 @@ def _extension(key: str) -> str:
     return key.rsplit(".", 1)[-1] if "." in key.rsplit("/", 1)[-1] else "png"
 
 
-async def album_reply(storage: Storage, job: Job, title: str, credits_left: int) -> Reply:
+def likeness_lines(job: Job, refunded: int) -> list[str]:
+    """The legend of the captions' likeness figures, and what fell short of the bar and was not charged."""
+    result = job.result or {}
+    lines = []
+    if any(image.get("likeness") is not None for image in result.get("images", [])):
+        lines.append(texts.LIKENESS_LEGEND)
+    if short := int(result.get("below_likeness") or 0):
+        lines.append(texts.LIKENESS_SHORT.format(
+            short=texts.plural(short, "portrait"), bar=result.get("min_likeness", 0), them="it" if short == 1 else "them",
+            refund=texts.plural(refunded, "credit")))
+    return lines
+
+
+async def album_reply(storage: Storage, job: Job, title: str, credits_left: int, refunded: int = 0) -> Reply:
     images = album_images(job)
     pictures = []
     for number, image in enumerate(images, start=1):
         template = texts.ALBUM_FIRST_CAPTION if number == 1 else texts.ALBUM_CAPTION
+        caption = template.format(title=title, index=number, count=len(images))
+        if image.get("likeness") is not None:
+            caption += texts.LIKENESS_CAPTION.format(percent=image["likeness"])
         pictures.append(Picture(await storage.get(image["key"]), f"portrait-{job.id}-{number}.{_extension(image['key'])}",
-                                template.format(title=title, index=number, count=len(images))))
+                                caption))
     left = texts.CREDITS_LEFT.format(credits=texts.plural(credits_left, "credit"))
     return Reply(
-        texts.DELIVERED.format(credits_left=left),
+        "\n".join([texts.DELIVERED.format(credits_left=left), *likeness_lines(job, refunded)]),
         ((Button(texts.BUTTON_FILES, f"files:{job_ref(job)}"),),
          (Button(texts.BUTTON_MORE, f"more:{job_ref(job)}"), Button(texts.BUTTON_ANOTHER, "styles"))),
         album=tuple(pictures),

@@ -149,8 +149,11 @@ class JobWatcher:
             if job.kind == JobKind.train:
                 await self.messenger.send(chat, self.studio.style_picker(texts.MODEL_READY))
             else:
+                result = job.result or {}
+                refunded = credits.shortfall_refund(job.credits_reserved, int(result.get("below_likeness") or 0),
+                                                    len({image.get("index") for image in result.get("images", [])}))
                 await self._send_album(job, await album_reply(self.studio.storage, job, self.studio.style_title(job),
-                                                              balance))
+                                                              balance, refunded))
             return
         outcome = failure_reply(job)
         if job.reply_message_id:  # the progress message never stays "working…"

@@ -533,6 +533,8 @@ class Studio:
             refiner_split=round(1 - style.sampler.refiner_fraction, 4) if style.sampler.refiner_fraction > 0 else None,
             scheduler=style.sampler.scheduler, output_prefix=f"{user_prefix(user_id)}outputs/pending/",
             output_aspects=list(style.aspects), reference_embeddings=references, extra_candidates=count // 2,
+            min_likeness=self.settings.min_likeness if style.min_likeness is None else style.min_likeness,
+            likeness_retries=self.settings.likeness_retries,
         ).to_payload()
 
     async def _own_job(self, session: AsyncSession, user: UserRef, button: str) -> Job | None:

@@ -157,6 +157,7 @@ QUEUE_POSITION = "You're #{position} in line"
 STAGE_NAMES = {
     "queued": "Waiting in line", "preparing": "Getting ready", "training": "Learning your face",
     "generating": "Painting", "finishing": "Finishing touches", "done": "Done",
+    "likeness": "Painting a few more to get your likeness right",
 }
 
 TRAIN_FAILED = "😔 Training didn't work this time. {refund} (error id {error_id})"
@@ -168,6 +169,10 @@ APOLOGY = "😔 Something went wrong on my side. Please try again in a moment. (
 ALBUM_CAPTION = "{title} · {index} of {count}"
 ALBUM_FIRST_CAPTION = "{title} · {index} of {count} · best match first"
 DELIVERED = "Here you go! {credits_left}"
+LIKENESS_CAPTION = " · likeness {percent} %"
+LIKENESS_LEGEND = "Likeness 100 % = as close to you as your own photos are to each other."
+LIKENESS_SHORT = ("{short} stayed below the likeness I aim for ({bar} %) even after I painted more, "
+                  "so you don't pay for {them}: {refund} back on your balance.")
 CREDITS_LEFT = "· {credits} left"
 ORIGINALS_CAPTION = "{title} — full resolution ({index} of {count})"
 
