@@ -72,6 +72,10 @@ class TrainJob(JobSpec):
     class_word: str = "person"
     steps: int | None = Field(None, ge=1)
     seed: int = 0
+    reference_embeddings: list[list[float]] = Field(default_factory=list, max_length=30)
+    """The selfies' face embeddings: after training, ``validation_images`` portraits are painted with
+    the new model and their likeness to these is the model's likeness figure."""
+    validation_images: int = Field(2, ge=0, le=8)
 
     @model_validator(mode="after")
     def _crops_of_its_own_photos(self) -> TrainJob:
@@ -158,6 +162,10 @@ class TrainOutput(JobOutput):
     final_loss: float
     seconds: float
     resumed_from: int = 0
+    likeness: int | None = None  # validation portraits' likeness (engine.likeness); None: not measured
+    validation_distance: float | None = None  # their mean identity distance to the selfies
+    likeness_baseline: float | None = None
+    validation_faces: int = 0  # validation portraits in which a face was found
 
 
 class ImageOutput(BaseModel):

@@ -209,6 +209,20 @@ def finish(
     raise typer.Exit(finish_command(images, aspect, output, settings=settings_of(ctx)))
 
 
+@app.command()
+def likeness(
+    ctx: typer.Context,
+    photos: Annotated[Path, typer.Argument(help="Folder of the person's selfies (the references).")],
+    portraits: Annotated[Path, typer.Argument(help="Folder of portraits to measure.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead of lines.")] = False,
+) -> None:
+    """How alike portraits are to a person's selfies, in the figures the bot shows (100 % = as close as the selfies are to each other)."""
+    from engine.intake import IntakeConfig
+    from engine.likeness_report import likeness_command
+
+    raise typer.Exit(likeness_command(photos, portraits, as_json, IntakeConfig.from_settings(settings_of(ctx))))
+
+
 @models_app.command("fetch")
 def models_fetch(
     ctx: typer.Context,

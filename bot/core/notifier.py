@@ -147,7 +147,9 @@ class JobWatcher:
             if job.reply_message_id:
                 await self._edit(job, Reply(final))
             if job.kind == JobKind.train:
-                await self.messenger.send(chat, self.studio.style_picker(texts.MODEL_READY))
+                figure = (job.result or {}).get("likeness")
+                await self.messenger.send(chat, self.studio.style_picker(
+                    texts.MODEL_READY if figure is None else texts.MODEL_LIKENESS.format(likeness=figure)))
             else:
                 result = job.result or {}
                 refunded = credits.shortfall_refund(job.credits_reserved, int(result.get("below_likeness") or 0),

@@ -193,7 +193,10 @@ class Studio:
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
             lines.append(texts.STATUS_PHOTOS.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
-        lines.append(texts.STATUS_MODEL[lora.status if lora else "none"])
+        model_line = texts.STATUS_MODEL[lora.status if lora else "none"]
+        if lora is not None and lora.status == LoraStatus.ready and (figure := await self._model_likeness(lora)) is not None:
+            model_line += texts.STATUS_LIKENESS.format(likeness=figure)
+        lines.append(model_line)
         for job in active:
             stage = texts.STAGE_NAMES.get(job.stage, job.stage)
             lines.append(texts.STATUS_JOB.format(kind=job.kind.capitalize(), stage=stage, percent=round(job.progress * 100)))
@@ -418,6 +421,8 @@ class Studio:
             job.payload = TrainJob(
                 user_id=account.id, set_id=selfie_set.id, photo_keys=[p.storage_key for p in photos],
                 crops=training_crops(photos, token=PERSONAL_TOKEN, class_word=class_word, config=self.intake),
+                reference_embeddings=[np.frombuffer(p.face_embedding, dtype=np.float64).tolist()
+                                      for p in photos if p.face_embedding][:MAX_REFERENCES],
                 lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
                 token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
             ).to_payload()
@@ -509,6 +514,15 @@ class Studio:
     def style_title(self, job: Job) -> str:
         style_id = job.payload.get("style_id", "")
         return self.catalogue.get(style_id).title if style_id in self.catalogue else "Portrait"
+
+    async def _model_likeness(self, lora: LoraModel) -> int | None:
+        """The likeness figure measured when the model was trained (its training job's result)."""
+        if lora.job_id is None:
+            return None
+        async with self.database.transaction() as session:
+            job = await session.get(Job, lora.job_id)
+        figure = (job.result or {}).get("likeness") if job is not None else None
+        return int(figure) if figure is not None else None
 
     async def _references(self, session: AsyncSession, lora: LoraModel) -> list[list[float]]:
         """The face embeddings of the selfies the model learnt from, to rank its portraits by likeness."""

@@ -111,6 +111,9 @@ TRAIN_QUEUED = "🧠 Learning your face…"
 TRAIN_ALREADY = "I'm already learning your face — I'll tell you as soon as it's done."
 TRAIN_NOT_READY = "I need {missing} more good photos before I can learn your face. Send a few more selfies!"
 MODEL_READY = "✨ Your model is ready! Pick a style:"
+MODEL_LIKENESS = ("✨ Your model is ready! Its test portraits look {likeness} % like you "
+                  "(100 % = as close as your own photos are to each other). Pick a style:")
+STATUS_LIKENESS = " · likeness {likeness} %"
 NO_MODEL = "First I need to learn your face: send {min_photos}+ selfies and tap “Train my model”."
 MODEL_TRAINING = "Your model is still training — I'll show you the styles as soon as it's ready."
 
@@ -157,7 +160,7 @@ QUEUE_POSITION = "You're #{position} in line"
 STAGE_NAMES = {
     "queued": "Waiting in line", "preparing": "Getting ready", "training": "Learning your face",
     "generating": "Painting", "finishing": "Finishing touches", "done": "Done",
-    "likeness": "Painting a few more to get your likeness right",
+    "likeness": "Painting a few more to get your likeness right", "validating": "Checking your likeness",
 }
 
 TRAIN_FAILED = "😔 Training didn't work this time. {refund} (error id {error_id})"

@@ -175,3 +175,51 @@ async def test_a_shortfall_is_not_charged_once_and_the_album_says_so(
     assert "Likeness 100 % = as close to you as your own photos are to each other." in reply.text
     assert "1 portrait stayed below the likeness I aim for (70 %) even after I painted more" in reply.text
     assert "1 credit back on your balance" in reply.text
+
+
+def test_the_models_likeness_is_measured_after_training(references, tmp_path: Path) -> None:
+    from engine.jobs import TrainJob
+    from engine.models import load_registry
+    from engine.runtime.handlers.context import JobContext, StorageBridge
+    from engine.runtime.handlers.train import validate_likeness
+
+    cache = ModelCache()
+    painter = PhotoPainter([["obama2.jpg", "obama3.jpg"]])
+    cache.get("generator:tiny", lambda: painter)
+    context = JobContext(job_id=1, attempt=1, correlation_id="cd" * 16, options=EngineOptions(work_dir=tmp_path),
+                         storage=StorageBridge(None, None), cache=cache)  # type: ignore[arg-type]
+    lora = tmp_path / "lora.safetensors"
+    lora.write_bytes(b"x")
+    job = TrainJob(user_id=1, photo_keys=["users/1/a.jpg"], lora_key="users/1/l.safetensors", class_word="man",
+                   reference_embeddings=references)
+    figures = validate_likeness(job, context, load_registry()["tiny"], lora)
+    assert figures["likeness"] == 100 and figures["validation_faces"] == 2 and figures["validation_distance"] < 0.35
+    assert painter.calls == 1
+    assert validate_likeness(job.model_copy(update={"reference_embeddings": []}), context,
+                             load_registry()["tiny"], lora) == {}
+
+
+async def test_a_real_training_paints_its_validation_portraits(
+    sqlite_database: Database, storage: LocalStorage, references, tmp_path: Path
+) -> None:
+    from engine.jobs import TrainJob
+    from tests.runtime.engine_jobs import store_photos
+
+    user = await make_user(sqlite_database, free=5)
+    keys = await store_photos(storage, user)
+    job = TrainJob(user_id=user, photo_keys=keys, lora_key=f"users/{user}/lora/model.safetensors", base_model="tiny",
+                   steps=4, seed=3, reference_embeddings=references)
+    job_id = await enqueue_spec(sqlite_database, job)
+    backend = LocalBackend()
+    worker = Worker(sqlite_database, storage, backend, worker_id="validate",
+                    options=EngineOptions(base_model="tiny", device="cpu", work_dir=tmp_path / "work"),
+                    config=WorkerConfig(lease_seconds=30, tick_seconds=0.1, idle_seconds=0.05))
+    try:
+        outcome = await worker.run_next()
+    finally:
+        await backend.close()
+    assert outcome is not None and outcome.state == JobState.succeeded
+    result = (await get(sqlite_database, job_id)).result
+    # the tiny model paints no face: painted and looked at, but no figure (never a made-up one)
+    assert result["validation_faces"] == 0 and result["likeness"] is None and result["likeness_baseline"] > 0.25
+    assert "generator:tiny" in worker.cache  # warm for the user's first style

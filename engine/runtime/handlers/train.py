@@ -94,8 +94,47 @@ def handle_train(spec: TrainJob, context: JobContext) -> TrainOutput:
     )
     context.report("finishing", result.steps, result.steps)
     context.storage.put(spec.lora_key, result.lora_path.read_bytes())
+    validation = validate_likeness(spec, context, model, result.lora_path)
     return TrainOutput(
         lora_key=spec.lora_key, base_model=model.name, token=config.token, class_word=config.class_word,
         steps=result.steps, final_loss=float(result.final_loss), seconds=round(result.seconds, 3),
-        resumed_from=result.resumed_from,
+        resumed_from=result.resumed_from, **validation,
     )
+
+
+VALIDATION_PROMPT = "a photo of {token} {class_word}, portrait, looking at the camera, natural light"
+
+
+def validate_likeness(spec: TrainJob, context: JobContext, model: Any, lora_path: Any) -> dict[str, Any]:
+    """The new model's likeness figure: a few portraits painted with it (the warm generator, which
+    the user's first style needs next anyway), measured against the selfies as the bot measures
+    every portrait. Empty when the job sent no selfie embeddings or asked for no portraits."""
+    if not spec.reference_embeddings or spec.validation_images <= 0:
+        return {}
+    import numpy as np
+
+    from engine import likeness
+    from engine.gen_request import GenerationRequest
+    from engine.rank import rank_by_identity
+    from engine.runtime.handlers.models import warm_generator
+
+    context.report("validating")
+    if str(context.options.device).startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()  # the training pipeline's memory, before the generator loads
+    generator = warm_generator(context, model)
+    generator.load()
+    request = GenerationRequest(
+        prompt=VALIDATION_PROMPT.format(token=spec.token, class_word=spec.class_word), count=spec.validation_images,
+        aspect="1:1", seed=spec.seed, use_refiner=False, lora=lora_path, vary_prompts=False)
+    images = generator.generate(request, should_cancel=context.should_cancel)
+    references = [np.asarray(r) for r in spec.reference_embeddings]
+    ranked = rank_by_identity([g.image for g in images], references, len(images))
+    spread = likeness.baseline(spec.reference_embeddings)
+    distance = round(float(np.mean([r.distance for r in ranked])), 4) if ranked else None
+    figure = likeness.percent(distance, spread)
+    log.info("model likeness: %s (%d of %d validation portraits show a face, distance %s, baseline %s)",
+             f"{figure} %" if figure is not None else "not measured", len(ranked), len(images), distance, spread)
+    return {"likeness": figure, "validation_distance": distance, "likeness_baseline": spread,
+            "validation_faces": len(ranked)}
