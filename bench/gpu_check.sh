@@ -3,7 +3,8 @@
 # with `carry: [".whl"]` prepared by bench/gpu_wheels.sh). Figures and logs go to $OUT (or ./out).
 #   1. training as production trains + generation with the user LoRA (bench.engine_gpu);
 #   2. training with gradient checkpointing (speed and memory it trades);
-#   3. generation with torch.compile, in its own process and its own time limit.
+#   3. generation with torch.compile, in its own process and its own time limit;
+#   4. finishing's GPU part, one portrait at a time against a job's portraits batched (bench.finishing_gpu).
 # Each part has its own limit, so a slow one cannot take the figures of the others with it.
 set -uo pipefail
 OUT=${OUT:-out}; mkdir -p "$OUT"
@@ -19,4 +20,6 @@ bench() { local name=$1 limit=$2; shift 2
 bench engine ${MAIN_LIMIT:-240}
 bench checkpointing ${CKPT_LIMIT:-90} --skip-generate --checkpointing --train-steps 15
 bench compiled ${COMPILE_LIMIT:-180} --skip-train --compile --compile-mode default --images 3
+timeout ${FINISH_LIMIT:-60} python3 -m bench.finishing_gpu --json "$OUT/finishing.json" > "$OUT/finishing.log" 2>&1
+echo "== finishing (exit $?)"; grep -E "^\[|Error|error" "$OUT/finishing.log" | tail -4
 exit 0

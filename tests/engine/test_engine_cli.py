@@ -92,6 +92,18 @@ def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype):
     assert result["generation"]["s_per_image"] > 0 and result["generation"]["batch"] == 2
 
 
+def test_gpu_finishing_benchmark_dry_run_on_the_cpu(tmp_path):
+    """bench/finishing_gpu.py (the GPU check's finishing part) end to end: production-shaped restorer
+    loaded from a weights file, a small upscaler, one by one against batched."""
+    from bench.finishing_gpu import main
+
+    figures = tmp_path / "finishing.json"
+    assert main(["--device", "cpu", "--tiny", "--json", str(figures)]) == 0
+    result = json.loads(figures.read_text())
+    assert result["portraits"] == 2 and set(result["job_seconds"]) == {"one by one", "batched"}
+    assert all(value > 0 for value in result["per_portrait"].values())
+
+
 @pytest.mark.gpu
 def test_gpu_benchmark_runs_on_a_gpu():
     from bench.engine_gpu import main
