@@ -15,6 +15,7 @@ HANDLERS: dict[str, str] = {
     "noop": "engine.handlers.noop:handle_noop",
     "train": "engine.handlers.train:handle_train",
     "generate": "engine.handlers.generate:handle_generate",
+    "preview": "engine.handlers.preview:handle_preview",
 }
 
 
