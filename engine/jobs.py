@@ -92,6 +92,7 @@ class ReferenceImage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     key: str
     box: tuple[int, int, int, int] | None = None  # left, top, right, bottom; None: the whole photo
+    size: tuple[int, int] | None = None  # (width, height) of the image the box was found in; None: the stored one
 
 
 class PreviewJob(GenerateJob):

@@ -28,12 +28,14 @@ log = logging.getLogger(__name__)
 FACE_MARGIN = 0.6  # the reference crop: the face box grown by this share of its size on every side
 
 
-def face_crop(image: Image.Image, box: Sequence[int] | None) -> Image.Image:
-    """A square crop around the face (the adapter is trained on face crops), or the whole photo."""
+def face_crop(image: Image.Image, box: Sequence[int] | None, size: Sequence[int] | None = None) -> Image.Image:
+    """A square crop around the face (the adapter is trained on face crops), or the whole photo.
+    ``size``: the (width, height) the box was measured in, when the stored image was resized."""
     image = image.convert("RGB")
     if box is None:
         return image
-    left, top, right, bottom = box
+    sx, sy = (image.width / size[0], image.height / size[1]) if size and size[0] and size[1] else (1.0, 1.0)
+    left, top, right, bottom = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
     side = max(right - left, bottom - top) * (1 + 2 * FACE_MARGIN)
     cx, cy = (left + right) / 2, (top + bottom) / 2
     half = min(side / 2, cx, cy, image.width - cx, image.height - cy, max(image.size))

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     train_cost: int = Field(1, ge=0, description="Credits one personal-model training costs.")
     generate_cost: int = Field(1, ge=0, description="Credits one style generation (a batch of portraits) costs.")
     images_per_generation: int = Field(4, ge=1, le=20, description="Portraits delivered per generation.")
+    preview_images: int = Field(1, ge=0, le=2, description=(
+        "Quick preview portraits painted from the selfies (IP-Adapter, no training) while the personal model "
+        "trains: free, once per training (0: no previews)."))
     max_queued_jobs_per_user: int = Field(3, ge=1, description="Jobs one user may have waiting at once.")
     commands_per_minute: int = Field(20, ge=1, description="Per-user command rate limit.")
     admins: Annotated[list[str], NoDecode] = Field(

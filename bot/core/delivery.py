@@ -68,3 +68,21 @@ def failure_reply(job: Job) -> Reply:
         return Reply(texts.CANCELLED.format(refund=refund).strip())
     template = texts.TRAIN_FAILED if job.kind == JobKind.train else texts.GENERATE_FAILED
     return Reply(template.format(refund=refund, error_id=job.correlation_id).replace("  ", " "))
+
+
+async def preview_album(storage: Storage, job: Job, title: str) -> Reply:
+    """The quick preview's portraits, each marked as one, and what they are (no buttons: the
+    personal model is still training)."""
+    images = album_images(job)
+    pictures = [
+        Picture(await storage.get(image["key"]), f"preview-{job.id}-{number}.{_extension(image['key'])}",
+                texts.PREVIEW_CAPTION.format(title=title, index=number, count=len(images)))
+        for number, image in enumerate(images, start=1)
+    ]
+    return Reply(texts.PREVIEW_DELIVERED, album=tuple(pictures))
+
+
+def model_ready_after_preview(picker: Reply, style_id: str, title: str) -> Reply:
+    """The model-ready message after a preview: the preview's style in one tap above the picker."""
+    paint = (Button(texts.BUTTON_PAINT_WITH_MODEL.format(title=title), f"style:{style_id}"),)
+    return Reply(texts.MODEL_READY_AFTER_PREVIEW.format(title=title), (paint, *picker.buttons))

@@ -114,6 +114,18 @@ MODEL_READY = "✨ Your model is ready! Pick a style:"
 NO_MODEL = "First I need to learn your face: send {min_photos}+ selfies and tap “Train my model”."
 MODEL_TRAINING = "Your model is still training — I'll show you the styles as soon as it's ready."
 
+PREVIEW_CAPTION = "⚡ Quick preview · {title} · {index} of {count}"
+PREVIEW_DELIVERED = (
+    "⚡ Here's a quick preview of you, painted from your selfies in seconds — free. It isn't your personal "
+    "model yet: the portraits it paints will look much more like you."
+)
+PROGRESS_BELOW = "{title} — progress below ⬇️"
+MODEL_READY_AFTER_PREVIEW = (
+    "✨ Your model is ready! Its portraits will look much more like you than the quick preview. "
+    "Paint {title} with it in one tap, or pick another style:"
+)
+BUTTON_PAINT_WITH_MODEL = "✨ {title} with my model"
+
 PICK_STYLE = "🎨 Pick a style:"
 PICK_IN_CATEGORY = "{emoji} {title} — pick one:"
 GENERATE_QUEUED = "🎨 Painting {count} {title} portraits…"

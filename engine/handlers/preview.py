@@ -43,7 +43,7 @@ def _references(spec: PreviewJob, context: JobContext) -> list[Any]:
     crops = []
     for reference in spec.reference_images:
         with Image.open(io.BytesIO(context.storage.get(reference.key))) as image:
-            crops.append(face_crop(ImageOps.exif_transpose(image), reference.box))
+            crops.append(face_crop(ImageOps.exif_transpose(image), reference.box, reference.size))
     return crops
 
 
