@@ -78,9 +78,10 @@ def _renamed(key: str) -> str:
     return key
 
 
-def _image_projection(cross_attention_dim: int) -> dict[str, torch.Tensor]:
-    projection = IPAdapterPlusImageProjection(embed_dims=VISION_HIDDEN, output_dims=cross_attention_dim,
-                                              hidden_dims=64, dim_head=64, heads=1, num_queries=4)
+def _image_projection(cross_attention_dim: int, embed_dims: int = VISION_HIDDEN, hidden_dims: int = 64,
+                      heads: int = 1, num_queries: int = 4) -> dict[str, torch.Tensor]:
+    projection = IPAdapterPlusImageProjection(embed_dims=embed_dims, output_dims=cross_attention_dim,
+                                              hidden_dims=hidden_dims, dim_head=64, heads=heads, num_queries=num_queries)
     weights: dict[str, torch.Tensor] = OrderedDict()
     state = projection.state_dict()
     for key, value in state.items():
@@ -94,13 +95,22 @@ def _image_projection(cross_attention_dim: int) -> dict[str, torch.Tensor]:
     return weights
 
 
-def state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
-    """The adapter as one flat checkpoint: ``image_proj.*`` and ``ip_adapter.*``."""
-    torch.manual_seed(seed + 5)
-    unet = tiny.unet()
-    flat = {f"image_proj.{k}": v.contiguous() for k, v in _image_projection(unet.config.cross_attention_dim).items()}
-    flat |= {f"ip_adapter.{k}": v.contiguous() for k, v in _ip_attention(unet).items()}
+def state_dict(unet: torch.nn.Module, embed_dims: int = VISION_HIDDEN, hidden_dims: int = 64, heads: int = 1,
+               num_queries: int = 4, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """A plus adapter for ``unet`` as one flat checkpoint (``image_proj.*`` and ``ip_adapter.*``),
+    random weights; ``embed_dims``: the image encoder's hidden size."""
+    projection = _image_projection(unet.config.cross_attention_dim, embed_dims, hidden_dims, heads, num_queries)
+    flat = {f"image_proj.{k}": v.to(dtype).contiguous() for k, v in projection.items()}
+    flat |= {f"ip_adapter.{k}": v.to(dtype).contiguous() for k, v in _ip_attention(unet).items()}
     return flat
+
+
+def write_folder(root: Path, weights: dict[str, torch.Tensor], encoder: CLIPVisionModelWithProjection) -> Path:
+    """``root`` laid out like ``h94/IP-Adapter``: the adapter's weights and its image encoder."""
+    (root / SUBFOLDER).mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(root / SUBFOLDER / WEIGHTS))
+    encoder.save_pretrained(root / ENCODER)
+    return root
 
 
 @lru_cache(maxsize=4)
@@ -108,7 +118,5 @@ def folder(seed: int = 0) -> Path:
     """A folder laid out like ``h94/IP-Adapter`` with the tiny adapter, written once per process."""
     root = Path(tempfile.mkdtemp(prefix="tiny-ip-adapter-"))
     atexit.register(shutil.rmtree, root, True)
-    (root / SUBFOLDER).mkdir(parents=True)
-    save_file(state_dict(seed), str(root / SUBFOLDER / WEIGHTS))
-    image_encoder(seed).save_pretrained(root / ENCODER)
-    return root
+    torch.manual_seed(seed + 5)
+    return write_folder(root, state_dict(tiny.unet()), image_encoder(seed))
