@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import InvalidConfig
 
@@ -38,6 +38,23 @@ class NoopJob(JobSpec):
     scratch: bool = False
 
 
+class TrainCrop(BaseModel):
+    """One training example: a square of a stored photo (left, top, right, bottom in its pixels)
+    and its caption, planned by intake (``engine.intake.plan_crops``) from the photo's face box."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    photo_key: str
+    box: tuple[int, int, int, int]
+    caption: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _a_square_inside(self) -> TrainCrop:
+        left, top, right, bottom = self.box
+        if left < 0 or top < 0 or right - left < 8 or right - left != bottom - top:
+            raise ValueError(f"crop box {self.box} is not a square inside the photo")
+        return self
+
+
 class TrainJob(JobSpec):
     """Train the user's LoRA on the accepted photos of a selfie set."""
 
@@ -46,12 +63,24 @@ class TrainJob(JobSpec):
     set_id: int | None = None
     photo_keys: list[str] = Field(min_length=1)
     captions: list[str] | None = None  # one per photo; None: the instance prompt
+    crops: list[TrainCrop] | None = None
+    """The examples to train on (face-centred and upper-body squares with captions); None: each
+    photo centre-cropped with its caption, as jobs queued before crops were planned."""
     lora_key: str  # where the trained LoRA (safetensors) is stored
     base_model: str = ""  # "" : the worker's configured model
     token: str = "ohwx"
     class_word: str = "person"
     steps: int | None = Field(None, ge=1)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _crops_of_its_own_photos(self) -> TrainJob:
+        stray = {crop.photo_key for crop in self.crops or ()} - set(self.photo_keys)
+        if stray:
+            raise ValueError(f"crops name photos outside photo_keys: {sorted(stray)}")
+        if self.crops is not None and not self.crops:
+            raise ValueError("crops, when given, must not be empty")
+        return self
 
 
 class GenerateJob(JobSpec):

@@ -37,9 +37,9 @@ class ModelSpec:
     steps: int = 30
     guidance: float = 6.0
     refiner_split: float | None = None
-    train_steps_per_image: int = 80
+    train_steps_per_image: int = 100
     train_min_steps: int = 400
-    train_max_steps: int = 1200
+    train_max_steps: int = 1600
     train_rank: int = 16
     train_batch_size: int = 1
     lora_targets: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")

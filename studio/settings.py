@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         "`face_model` (a spandrel face model file in `<models_dir>/restore/`, e.g. CodeFormer with the "
         "`codeformer` extra).",
     )
+    train_steps_per_image: int | None = Field(
+        None, ge=1, le=1000, description="Training policy: images seen per selfie (its close-up and upper-body crops "
+        "count as one), at least the model's train_min_steps. Empty: the base model's (engine/models.toml).")
+    train_max_steps: int | None = Field(
+        None, ge=1, description="Training policy: most images seen in one training. Empty: the base model's.")
     styles_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra comma-separated folders of style files, added to the built-ins."
     )

@@ -18,7 +18,7 @@ from bot.core.job_refs import job_ref, names, parse_job_ref
 from bot.core.limits import RateLimiter
 from bot.core.preview import preview_style, queue_preview
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
-from bot.core.selfies import BatchResult, SelfieBook, clean_filename
+from bot.core.selfies import BatchResult, SelfieBook, clean_filename, training_crops
 from db import credits, jobs
 from db.job_status import request_cancel
 from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
@@ -28,7 +28,7 @@ from db.allowance import load_key
 from db.users import delete_user, find_user, get_or_create_user, record_consent
 from engine.intake import IntakeConfig
 from engine.jobs import GenerateJob, TrainJob
-from studio.app import Services
+from studio.services import Services
 from styles import Style
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class Studio:
 
     async def delete_everything(self, user: UserRef) -> None:
         """Every copy: the messages with portraits the bot can take back, the rows (a running job
-        notices at its next heartbeat, stops and removes what it wrote: engine.worker), storage."""
+        notices at its next heartbeat, stops and removes what it wrote: engine.runtime.worker), storage."""
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
             if account is None:
@@ -418,6 +418,7 @@ class Studio:
             selfie_set.class_word = class_word
             job.payload = TrainJob(
                 user_id=account.id, set_id=selfie_set.id, photo_keys=[p.storage_key for p in photos],
+                crops=training_crops(photos, token=PERSONAL_TOKEN, class_word=class_word, config=self.intake),
                 lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
                 token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
             ).to_payload()

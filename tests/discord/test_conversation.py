@@ -226,7 +226,7 @@ async def test_without_the_gateway_payloads_can_be_fed_directly(tmp_path, discor
 
     from bot.core.studio import Studio
     from bot.discord.app import DiscordFrontEnd
-    from studio.app import open_services
+    from studio.services import open_services
     from studio.settings import Settings
     from tests.discord.conftest import TEST_INTAKE, TOKEN
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from engine.aspects import ASPECTS, ratio
-from engine.cli import generate_command, train_command
+from engine.runtime.cli import generate_command, train_command
 from engine.portraits import compose_prompt
 
 SHARED = Path("/work/shared/photos")

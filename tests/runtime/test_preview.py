@@ -13,10 +13,10 @@ import pytest
 from db.models import CreditState, JobState
 from db.session import Database
 from db.storage import LocalStorage
-from engine.backends.local import LocalBackend
-from engine.handlers.context import EngineOptions
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.handlers.context import EngineOptions
 from engine.jobs import PreviewJob, ReferenceImage
-from engine.worker import Worker, WorkerConfig
+from engine.runtime.worker import Worker, WorkerConfig
 from tests.runtime.engine_jobs import enqueue_spec, generate_spec, store_photos
 from tests.runtime.helpers import balance, get, make_user
 
@@ -80,7 +80,7 @@ async def test_preview_paints_through_the_ip_adapter_and_leaves_the_pipeline_as_
 async def test_a_worker_without_the_adapter_weights_skips_previews_with_one_log_line(
     sqlite_database: Database, storage: LocalStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from engine.handlers import preview
+    from engine.runtime.handlers import preview
 
     preview._reported.discard("sdxl")
     database = sqlite_database
@@ -94,7 +94,7 @@ async def test_a_worker_without_the_adapter_weights_skips_previews_with_one_log_
         (folder / "model_index.json").write_text("{}")
     worker = _worker(database, storage, tmp_path, "tiny")
     try:
-        with caplog.at_level(logging.WARNING, logger="engine.handlers.preview"):
+        with caplog.at_level(logging.WARNING, logger="engine.runtime.handlers.preview"):
             for _ in range(2):
                 job_id = await enqueue_spec(database, preview_spec(user, keys, base_model="sdxl"), cost=0)
                 outcome = await worker.run_next()

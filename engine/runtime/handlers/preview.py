@@ -13,9 +13,9 @@ import threading
 import time
 from typing import Any
 
-from engine.handlers.context import JobContext
-from engine.handlers.generate import _finish, _request, step_reporter
-from engine.handlers.models import model_spec, warm_generator
+from engine.runtime.handlers.context import JobContext
+from engine.runtime.handlers.generate import _finish, _request, step_reporter
+from engine.runtime.handlers.models import model_spec, warm_generator
 from engine.jobs import PreviewJob, PreviewOutput
 
 log = logging.getLogger(__name__)

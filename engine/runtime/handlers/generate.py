@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.handlers.context import BatchMember, JobContext
-from engine.handlers.models import model_spec, warm_generator
+from engine.runtime.handlers.context import BatchMember, JobContext
+from engine.runtime.handlers.models import model_spec, warm_generator
 from engine.jobs import GenerateJob, GenerateOutput, ImageOutput
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def _fetch_lora(context: JobContext, key: str | None, name: str) -> Path | None:
     a copy torn by a killed worker, or one of another job, is never what gets loaded."""
     if key is None:
         return None
-    from engine.scratch import write_atomically
+    from engine.runtime.scratch import write_atomically
 
     return write_atomically(context.work_dir / f"{name}.safetensors", context.storage.get(key))
 
