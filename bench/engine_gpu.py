@@ -237,9 +237,10 @@ def _preview_adapter(args, spec, base, scratch: Path):  # type: ignore[no-untype
         return adapter_source(spec, args.models_dir), "tiny adapter"
     if preview_available(spec, args.models_dir):
         return adapter_source(spec, args.models_dir), f"real {spec.preview_adapter} weights"
-    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
-        hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32, patch_size=14,
-        image_size=224, projection_dim=1024, hidden_act="gelu")).to(torch.float16)
+    with torch.device(base.device):  # initialising 632 M parameters on a CPU takes a while
+        encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+            hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32, patch_size=14,
+            image_size=224, projection_dim=1024, hidden_act="gelu")).to(torch.float16)
     weights = tiny_ip_adapter.state_dict(base.unet, embed_dims=1280, hidden_dims=1280, heads=20, num_queries=16,
                                          dtype=torch.float16)
     root = tiny_ip_adapter.write_folder(scratch / "ip-adapter", weights, encoder)

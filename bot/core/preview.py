@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SUBJECT = "a"  # no personal token yet: "headshot of a man"
 MAX_REFERENCES = 3  # the selfies the adapter sees (their face tokens side by side)
+ATTEMPTS = 1  # best effort: a preview that fails is not tried again ahead of the training
 
 
 def preview_key(lora: LoraModel) -> str:
@@ -71,8 +72,8 @@ def preview_payload(style: Style, lora: LoraModel, training: Job, photos: Sequen
 
 
 async def queue_preview(session: AsyncSession, user: UserRef, style: Style | None, lora: LoraModel, training: Job,
-                        photos: Sequence[Photo], *, count: int, base_model: str, references: list[list[float]],
-                        max_attempts: int) -> Job | None:
+                        photos: Sequence[Photo], *, count: int, base_model: str, references: list[list[float]]
+                        ) -> Job | None:
     """Queue the preview of a training just queued (same transaction); None when there is none to
     paint (previews off, no style, no usable selfie) or it was queued already."""
     if count <= 0 or style is None:
@@ -83,7 +84,7 @@ async def queue_preview(session: AsyncSession, user: UserRef, style: Style | Non
         return None
     enqueued = await jobs.enqueue(
         session, user_id=lora.user_id, kind=JobKind.preview, payload=payload.to_payload(), cost=0,
-        idempotency_key=preview_key(lora), max_attempts=max_attempts, priority=queue.PREVIEW_PRIORITY,
+        idempotency_key=preview_key(lora), max_attempts=ATTEMPTS, priority=queue.PREVIEW_PRIORITY,
         reply_platform=user.platform, reply_chat_id=user.chat_id,
     )
     return enqueued.job if enqueued.created else None

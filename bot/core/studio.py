@@ -424,8 +424,7 @@ class Studio:
             ).to_payload()
             await queue_preview(session, user, preview_style(self.catalogue), lora, job, photos,
                                 count=self.settings.preview_images, base_model=self._base_model(),
-                                references=await self._references(session, lora),
-                                max_attempts=self.settings.job_max_attempts)
+                                references=await self._references(session, lora))
         return [self.progress_reply(job, texts.TRAIN_QUEUED)]
 
     def progress_reply(self, job: Job, title: str, position: int | None = None) -> Reply:

@@ -49,7 +49,7 @@ async def test_a_training_queues_one_free_preview_ahead_of_it(bot_factory) -> No
             # not offered twice: the same training gets no second preview, whatever asks for it
             again = await queue_preview(session, UserRef("telegram", str(ALEX), str(ALEX), "Alex"),
                                         preview_style(bot.services.catalogue), lora, training, photos, count=1,
-                                        base_model="", references=[], max_attempts=3)
+                                        base_model="", references=[])
             assert again is None
         with pytest.raises(IntegrityError):
             async with bot.services.database.transaction() as session:
