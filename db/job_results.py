@@ -12,7 +12,7 @@ from db.models import Job, LoraModel, LoraStatus, OutputImage
 
 
 async def record_success(session: AsyncSession, job_id: int, user_id: int, kind: str, result: dict[str, Any]) -> None:
-    if kind == "generate":
+    if kind in ("generate", "preview"):
         # A retried job replaces, never duplicates, its images.
         await session.execute(delete(OutputImage).where(OutputImage.job_id == job_id))
         for image in result.get("images", []):

@@ -123,7 +123,28 @@ class GenerateJob(JobSpec):
         return self.output_aspects or [self.aspect]
 
 
-SPECS: dict[str, type[JobSpec]] = {spec.kind: spec for spec in (NoopJob, TrainJob, GenerateJob)}
+class ReferenceImage(BaseModel):
+    """One of the user's selfies shown to the preview's adapter: its storage key and face box."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str
+    box: tuple[int, int, int, int] | None = None  # left, top, right, bottom; None: the whole photo
+    size: tuple[int, int] | None = None  # (width, height) of the image the box was found in; None: the stored one
+
+
+class PreviewJob(GenerateJob):
+    """A train-free preview while the personal model trains: the style's portraits painted from a
+    few selfies through an IP-Adapter (``preview_*`` in engine/models.toml), ranked and finished as
+    real ones. Free, one per training. A worker without the adapter's weights skips it."""
+
+    kind: ClassVar[str] = "preview"
+    lora_key: None = None
+    reference_images: list[ReferenceImage] = Field(min_length=1, max_length=8)
+    adapter_scale: float | None = Field(None, ge=0, le=2)  # None: the model's preview_scale
+    training_job_id: int | None = None  # the training this preview keeps company
+
+
+SPECS: dict[str, type[JobSpec]] = {spec.kind: spec for spec in (NoopJob, TrainJob, GenerateJob, PreviewJob)}
 
 
 def parse_spec(kind: str, payload: dict[str, Any]) -> JobSpec:
@@ -192,7 +213,12 @@ class GenerateOutput(JobOutput):
     likeness_rounds: int = 0  # extra rounds painted to reach it
 
 
-OUTPUTS: dict[str, type[JobOutput]] = {"noop": NoopOutput, "train": TrainOutput, "generate": GenerateOutput}
+class PreviewOutput(GenerateOutput):
+    skipped: str = ""  # why no preview was painted (no adapter weights on this worker); "" when painted
+
+
+OUTPUTS: dict[str, type[JobOutput]] = {"noop": NoopOutput, "train": TrainOutput, "generate": GenerateOutput,
+                                       "preview": PreviewOutput}
 
 
 def parse_output(kind: str, result: dict[str, Any]) -> JobOutput:

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
         "are to each other). Portraits below it are painted again, then not charged for. 0: off; a style may set its own.")
     likeness_retries: int = Field(1, ge=0, le=3, description="Extra rounds painted when portraits fall below the likeness bar.")
     images_per_generation: int = Field(4, ge=1, le=20, description="Portraits delivered per generation.")
+    preview_images: int = Field(1, ge=0, le=2, description=(
+        "Quick preview portraits painted from the selfies (IP-Adapter, no training) while the personal model "
+        "trains: free, once per training (0: no previews)."))
     max_queued_jobs_per_user: int = Field(3, ge=1, description="Jobs one user may have waiting at once.")
     commands_per_minute: int = Field(20, ge=1, description="Per-user command rate limit.")
     admins: Annotated[list[str], NoDecode] = Field(

@@ -84,3 +84,24 @@ def failure_reply(job: Job) -> Reply:
         return Reply(texts.CANCELLED.format(refund=refund).strip())
     template = texts.TRAIN_FAILED if job.kind == JobKind.train else texts.GENERATE_FAILED
     return Reply(template.format(refund=refund, error_id=job.correlation_id).replace("  ", " "))
+
+
+async def preview_album(storage: Storage, job: Job, title: str) -> Reply:
+    """The quick preview's portraits, each marked as one, and what they are (no buttons: the
+    personal model is still training)."""
+    images = album_images(job)
+    pictures = [
+        Picture(await storage.get(image["key"]), f"preview-{job.id}-{number}.{_extension(image['key'])}",
+                texts.PREVIEW_CAPTION.format(title=title, index=number, count=len(images)))
+        for number, image in enumerate(images, start=1)
+    ]
+    return Reply(texts.PREVIEW_DELIVERED, album=tuple(pictures))
+
+
+def model_ready_after_preview(picker: Reply, style_id: str, title: str, likeness: int | None = None) -> Reply:
+    """The model-ready message after a preview: the preview's style in one tap above the picker."""
+    paint = (Button(texts.BUTTON_PAINT_WITH_MODEL.format(title=title), f"style:{style_id}"),)
+    text = texts.MODEL_READY_AFTER_PREVIEW.format(title=title)
+    if likeness is not None:
+        text += "\n" + texts.MODEL_TEST_LIKENESS.format(likeness=likeness)
+    return Reply(text, (paint, *picker.buttons))

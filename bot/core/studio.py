@@ -16,6 +16,7 @@ from bot.core import texts
 from bot.core.delivery import originals_reply
 from bot.core.job_refs import job_ref, names, parse_job_ref
 from bot.core.limits import RateLimiter
+from bot.core.preview import preview_style, queue_preview
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
 from bot.core.selfies import BatchResult, SelfieBook, clean_filename, training_crops
 from db import credits, jobs
@@ -426,6 +427,9 @@ class Studio:
                 lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
                 token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
             ).to_payload()
+            await queue_preview(session, user, preview_style(self.catalogue), lora, job, photos,
+                                count=self.settings.preview_images, base_model=self._base_model(),
+                                references=await self._references(session, lora))
         return [self.progress_reply(job, texts.TRAIN_QUEUED)]
 
     def progress_reply(self, job: Job, title: str, position: int | None = None) -> Reply:

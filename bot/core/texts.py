@@ -114,8 +114,21 @@ MODEL_READY = "✨ Your model is ready! Pick a style:"
 MODEL_LIKENESS = ("✨ Your model is ready! Its test portraits look {likeness} % like you "
                   "(100 % = as close as your own photos are to each other). Pick a style:")
 STATUS_LIKENESS = " · likeness {likeness} %"
+MODEL_TEST_LIKENESS = "Its test portraits look {likeness} % like you (100 % = as close as your own photos are to each other)."
 NO_MODEL = "First I need to learn your face: send {min_photos}+ selfies and tap “Train my model”."
 MODEL_TRAINING = "Your model is still training — I'll show you the styles as soon as it's ready."
+
+PREVIEW_CAPTION = "⚡ Quick preview · {title} · {index} of {count}"
+PREVIEW_DELIVERED = (
+    "⚡ Here's a quick preview of you, painted from your selfies in seconds — free. It isn't your personal "
+    "model yet: the portraits it paints will look much more like you."
+)
+PROGRESS_BELOW = "{title} — progress below ⬇️"
+MODEL_READY_AFTER_PREVIEW = (
+    "✨ Your model is ready! Its portraits will look much more like you than the quick preview. "
+    "Paint {title} with it in one tap, or pick another style:"
+)
+BUTTON_PAINT_WITH_MODEL = "✨ {title} with my model"
 
 PICK_STYLE = "🎨 Pick a style:"
 PICK_IN_CATEGORY = "{emoji} {title} — pick one:"

@@ -90,6 +90,9 @@ def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype):
     assert result["training"]["steps_timed"] == 4 and result["training"]["s_per_step"] > 0
     assert result["training"]["dtype"] == ("float32" if dtype == "auto" else "bfloat16")
     assert result["generation"]["s_per_image"] > 0 and result["generation"]["batch"] == 2
+    preview = result["preview"]  # the IP-Adapter loaded into the pipeline and a preview painted, twice
+    assert preview["adapter"] == "tiny adapter" and preview["images"] == 2
+    assert preview["preview_s"] > 0 and preview["adapter_first_load_s"] > 0 and preview["adapter_warm_load_s"] > 0
 
 
 def test_gpu_finishing_benchmark_dry_run_on_the_cpu(tmp_path):

@@ -245,6 +245,14 @@ def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
     plan = generator.plan(request)  # budget and validity checked before loading anything
     context.check_cancel("preparing")
     generator.load()
+    generated = generator.generate(request, progress=step_reporter(context, generator, plan, candidates),
+                                   should_cancel=context.should_cancel)
+    return _finish(spec, context, generated, generator.base.device, model.name, started,
+                   more_candidates(spec, context, generator, request))
+
+
+def step_reporter(context: JobContext, generator: Any, plan: dict[str, Any], candidates: int) -> Any:
+    """A generator progress callback that reports one job's "generating" steps."""
     steps_per_image = plan["steps"]
     total = steps_per_image * candidates
 
@@ -254,9 +262,7 @@ def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
         per_batch = min(generator.batch_size, candidates - progress.batch_start)
         context.report("generating", min(total, done_before + (offset + progress.step) * per_batch), total)
 
-    generated = generator.generate(request, progress=on_step, should_cancel=context.should_cancel)
-    return _finish(spec, context, generated, generator.base.device, model.name, started,
-                   more_candidates(spec, context, generator, request))
+    return on_step
 
 
 # --- several jobs in one pipeline call ---------------------------------------------------------------

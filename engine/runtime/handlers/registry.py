@@ -15,6 +15,7 @@ HANDLERS: dict[str, str] = {
     "noop": "engine.runtime.handlers.noop:handle_noop",
     "train": "engine.runtime.handlers.train:handle_train",
     "generate": "engine.runtime.handlers.generate:handle_generate",
+    "preview": "engine.runtime.handlers.preview:handle_preview",
 }
 
 
