@@ -7,14 +7,17 @@ import asyncio
 import logging
 import secrets
 
-from telegram import BotCommand, Message, Update
-from telegram.error import BadRequest
-from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram import BotCommand, Message, Update, User
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler,
+                          PreCheckoutQueryHandler, filters)
 
 from bot.core import texts
 from bot.core.notifier import JobWatcher
 from bot.core.replies import IncomingFile, Reply, UserRef, is_one_shot
+from bot.core.shop import InvoicePayload, PlatformRefused
 from bot.core.studio import Studio
+from db.payments import Charge
 from bot.telegram.albums import AlbumCollector
 from bot.telegram.render import TelegramMessenger
 from studio.settings import Settings, require_secret
@@ -28,14 +31,22 @@ COMMANDS = [
     ("credits", "Your balance"), ("cancel", "Stop the running job"), ("delete", "Erase everything of yours"),
     ("help", "What I can do"), ("privacy", "What I keep and for how long"),
 ]
-ADMIN_COMMANDS = ["grant", "train"]
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # what the bot handles; Telegram sends nothing else
+SELLING_COMMANDS = [("buy", "Buy credits"), ("paysupport", "Help with a payment")]
+ADMIN_COMMANDS = ["grant", "train", "refund"]
+# what the bot handles; Telegram sends nothing else (payments arrive as messages and pre-checkout queries)
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY]
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 
 
 def user_of(update: Update) -> UserRef:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     return UserRef(PLATFORM, str(user.id), str(chat.id), user.first_name or "", user.language_code or "")
+
+
+def buyer_of(user: User) -> UserRef:
+    """The user of a pre-checkout query (it has no chat; the bot's chat with a user has their id)."""
+    return UserRef(PLATFORM, str(user.id), str(user.id), user.first_name or "", user.language_code or "")
 
 
 class TelegramFrontEnd:
@@ -60,12 +71,17 @@ class TelegramFrontEnd:
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
+        studio.refunders[PLATFORM] = self.give_back
+        self.commands = COMMANDS + (SELLING_COMMANDS if studio.selling(PLATFORM) else [])
         self._register()
 
     def _register(self) -> None:
         app = self.application
         new = filters.UpdateType.MESSAGE  # an edit of an old message is not a new request (nor a new photo)
-        app.add_handler(CommandHandler([name for name, _ in COMMANDS] + ADMIN_COMMANDS, self._on_command, filters=new))
+        app.add_handler(PreCheckoutQueryHandler(self._on_pre_checkout))
+        app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, self._on_paid))
+        app.add_handler(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, self._on_refunded))
+        app.add_handler(CommandHandler([name for name, _ in self.commands] + ADMIN_COMMANDS, self._on_command, filters=new))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_handler(MessageHandler(new & (filters.PHOTO | filters.Document.ALL), self._on_file))
         app.add_handler(MessageHandler(new & filters.Sticker.ALL, self._unsupported("sticker")))
@@ -80,7 +96,7 @@ class TelegramFrontEnd:
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set."""
         async with self.application:
-            await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
+            await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in self.commands])
             await self.application.start()
             try:
                 await self._serve(stop)
@@ -190,6 +206,43 @@ class TelegramFrontEnd:
             await self.send(user, [Reply(texts.PHOTOS_RECEIVED.format(count=len(files)), typing=True)])
         await self.send(user, await self.studio.photos(user, files))
 
+    # ------------------------------------------------------------------ payments
+    async def _on_pre_checkout(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answered at once (Telegram waits 10 seconds): the pack still on sale at the invoice's price."""
+        query = update.pre_checkout_query
+        assert query is not None
+        refusal = self.studio.pre_checkout(buyer_of(query.from_user), query.invoice_payload, query.currency,
+                                           query.total_amount)
+        if refusal is None:
+            await query.answer(ok=True)
+        else:
+            await query.answer(ok=False, error_message=texts.CHECKOUT_REFUSED[refusal])
+
+    async def _on_paid(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.successful_payment is not None
+        payment = message.successful_payment
+        user = user_of(update)
+        ordered = InvoicePayload.decode(payment.invoice_payload)
+        if ordered is None:  # not an invoice of ours: recorded all the same, with no credits, for the operator
+            log.error("payment %s with an unknown invoice payload %r", payment.telegram_payment_charge_id,
+                      payment.invoice_payload)
+        charge = Charge(PLATFORM, payment.telegram_payment_charge_id, user.user_id,
+                        ordered.pack_id if ordered else "unknown", ordered.credits if ordered else 0,
+                        amount=payment.total_amount, currency=payment.currency,
+                        provider_charge_id=payment.provider_payment_charge_id or "")
+        await self.send(user, await self.studio.paid(user, charge))
+
+    async def _on_refunded(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.refunded_payment is not None
+        user = user_of(update)
+        await self.send(user, await self.studio.refunded(user, message.refunded_payment.telegram_payment_charge_id))
+
+    async def give_back(self, buyer: str, charge_id: str) -> None:
+        """refundStarPayment; a charge Telegram had refunded already counts as done."""
+        await refund_stars(self.application.bot, buyer, charge_id)
+
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error_id = secrets.token_hex(4)
         log.error("error %s handling a Telegram update", error_id, exc_info=context.error, extra={"error_id": error_id})
@@ -198,3 +251,16 @@ class TelegramFrontEnd:
                 await self.application.bot.send_message(update.effective_chat.id, texts.APOLOGY.format(error_id=error_id))
             except Exception:
                 log.warning("could not send the apology for error %s", error_id)
+
+
+async def refund_stars(bot: object, buyer: str, charge_id: str) -> None:
+    """Give a Stars payment back (``studio refund`` too); already refunded counts as done."""
+    try:
+        await bot.refund_star_payment(int(buyer), charge_id)  # type: ignore[attr-defined]
+    except BadRequest as error:
+        if ALREADY_REFUNDED in str(error).upper():
+            log.info("payment %s had been refunded already", charge_id)
+            return
+        raise PlatformRefused(str(error)) from error
+    except TelegramError as error:
+        raise PlatformRefused(str(error)) from error
