@@ -329,7 +329,8 @@ class Studio:
                      currency, payload)
         return refusal
 
-    async def paid(self, user: UserRef, charge: payments.Charge, *, price: str = "") -> list[Reply]:
+    async def paid(self, user: UserRef, charge: payments.Charge, *, price: str = "",
+                   repeat_receipt: bool = True) -> list[Reply]:
         """A payment went through: its credits, once per charge, and a receipt. Not rate limited;
         the database is tried again for a few seconds, then the error is the caller's (it must not
         be dropped: the platform's record of the charge is then the way back, see the front ends)."""
@@ -351,6 +352,8 @@ class Studio:
                 pause *= 2
         if not credited.new:
             log.info("payment %s %s delivered again: credited once already", charge.platform, charge.external_id)
+            if not repeat_receipt:
+                return []
             return [Reply(texts.RECEIPT_AGAIN.format(credits=texts.plural(credited.credits, "credit"),
                                                      balance=texts.plural(credited.balance, "credit"),
                                                      charge=charge.external_id), private=True)]

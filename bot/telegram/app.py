@@ -7,7 +7,7 @@ import asyncio
 import logging
 import secrets
 
-from telegram import BotCommand, Message, Update, User
+from telegram import BotCommand, Message, StarTransaction, TransactionPartnerUser, Update, User
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler,
                           PreCheckoutQueryHandler, filters)
@@ -15,7 +15,7 @@ from telegram.ext import (AIORateLimiter, Application, CallbackQueryHandler, Com
 from bot.core import texts
 from bot.core.notifier import JobWatcher
 from bot.core.replies import IncomingFile, Reply, UserRef, is_one_shot
-from bot.core.shop import InvoicePayload, PlatformRefused
+from bot.core.shop import STARS, InvoicePayload, PlatformRefused
 from bot.core.studio import Studio
 from db.payments import Charge
 from bot.telegram.albums import AlbumCollector
@@ -36,6 +36,8 @@ ADMIN_COMMANDS = ["grant", "train", "refund"]
 # what the bot handles; Telegram sends nothing else (payments arrive as messages and pre-checkout queries)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY]
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+STAR_PAGE = 100  # getStarTransactions gives at most 100 at a time
+MAX_STAR_PAGES = 100
 
 
 def user_of(update: Update) -> UserRef:
@@ -117,9 +119,13 @@ class TelegramFrontEnd:
         me = self.application.bot
         log.info("Telegram bot @%s is up (%s)", me.username, "webhook" if self.settings.telegram_webhook_url else "long polling")
         watcher = asyncio.create_task(self.watcher.run(stop))
+        reconciler = asyncio.create_task(self.reconcile()) if self.studio.selling(PLATFORM) else None
         try:
             await stop.wait()
         finally:
+            if reconciler is not None:
+                reconciler.cancel()
+                await asyncio.gather(reconciler, return_exceptions=True)
             await self.albums.drain()
             await watcher
             await updater.stop()
@@ -238,6 +244,52 @@ class TelegramFrontEnd:
         assert message is not None and message.refunded_payment is not None
         user = user_of(update)
         await self.send(user, await self.studio.refunded(user, message.refunded_payment.telegram_payment_charge_id))
+
+    async def reconcile(self) -> None:
+        """At start: every Stars payment Telegram holds for the bot is credited, and every refund
+        taken back, once (a payment whose update was lost while the bot was down, or whose
+        recording failed, is found here). Telegram lists them oldest first."""
+        credited = refunded = 0
+        try:
+            for page in range(MAX_STAR_PAGES):
+                batch = await self.application.bot.get_star_transactions(offset=page * STAR_PAGE, limit=STAR_PAGE)
+                for transaction in batch.transactions:
+                    done = await self._reconcile(transaction)
+                    credited += done == "credited"
+                    refunded += done == "refunded"
+                if len(batch.transactions) < STAR_PAGE:
+                    break
+        except TelegramError as error:
+            log.warning("could not read the bot's Stars transactions (%s); payments are credited as they arrive", error)
+            return
+        if credited or refunded:
+            log.warning("reconciled Stars transactions: %d payment(s) credited, %d refund(s) recorded late",
+                        credited, refunded)
+
+    async def _reconcile(self, transaction: StarTransaction) -> str:
+        source, receiver = transaction.source, transaction.receiver
+        if isinstance(source, TransactionPartnerUser) and source.invoice_payload:
+            ordered = InvoicePayload.decode(source.invoice_payload)
+            if ordered is None:
+                return ""
+            buyer = buyer_of(source.user)
+            charge = Charge(PLATFORM, transaction.id, buyer.user_id, ordered.pack_id, ordered.credits,
+                            amount=transaction.amount, currency=STARS)
+            replies = await self.studio.paid(buyer, charge, repeat_receipt=False)
+            await self._tell(buyer, replies)
+            return "credited" if replies else ""
+        if isinstance(receiver, TransactionPartnerUser):  # a refund to a user: its id is the payment's
+            buyer = buyer_of(receiver.user)
+            replies = await self.studio.refunded(buyer, transaction.id)
+            await self._tell(buyer, replies)
+            return "refunded" if replies else ""
+        return ""
+
+    async def _tell(self, user: UserRef, replies: list[Reply]) -> None:
+        try:
+            await self.send(user, replies)
+        except Exception:
+            log.warning("could not tell %s:%s about their payment", user.platform, user.user_id, exc_info=True)
 
     async def give_back(self, buyer: str, charge_id: str) -> None:
         """refundStarPayment; a charge Telegram had refunded already counts as done."""

@@ -72,6 +72,8 @@ class FakeTelegram:
         self.charges: dict[str, dict[str, Any]] = {}
         """Stars payments made, per telegram_payment_charge_id: {user_id, payment, refunded}."""
         self.refund_calls: list[dict[str, Any]] = []
+        self.star_transactions: list[dict[str, Any]] = []
+        """getStarTransactions: the bot's Stars transactions, oldest first (payments in, refunds out)."""
         self._charge_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -215,6 +217,10 @@ class FakeTelegram:
                    "telegram_payment_charge_id": f"stxTESTcharge{number:06d}", "provider_payment_charge_id": ""}
         self.charges[payment["telegram_payment_charge_id"]] = {"user_id": query["from"]["id"], "payment": payment,
                                                                "refunded": False}
+        self.star_transactions.append({
+            "id": payment["telegram_payment_charge_id"], "amount": payment["total_amount"], "date": int(time.time()),
+            "source": {"type": "user", "transaction_type": "invoice_payment", "user": query["from"],
+                       "invoice_payload": payment["invoice_payload"]}})
         return payment
 
     async def deliver_payment(self, user_id: int, payment: dict[str, Any], name: str = "Alex") -> int:
@@ -497,11 +503,20 @@ class FakeTelegram:
             raise _ApiError("Bad Request: CHARGE_ALREADY_REFUNDED")
         charge["refunded"] = True
         payment = charge["payment"]
+        self.star_transactions.append({
+            "id": charge_id, "amount": payment["total_amount"], "date": int(time.time()),
+            "receiver": {"type": "user", "transaction_type": "invoice_payment", "user": self._user(charge["user_id"], "Alex")}})
         refunded = {"currency": payment["currency"], "total_amount": payment["total_amount"],
                     "invoice_payload": payment["invoice_payload"], "telegram_payment_charge_id": charge_id}
         # Telegram tells the bot with a service message in the buyer's chat
         await self._push({"message": self._base_message(charge["user_id"], "Alex", refunded_payment=refunded)})
         return True
+
+    async def _m_getStarTransactions(self, params: dict[str, Any]) -> dict[str, Any]:
+        offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
+        if not 1 <= limit <= 100:
+            raise _ApiError("Bad Request: limit must be 1-100")
+        return {"transactions": self.star_transactions[offset : offset + limit]}
 
     async def _m_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params["file_id"]
