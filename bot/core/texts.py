@@ -164,6 +164,7 @@ BUY_PICK = "💳 Buy credits — pick a pack. A personal model costs {train_cost
 BUTTON_BUY = "💳 Buy credits"
 PACK_BUTTON = "{credits} · {price}"
 PRICE_STARS = "{stars} ⭐"
+PRICE_DISCORD = "bought in Discord's store"
 PACK_GONE = "That pack isn't on sale any more. Here are the current ones:"
 NOT_SELLING = "Credits aren't on sale here. Ask an admin if you need more."
 NOT_SOLD_TO_YOU = "I can't sell credits to this account. /paysupport if you think that's a mistake."
