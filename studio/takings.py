@@ -46,6 +46,9 @@ def report(payments: Sequence[Payment], since: datetime | None) -> list[str]:
     for key in sorted(set(sold) | set(refunded)):
         s, r = sold[key], refunded[key]
         unit = key.split(" ", 1)[1]
+        if unit == "store":  # the platform's store keeps the price (Discord SKUs)
+            lines.append(f"{key}: sold {s[0]} ({s[2]} credits); refunded {r[0]} ({r[2]} credits taken back)")
+            continue
         lines.append(f"{key}: sold {s[0]} for {s[1]} {unit} ({s[2]} credits); refunded {r[0]} for {r[1]} {unit} "
                      f"({r[2]} credits taken back); net {s[1] - r[1]} {unit}")
     return lines

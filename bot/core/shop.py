@@ -29,6 +29,10 @@ PRICED_ON: dict[str, Callable[[CreditPack], object]] = {
 }
 
 
+#: where a pack is paid for with an invoice in the chat (elsewhere the platform's store sells it)
+INVOICED_ON = frozenset({"telegram"})
+
+
 def packs_on(settings: Settings, platform: str) -> list[CreditPack]:
     price = PRICED_ON.get(platform)
     return [pack for pack in settings.credit_packs if price is not None and price(pack) is not None]

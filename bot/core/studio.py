@@ -19,7 +19,8 @@ from bot.core.job_refs import job_ref, names, parse_job_ref
 from bot.core.limits import RateLimiter
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
 from bot.core.selfies import BatchResult, SelfieBook, clean_filename
-from bot.core.shop import STARS, CheckoutRefusal, GiveBack, PlatformRefused, checkout_refusal, invoice_for, packs_on
+from bot.core.shop import (INVOICED_ON, STARS, CheckoutRefusal, GiveBack, PlatformRefused, checkout_refusal, invoice_for,
+                           packs_on)
 from bot.core.shop import refund as refund_payment
 from db import credits, jobs, payments
 from db.job_status import request_cancel
@@ -174,7 +175,7 @@ class Studio:
     async def _privacy(self, user: UserRef, _args: list[str]) -> list[Reply]:
         settings = self.settings
         return await self._reply(texts.privacy(settings.selfie_retention_days, settings.model_retention_days,
-                                               settings.expiry_notice_days))
+                                               settings.expiry_notice_days, selling=self.selling(user.platform)))
 
     async def _credits(self, user: UserRef, _args: list[str]) -> list[Reply]:
         async with self.database.transaction() as session:
@@ -305,7 +306,7 @@ class Studio:
             return await self._reply(texts.NOT_SOLD_TO_YOU, private=True)
         if args:
             pack = next((p for p in on_sale if p.id == args[0]), None)
-            if pack is not None and pack.stars is not None:
+            if pack is not None and pack.stars is not None and user.platform in INVOICED_ON:
                 return [Reply(invoice=invoice_for(pack, user.user_id, self.settings))]
             text = texts.PACK_GONE
         else:

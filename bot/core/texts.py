@@ -69,7 +69,7 @@ BUTTON_CONSENT = "✅ I confirm"
 CONSENT_THANKS = "Thank you! Now send me {min_photos}–{max_photos} selfies (as files for the best quality)."
 CONSENT_ALREADY = "You've already confirmed — send your selfies whenever you're ready."
 
-def privacy(selfie_days: int, model_days: int, notice_days: int) -> str:
+def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: bool = False) -> str:
     """/privacy, with the retention this install is configured for (0 days: kept until deleted)."""
     selfies = (f"Your selfies are deleted {plural(selfie_days, 'day')} after your model is ready; a face print "
                "of each (numbers, no picture) stays with your model to pick the portraits most like you."
@@ -87,6 +87,8 @@ def privacy(selfie_days: int, model_days: int, notice_days: int) -> str:
         "machines that painted them. I only remember that this account had its free credits, as a code "
         "that can't be turned back into your account.\n"
         "• Portraits I already sent stay in this chat until you delete those messages."
+        + ("\n• Purchases: a record of each payment (its charge id, pack and price, your account id) is kept "
+           "for the accounts and for refunds, also after /delete." if selling else "")
     )
 
 

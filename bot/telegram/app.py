@@ -33,8 +33,8 @@ COMMANDS = [
 ]
 SELLING_COMMANDS = [("buy", "Buy credits"), ("paysupport", "Help with a payment")]
 ADMIN_COMMANDS = ["grant", "train", "refund"]
-# what the bot handles; Telegram sends nothing else (payments arrive as messages and pre-checkout queries)
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # what the bot handles; Telegram sends nothing else
+SELLING_UPDATES = [Update.PRE_CHECKOUT_QUERY]  # payments themselves arrive as messages
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 STAR_PAGE = 100  # getStarTransactions gives at most 100 at a time
 MAX_STAR_PAGES = 100
@@ -74,7 +74,9 @@ class TelegramFrontEnd:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
         studio.refunders[PLATFORM] = self.give_back
-        self.commands = COMMANDS + (SELLING_COMMANDS if studio.selling(PLATFORM) else [])
+        selling = studio.selling(PLATFORM)
+        self.commands = COMMANDS + (SELLING_COMMANDS if selling else [])
+        self.allowed_updates = ALLOWED_UPDATES + (SELLING_UPDATES if selling else [])
         self._register()
 
     def _register(self) -> None:
@@ -112,10 +114,10 @@ class TelegramFrontEnd:
             await updater.start_webhook(
                 listen="0.0.0.0", port=self.settings.telegram_webhook_port, url_path="telegram",
                 webhook_url=self.settings.telegram_webhook_url.rstrip("/") + "/telegram",
-                secret_token=secrets.token_urlsafe(24), allowed_updates=ALLOWED_UPDATES,
+                secret_token=secrets.token_urlsafe(24), allowed_updates=self.allowed_updates,
             )
         else:
-            await updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES)
+            await updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=self.allowed_updates)
         me = self.application.bot
         log.info("Telegram bot @%s is up (%s)", me.username, "webhook" if self.settings.telegram_webhook_url else "long polling")
         watcher = asyncio.create_task(self.watcher.run(stop))

@@ -138,6 +138,8 @@ async def test_selling_on_shows_buy_terms_and_pay_support(bot_factory) -> None:
     async with bot_factory(credit_packs=PACKS, payment_support="@studio_help") as bot:
         telegram = bot.telegram
         assert {"buy", "paysupport"} <= {c["command"] for c in telegram.commands}
+        polls = [params for method, params in telegram.calls if method == "getUpdates"]
+        assert all("pre_checkout_query" in params.get("allowed_updates", []) for params in polls)
         await telegram.send_text(ALEX, "/help")
         help_text = await telegram.wait_for_text(ALEX, "Here's what I can do")
         assert "/buy" in help_text.text and "/paysupport" in help_text.text and "Terms of sale" in help_text.text
@@ -148,6 +150,8 @@ async def test_selling_on_shows_buy_terms_and_pay_support(bot_factory) -> None:
         await telegram.press(ALEX, balance, "Buy credits")
         picker = await telegram.wait_for_text(ALEX, "pick a pack")
         assert picker.button_labels == ["10 credits · 250 ⭐", "50 credits · 1000 ⭐"]
+        await telegram.send_text(ALEX, "/privacy")
+        assert "Purchases: a record of each payment" in (await telegram.wait_for_text(ALEX, "Privacy")).text
 
 
 async def test_out_of_credits_offers_to_buy(bot_factory) -> None:
