@@ -330,11 +330,11 @@ class Studio:
                      currency, payload)
         return refusal
 
-    async def paid(self, user: UserRef, charge: payments.Charge, *, price: str = "",
-                   repeat_receipt: bool = True) -> list[Reply]:
-        """A payment went through: its credits, once per charge, and a receipt. Not rate limited;
-        the database is tried again for a few seconds, then the error is the caller's (it must not
-        be dropped: the platform's record of the charge is then the way back, see the front ends)."""
+    async def paid(self, user: UserRef, charge: payments.Charge, *, price: str = "") -> list[Reply]:
+        """A payment went through: its credits, once per charge, and a receipt; a charge credited
+        before (the platform delivered it again, a reconciliation found it) gets no second one. Not
+        rate limited; the database is tried again for a few seconds, then the error is the caller's
+        (the platform's own record of the charge is then the way back: the front ends reconcile)."""
         pause = 0.5
         for attempt in range(1, PAYMENT_TRIES + 1):
             try:
@@ -353,11 +353,7 @@ class Studio:
                 pause *= 2
         if not credited.new:
             log.info("payment %s %s delivered again: credited once already", charge.platform, charge.external_id)
-            if not repeat_receipt:
-                return []
-            return [Reply(texts.RECEIPT_AGAIN.format(credits=texts.plural(credited.credits, "credit"),
-                                                     balance=texts.plural(credited.balance, "credit"),
-                                                     charge=charge.external_id), private=True)]
+            return []
         if not price:
             price = texts.PRICE_STARS.format(stars=charge.amount) if charge.currency == STARS else charge.currency
         return [Reply(texts.RECEIPT.format(credits=texts.plural(credited.credits, "credit"),

@@ -184,7 +184,6 @@ RECEIPT = (
     "✅ Payment received — thank you! {credits} added; you now have {balance}.\n"
     "🧾 {pack}: {price} · charge id {charge}"
 )
-RECEIPT_AGAIN = "✅ This payment was credited already ({credits}); you have {balance}.\n🧾 charge id {charge}"
 REFUND_NOTICE = "↩️ Your payment {charge} was refunded. {taken} taken back; you have {balance}."
 PAY_SUPPORT = (
     "🧾 Help with a payment: {contact}. Please include the charge id from your receipt.\n"

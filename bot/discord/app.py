@@ -199,7 +199,7 @@ class DiscordFrontEnd:
             return
         buyer = UserRef(PLATFORM, str(entitlement.user_id), "")
         charge = Charge(PLATFORM, str(entitlement.id), buyer.user_id, pack.id, pack.credits)
-        replies = await self.studio.paid(buyer, charge, price=core_texts.PRICE_DISCORD, repeat_receipt=False)
+        replies = await self.studio.paid(buyer, charge, price=core_texts.PRICE_DISCORD)
         try:
             await entitlement.consume()
         except discord.HTTPException as error:  # consumed already, or Discord down: the next start tries again

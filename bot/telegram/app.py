@@ -261,8 +261,9 @@ class TelegramFrontEnd:
                     refunded += done == "refunded"
                 if len(batch.transactions) < STAR_PAGE:
                     break
-        except TelegramError as error:
-            log.warning("could not read the bot's Stars transactions (%s); payments are credited as they arrive", error)
+        except Exception as error:  # TelegramError, or a Bot API server without getStarTransactions
+            log.warning("could not read the bot's Stars transactions (%s: %s); payments are credited as they arrive",
+                        type(error).__name__, error)
             return
         if credited or refunded:
             log.warning("reconciled Stars transactions: %d payment(s) credited, %d refund(s) recorded late",
@@ -277,7 +278,7 @@ class TelegramFrontEnd:
             buyer = buyer_of(source.user)
             charge = Charge(PLATFORM, transaction.id, buyer.user_id, ordered.pack_id, ordered.credits,
                             amount=transaction.amount, currency=STARS)
-            replies = await self.studio.paid(buyer, charge, repeat_receipt=False)
+            replies = await self.studio.paid(buyer, charge)
             await self._tell(buyer, replies)
             return "credited" if replies else ""
         if isinstance(receiver, TransactionPartnerUser):  # a refund to a user: its id is the payment's
