@@ -117,3 +117,22 @@ async def test_a_sku_no_pack_sells_is_left_unconsumed(bot_factory, discord: Fake
         await discord.wait_for_text("Payment received")
         assert discord.consumed == [int(entitlement["id"])]
         assert [p.external_id for p in await payment_rows(bot)] == [entitlement["id"]]
+
+
+async def test_the_buy_button_under_credits_opens_the_store(bot_factory, discord: FakeDiscord) -> None:
+    from tests.discord.helpers import press
+
+    async with bot_factory(credit_packs=PACKS):
+        await slash(discord, ALEX, "credits")
+        balance = await discord.wait_for_text("You have")
+        await press(discord, ALEX, balance, "Buy credits")
+        picker = await discord.wait_for_text("Buy credits — pick a pack")
+        assert [int(b["sku_id"]) for b in picker.buttons] == [SMALL_SKU, BIG_SKU]
+
+
+async def test_selling_off_syncs_no_buy_command(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory():
+        await slash(discord, ALEX, "credits")
+        balance = await discord.wait_for_text("You have")
+        assert balance.buttons == []
+    assert "buy" not in {c["name"] for c in discord.commands["global"]}
