@@ -297,26 +297,21 @@ class Studio:
     def selling(self, platform: str) -> bool:
         return bool(packs_on(self.settings, platform))
 
-    async def _buy(self, user: UserRef, args: list[str]) -> list[Reply]:
-        """``/buy`` (or the button): the packs on sale here; ``buy:<pack>``: that pack's invoice."""
+    async def _buy(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        """``/buy`` (or a Buy button): the packs on sale here, as invoices where the platform takes
+        payment in the chat, else as its store's buttons."""
         on_sale = packs_on(self.settings, user.platform)
         if not on_sale:
             return await self._reply(texts.NOT_SELLING, private=True)
         if self.settings.is_banned(user.platform, user.user_id):
             return await self._reply(texts.NOT_SOLD_TO_YOU, private=True)
-        if args:
-            pack = next((p for p in on_sale if p.id == args[0]), None)
-            if pack is not None and pack.stars is not None and user.platform in INVOICED_ON:
-                return [Reply(invoice=invoice_for(pack, user.user_id, self.settings))]
-            text = texts.PACK_GONE
-        else:
-            text = texts.BUY_PICK.format(train_cost=texts.plural(self.settings.train_cost, "credit"),
-                                         generate_cost=texts.plural(self.settings.generate_cost, "credit"))
-        buttons = [Button(texts.PACK_BUTTON.format(credits=texts.plural(p.credits, "credit"),
-                                                   price=texts.PRICE_STARS.format(stars=p.stars)) if p.stars
-                          else texts.plural(p.credits, "credit"), f"buy:{p.id}", sku_id=p.discord_sku_id)
-                   for p in on_sale]
-        return await self._reply(text, *((b,) for b in buttons), private=True)
+        intro = texts.BUY_PICK.format(train_cost=texts.plural(self.settings.train_cost, "credit"),
+                                      generate_cost=texts.plural(self.settings.generate_cost, "credit"))
+        if user.platform in INVOICED_ON:
+            return [Reply(intro, private=True),
+                    *(Reply(invoice=invoice_for(p, user.user_id, self.settings)) for p in on_sale if p.stars)]
+        buttons = [Button(texts.plural(p.credits, "credit"), f"buy:{p.id}", sku_id=p.discord_sku_id) for p in on_sale]
+        return await self._reply(intro, *((b,) for b in buttons), private=True)
 
     async def _pay_support(self, user: UserRef, _args: list[str]) -> list[Reply]:
         contact = self.settings.payment_support or texts.PAY_SUPPORT_CONTACT
@@ -467,7 +462,7 @@ class Studio:
         if verb == "cancel":  # the button under one job's progress message stops that job only
             return await self._cancel(user, [], button=arg)
         if verb == "buy":
-            return await self._buy(user, [arg] if arg else [])
+            return await self._buy(user, [])
         log.warning("unknown action %r", action)
         return [self.style_picker(texts.UNKNOWN_STYLE)]
 

@@ -162,12 +162,10 @@ TERMS = (
     "/delete erases them with everything else. A job that fails gives its credits back (the credits, "
     "not the payment). For a problem with a payment: /paysupport."
 )
-BUY_PICK = "💳 Buy credits — pick a pack. A personal model costs {train_cost}; each style batch costs {generate_cost}."
+BUY_PICK = "💳 Buy credits — pick a pack below. A personal model costs {train_cost}; each style batch costs {generate_cost}."
 BUTTON_BUY = "💳 Buy credits"
-PACK_BUTTON = "{credits} · {price}"
 PRICE_STARS = "{stars} ⭐"
 PRICE_DISCORD = "bought in Discord's store"
-PACK_GONE = "That pack isn't on sale any more. Here are the current ones:"
 NOT_SELLING = "Credits aren't on sale here. Ask an admin if you need more."
 NOT_SOLD_TO_YOU = "I can't sell credits to this account. /paysupport if you think that's a mistake."
 INVOICE_TITLE = "{credits}"

@@ -32,21 +32,20 @@ async def payment_rows(bot) -> list[Payment]:
         return list((await session.scalars(select(Payment).order_by(Payment.id))).all())
 
 
-async def open_invoice(telegram, label: str = "10 credits", user_id: int = ALEX):
-    """/buy, then the pack's button: the invoice the bot sends."""
+async def open_invoice(telegram, title: str = "10 credits", user_id: int = ALEX, packs: int = 2):
+    """/buy: the bot sends one invoice per pack; the one titled ``title``."""
     before = len(telegram.invoices_to(user_id))
     await telegram.send_text(user_id, "/buy")
-    picker = await telegram.wait_for_text(user_id, "Buy credits — pick a pack")
-    await telegram.press(user_id, picker, label)
-    await telegram.wait_for(lambda m: m.method == "sendInvoice" and m.chat_id == user_id
-                            and len(telegram.invoices_to(user_id)) > before, what="an invoice")
-    return telegram.invoices_to(user_id)[-1]
+    await telegram.wait_for(lambda m: m.chat_id == user_id and len(telegram.invoices_to(user_id)) >= before + packs,
+                            what="the invoices")
+    return next(m for m in telegram.invoices_to(user_id)[before:] if m.invoice["title"] == title)
 
 
 async def test_a_purchase_end_to_end(bot_factory) -> None:
     async with bot_factory(credit_packs=PACKS, free_credits=3) as bot:
         telegram = bot.telegram
         invoice = await open_invoice(telegram)
+        assert "pick a pack below" in telegram.texts_to(ALEX)[0]
         sent = next(params for method, params in telegram.calls if method == "sendInvoice")
         assert not sent.get("provider_token")  # Stars take no provider token
         assert invoice.invoice["currency"] == "XTR" and invoice.invoice["total_amount"] == 250
@@ -148,8 +147,10 @@ async def test_selling_on_shows_buy_terms_and_pay_support(bot_factory) -> None:
         await telegram.send_text(ALEX, "/credits")
         balance = await telegram.wait_for_text(ALEX, "You have")
         await telegram.press(ALEX, balance, "Buy credits")
-        picker = await telegram.wait_for_text(ALEX, "pick a pack")
-        assert picker.button_labels == ["10 credits · 250 ⭐", "50 credits · 1000 ⭐"]
+        await telegram.wait_for_text(ALEX, "pick a pack below")
+        await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
+        assert [(m.invoice["title"], m.invoice["total_amount"], m.invoice["currency"])
+                for m in telegram.invoices_to(ALEX)] == [("10 credits", 250, "XTR"), ("50 credits", 1000, "XTR")]
         await telegram.send_text(ALEX, "/privacy")
         assert "Purchases: a record of each payment" in (await telegram.wait_for_text(ALEX, "Privacy")).text
 
@@ -165,7 +166,7 @@ async def test_out_of_credits_offers_to_buy(bot_factory) -> None:
         await tap_dating(telegram)
         refusal = await telegram.wait_for_text(ALEX, "You're out of credits")
         await telegram.press(ALEX, refusal, "Buy credits")
-        await telegram.wait_for_text(ALEX, "pick a pack")
+        await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
 
 
 async def test_an_admin_refund_gives_the_stars_back_and_takes_the_credits_once(bot_factory) -> None:
