@@ -34,7 +34,7 @@ async def refund(settings: Settings, charge_id: str, *, allow_negative: bool) ->
     from telegram import Bot
 
     from bot.core import shop
-    from bot.telegram.app import refund_stars
+    from bot.telegram.payments import refund_stars
     from studio.settings import require_secret
 
     token = require_secret(settings, "telegram_token", "refunding a Telegram payment")

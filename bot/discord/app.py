@@ -16,20 +16,18 @@ from discord import app_commands
 
 from bot.core import texts as core_texts
 from bot.core.notifier import JobWatcher
-from bot.core.replies import Reply, UserRef, is_one_shot
-from bot.core.shop import pack_by_sku, packs_on
+from bot.core.replies import Reply, is_one_shot
 from bot.core.studio import Studio
 from bot.discord import commands, texts
 from bot.discord.render import DiscordMessenger, UploadLimits
-from bot.discord.replier import Replier, user_of
+from bot.discord.replier import PLATFORM, Replier, user_of
 from bot.discord.uploads import MAX_FILES, UploadModal, download, too_big_text, unsupported_kind
+from bot.discord.purchases import StoreTill
 from bot.discord.views import StudioButton
-from db.payments import Charge
 from studio.settings import Settings, require_secret
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 INTENTS = discord.Intents.none()  # interactions arrive without any intent, privileged or not
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True,
                                   attach_files=True, embed_links=True, read_message_history=True)
@@ -64,10 +62,10 @@ class StudioClient(discord.Client):
         self.add_dynamic_items(StudioButton)  # presses on any earlier message reach the core
 
     async def on_entitlement_create(self, entitlement: discord.Entitlement) -> None:
-        await self.front_end.on_purchase(entitlement)
+        await self.front_end.till.on_purchase(entitlement)
 
     async def on_entitlement_delete(self, entitlement: discord.Entitlement) -> None:
-        await self.front_end.on_refund(entitlement)
+        await self.front_end.till.on_refund(entitlement)
 
 
 class DiscordFrontEnd:
@@ -89,6 +87,7 @@ class DiscordFrontEnd:
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
+        self.till = StoreTill(settings, studio, self.client, self.messenger)
         self.max_file_bytes = int(settings.max_file_mb * 1024 * 1024)
 
     # ------------------------------------------------------------------ lifecycle
@@ -99,7 +98,7 @@ class DiscordFrontEnd:
             await self.sync_commands()
             halt = asyncio.Event()
             watcher = asyncio.create_task(self.watcher.run(halt))
-            reconciler = asyncio.create_task(self.reconcile()) if self.studio.selling(PLATFORM) else None
+            reconciler = asyncio.create_task(self.till.reconcile()) if self.studio.selling(PLATFORM) else None
             waiters = [asyncio.create_task(stop.wait(), name="discord-stop")]
             if self.connect_gateway:
                 waiters.append(asyncio.create_task(self.client.connect(), name="discord-gateway"))
@@ -186,60 +185,6 @@ class DiscordFrontEnd:
             await self.serve_action(interaction, action, source=source)
         except Exception as error:
             await self.apologise(interaction, error)
-
-    # ------------------------------------------------------------------ purchases
-    async def on_purchase(self, entitlement: discord.Entitlement) -> None:
-        """A consumable SKU was bought: its credits once per entitlement, then the entitlement is
-        consumed (credited first: one consumed but not credited would be lost; one credited but not
-        consumed is consumed by the next reconciliation, without crediting it again)."""
-        pack = pack_by_sku(self.settings, entitlement.sku_id)
-        if pack is None or entitlement.user_id is None:
-            log.error("entitlement %s for SKU %s (user %s): no credit pack has that SKU; left unconsumed until one does",
-                      entitlement.id, entitlement.sku_id, entitlement.user_id)
-            return
-        buyer = UserRef(PLATFORM, str(entitlement.user_id), "")
-        charge = Charge(PLATFORM, str(entitlement.id), buyer.user_id, pack.id, pack.credits)
-        replies = await self.studio.paid(buyer, charge, price=core_texts.PRICE_DISCORD)
-        try:
-            await entitlement.consume()
-        except discord.HTTPException as error:  # consumed already, or Discord down: the next start tries again
-            log.warning("entitlement %s credited but not consumed (%s)", entitlement.id, error)
-        if replies:
-            await self._tell(buyer, replies)
-
-    async def on_refund(self, entitlement: discord.Entitlement) -> None:
-        """Discord deletes an entitlement it refunded: its credits go (what is left of them), once."""
-        if entitlement.user_id is None:
-            return
-        buyer = UserRef(PLATFORM, str(entitlement.user_id), "")
-        await self._tell(buyer, await self.studio.refunded(buyer, str(entitlement.id)))
-
-    async def reconcile(self) -> None:
-        """At start: purchases made while the bot was down (not consumed yet) are credited and consumed."""
-        skus = [discord.Object(id=pack.discord_sku_id) for pack in packs_on(self.settings, PLATFORM)
-                if pack.discord_sku_id is not None]
-        found = 0
-        try:
-            async for entitlement in self.client.entitlements(limit=None, skus=skus, exclude_ended=True):
-                if not entitlement.consumed and not entitlement.deleted:
-                    found += 1
-                    await self.on_purchase(entitlement)
-        except discord.HTTPException as error:
-            log.warning("could not list the entitlements (%s); purchases are credited as they arrive", error)
-            return
-        if found:
-            log.warning("reconciled %d Discord purchase(s) made while the bot was away", found)
-
-    async def _tell(self, buyer: UserRef, replies: list[Reply]) -> None:
-        """A receipt in the buyer's DMs (a purchase comes without an interaction to answer)."""
-        if not replies:
-            return
-        try:
-            channel = await self.client.create_dm(discord.Object(id=int(buyer.user_id)))
-            for reply in replies:
-                await self.messenger.send(str(channel.id), reply)
-        except Exception:
-            log.warning("could not send discord:%s their receipt", buyer.user_id, exc_info=True)
 
     # ------------------------------------------------------------------ photos
     async def open_upload(self, interaction: Interaction) -> None:
