@@ -4,7 +4,7 @@
 #   docker build --build-arg BAKE_MODEL=sdxl -t portrait-studio-worker:sdxl .   # weights inside (~14 GB)
 #
 # RunPod serverless (the endpoint's container): the default command runs
-# engine/runpod_handler.py (runpod.serverless.start). Configure it with the endpoint's env:
+# engine/runtime/runpod_handler.py (runpod.serverless.start). Configure it with the endpoint's env:
 #   STUDIO_STORAGE_BACKEND=s3 STUDIO_S3_BUCKET=… STUDIO_S3_REGION=… STUDIO_S3_ACCESS_KEY_ID=…
 #   STUDIO_S3_SECRET_ACCESS_KEY=… (the same bucket as the bot), STUDIO_BASE_MODEL=sdxl,
 #   and STUDIO_MODELS_DIR=/runpod-volume/models when the weights live on a network volume.
@@ -52,4 +52,4 @@ RUN useradd --create-home --uid 10001 studio && mkdir -p /data /models && chown 
 USER studio
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["python", "-m", "engine.runpod_handler"]
+CMD ["python", "-m", "engine.runtime.runpod_handler"]

@@ -13,8 +13,14 @@ same cost). Measured, each with its own clock:
 - generation as the worker generates (fp16 weights, SDPA, the trained user LoRA loaded): one 1024²
   portrait, base 30 steps + refiner, and a 4-portrait batch (images per minute).
 
+- the train-free preview as the worker paints it (issue 13): the IP-Adapter plus-face loaded into
+  the warm base pipeline (first time with its CLIP ViT-H encoder, then warm), and one preview at
+  1024² (one portrait and one extra candidate for the likeness ranking, base + refiner). Real
+  adapter weights when fetched, else random ones of the real shapes.
+
 Targets (issue 16, one H100, full-size SDXL): LoRA for 12 photos ≤ 3 min including load; one
-1024² portrait ≤ 1.5 s; a 4-portrait job ≤ 20 s end to end.
+1024² portrait ≤ 1.5 s; a 4-portrait job ≤ 20 s end to end. Issue 13: the preview in the chat
+≤ 60 s after the set is accepted, adapter load included, on a warm worker.
 """
 
 from __future__ import annotations
@@ -216,6 +222,62 @@ def bench_generation(args, spec, device, lora: Path | None) -> dict[str, float]:
             "peak_gib": _peak_gib(device)}
 
 
+def _preview_adapter(args, spec, base, scratch: Path):  # type: ignore[no-untyped-def]
+    """(AdapterSource, where its weights came from): the registry's adapter when it is here (tiny's
+    is built from config), else random weights with the shapes of h94's SDXL plus-face adapter and
+    its CLIP ViT-H/14 encoder, written in the same layout."""
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from engine import tiny_ip_adapter
+    from engine.models import preview_available
+    from engine.preview import AdapterSource, adapter_source
+
+    if spec.preview_adapter == "tiny":
+        return adapter_source(spec, args.models_dir), "tiny adapter"
+    if preview_available(spec, args.models_dir):
+        return adapter_source(spec, args.models_dir), f"real {spec.preview_adapter} weights"
+    with torch.device(base.device):  # initialising 632 M parameters on a CPU takes a while
+        encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+            hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32, patch_size=14,
+            image_size=224, projection_dim=1024, hidden_act="gelu")).to(torch.float16)
+    weights = tiny_ip_adapter.state_dict(base.unet, embed_dims=1280, hidden_dims=1280, heads=20, num_queries=16,
+                                         dtype=torch.float16)
+    root = tiny_ip_adapter.write_folder(scratch / "ip-adapter", weights, encoder)
+    del encoder, weights
+    return (AdapterSource(str(root), tiny_ip_adapter.SUBFOLDER, tiny_ip_adapter.WEIGHTS, tiny_ip_adapter.ENCODER,
+                          {"local_files_only": True}), "random weights, plus-face SDXL + ViT-H shapes")
+
+
+def bench_preview(args, spec, device, scratch: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The preview as the worker paints it: adapter into the warm base pipeline, one preview (one
+    portrait + one extra candidate) at the model's resolution, adapter out again."""
+    from engine.device import weight_dtype
+    from engine.generate import GenerationRequest, Generator
+    from engine.preview import PreviewPainter, face_crop
+
+    _reset_memory(device)
+    dtype = weight_dtype(device, "fp16") if args.dtype == "auto" else _dtype(args.dtype)
+    clock = Clock(device)
+    base, refiner, source = clock.time("load", lambda: _load(args, spec, device, dtype, refiner=True))
+    generator = Generator.from_pipelines(spec, base, refiner, batch_size=args.batch)
+    adapter, adapter_from = _preview_adapter(args, spec, base, scratch)
+    painter = PreviewPainter(generator, adapter, scale=spec.preview_scale)
+    faces = [face_crop(image, None) for image, _ in _photos(3, 512)]
+    request = GenerationRequest("professional corporate headshot of a man, studio light", count=2,
+                                steps=args.steps or spec.steps, aspect="1:1")
+    clock.time("first_preview", lambda: painter.paint(request, faces))  # the encoder's load and warm-up too
+    first_load = painter.last_load_seconds
+    _reset_memory(device)
+    clock.time("preview", lambda: painter.paint(request, faces))
+    warm_load = painter.last_load_seconds
+    del painter, generator, base, refiner
+    return {"source": source, "adapter": adapter_from, "dtype": str(dtype).removeprefix("torch."),
+            "load_s": clock.parts["load"], "adapter_first_load_s": first_load,
+            "first_preview_s": clock.parts["first_preview"], "adapter_warm_load_s": warm_load,
+            "preview_s": clock.parts["preview"], "images": request.count, "peak_gib": _peak_gib(device)}
+
+
 def _dtype(name: str):  # type: ignore[no-untyped-def]
     import torch
 
@@ -260,6 +322,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="torch.compile mode (max-autotune: production's; default: compiles in a minute)")
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--skip-generate", action="store_true")
+    parser.add_argument("--skip-preview", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return parser.parse_args(argv)
 
@@ -302,6 +365,15 @@ def main(argv: list[str] | None = None) -> int:
                      g["source"], g["dtype"], spec.resolution, args.steps or spec.steps, options, g["load_s"],
                      g["first_image_s"], g["s_per_image"], g["batch"], g["batch_s"], g["images_per_min"],
                      g["peak_gib"])
+        if not args.skip_preview:
+            p = bench_preview(args, spec, device, Path(scratch))
+            figures["preview"] = p
+            log.info("[%s, %s adapter] preview %s, %dpx, %d images (1 kept after ranking), base %d steps + refiner: "
+                     "adapter load %.1f s first (with its image encoder), %.1f s warm; first preview %.1f s, "
+                     "warm preview %.1f s (adapter load included); peak VRAM %.1f GiB",
+                     p["source"], p["adapter"], p["dtype"], spec.resolution, p["images"], args.steps or spec.steps,
+                     p["adapter_first_load_s"], p["adapter_warm_load_s"], p["first_preview_s"], p["preview_s"],
+                     p["peak_gib"])
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

@@ -32,8 +32,8 @@ from db.models import CreditState, Job, JobState
 from db.session import Database
 from db.storage import LocalStorage
 from db.users import get_or_create_user
-from engine.backends.local import LocalBackend
-from engine.worker import Worker, WorkerConfig
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.worker import Worker, WorkerConfig
 
 log = logging.getLogger("bench.queue")
 

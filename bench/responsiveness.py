@@ -44,7 +44,7 @@ def _album(count: int, megapixels: float) -> list[bytes]:
 async def _one_run(workers: int, album: list[bytes], data_dir: Path) -> list[float]:
     from bot.core.replies import IncomingFile, UserRef
     from bot.core.studio import Studio
-    from studio.app import open_services
+    from studio.services import open_services
     from studio.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=data_dir, photo_check_workers=workers,  # type: ignore[call-arg]

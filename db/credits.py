@@ -160,6 +160,24 @@ async def settle(session: AsyncSession, job_id: int, *, succeeded: bool, refund_
         await refund(session, job_id, amount=refund_amount)
 
 
+def shortfall_refund(cost: int, short: int, count: int) -> int:
+    """Credits given back when ``short`` of a job's ``count`` portraits fell short of the likeness
+    bar: the user pays for none of what fell short, so any shortfall rounds up to a whole credit."""
+    if cost <= 0 or short <= 0 or count <= 0:
+        return 0
+    return min(cost, -(-cost * short // count))
+
+
+async def refund_shortfall(session: AsyncSession, job: Job, short: int, count: int) -> int:
+    """Give back the part of a succeeded job's credits that paid for portraits below the likeness
+    bar; once per job (ledger key), in the transaction that records the job's result."""
+    amount = shortfall_refund(job.credits_reserved, short, count)
+    if amount:
+        await grant(session, job.user_id, amount, reason="likeness_refund", key=f"job:{job.id}:likeness",
+                    note=f"job {job.id}: {short} of {count} portraits below the likeness bar")
+    return amount
+
+
 async def ledger_sum(session: AsyncSession, user_id: int) -> int:
     """The sum of a user's ledger; equals the balance whenever the books are right."""
     return int(await session.scalar(select(func.coalesce(func.sum(CreditEntry.delta), 0)).where(CreditEntry.user_id == user_id)))

@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import LoraModel, LoraStatus, OutputImage
+from db import credits
+from db.models import Job, LoraModel, LoraStatus, OutputImage
 
 
 async def record_success(session: AsyncSession, job_id: int, user_id: int, kind: str, result: dict[str, Any]) -> None:
-    if kind == "generate":
+    if kind in ("generate", "preview"):
         # A retried job replaces, never duplicates, its images.
         await session.execute(delete(OutputImage).where(OutputImage.job_id == job_id))
         for image in result.get("images", []):
@@ -20,6 +21,11 @@ async def record_success(session: AsyncSession, job_id: int, user_id: int, kind:
                 variant=image.get("aspect", ""), storage_key=image["key"], width=image["width"], height=image["height"],
                 size_bytes=image["size_bytes"], score=image.get("score"),
             ))
+        if short := int(result.get("below_likeness") or 0):
+            job = await session.get(Job, job_id)
+            portraits = len({image["index"] for image in result.get("images", [])})
+            if job is not None:
+                await credits.refund_shortfall(session, job, short, portraits)
     elif kind == "train":
         existing = await session.scalar(select(LoraModel).where(LoraModel.job_id == job_id))
         if existing is None:

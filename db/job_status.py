@@ -15,7 +15,7 @@ from sqlalchemy import false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import credits, jobs
-from db.models import FINAL_JOB_STATES, Job, JobState, utcnow
+from db.models import FINAL_JOB_STATES, Job, JobKind, JobState, utcnow
 
 
 @dataclass(frozen=True)
@@ -106,17 +106,22 @@ class CancelOutcome(StrEnum):
 async def request_cancel(session: AsyncSession, job_id: int, *, user_id: int | None = None) -> CancelOutcome:
     """Cancel a job for the user. A queued job is cancelled (and refunded) in this transaction;
     a running one is flagged and its worker stops within a step. Pass ``user_id`` to refuse
-    other users' jobs (reported as missing)."""
+    other users' jobs (reported as missing). A training's preview is cancelled with it."""
     flag = (
         update(Job)
         .where(Job.id == job_id, Job.state.in_((JobState.queued, JobState.running)))
         .values(cancel_requested=True)
-        .returning(Job.state)
+        .returning(Job.state, Job.kind, Job.user_id)
         .execution_options(synchronize_session=False)
     )
     if user_id is not None:
         flag = flag.where(Job.user_id == user_id)
-    state = (await session.execute(flag)).scalar_one_or_none()
+    row = (await session.execute(flag)).one_or_none()
+    state = row[0] if row is not None else None
+    if row is not None and row[1] == JobKind.train:  # a training's preview goes with it
+        for preview in await jobs.active_jobs(session, row[2], JobKind.preview):
+            if (preview.payload or {}).get("training_job_id") == job_id:
+                await request_cancel(session, preview.id)
     if state is None:
         exists = select(Job.id).where(Job.id == job_id)
         if user_id is not None:

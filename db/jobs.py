@@ -83,12 +83,14 @@ async def enqueue(
     max_active_per_user: int | None = None,
     reply_platform: str = "",
     reply_chat_id: str = "",
+    priority: int = 0,
 ) -> Enqueued:
     """Queue a job and reserve its credits in the caller's transaction.
 
     Raises InsufficientCredits, QueueLimitReached or TrainingAlreadyRunning, having written
     nothing: the job and its reservation share a savepoint, so a caller that catches the error
-    and commits (to answer the user) commits no job.
+    and commits (to answer the user) commits no job. A higher ``priority`` is claimed first
+    (``db.queue``); ``max_active_per_user=None`` queues it whatever the user has waiting.
     """
     if idempotency_key is not None and (existing := await find_by_key(session, idempotency_key)) is not None:
         return Enqueued(existing, created=False)
@@ -103,6 +105,7 @@ async def enqueue(
     job = Job(
         user_id=user_id, kind=kind, payload=payload, idempotency_key=idempotency_key, max_attempts=max_attempts,
         correlation_id=new_correlation_id(), reply_platform=reply_platform, reply_chat_id=str(reply_chat_id),
+        priority=priority,
     )
     try:
         async with session.begin_nested():  # the job and its reservation stand or fall together

@@ -57,6 +57,7 @@ class Base(DeclarativeBase):
 class JobKind(StrEnum):
     train = "train"
     generate = "generate"
+    preview = "preview"  # a free train-free preview painted while the user's model trains
 
 
 class JobState(StrEnum):

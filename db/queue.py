@@ -12,6 +12,12 @@ alternate with another user's first one. One active training per user is enforce
 ``uq_jobs_one_active_training`` index at enqueue time; per-user queue depth by
 ``db.jobs.enqueue(max_active_per_user=…)``.
 
+Priority goes before round robin: a job with a higher ``priority`` (a preview, ``PREVIEW_PRIORITY``)
+is taken first, also ahead of its own user's older jobs (the preview overtakes the training it
+keeps company). It never starves the rest: a job that has waited ``AGING_SECONDS`` ranks above
+every priority, so with previews arriving without pause a training waits at most that long plus
+the jobs already running.
+
 Every change made by a worker is guarded by its lease (owner and attempt number): a worker whose
 lease expired and whose job was handed to someone else can no longer touch the job.
 """
@@ -36,6 +42,9 @@ JOBS = Job.__table__
 log = logging.getLogger(__name__)
 
 LEASE_EXPIRED = "lease_expired"
+PREVIEW_PRIORITY = 1
+AGED_PRIORITY = 100  # ranks above every priority a job is given
+AGING_SECONDS = 600.0  # a job waiting this long goes ahead of previews
 
 
 @dataclass(frozen=True)
@@ -111,17 +120,22 @@ def next_job_query(*, postgres: bool, kinds: Sequence[str] | None = None) -> Any
     # PostgreSQL) then take different users' jobs instead of one user's first and second. The
     # heads come from one grouped scan of the ix_jobs_queue_heads index; "last served" is then
     # looked up once per waiting user, not once per waiting job.
-    heads = (
-        select(func.min(waiting.c.id))
-        .where(waiting.c.state == JobState.queued, waiting.c.cancel_requested == false())
-        .group_by(waiting.c.user_id)
-    )
-    if kinds:
-        heads = heads.where(waiting.c.kind.in_(list(kinds)))
+    def heads_of(*conditions: Any) -> Any:
+        query = (
+            select(func.min(waiting.c.id))
+            .where(waiting.c.state == JobState.queued, waiting.c.cancel_requested == false(), *conditions)
+            .group_by(waiting.c.user_id)
+        )
+        return query.where(waiting.c.kind.in_(list(kinds))) if kinds else query
+
+    # each user's oldest waiting job, and their oldest prioritised one (a preview goes ahead of
+    # the training it was queued with)
+    heads = heads_of().union(heads_of(waiting.c.priority > 0))
+    rank = case((candidate.c.created_at < bindparam("aged_before"), literal(AGED_PRIORITY)), else_=candidate.c.priority)
     query = (
         select(candidate.c.id)
         .where(candidate.c.id.in_(heads), candidate.c.state == JobState.queued)
-        .order_by(candidate.c.priority.desc(), last_served.asc().nulls_first(), candidate.c.id)
+        .order_by(rank.desc(), last_served.asc().nulls_first(), candidate.c.id)
         .limit(1)
     )
     if postgres:
@@ -176,8 +190,10 @@ async def claim(
     lease_seconds: float,
     kinds: Sequence[str] | None = None,
     now: datetime | None = None,
+    aging_seconds: float = AGING_SECONDS,
 ) -> Lease | None:
-    """Take the next job with a lease, or None when nothing is waiting. Commit before working."""
+    """Take the next job with a lease, or None when nothing is waiting. Commit before working.
+    A job that has waited ``aging_seconds`` goes ahead of higher priorities."""
     postgres = _is_postgres(session)
     database_clock = postgres and now is None  # a given ``now`` (tests) is written as given
     if now is None:
@@ -188,7 +204,9 @@ async def claim(
         now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     statement = _claim_statement(postgres, tuple(sorted(kinds)) if kinds else None, database_clock)
-    row = (await session.execute(statement, {"owner": owner, "expires": expires, "now": now})).one_or_none()
+    aged_before = (now or utcnow()) - timedelta(seconds=aging_seconds)
+    row = (await session.execute(statement, {"owner": owner, "expires": expires, "now": now,
+                                             "aged_before": aged_before})).one_or_none()
     return None if row is None else _lease(row, owner, expires)
 
 

@@ -170,9 +170,12 @@ class Generator:
                 "cost": cost}
 
     def generate(self, request: GenerationRequest, *, progress: ProgressFn | None = None,
-                 should_cancel: CancelFn | None = None) -> list[GeneratedImage]:
-        """``request.count`` images at the aspect's native size; budget checked before any work."""
-        return self.generate_many([request], progress=progress, should_cancel=should_cancel)[0]
+                 should_cancel: CancelFn | None = None, base_kwargs: dict[str, Any] | None = None
+                 ) -> list[GeneratedImage]:
+        """``request.count`` images at the aspect's native size; budget checked before any work.
+        ``base_kwargs`` go to the base pipeline's call only (the preview's ``ip_adapter_image``)."""
+        return self.generate_many([request], progress=progress, should_cancel=should_cancel,
+                                  base_kwargs=base_kwargs)[0]
 
     def _callback(self, stage: str, start: int, count: int, steps: int, progress: ProgressFn | None,
                   should_cancel: CancelFn | None) -> Callable[..., dict[str, Any]]:
@@ -194,7 +197,8 @@ class Generator:
                 request.style_lora_weight, request.scheduler)
 
     def generate_many(self, requests: list[GenerationRequest], *, progress: ProgressFn | None = None,
-                      should_cancel: CancelFn | None = None) -> list[list[GeneratedImage]]:
+                      should_cancel: CancelFn | None = None, base_kwargs: dict[str, Any] | None = None
+                      ) -> list[list[GeneratedImage]]:
         """Several compatible requests (same size, schedule, LoRAs and weights) in one call: the
         LoRAs are set once and images of different requests share pipeline batches. Each request
         keeps its own prompts, negative prompt and seeds (``prompt_for``/``seed_for``), so its
@@ -217,14 +221,16 @@ class Generator:
         results: list[list[GeneratedImage]] = [[] for _ in requests]
         for start in range(0, len(items), self.batch_size):
             chunk = items[start:start + self.batch_size]
-            images = self._batch(requests, plan, chunk, start, len(items), refiner, progress, should_cancel)
+            images = self._batch(requests, plan, chunk, start, len(items), refiner, progress, should_cancel,
+                                 base_kwargs or {})
             for (owner, _), image in zip(chunk, images, strict=True):
                 results[owner].append(image)
         return results
 
     def _batch(self, requests: list[GenerationRequest], plan: dict[str, Any], chunk: list[tuple[int, int]],
                      start: int, total: int, refiner: StableDiffusionXLImg2ImgPipeline | None,
-                     progress: ProgressFn | None, should_cancel: CancelFn | None) -> list[GeneratedImage]:
+                     progress: ProgressFn | None, should_cancel: CancelFn | None,
+                     base_kwargs: dict[str, Any]) -> list[GeneratedImage]:
         base = self.base
         prompts = [requests[owner].prompt_for(index) for owner, index in chunk]
         seeds = [requests[owner].seed_for(index) for owner, index in chunk]
@@ -241,6 +247,7 @@ class Generator:
                 **common, width=plan["width"], height=plan["height"], generator=generators,
                 denoising_end=split, output_type="latent" if refiner is not None else "pil",
                 callback_on_step_end=self._callback("base", start, total, base_steps, progress, should_cancel),
+                **base_kwargs,
             ).images
             if refiner is not None:
                 output = refiner(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import InvalidConfig
 
@@ -38,6 +38,23 @@ class NoopJob(JobSpec):
     scratch: bool = False
 
 
+class TrainCrop(BaseModel):
+    """One training example: a square of a stored photo (left, top, right, bottom in its pixels)
+    and its caption, planned by intake (``engine.intake.plan_crops``) from the photo's face box."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    photo_key: str
+    box: tuple[int, int, int, int]
+    caption: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _a_square_inside(self) -> TrainCrop:
+        left, top, right, bottom = self.box
+        if left < 0 or top < 0 or right - left < 8 or right - left != bottom - top:
+            raise ValueError(f"crop box {self.box} is not a square inside the photo")
+        return self
+
+
 class TrainJob(JobSpec):
     """Train the user's LoRA on the accepted photos of a selfie set."""
 
@@ -46,12 +63,28 @@ class TrainJob(JobSpec):
     set_id: int | None = None
     photo_keys: list[str] = Field(min_length=1)
     captions: list[str] | None = None  # one per photo; None: the instance prompt
+    crops: list[TrainCrop] | None = None
+    """The examples to train on (face-centred and upper-body squares with captions); None: each
+    photo centre-cropped with its caption, as jobs queued before crops were planned."""
     lora_key: str  # where the trained LoRA (safetensors) is stored
     base_model: str = ""  # "" : the worker's configured model
     token: str = "ohwx"
     class_word: str = "person"
     steps: int | None = Field(None, ge=1)
     seed: int = 0
+    reference_embeddings: list[list[float]] = Field(default_factory=list, max_length=30)
+    """The selfies' face embeddings: after training, ``validation_images`` portraits are painted with
+    the new model and their likeness to these is the model's likeness figure."""
+    validation_images: int = Field(2, ge=0, le=8)
+
+    @model_validator(mode="after")
+    def _crops_of_its_own_photos(self) -> TrainJob:
+        stray = {crop.photo_key for crop in self.crops or ()} - set(self.photo_keys)
+        if stray:
+            raise ValueError(f"crops name photos outside photo_keys: {sorted(stray)}")
+        if self.crops is not None and not self.crops:
+            raise ValueError("crops, when given, must not be empty")
+        return self
 
 
 class GenerateJob(JobSpec):
@@ -80,13 +113,38 @@ class GenerateJob(JobSpec):
     reference_embeddings: list[list[float]] = Field(default_factory=list, max_length=30)
     """The user's selfie face embeddings: outputs are ranked by likeness and faceless ones dropped."""
     extra_candidates: int = Field(0, ge=0, le=16)  # generated beyond ``count`` so the best can be kept
+    min_likeness: int = Field(0, ge=0, le=100)
+    """Likeness bar in % of the user's own baseline (engine.likeness); 0: none. Portraits below it
+    are painted again (``likeness_retries`` rounds) and, still below, not charged for."""
+    likeness_retries: int = Field(0, ge=0, le=3)
 
     @property
     def aspects(self) -> list[str]:
         return self.output_aspects or [self.aspect]
 
 
-SPECS: dict[str, type[JobSpec]] = {spec.kind: spec for spec in (NoopJob, TrainJob, GenerateJob)}
+class ReferenceImage(BaseModel):
+    """One of the user's selfies shown to the preview's adapter: its storage key and face box."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str
+    box: tuple[int, int, int, int] | None = None  # left, top, right, bottom; None: the whole photo
+    size: tuple[int, int] | None = None  # (width, height) of the image the box was found in; None: the stored one
+
+
+class PreviewJob(GenerateJob):
+    """A train-free preview while the personal model trains: the style's portraits painted from a
+    few selfies through an IP-Adapter (``preview_*`` in engine/models.toml), ranked and finished as
+    real ones. Free, one per training. A worker without the adapter's weights skips it."""
+
+    kind: ClassVar[str] = "preview"
+    lora_key: None = None
+    reference_images: list[ReferenceImage] = Field(min_length=1, max_length=8)
+    adapter_scale: float | None = Field(None, ge=0, le=2)  # None: the model's preview_scale
+    training_job_id: int | None = None  # the training this preview keeps company
+
+
+SPECS: dict[str, type[JobSpec]] = {spec.kind: spec for spec in (NoopJob, TrainJob, GenerateJob, PreviewJob)}
 
 
 def parse_spec(kind: str, payload: dict[str, Any]) -> JobSpec:
@@ -125,6 +183,10 @@ class TrainOutput(JobOutput):
     final_loss: float
     seconds: float
     resumed_from: int = 0
+    likeness: int | None = None  # validation portraits' likeness (engine.likeness); None: not measured
+    validation_distance: float | None = None  # their mean identity distance to the selfies
+    likeness_baseline: float | None = None
+    validation_faces: int = 0  # validation portraits in which a face was found
 
 
 class ImageOutput(BaseModel):
@@ -137,6 +199,7 @@ class ImageOutput(BaseModel):
     size_bytes: int
     aspect: str = ""  # which crop of the portrait
     score: float | None = None  # identity distance to the user's selfies; lower is more alike
+    likeness: int | None = None  # % of the user's own baseline (engine.likeness); None: no face measured
 
 
 class GenerateOutput(JobOutput):
@@ -144,9 +207,18 @@ class GenerateOutput(JobOutput):
     base_model: str
     images: list[ImageOutput]
     seconds: float
+    likeness_baseline: float | None = None  # mean distance between the user's selfies
+    min_likeness: int = 0
+    below_likeness: int = 0  # portraits delivered below ``min_likeness`` (not charged for)
+    likeness_rounds: int = 0  # extra rounds painted to reach it
 
 
-OUTPUTS: dict[str, type[JobOutput]] = {"noop": NoopOutput, "train": TrainOutput, "generate": GenerateOutput}
+class PreviewOutput(GenerateOutput):
+    skipped: str = ""  # why no preview was painted (no adapter weights on this worker); "" when painted
+
+
+OUTPUTS: dict[str, type[JobOutput]] = {"noop": NoopOutput, "train": TrainOutput, "generate": GenerateOutput,
+                                       "preview": PreviewOutput}
 
 
 def parse_output(kind: str, result: dict[str, Any]) -> JobOutput:

@@ -37,13 +37,19 @@ class ModelSpec:
     steps: int = 30
     guidance: float = 6.0
     refiner_split: float | None = None
-    train_steps_per_image: int = 80
+    train_steps_per_image: int = 100
     train_min_steps: int = 400
-    train_max_steps: int = 1200
+    train_max_steps: int = 1600
     train_rank: int = 16
     train_batch_size: int = 1
     lora_targets: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
     size_multiple: int = 8
+    #: the train-free preview's IP-Adapter (hub id or path; "tiny": built from config; "": none)
+    preview_adapter: str = ""
+    preview_subfolder: str = "sdxl_models"
+    preview_weights: str = "ip-adapter-plus-face_sdxl_vit-h.safetensors"
+    preview_encoder: str = "models/image_encoder"
+    preview_scale: float = 0.7
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -54,6 +60,8 @@ class ModelSpec:
             raise ValueError(f"model {self.name!r}: refiner_split must be in (0, 1)")
         if not self.train_min_steps <= self.train_max_steps:
             raise ValueError(f"model {self.name!r}: train_min_steps > train_max_steps")
+        if not 0.0 <= self.preview_scale <= 2.0:
+            raise ValueError(f"model {self.name!r}: preview_scale must be in [0, 2]")
 
     @property
     def has_refiner(self) -> bool:
@@ -115,6 +123,22 @@ def missing_sources(spec: ModelSpec, models_dir: Path) -> list[str]:
 
 def weights_present(spec: ModelSpec, models_dir: Path) -> bool:
     return not missing_sources(spec, models_dir)
+
+
+def preview_files(spec: ModelSpec, models_dir: Path) -> list[Path]:
+    """The files the preview adapter needs on disk: its weights and its image encoder's config
+    (empty for tiny, whose adapter is built from config, and for a model without one)."""
+    if spec.preview_adapter in ("", "tiny"):
+        return []
+    root = local_dir(spec.preview_adapter, models_dir)
+    return [root / spec.preview_subfolder / spec.preview_weights, root / spec.preview_encoder / "config.json"]
+
+
+def preview_available(spec: ModelSpec, models_dir: Path) -> bool:
+    """Whether this worker can paint previews for ``spec`` (tiny: always; others: files present)."""
+    if not spec.preview_adapter:
+        return False
+    return all(path.is_file() for path in preview_files(spec, models_dir))
 
 
 def fetch_command(name: str) -> str:
@@ -190,5 +214,12 @@ def fetch_model(name: str, models_dir: Path, *, token: str | None = None,
         variant = None if source == spec.vae else spec.variant
         log.info("fetching %s into %s", source, target)
         snapshot_download(source, local_dir=target, allow_patterns=_allow_patterns(variant), token=token)
+        fetched.append(target)
+    if spec.preview_adapter not in ("", "tiny") and not _is_path(spec.preview_adapter):
+        target = local_dir(spec.preview_adapter, models_dir)
+        patterns = [f"{spec.preview_subfolder}/{spec.preview_weights}", f"{spec.preview_encoder}/*.json",
+                    f"{spec.preview_encoder}/*.safetensors"]
+        log.info("fetching the preview adapter %s (%s) into %s", spec.preview_adapter, spec.preview_weights, target)
+        snapshot_download(spec.preview_adapter, local_dir=target, allow_patterns=patterns, token=token)
         fetched.append(target)
     return fetched

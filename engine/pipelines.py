@@ -15,9 +15,11 @@ import torch
 from diffusers import AutoencoderKL, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
 
 from engine import tiny
+from engine.library_logs import route_library_logs
 from engine.models import ModelSpec, local_dir, require_weights
 
 log = logging.getLogger(__name__)
+route_library_logs()  # diffusers and transformers are imported by now
 
 
 @dataclass(frozen=True)

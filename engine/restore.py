@@ -102,6 +102,33 @@ def _feather_mask(size: int, blend: float) -> Image.Image:
     return mask.filter(ImageFilter.GaussianBlur(size * 0.06))
 
 
+@dataclass
+class _FacePlan:
+    """A face cut out for the network, and how its restored version goes back: through the
+    alignment ``matrix`` (warped back, feathered ellipse) or, unaligned, into ``square``."""
+
+    crop: Image.Image
+    matrix: np.ndarray | None = None
+    square: Box | None = None
+    blend: float = 0.8
+
+    def paste(self, image: Image.Image, restored: Image.Image) -> Image.Image:
+        if self.matrix is not None:
+            face = np.asarray(restored.convert("RGB").resize((FACE_SIZE, FACE_SIZE), Image.Resampling.LANCZOS))
+            mask = alignment.face_mask(FACE_SIZE, self.blend)
+            return Image.fromarray(alignment.paste_back(np.asarray(image.convert("RGB")), face, mask, self.matrix))
+        assert self.square is not None
+        square, side = self.square, self.square[2] - self.square[0]
+        blended = Image.composite(restored.resize((side, side), Image.Resampling.LANCZOS), self.crop,
+                                  _feather_mask(side, self.blend))
+        inside = clamp(square, image.size)
+        offset = (inside[0] - square[0], inside[1] - square[1])
+        region = (offset[0], offset[1], offset[0] + inside[2] - inside[0], offset[1] + inside[3] - inside[1])
+        result = image.copy()
+        result.paste(blended.crop(region), inside[:2])
+        return result
+
+
 class FaceRestorer:
     """Loads the restorer lazily on first use; ``available`` is False when no weights are configured."""
 
@@ -138,63 +165,71 @@ class FaceRestorer:
 
     def restore_aligned(self, face: Image.Image) -> Image.Image:
         """Run the network on one face crop (resized to 512 px); returns the restored 512 px face."""
+        return self.restore_aligned_many([face])[0]
+
+    def restore_aligned_many(self, faces: Sequence[Image.Image]) -> list[Image.Image]:
+        """The network on several face crops in one batch (a job's portraits on the GPU at once)."""
         net = self._network()
-        if net is None:
-            return face
-        tensor = _to_tensor(face.resize((FACE_SIZE, FACE_SIZE), Image.Resampling.LANCZOS), self.device)
+        if net is None or not faces:
+            return list(faces)
+        tensor = torch.cat([_to_tensor(face.resize((FACE_SIZE, FACE_SIZE), Image.Resampling.LANCZOS), self.device)
+                            for face in faces])
         with torch.inference_mode():
             if self._kind == "gfpgan":
-                output = net(tensor * 2 - 1, return_rgb=False, randomize_noise=False)[0]
-                output = (output + 1) / 2
+                output = (net(tensor * 2 - 1, return_rgb=False, randomize_noise=False)[0] + 1) / 2
             else:
                 output = net(tensor)
-        return _to_image(output)
+        return [_to_image(output[i:i + 1]) for i in range(len(faces))]
 
-    def restore(self, image: Image.Image, faces: Sequence[Any]) -> Image.Image:
-        """Restore every face box in ``image``; without weights, log once and return it unchanged."""
-        if not faces:
-            return image
+    def _usable(self, faces_present: bool) -> bool:
+        if not faces_present:
+            return False
         if not self.available:
             if not self._warned:
                 log.warning("face restoration skipped: no GFPGAN/face-model weights configured or found")
                 self._warned = True
+            return False
+        return True
+
+    def restore(self, image: Image.Image, faces: Sequence[Any]) -> Image.Image:
+        """Restore every face box in ``image``; without weights, log once and return it unchanged."""
+        if not self._usable(bool(faces)):
             return image
         result = image.convert("RGB")
         for face in faces:
             result = self._restore_one(result, as_box(face))
         return result
 
-    def _restore_one(self, image: Image.Image, face: Box) -> Image.Image:
+    def restore_many(self, images: Sequence[Image.Image], faces: Sequence[Any | None],
+                     batch: int = 8) -> list[Image.Image]:
+        """One face per image (None: left as it is), the network run on up to ``batch`` faces at a
+        time: a job's portraits restored together instead of one call each."""
+        if not self._usable(any(face is not None for face in faces)):
+            return list(images)
+        results = [image.convert("RGB") for image in images]
+        plans = [(index, self._plan(results[index], as_box(face)))
+                 for index, face in enumerate(faces) if face is not None]
+        plans = [(index, plan) for index, plan in plans if plan is not None]
+        for start in range(0, len(plans), batch):
+            chunk = plans[start:start + batch]
+            restored = self.restore_aligned_many([plan.crop for _, plan in chunk])
+            for (index, plan), face in zip(chunk, restored, strict=True):
+                results[index] = plan.paste(results[index], face)
+        return results
+
+    def _plan(self, image: Image.Image, face: Box) -> _FacePlan | None:
         matrix = None
         if self.config.align:
             points = alignment.find_landmarks(image, face)
             matrix = alignment.estimate_alignment(points) if points is not None else None
-        if matrix is None:
-            return self._restore_square(image, face)
-        return self._restore_warped(image, matrix)
-
-    def _restore_warped(self, image: Image.Image, matrix: np.ndarray) -> Image.Image:
-        """Align with ``matrix`` (image → 512 px FFHQ face), restore, warp back, feathered blend."""
-        array = np.asarray(image.convert("RGB"))
-        aligned = Image.fromarray(alignment.warp_face(array, matrix, FACE_SIZE))
-        restored = np.asarray(self.restore_aligned(aligned).convert("RGB").resize(
-            (FACE_SIZE, FACE_SIZE), Image.Resampling.LANCZOS))
-        mask = alignment.face_mask(FACE_SIZE, self.config.blend)
-        return Image.fromarray(alignment.paste_back(array, restored, mask, matrix))
-
-    def _restore_square(self, image: Image.Image, face: Box) -> Image.Image:
-        """Fallback without landmarks: restore an unaligned square around the box."""
+        if matrix is not None:
+            aligned = Image.fromarray(alignment.warp_face(np.asarray(image), matrix, FACE_SIZE))
+            return _FacePlan(aligned, matrix=matrix, blend=self.config.blend)
         square = square_around(face, self.config.margin)
-        side = square[2] - square[0]
-        if side < 8:
-            return image
-        crop = image.crop(square)  # pads with black where the square overhangs the image
-        restored = self.restore_aligned(crop).resize((side, side), Image.Resampling.LANCZOS)
-        mask = _feather_mask(side, self.config.blend)
-        blended = Image.composite(restored, crop, mask)
-        inside = clamp(square, image.size)
-        offset = (inside[0] - square[0], inside[1] - square[1])
-        region = (offset[0], offset[1], offset[0] + inside[2] - inside[0], offset[1] + inside[3] - inside[1])
-        result = image.copy()
-        result.paste(blended.crop(region), inside[:2])
-        return result
+        if square[2] - square[0] < 8:
+            return None
+        return _FacePlan(image.crop(square), square=square, blend=self.config.blend)
+
+    def _restore_one(self, image: Image.Image, face: Box) -> Image.Image:
+        plan = self._plan(image, face)
+        return image if plan is None else plan.paste(image, self.restore_aligned(plan.crop))

@@ -2,53 +2,32 @@
 
 The shapes are those of diffusers' own SDXL fast tests. Construction is seeded, so two
 processes building ``tiny`` get identical weights: a LoRA trained in one loads in the other.
-The CLIP tokenizer is byte-level, built from a vocabulary written here (transformers ships none).
+The CLIP tokenizer is CLIP's real BPE (engine.clip_tokens; 49408 tokens embedded in 32 dimensions).
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import torch
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
+from engine import clip_tokens
+
 BOS = "<|startoftext|>"
 EOS = "<|endoftext|>"
-# A few merges so the BPE path is exercised; every pair and every result is in the vocabulary.
-_MERGES = ("o h", "oh w", "ohw x</w>", "p e", "r s", "pe rs", "o n</w>", "pers on</w>", "t h", "th e</w>")
 TIME_EMBED_DIM = 8
 TEXT_HIDDEN = 32
 
 
-def _byte_symbols() -> list[str]:
-    """The 256 printable stand-ins byte-level BPE uses for bytes (GPT-2/CLIP's table)."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    extra = (b for b in range(256) if b not in printable)
-    table = {b: chr(b) for b in printable} | {b: chr(256 + i) for i, b in enumerate(extra)}
-    return [table[b] for b in range(256)]
-
-
-@lru_cache(maxsize=1)
-def _vocab_and_merges() -> tuple[dict[str, int], tuple[str, ...]]:
-    symbols = _byte_symbols()
-    tokens = symbols + [s + "</w>" for s in symbols]
-    for merge in _MERGES:
-        left, right = merge.split(" ")
-        assert left in tokens and right in tokens, merge
-        tokens.append(left + right)
-    tokens += [BOS, EOS]
-    return {token: i for i, token in enumerate(dict.fromkeys(tokens))}, _MERGES
-
-
 def tokenizer() -> CLIPTokenizer:
-    vocab, merges = _vocab_and_merges()
-    return CLIPTokenizer(vocab=dict(vocab), merges=[tuple(m.split(" ")) for m in merges], model_max_length=77,
+    """CLIP's real BPE (the vocabulary SDXL's encoders use), so prompt lengths are counted as
+    in production: a byte-level stand-in counted bytes and warned of truncation falsely."""
+    return CLIPTokenizer(vocab=dict(clip_tokens.vocabulary()), merges=list(clip_tokens.merges()), model_max_length=77,
                          bos_token=BOS, eos_token=EOS, unk_token=EOS, pad_token=EOS)
 
 
 def text_config(projection_dim: int = TEXT_HIDDEN) -> CLIPTextConfig:
-    vocab, _ = _vocab_and_merges()
+    vocab = clip_tokens.vocabulary()
     return CLIPTextConfig(
         vocab_size=len(vocab), bos_token_id=vocab[BOS], eos_token_id=vocab[EOS], pad_token_id=vocab[EOS],
         hidden_size=TEXT_HIDDEN, intermediate_size=37, num_attention_heads=4, num_hidden_layers=5,

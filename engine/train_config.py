@@ -27,9 +27,9 @@ class TrainConfig:
     learning_rate: float = 1e-4
     text_encoder_learning_rate: float = 5e-5
     steps: int | None = None  # explicit step count; None: the policy below
-    steps_per_image: int = 80
+    steps_per_image: int = 100
     min_steps: int = 400
-    max_steps: int = 1200
+    max_steps: int = 1600
     batch_size: int = 1
     resolution: int = 1024
     seed: int = 0

@@ -6,42 +6,13 @@ import asyncio
 import logging
 import signal
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from db.session import Database
-from db.storage import Storage, storage_from_settings
+from studio.services import Services, open_services
 from studio.settings import Settings
-from styles import Catalogue, load_catalogue
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """What every front end and worker shares in one process."""
-
-    settings: Settings
-    database: Database
-    storage: Storage
-    catalogue: Catalogue
-
-    async def close(self) -> None:
-        await self.database.dispose()
-
-
-async def open_services(settings: Settings) -> Services:
-    catalogue = load_catalogue(settings.styles_dirs)  # a broken style pack stops start-up here
-    storage = storage_from_settings(settings)  # so does a storage setting that is missing
-    database = Database.from_settings(settings)
-    await database.migrate()
-    log.info(
-        "ready: database %s, storage %s, %d styles, engine %s (%s)",
-        database.engine.url.render_as_string(hide_password=True), settings.storage_backend, len(catalogue),
-        settings.engine_backend, settings.base_model,
-    )
-    return Services(settings, database, storage, catalogue)
 
 
 def configured_front_ends(settings: Settings) -> list[str]:
@@ -172,7 +143,7 @@ async def keep_up(name: str, serve: Any, stop: asyncio.Event) -> bool:
     return True
 
 
-REFUSED_EXIT = 2  # `studio worker` would not serve users the tiny test model (engine/startup.py)
+REFUSED_EXIT = 2  # `studio worker` would not serve users the tiny test model (engine/runtime/startup.py)
 
 
 async def _stop_if_the_worker_refuses(worker: Any, stop: asyncio.Event, refused: list[int]) -> None:

@@ -191,7 +191,7 @@ def worker(
     worker_id: Annotated[str | None, typer.Option("--id", help="Name of this worker in leases and logs.")] = None,
 ) -> None:
     """Run the engine worker: claim jobs from the database and run them on the GPU (or CPU)."""
-    from engine.worker_cli import run_worker
+    from engine.runtime.worker_cli import run_worker
 
     raise typer.Exit(run_worker(settings_of(ctx), once=once, worker_id=worker_id))
 
@@ -207,7 +207,7 @@ def train(
     steps: Annotated[int | None, typer.Option(help="Training steps (default: from the set size).")] = None,
 ) -> None:
     """Train a personal LoRA from a folder of selfies (checked like the bot checks them)."""
-    from engine.cli import train_command
+    from engine.runtime.cli import train_command
 
     raise typer.Exit(train_command(photos, output, model, token, class_word, steps, settings=settings_of(ctx)))
 
@@ -223,7 +223,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Generate finished portraits in a style, for every aspect the style offers."""
-    from engine.cli import generate_command
+    from engine.runtime.cli import generate_command
     from styles import load_catalogue
 
     chosen = load_catalogue(settings_of(ctx).styles_dirs).get(style)
@@ -242,9 +242,23 @@ def finish(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the finished files.")] = Path("data/finished"),
 ) -> None:
     """Run the finishing chain on images: restore the face, upscale, soften the background, sharpen, crop per aspect."""
-    from engine.cli import finish_command
+    from engine.runtime.cli import finish_command
 
     raise typer.Exit(finish_command(images, aspect, output, settings=settings_of(ctx)))
+
+
+@app.command()
+def likeness(
+    ctx: typer.Context,
+    photos: Annotated[Path, typer.Argument(help="Folder of the person's selfies (the references).")],
+    portraits: Annotated[Path, typer.Argument(help="Folder of portraits to measure.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead of lines.")] = False,
+) -> None:
+    """How alike portraits are to a person's selfies, in the figures the bot shows (100 % = as close as the selfies are to each other)."""
+    from engine.intake import IntakeConfig
+    from engine.likeness_report import likeness_command
+
+    raise typer.Exit(likeness_command(photos, portraits, as_json, IntakeConfig.from_settings(settings_of(ctx))))
 
 
 @models_app.command("fetch")

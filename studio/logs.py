@@ -65,6 +65,7 @@ def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), json_
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # libraries' warnings.warn(...) become log records ("py.warnings")
     _route_uncaught_exceptions()
     # Chatty libraries: keep their warnings, drop their per-request info lines.
     for name in ("httpx", "httpcore", "discord.http", "botocore", "urllib3", "aiosqlite", "alembic", "werkzeug"):

@@ -117,7 +117,14 @@ class Settings(BaseSettings):
         "them is kept after /delete). Empty: a random key in `<data_dir>/account-hash.key`.")
     train_cost: int = Field(1, ge=0, description="Credits one personal-model training costs.")
     generate_cost: int = Field(1, ge=0, description="Credits one style generation (a batch of portraits) costs.")
+    min_likeness: int = Field(
+        70, ge=0, le=100, description="Likeness bar in % of the user's own baseline (100 = as close as their selfies "
+        "are to each other). Portraits below it are painted again, then not charged for. 0: off; a style may set its own.")
+    likeness_retries: int = Field(1, ge=0, le=3, description="Extra rounds painted when portraits fall below the likeness bar.")
     images_per_generation: int = Field(4, ge=1, le=20, description="Portraits delivered per generation.")
+    preview_images: int = Field(1, ge=0, le=2, description=(
+        "Quick preview portraits painted from the selfies (IP-Adapter, no training) while the personal model "
+        "trains: free, once per training (0: no previews)."))
     max_queued_jobs_per_user: int = Field(3, ge=1, description="Jobs one user may have waiting at once.")
     commands_per_minute: int = Field(20, ge=1, description="Per-user command rate limit.")
     admins: Annotated[list[str], NoDecode] = Field(
@@ -170,6 +177,11 @@ class Settings(BaseSettings):
         "`face_model` (a spandrel face model file in `<models_dir>/restore/`, e.g. CodeFormer with the "
         "`codeformer` extra).",
     )
+    train_steps_per_image: int | None = Field(
+        None, ge=1, le=1000, description="Training policy: images seen per selfie (its close-up and upper-body crops "
+        "count as one), at least the model's train_min_steps. Empty: the base model's (engine/models.toml).")
+    train_max_steps: int | None = Field(
+        None, ge=1, description="Training policy: most images seen in one training. Empty: the base model's.")
     styles_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra comma-separated folders of style files, added to the built-ins."
     )

@@ -92,6 +92,9 @@ class Style(BaseModel):
     order: int = 100
     sampler: Sampler = Sampler()
     lora: StyleLora | None = None
+    min_likeness: int | None = Field(None, ge=0, le=100)
+    """Likeness bar for this style in % (engine.likeness); None: STUDIO_MIN_LIKENESS; 0: no bar
+    (a drawing is not meant to measure like a photo of the face)."""
 
     @field_validator("prompt")
     @classmethod
@@ -153,10 +156,15 @@ def _read_toml(path: Path) -> dict:
 
 
 def load_style(path: Path) -> Style:
+    from styles.prompt_fit import misfit
+
     try:
-        return Style.model_validate(_read_toml(path))
+        style = Style.model_validate(_read_toml(path))
     except ValidationError as error:
         raise StyleError(f"{path}: {_describe(error)}") from None
+    if problem := misfit(style):
+        raise StyleError(f"{path}: {problem}")
+    return style
 
 
 def _load_categories(folder: Path) -> list[Category]:

@@ -9,9 +9,9 @@ from pathlib import Path
 from db.models import JobState
 from db.session import Database
 from db.storage import LocalStorage
-from engine.backends.local import LocalBackend
-from engine.handlers.context import EngineOptions
-from engine.worker import Worker, WorkerConfig
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.handlers.context import EngineOptions
+from engine.runtime.worker import Worker, WorkerConfig
 from studio.redaction import REDACTED, redact, register
 from tests.runtime.helpers import enqueue_noop, get, make_user
 from tests.test_settings import run_studio

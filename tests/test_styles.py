@@ -110,3 +110,13 @@ def test_a_style_naming_an_unknown_scheduler_is_refused_with_its_file_and_field(
         'scheduler = "dpmpp_2m_karras"', 'scheduler = "lms_fancy"'))
     with pytest.raises(StyleError, match=r"odd\.toml.*scheduler.*lms_fancy"):
         load_catalogue([folder])
+
+
+def test_the_refiner_never_repaints_a_large_face() -> None:
+    """The refiner is its own UNet, which the user's LoRA never reaches: a style whose face is large
+    (headshot, half body) runs without it; only full-body frames keep a short refiner pass."""
+    for style in load_catalogue():
+        if style.framing in ("headshot", "half_body"):
+            assert style.sampler.refiner_fraction == 0, style.id
+        else:
+            assert style.sampler.refiner_fraction <= 0.2, style.id

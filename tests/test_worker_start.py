@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.startup import TinyFallbackRefused, chosen_model
+from engine.runtime.startup import TinyFallbackRefused, chosen_model
 from studio.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,16 +33,32 @@ def _extension(key: str) -> str:
     return key.rsplit(".", 1)[-1] if "." in key.rsplit("/", 1)[-1] else "png"
 
 
-async def album_reply(storage: Storage, job: Job, title: str, credits_left: int) -> Reply:
+def likeness_lines(job: Job, refunded: int) -> list[str]:
+    """The legend of the captions' likeness figures, and what fell short of the bar and was not charged."""
+    result = job.result or {}
+    lines = []
+    if any(image.get("likeness") is not None for image in result.get("images", [])):
+        lines.append(texts.LIKENESS_LEGEND)
+    if short := int(result.get("below_likeness") or 0):
+        lines.append(texts.LIKENESS_SHORT.format(
+            short=texts.plural(short, "portrait"), bar=result.get("min_likeness", 0), them="it" if short == 1 else "them",
+            refund=texts.plural(refunded, "credit")))
+    return lines
+
+
+async def album_reply(storage: Storage, job: Job, title: str, credits_left: int, refunded: int = 0) -> Reply:
     images = album_images(job)
     pictures = []
     for number, image in enumerate(images, start=1):
         template = texts.ALBUM_FIRST_CAPTION if number == 1 else texts.ALBUM_CAPTION
+        caption = template.format(title=title, index=number, count=len(images))
+        if image.get("likeness") is not None:
+            caption += texts.LIKENESS_CAPTION.format(percent=image["likeness"])
         pictures.append(Picture(await storage.get(image["key"]), f"portrait-{job.id}-{number}.{_extension(image['key'])}",
-                                template.format(title=title, index=number, count=len(images))))
+                                caption))
     left = texts.CREDITS_LEFT.format(credits=texts.plural(credits_left, "credit"))
     return Reply(
-        texts.DELIVERED.format(credits_left=left),
+        "\n".join([texts.DELIVERED.format(credits_left=left), *likeness_lines(job, refunded)]),
         ((Button(texts.BUTTON_FILES, f"files:{job_ref(job)}"),),
          (Button(texts.BUTTON_MORE, f"more:{job_ref(job)}"), Button(texts.BUTTON_ANOTHER, "styles"))),
         album=tuple(pictures),
@@ -68,3 +84,24 @@ def failure_reply(job: Job) -> Reply:
         return Reply(texts.CANCELLED.format(refund=refund).strip())
     template = texts.TRAIN_FAILED if job.kind == JobKind.train else texts.GENERATE_FAILED
     return Reply(template.format(refund=refund, error_id=job.correlation_id).replace("  ", " "))
+
+
+async def preview_album(storage: Storage, job: Job, title: str) -> Reply:
+    """The quick preview's portraits, each marked as one, and what they are (no buttons: the
+    personal model is still training)."""
+    images = album_images(job)
+    pictures = [
+        Picture(await storage.get(image["key"]), f"preview-{job.id}-{number}.{_extension(image['key'])}",
+                texts.PREVIEW_CAPTION.format(title=title, index=number, count=len(images)))
+        for number, image in enumerate(images, start=1)
+    ]
+    return Reply(texts.PREVIEW_DELIVERED, album=tuple(pictures))
+
+
+def model_ready_after_preview(picker: Reply, style_id: str, title: str, likeness: int | None = None) -> Reply:
+    """The model-ready message after a preview: the preview's style in one tap above the picker."""
+    paint = (Button(texts.BUTTON_PAINT_WITH_MODEL.format(title=title), f"style:{style_id}"),)
+    text = texts.MODEL_READY_AFTER_PREVIEW.format(title=title)
+    if likeness is not None:
+        text += "\n" + texts.MODEL_TEST_LIKENESS.format(likeness=likeness)
+    return Reply(text, (paint, *picker.buttons))

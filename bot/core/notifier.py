@@ -15,8 +15,9 @@ import time
 from sqlalchemy import select
 
 from bot.core import texts
-from bot.core.delivery import album_reply, failure_reply
+from bot.core.delivery import album_reply, failure_reply, model_ready_after_preview, preview_album
 from bot.core.messenger import Messenger, Unreachable
+from bot.core.preview import shown, shown_preview, training_of
 from bot.core.replies import Reply
 from bot.core.retention import RetentionSweeper
 from bot.core.studio import Studio
@@ -114,9 +115,12 @@ class JobWatcher:
             if job.kind == JobKind.train:
                 await self.studio.current_lora(session, job.user_id)  # brings the model's status up to date
             balance = await credits.balance(session, job.user_id)
+            # a preview goes with its training; a model that is ready follows its preview
+            related = (await training_of(session, job) if job.kind == JobKind.preview
+                       else await shown_preview(session, job) if job.kind == JobKind.train else None)
         log.info("delivering job %s (%s, %s) to %s:%s", job.id, job.kind, job.state, self.platform, job.reply_chat_id)
         try:
-            await self._send_outcome(job, balance)
+            await self._send_outcome(job, balance, related)
         except Unreachable as error:  # retrying forever would not help: it ends here, the results are kept
             log.warning("delivery of job %s given up: %s (its results stay in storage until /delete)", job.id, error)
         except Exception:
@@ -140,20 +144,63 @@ class JobWatcher:
             session.add_all(PostedMessage(user_id=job.user_id, job_id=job.id, platform=self.platform,
                                           chat_id=job.reply_chat_id, message_id=message_id) for message_id in posted)
 
-    async def _send_outcome(self, job: Job, balance: int) -> None:
+    async def _send_outcome(self, job: Job, balance: int, related: Job | None = None) -> None:
         chat = job.reply_chat_id
+        if job.kind == JobKind.preview:
+            await self._send_preview(job, related)
+            return
         if job.state == JobState.succeeded:
             final = f"{self._title(job)}  {texts.progress_bar(1.0)} 100% ✅"
             if job.reply_message_id:
                 await self._edit(job, Reply(final))
             if job.kind == JobKind.train:
-                await self.messenger.send(chat, self.studio.style_picker(texts.MODEL_READY))
+                await self.messenger.send(chat, self._model_ready(related, job))
             else:
+                result = job.result or {}
+                refunded = credits.shortfall_refund(job.credits_reserved, int(result.get("below_likeness") or 0),
+                                                    len({image.get("index") for image in result.get("images", [])}))
                 await self._send_album(job, await album_reply(self.studio.storage, job, self.studio.style_title(job),
-                                                              balance))
+                                                              balance, refunded))
             return
         outcome = failure_reply(job)
         if job.reply_message_id:  # the progress message never stays "working…"
             await self._edit(job, Reply(outcome.text if job.state == JobState.cancelled else f"{self._title(job)} {texts.STOPPED}"))
         if job.state != JobState.cancelled or not job.reply_message_id:
             await self.messenger.send(chat, outcome)
+
+    # ------------------------------------------------------------------ preview
+    def _model_ready(self, preview: Job | None, training: Job) -> Reply:
+        figure = (training.result or {}).get("likeness")
+        picker = self.studio.style_picker(
+            texts.MODEL_READY if figure is None else texts.MODEL_LIKENESS.format(likeness=figure))
+        style_id = (preview.payload or {}).get("style_id", "") if preview is not None else ""
+        if not style_id or style_id not in self.studio.catalogue:
+            return picker
+        return model_ready_after_preview(picker, style_id, self.studio.style_title(preview), figure)
+
+    async def _send_preview(self, job: Job, training: Job | None) -> None:
+        """The preview's album while its training runs, then the training's progress moved below it.
+        Nothing when no preview was painted (no adapter on the worker, failed, cancelled) or the
+        model is already done: the chat then goes on as without previews."""
+        if not shown(job) or training is None or training.state not in (JobState.queued, JobState.running):
+            why = (job.result or {}).get("skipped") or job.error_code or ("model done" if shown(job) else "no portraits")
+            log.info("preview %s not shown (%s: %s)", job.id, job.state, why)
+            return
+        await self._send_album(job, await preview_album(self.studio.storage, job, self.studio.style_title(job)))
+        await self._move_progress_below(training)
+
+    async def _move_progress_below(self, training: Job) -> None:
+        if not training.reply_message_id:
+            return
+        old = str(training.reply_message_id)
+        title = self._title(training)
+        message_id = await self.messenger.send(training.reply_chat_id, self.studio.progress_reply(training, title))
+        if message_id is None:
+            return
+        await self.studio.remember_progress_message(training.id, str(message_id))
+        self._shown.pop(training.id, None)
+        self._edited_at.pop(training.id, None)
+        try:
+            await self.messenger.edit(training.reply_chat_id, old, Reply(texts.PROGRESS_BELOW.format(title=title)))
+        except Exception:
+            log.warning("could not retire the old progress message of job %s", training.id, exc_info=True)

@@ -21,7 +21,9 @@ from bot.core.replies import IncomingFile
 from db.models import Photo, SelfieSet, SetStatus
 from db.session import Database
 from db.storage import Storage, user_prefix
-from engine.intake import FaceBox, IntakeConfig, PhotoCheck, PhotoVerdict, RejectCode, SetReport, check_set, message_for
+from engine.intake import (FaceBox, IntakeConfig, PhotoCheck, PhotoVerdict, RejectCode, SetReport, check_set, message_for,
+                           plan_crops)
+from engine.jobs import TrainCrop
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,19 @@ def _to_check(photo: Photo) -> PhotoCheck:
         width=photo.width,
         height=photo.height,
     )
+
+
+def training_crops(photos: list[Photo], *, token: str, class_word: str, config: IntakeConfig) -> list[TrainCrop]:
+    """The training set of accepted photos: intake's face-centred and upper-body squares with
+    their captions, planned from each photo's stored face box (the worker cuts them)."""
+    crops = []
+    for photo in photos:
+        check = _to_check(photo)
+        if check.face is None or not photo.storage_key or not photo.width or not photo.height:
+            raise ValueError(f"accepted photo {photo.id} has no face box or size to plan crops from")
+        for crop in plan_crops((photo.width, photo.height), check.face, token=token, class_word=class_word, config=config):
+            crops.append(TrainCrop(photo_key=photo.storage_key, box=crop.box, caption=crop.caption))
+    return crops
 
 
 def _to_row(set_id: int, position: int, check: PhotoCheck, key: str | None) -> Photo:

@@ -17,8 +17,9 @@ from bot.core import texts
 from bot.core.delivery import originals_reply
 from bot.core.job_refs import job_ref, names, parse_job_ref
 from bot.core.limits import RateLimiter
+from bot.core.preview import preview_style, queue_preview
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
-from bot.core.selfies import BatchResult, SelfieBook, clean_filename
+from bot.core.selfies import BatchResult, SelfieBook, clean_filename, training_crops
 from bot.core.shop import (INVOICED_ON, STARS, CheckoutRefusal, GiveBack, PlatformRefused, checkout_refusal, invoice_for,
                            packs_on)
 from bot.core.shop import refund as refund_payment
@@ -31,12 +32,12 @@ from db.allowance import load_key
 from db.users import delete_user, find_user, get_or_create_user, record_consent
 from engine.intake import IntakeConfig
 from engine.jobs import GenerateJob, TrainJob
-from studio.app import Services
+from studio.services import Services
 from styles import Style
+from styles.prompt_fit import PERSONAL_TOKEN  # the rare token a personal LoRA binds the face to
 
 log = logging.getLogger(__name__)
 
-PERSONAL_TOKEN = "ohwx"  # a rare token: the LoRA binds the user's face to it
 MAX_REFERENCES = 12  # selfie embeddings sent with a generation to rank its outputs by likeness
 TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
 PAYMENT_TRIES = 4  # a payment is credited even through a few seconds of database trouble
@@ -212,7 +213,10 @@ class Studio:
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
             lines.append(texts.STATUS_PHOTOS.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
-        lines.append(texts.STATUS_MODEL[lora.status if lora else "none"])
+        model_line = texts.STATUS_MODEL[lora.status if lora else "none"]
+        if lora is not None and lora.status == LoraStatus.ready and (figure := await self._model_likeness(lora)) is not None:
+            model_line += texts.STATUS_LIKENESS.format(likeness=figure)
+        lines.append(model_line)
         for job in active:
             stage = texts.STAGE_NAMES.get(job.stage, job.stage)
             lines.append(texts.STATUS_JOB.format(kind=job.kind.capitalize(), stage=stage, percent=round(job.progress * 100)))
@@ -248,7 +252,7 @@ class Studio:
 
     async def delete_everything(self, user: UserRef) -> None:
         """Every copy: the messages with portraits the bot can take back, the rows (a running job
-        notices at its next heartbeat, stops and removes what it wrote: engine.worker), storage."""
+        notices at its next heartbeat, stops and removes what it wrote: engine.runtime.worker), storage."""
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
             if account is None:
@@ -535,9 +539,15 @@ class Studio:
             selfie_set.class_word = class_word
             job.payload = TrainJob(
                 user_id=account.id, set_id=selfie_set.id, photo_keys=[p.storage_key for p in photos],
+                crops=training_crops(photos, token=PERSONAL_TOKEN, class_word=class_word, config=self.intake),
+                reference_embeddings=[np.frombuffer(p.face_embedding, dtype=np.float64).tolist()
+                                      for p in photos if p.face_embedding][:MAX_REFERENCES],
                 lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
                 token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
             ).to_payload()
+            await queue_preview(session, user, preview_style(self.catalogue), lora, job, photos,
+                                count=self.settings.preview_images, base_model=self._base_model(),
+                                references=await self._references(session, lora))
         return [self.progress_reply(job, texts.TRAIN_QUEUED)]
 
     def progress_reply(self, job: Job, title: str, position: int | None = None) -> Reply:
@@ -627,6 +637,15 @@ class Studio:
         style_id = job.payload.get("style_id", "")
         return self.catalogue.get(style_id).title if style_id in self.catalogue else "Portrait"
 
+    async def _model_likeness(self, lora: LoraModel) -> int | None:
+        """The likeness figure measured when the model was trained (its training job's result)."""
+        if lora.job_id is None:
+            return None
+        async with self.database.transaction() as session:
+            job = await session.get(Job, lora.job_id)
+        figure = (job.result or {}).get("likeness") if job is not None else None
+        return int(figure) if figure is not None else None
+
     async def _references(self, session: AsyncSession, lora: LoraModel) -> list[list[float]]:
         """The face embeddings of the selfies the model learnt from, to rank its portraits by likeness."""
         if lora.set_id is None:
@@ -650,6 +669,8 @@ class Studio:
             refiner_split=round(1 - style.sampler.refiner_fraction, 4) if style.sampler.refiner_fraction > 0 else None,
             scheduler=style.sampler.scheduler, output_prefix=f"{user_prefix(user_id)}outputs/pending/",
             output_aspects=list(style.aspects), reference_embeddings=references, extra_candidates=count // 2,
+            min_likeness=self.settings.min_likeness if style.min_likeness is None else style.min_likeness,
+            likeness_retries=self.settings.likeness_retries,
         ).to_payload()
 
     async def _own_job(self, session: AsyncSession, user: UserRef, button: str) -> Job | None:

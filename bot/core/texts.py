@@ -113,8 +113,24 @@ TRAIN_QUEUED = "🧠 Learning your face…"
 TRAIN_ALREADY = "I'm already learning your face — I'll tell you as soon as it's done."
 TRAIN_NOT_READY = "I need {missing} more good photos before I can learn your face. Send a few more selfies!"
 MODEL_READY = "✨ Your model is ready! Pick a style:"
+MODEL_LIKENESS = ("✨ Your model is ready! Its test portraits look {likeness} % like you "
+                  "(100 % = as close as your own photos are to each other). Pick a style:")
+STATUS_LIKENESS = " · likeness {likeness} %"
+MODEL_TEST_LIKENESS = "Its test portraits look {likeness} % like you (100 % = as close as your own photos are to each other)."
 NO_MODEL = "First I need to learn your face: send {min_photos}+ selfies and tap “Train my model”."
 MODEL_TRAINING = "Your model is still training — I'll show you the styles as soon as it's ready."
+
+PREVIEW_CAPTION = "⚡ Quick preview · {title} · {index} of {count}"
+PREVIEW_DELIVERED = (
+    "⚡ Here's a quick preview of you, painted from your selfies in seconds — free. It isn't your personal "
+    "model yet: the portraits it paints will look much more like you."
+)
+PROGRESS_BELOW = "{title} — progress below ⬇️"
+MODEL_READY_AFTER_PREVIEW = (
+    "✨ Your model is ready! Its portraits will look much more like you than the quick preview. "
+    "Paint {title} with it in one tap, or pick another style:"
+)
+BUTTON_PAINT_WITH_MODEL = "✨ {title} with my model"
 
 PICK_STYLE = "🎨 Pick a style:"
 PICK_IN_CATEGORY = "{emoji} {title} — pick one:"
@@ -202,6 +218,7 @@ QUEUE_POSITION = "You're #{position} in line"
 STAGE_NAMES = {
     "queued": "Waiting in line", "preparing": "Getting ready", "training": "Learning your face",
     "generating": "Painting", "finishing": "Finishing touches", "done": "Done",
+    "likeness": "Painting a few more to get your likeness right", "validating": "Checking your likeness",
 }
 
 TRAIN_FAILED = "😔 Training didn't work this time. {refund} (error id {error_id})"
@@ -213,6 +230,10 @@ APOLOGY = "😔 Something went wrong on my side. Please try again in a moment. (
 ALBUM_CAPTION = "{title} · {index} of {count}"
 ALBUM_FIRST_CAPTION = "{title} · {index} of {count} · best match first"
 DELIVERED = "Here you go! {credits_left}"
+LIKENESS_CAPTION = " · likeness {percent} %"
+LIKENESS_LEGEND = "Likeness 100 % = as close to you as your own photos are to each other."
+LIKENESS_SHORT = ("{short} stayed below the likeness I aim for ({bar} %) even after I painted more, "
+                  "so you don't pay for {them}: {refund} back on your balance.")
 CREDITS_LEFT = "· {credits} left"
 ORIGINALS_CAPTION = "{title} — full resolution ({index} of {count})"
 

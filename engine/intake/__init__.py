@@ -2,7 +2,7 @@
 build the training set. Pure CPU; never imports torch (the bot process imports this package)."""
 
 from engine.intake.config import IntakeConfig
-from engine.intake.dataset import TrainingExample, accepted_photos, prepare_dataset, write_dataset
+from engine.intake.dataset import PlannedCrop, TrainingExample, accepted_photos, plan_crops, prepare_dataset, write_dataset
 from engine.intake.faces import FaceBox, detect_faces, face_distance, face_embedding
 from engine.intake.photo import PhotoCheck, check_photo
 from engine.intake.photoset import PhotoVerdict, SetReport, check_set
@@ -14,6 +14,7 @@ __all__ = [
     "PhotoCheck",
     "PhotoVerdict",
     "PhotoWarning",
+    "PlannedCrop",
     "RejectCode",
     "SetReport",
     "TrainingExample",
@@ -24,6 +25,7 @@ __all__ = [
     "face_distance",
     "face_embedding",
     "message_for",
+    "plan_crops",
     "prepare_dataset",
     "write_dataset",
 ]

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # only for the type checker: the bot may build a config without settings
-    from studio.settings import Settings
+from typing import Protocol
 
 MB = 1_000_000
+
+
+class IntakeSettings(Protocol):
+    """The fields of the studio settings that intake reads (the engine does not import ``studio``)."""
+
+    max_file_mb: float
+    min_side_px: int
+    max_megapixels: float
+    min_photos: int
+    max_photos: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +91,7 @@ class IntakeConfig:
             raise ValueError("training_resolution must be at least 64")
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> IntakeConfig:
+    def from_settings(cls, settings: IntakeSettings, **overrides: object) -> IntakeConfig:
         """The intake limits of the studio settings; ``overrides`` replace any field."""
         values: dict[str, object] = {
             "max_file_bytes": int(settings.max_file_mb * MB),

@@ -62,6 +62,32 @@ def crop_boxes(size: tuple[int, int], face: FaceBox, config: IntakeConfig) -> li
     return boxes
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedCrop:
+    """One training example still to be cut: which square of the clean photo, with which caption."""
+
+    kind: CropKind
+    box: Box
+    caption: str
+
+
+def plan_crops(size: tuple[int, int], face: FaceBox, *, token: str, class_word: str,
+               config: IntakeConfig | None = None) -> list[PlannedCrop]:
+    """The training examples of one accepted photo (clean-photo size and face box): a face-centred
+    close-up, and an upper-body square when the photo has room for one. No pixels are read, so the
+    bot plans a set's crops and the training job cuts them (the one builder for both paths)."""
+    _check_words(token, class_word)
+    return [PlannedCrop(kind, box, caption_for(token, class_word, kind))
+            for kind, box in crop_boxes(size, face, config or IntakeConfig())]
+
+
+def _check_words(token: str, class_word: str) -> None:
+    if not token.strip() or any(ch.isspace() for ch in token):
+        raise ValueError("token must be one word, e.g. 'ohwx'")
+    if not class_word.strip():
+        raise ValueError("class_word must not be empty, e.g. 'man', 'woman', 'person'")
+
+
 def prepare_dataset(
     photos: Sequence[PhotoCheck], *, token: str, class_word: str, config: IntakeConfig | None = None
 ) -> list[TrainingExample]:
@@ -69,10 +95,7 @@ def prepare_dataset(
 
     Pass the photos the set accepted (see :func:`accepted_photos`). Same input, same output.
     """
-    if not token.strip() or any(ch.isspace() for ch in token):
-        raise ValueError("token must be one word, e.g. 'ohwx'")
-    if not class_word.strip():
-        raise ValueError("class_word must not be empty, e.g. 'man', 'woman', 'person'")
+    _check_words(token, class_word)
     config = config or IntakeConfig()
     resolution = config.training_resolution
     examples: list[TrainingExample] = []
@@ -82,9 +105,9 @@ def prepare_dataset(
             continue
         with Image.open(io.BytesIO(photo.clean_jpeg)) as opened:
             image = opened.convert("RGB")
-        for kind, box in crop_boxes(image.size, photo.face, config):
-            square = image.crop(box).resize((resolution, resolution), Image.Resampling.LANCZOS)
-            examples.append(TrainingExample(square, caption_for(token, class_word, kind), kind, photo.sha256, box))
+        for crop in plan_crops(image.size, photo.face, token=token, class_word=class_word, config=config):
+            square = image.crop(crop.box).resize((resolution, resolution), Image.Resampling.LANCZOS)
+            examples.append(TrainingExample(square, crop.caption, crop.kind, photo.sha256, crop.box))
     return examples
 
 

@@ -12,7 +12,7 @@ import pytest
 from bot.core.studio import Studio
 from bot.discord.app import DiscordFrontEnd
 from engine.intake import IntakeConfig
-from studio.app import Services, open_services
+from studio.services import Services, open_services
 from studio.settings import Settings
 from tests.support.discord_server import FakeDiscord
 

@@ -199,7 +199,9 @@ async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bo
         await press(discord, BEA, progress, "Cancel", guild=True)  # the progress message is public
         assert (await discord.wait_for_text("isn't yours to stop")).ephemeral
         async with bot.services.database.transaction() as session:
-            assert list(await session.scalars(select(Job.state))) == [JobState.queued]  # Alex's training goes on
+            # Alex's training goes on (with its preview)
+            assert list(await session.scalars(select(Job.kind).where(Job.state == JobState.queued))) == ["train", "preview"]
+            assert list(await session.scalars(select(Job.state).where(Job.kind == "train"))) == [JobState.queued]
         cancel = await press(discord, ALEX, progress, "Cancel", guild=True)
         stopped = await discord.wait_for(lambda m: m.message_id == progress.message_id and "Stopped" in m.content,
                                          timeout=15, what="the progress message edited to its final state")
@@ -224,7 +226,7 @@ async def test_without_the_gateway_payloads_can_be_fed_directly(tmp_path, discor
 
     from bot.core.studio import Studio
     from bot.discord.app import DiscordFrontEnd
-    from studio.app import open_services
+    from studio.services import open_services
     from studio.settings import Settings
     from tests.discord.conftest import TEST_INTAKE, TOKEN
 

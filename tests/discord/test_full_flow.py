@@ -38,11 +38,21 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
             assert not discord.dangling()  # the upload's, the presses' answers are all in: nothing more for their tokens
             discord.expire_tokens()  # Discord's 15 minutes pass while the model trains
             assert progress.button_labels == ["🛑 Cancel"] and channel in discord.typing
+            # a free quick preview, marked as one, arrives while the model trains, the progress below it
+            preview = await discord.wait_for(lambda m: m.files and m.via == "channel", timeout=300, what="the preview")
+            assert preview.files[0]["description"] == "⚡ Quick preview · LinkedIn Headshot · 1 of 1"
+            assert "quick preview of you" in preview.content or (
+                await discord.wait_for_text("quick preview of you")).message_id >= preview.message_id
+            below = await discord.wait_for(lambda m: "Learning your face" in m.content
+                                           and m.message_id > preview.message_id, what="the progress below")
             ready = await discord.wait_for_text("Your model is ready", timeout=300)
-            assert ready.via == "channel"
-            edits = [m for m in discord.edits if m.message_id == progress.message_id]
+            assert ready.via == "channel" and ready.message_id > below.message_id
+            assert ready.button_labels[0] == "✨ LinkedIn Headshot with my model"
+            old = [m for m in discord.edits if m.message_id == progress.message_id]
+            assert old and old[-1].content.endswith("progress below ⬇️") and old[-1].buttons == []
+            edits = [m for m in discord.edits if m.message_id == below.message_id]
             assert edits and edits[-1].content.endswith("100% ✅") and edits[-1].buttons == []
-            assert any("%" in m.content and "▰" in m.content for m in edits[:-1])
+            assert any("%" in m.content and "▰" in m.content for m in old[:-1] + edits[:-1])
 
             generate = discord.command_payload(ALEX, "generate", style="linkedin-headshot", upload_limit=SMALL_LIMIT)
             discord.upload_limit = SMALL_LIMIT
@@ -70,15 +80,17 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
             originals = discord.answers_to(wanted)
             assert len(originals) >= 2 and all(sum(len(f["data"]) for f in m.files) <= SMALL_LIMIT for m in originals)
             files = [f for m in originals for f in m.files]
-            assert [f["filename"] for f in files] == [f"portrait-2-{n}-{a}.jpg" for n in range(1, 5) for a in ("1x1", "4x5")]
+            assert [f["filename"] for f in files] == [f"portrait-3-{n}-{a}.jpg" for n in range(1, 5) for a in ("1x1", "4x5")]
             async with bot.services.database.transaction() as session:
-                generated = await session.get(Job, 2)
+                generated = await session.get(Job, 3)
                 assert generated is not None
                 keys = [image["key"] for image in sorted(generated.result["images"], key=lambda i: i.get("index", 0))]
             assert [f["data"] for f in files] == [await bot.services.storage.get(key) for key in keys]  # byte for byte
             async with bot.services.database.transaction() as session:
                 jobs = list(await session.scalars(select(Job).order_by(Job.id)))
-                assert [(j.kind, j.state) for j in jobs] == [("train", JobState.succeeded), ("generate", JobState.succeeded)]
+                assert [(j.kind, j.state) for j in jobs] == [
+                    ("train", JobState.succeeded), ("preview", JobState.succeeded), ("generate", JobState.succeeded)]
+                assert jobs[1].credits_reserved == 0  # the preview is free
                 assert all(j.delivered_at is not None and j.reply_chat_id == str(channel) for j in jobs)
                 user_id = jobs[0].user_id
                 assert await credits.balance(session, user_id) == 1 == await credits.ledger_sum(session, user_id)
@@ -88,7 +100,7 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
             confirm = await discord.wait_for_text("erases everything")
             await press(discord, ALEX, confirm, "Yes, delete")
             await discord.wait_for_text("everything of yours is gone")
-            assert {m.message_id for m in album} <= set(discord.deleted)
+            assert {m.message_id for m in album} | {preview.message_id} <= set(discord.deleted)
             data_dir = bot.settings.data_dir
             left = [p for p in data_dir.rglob("*") if p.is_file() and p.suffix in {".jpg", ".png", ".safetensors"}]
             assert left == []

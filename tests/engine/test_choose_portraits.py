@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from engine.gen_request import GeneratedImage
-from engine.handlers.generate import choose_portraits
+from engine.runtime.handlers.generate import choose_portraits
 from engine.intake import IntakeConfig, check_photo
 from tests.support.selfies import PHOTOS_DIR, obama_selfies
 

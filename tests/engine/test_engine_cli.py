@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from engine.aspects import ASPECTS, ratio
-from engine.cli import generate_command, train_command
+from engine.runtime.cli import generate_command, train_command
 from engine.portraits import compose_prompt
 
 SHARED = Path("/work/shared/photos")
@@ -90,6 +90,21 @@ def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype):
     assert result["training"]["steps_timed"] == 4 and result["training"]["s_per_step"] > 0
     assert result["training"]["dtype"] == ("float32" if dtype == "auto" else "bfloat16")
     assert result["generation"]["s_per_image"] > 0 and result["generation"]["batch"] == 2
+    preview = result["preview"]  # the IP-Adapter loaded into the pipeline and a preview painted, twice
+    assert preview["adapter"] == "tiny adapter" and preview["images"] == 2
+    assert preview["preview_s"] > 0 and preview["adapter_first_load_s"] > 0 and preview["adapter_warm_load_s"] > 0
+
+
+def test_gpu_finishing_benchmark_dry_run_on_the_cpu(tmp_path):
+    """bench/finishing_gpu.py (the GPU check's finishing part) end to end: production-shaped restorer
+    loaded from a weights file, a small upscaler, one by one against batched."""
+    from bench.finishing_gpu import main
+
+    figures = tmp_path / "finishing.json"
+    assert main(["--device", "cpu", "--tiny", "--json", str(figures)]) == 0
+    result = json.loads(figures.read_text())
+    assert result["portraits"] == 2 and set(result["job_seconds"]) == {"one by one", "batched"}
+    assert all(value > 0 for value in result["per_portrait"].values())
 
 
 @pytest.mark.gpu

@@ -206,7 +206,7 @@ def test_aligned_gfpgan_restore_changes_pixels_only_inside_the_feathered_face_ma
 
     photo, box = obama
     restorer = FaceRestorer(RestoreConfig(gfpgan_weights=gfpgan_file, blend=0.6))
-    monkeypatch.setattr(FaceRestorer, "_restore_square", lambda *a: pytest.fail("aligned path expected"))
+    monkeypatch.setattr("engine.restore.square_around", lambda *a: pytest.fail("aligned path expected"))
     out = restorer.restore(photo, [box])
     assert out.size == photo.size
     diff = np.abs(np.asarray(out, float) - np.asarray(photo, float)).sum(axis=2)
@@ -246,7 +246,7 @@ def test_restore_falls_back_to_the_square_crop_without_landmarks(how, monkeypatc
     calls = []
     if how == "no_landmarks":
         monkeypatch.setattr(align, "find_landmarks", lambda image, box: calls.append(box))
-    monkeypatch.setattr(FaceRestorer, "_restore_warped", lambda *a: pytest.fail("square crop expected"))
+    monkeypatch.setattr(align, "warp_face", lambda *a: pytest.fail("square crop expected"))
     restorer = _InvertingRestorer(RestoreConfig(blend=0.5, align=how != "align_off"))
     photo = _noise(300, 360, seed=1)
     box = (100, 90, 200, 210)
@@ -285,3 +285,58 @@ def test_implausible_landmarks_are_rejected(monkeypatch, five, plausible):
     assert (found is not None) == plausible
     if plausible:
         assert np.allclose(found, five)
+
+
+# --- a job's portraits restored and upscaled together (one network call, not one per portrait) ------
+
+
+class _BatchCountingNet(torch.nn.Module):
+    """A small fixed network standing in for the restorer's: records the batch sizes it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.batches: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batches.append(x.shape[0])
+        return torch.sigmoid(self.conv(x))
+
+
+class _SmallNetRestorer(FaceRestorer):
+    @property
+    def available(self) -> bool:
+        return True
+
+    def _network(self):
+        if self._net is None:
+            self._net, self._kind = _BatchCountingNet().eval(), "face_model"
+        return self._net
+
+
+def test_restore_many_restores_a_jobs_faces_in_one_batch_as_one_by_one_would(obama):
+    photo, box = obama
+    other = _noise(300, 360, seed=2)
+    restorer = _SmallNetRestorer(RestoreConfig(blend=0.6))
+    together = restorer.restore_many([photo, other, photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)],
+                                     [box, None, (photo.width - box[2], box[1], photo.width - box[0], box[3])])
+    assert restorer._net.batches == [2]  # both faces in one forward pass; the faceless image untouched
+    assert np.array_equal(np.asarray(together[1]), np.asarray(other))
+    alone = restorer.restore(photo, [box])
+    assert restorer._net.batches == [2, 1]
+    assert np.abs(np.asarray(together[0], float) - np.asarray(alone, float)).max() <= 1  # same result
+
+
+def test_upscale_many_batches_same_size_portraits_as_one_by_one_would(tmp_path):
+    upscaler = Upscaler(_realesrgan_file(tmp_path / "x2.pth", 2), tile=512)
+    sizes = []
+    model = upscaler.model()
+    original = model.model.forward
+    model.model.forward = lambda x: (sizes.append(tuple(x.shape)), original(x))[1]
+    images = [_noise(48, 40, seed=1), _noise(64, 40, seed=2), _noise(48, 40, seed=3)]
+    together = upscaler.upscale_many(images, scale=2)
+    assert sorted(sizes) == [(1, 3, 40, 64), (2, 3, 40, 48)]  # same-size portraits in one call
+    assert [image.size for image in together] == [(96, 80), (128, 80), (96, 80)]
+    for image, batched in zip(images, together, strict=True):
+        assert np.abs(np.asarray(upscaler.upscale(image, 2), float) - np.asarray(batched, float)).max() <= 1

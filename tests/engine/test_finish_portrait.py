@@ -55,7 +55,7 @@ def test_the_working_size_mask_agrees_with_the_full_size_one(portrait):
 
 
 def test_studio_finish_writes_every_aspect(portrait, tmp_path, capsys):
-    from engine.cli import finish_command
+    from engine.runtime.cli import finish_command
     from studio.settings import Settings
 
     image, _ = portrait

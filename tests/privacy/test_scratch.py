@@ -13,10 +13,10 @@ from db.models import JobState
 from db.session import Database
 from db.storage import LocalStorage
 from db.users import delete_user
-from engine import scratch
-from engine.backends.local import LocalBackend
-from engine.handlers.context import EngineOptions
-from engine.worker import Worker, WorkerConfig
+from engine.runtime import scratch
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.handlers.context import EngineOptions
+from engine.runtime.worker import Worker, WorkerConfig
 from tests.runtime.helpers import enqueue_noop, get, make_user
 
 FAST = WorkerConfig(lease_seconds=5, tick_seconds=0.05, idle_seconds=0.05, reap_seconds=0.5)
@@ -110,8 +110,8 @@ async def test_the_worker_sweeps_what_finished_jobs_left_at_start(database, work
 
 async def test_a_torn_copy_left_by_a_killed_worker_is_never_loaded(storage, work):
     """A worker killed mid-copy left half a LoRA in the job's folder; the retry fetches it anew."""
-    from engine.handlers.context import JobContext, ModelCache, StorageBridge
-    from engine.handlers.generate import _fetch_lora
+    from engine.runtime.handlers.context import JobContext, ModelCache, StorageBridge
+    from engine.runtime.handlers.generate import _fetch_lora
 
     lora = bytes(range(256)) * 4096  # 1 MiB
     await storage.put("users/1/loras/1.safetensors", lora)

@@ -67,7 +67,7 @@ class Heartbeats:
 
     def __init__(self, database: Database) -> None:
         self._engine = database.engine.sync_engine
-        self._logger = logging.getLogger("engine.worker")
+        self._logger = logging.getLogger("engine.runtime.worker")
         self._level = self._logger.level
         self._handler = logging.Handler()
         self._handler.emit = self._on_log  # type: ignore[method-assign]

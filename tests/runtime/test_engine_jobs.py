@@ -17,9 +17,9 @@ from db.job_status import CancelOutcome, request_cancel
 from db.models import CreditState, JobState, LoraModel, LoraStatus, OutputImage
 from db.session import Database
 from db.storage import LocalStorage
-from engine.backends.local import LocalBackend
-from engine.handlers.context import EngineOptions
-from engine.worker import Worker, WorkerConfig
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.handlers.context import EngineOptions
+from engine.runtime.worker import Worker, WorkerConfig
 from tests.runtime.engine_jobs import enqueue_spec, generate_spec, store_photos, train_spec
 from tests.runtime.helpers import Heartbeats, assert_books_balance, balance, get, make_user
 from tests.runtime.worker_process import pause_at_step
@@ -122,7 +122,7 @@ async def test_cancel_stops_training_within_a_step_and_refunds(
 
 
 async def test_the_runpod_handler_trains_and_generates(storage: LocalStorage, tmp_path: Path) -> None:
-    from engine import runpod_handler
+    from engine.runtime import runpod_handler
 
     runpod_handler.configure(storage=storage, options=EngineOptions(base_model="tiny", device="cpu",
                                                                     work_dir=tmp_path / "remote"))

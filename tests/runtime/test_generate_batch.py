@@ -19,12 +19,12 @@ from db.job_status import CancelOutcome, request_cancel
 from db.models import CreditState, JobState, OutputImage
 from db.session import Database
 from db.storage import LocalStorage
-from engine.backends.local import LocalBackend
-from engine.handlers.context import EngineOptions
-from engine.handlers.errors import JobFailed
-from engine.handlers.generate import batch_images, batch_key
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.handlers.context import EngineOptions
+from engine.runtime.handlers.errors import JobFailed
+from engine.runtime.handlers.generate import batch_images, batch_key
 from engine.jobs import GenerateJob
-from engine.worker import Worker, WorkerConfig
+from engine.runtime.worker import Worker, WorkerConfig
 from tests.runtime.engine_jobs import enqueue_spec, store_photos, train_spec
 from tests.runtime.helpers import assert_books_balance, balance, get, make_user
 

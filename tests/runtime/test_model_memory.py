@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from engine.handlers import train as train_handler
-from engine.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
+from engine.runtime.handlers import train as train_handler
+from engine.runtime.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
 
 
 class WarmGenerator:

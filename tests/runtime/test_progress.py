@@ -4,7 +4,7 @@ count that steps back (the base → refiner hand-off rounds differently) is held
 from __future__ import annotations
 
 from db.queue import ProgressUpdate
-from engine.progress import ProgressTracker
+from engine.runtime.progress import ProgressTracker
 
 
 def test_finishing_continues_where_generating_ended() -> None:

@@ -16,12 +16,12 @@ from db.job_status import CancelOutcome, request_cancel
 from db.models import CreditState, JobState
 from db.session import Database
 from db.storage import LocalStorage
-from engine import runpod_handler
-from engine.backends.runpod import RunPodBackend
-from engine.backends.runpod_client import STATE_MAP, RemoteState, RunPodClient, RunPodError
-from engine.handlers.context import EngineOptions
+from engine.runtime import runpod_handler
+from engine.runtime.backends.runpod import RunPodBackend
+from engine.runtime.backends.runpod_client import STATE_MAP, RemoteState, RunPodClient, RunPodError
+from engine.runtime.handlers.context import EngineOptions
 from engine.jobs import NoopJob
-from engine.worker import Worker, WorkerConfig
+from engine.runtime.worker import Worker, WorkerConfig
 from tests.runtime.fake_runpod import FakeRunPod
 from tests.runtime.helpers import assert_books_balance, balance, enqueue_noop, get, make_user
 

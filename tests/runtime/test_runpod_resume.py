@@ -21,9 +21,9 @@ from db.job_status import CancelOutcome, request_cancel
 from db.models import CreditEntry, CreditState, Job, JobState, utcnow
 from db.session import Database
 from db.storage import LocalStorage
-from engine.backends.runpod import RunPodBackend
-from engine.backends.runpod_client import RunPodClient
-from engine.worker import Outcome, Worker, WorkerConfig
+from engine.runtime.backends.runpod import RunPodBackend
+from engine.runtime.backends.runpod_client import RunPodClient
+from engine.runtime.worker import Outcome, Worker, WorkerConfig
 from tests.runtime.fake_runpod import FakeRunPod
 from tests.runtime.helpers import assert_books_balance, balance, enqueue_noop, get, make_user
 from tests.runtime.test_reliability import Workers, workers  # noqa: F401  (fixture)

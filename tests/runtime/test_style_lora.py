@@ -14,11 +14,11 @@ import pytest
 from db.models import CreditState, JobState
 from db.session import Database
 from db.storage import LocalStorage
-from engine.backends.local import LocalBackend
-from engine.handlers import generate as generate_handler
-from engine.handlers.context import EngineOptions
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.handlers import generate as generate_handler
+from engine.runtime.handlers.context import EngineOptions
 from engine.jobs import GenerateJob
-from engine.worker import Worker, WorkerConfig
+from engine.runtime.worker import Worker, WorkerConfig
 from tests.runtime.engine_jobs import enqueue_spec, store_photos, train_spec
 from tests.runtime.helpers import assert_books_balance, balance, get, make_user
 

@@ -16,9 +16,9 @@ from db.job_status import CancelOutcome, job_status, request_cancel
 from db.models import CreditState, JobState, utcnow
 from db.session import Database
 from db.storage import LocalStorage
-from engine.backends.local import LocalBackend
-from engine.handlers.context import EngineOptions
-from engine.worker import ClaimsFailing, Worker, WorkerConfig
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.handlers.context import EngineOptions
+from engine.runtime.worker import ClaimsFailing, Worker, WorkerConfig
 from tests.runtime.helpers import Heartbeats, assert_books_balance, balance, enqueue_noop, get, make_user
 
 FAST = WorkerConfig(lease_seconds=5, tick_seconds=0.1, idle_seconds=0.05, reap_seconds=0.5)
@@ -89,7 +89,7 @@ async def test_a_draining_worker_retries_a_claim_that_failed_instead_of_stopping
     drain: asyncio.Task[int] | None = None
     try:
         holder.execute("BEGIN IMMEDIATE")  # the write lock, until released below
-        with caplog.at_level(logging.ERROR, logger="engine.worker"):
+        with caplog.at_level(logging.ERROR, logger="engine.runtime.worker"):
             drain = asyncio.create_task(worker.run(drain=True))
             deadline = asyncio.get_running_loop().time() + 30
             while not any("claiming failed" in record.getMessage() for record in caplog.records):
@@ -149,7 +149,7 @@ async def test_a_raising_handler_fails_the_job_refunds_and_logs_the_correlation_
 ) -> None:
     user = await make_user(database, free=2)
     job_id = await enqueue_noop(database, user, fail="the GPU caught fire")
-    with caplog.at_level(logging.ERROR, logger="engine.worker"):
+    with caplog.at_level(logging.ERROR, logger="engine.runtime.worker"):
         outcome = await worker.run_next()
     assert outcome is not None and outcome.state == JobState.failed and outcome.error_code == "internal_error"
     job = await get(database, job_id)
@@ -259,7 +259,7 @@ async def test_interrupted_shutdown_gives_the_job_back_without_counting_it(datab
 
 
 async def test_studio_worker_once_drains_the_queue(database: Database, tmp_path: Path) -> None:
-    from engine.worker_cli import serve
+    from engine.runtime.worker_cli import serve
     from studio.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=database.url)  # type: ignore[call-arg]

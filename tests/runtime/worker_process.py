@@ -28,10 +28,10 @@ from typing import Any
 
 from db.session import Database
 from db.storage import LocalStorage
-from engine.backends import Backend
-from engine.backends.local import LocalBackend
-from engine.handlers.context import EngineOptions, JobContext
-from engine.worker import Worker, WorkerConfig
+from engine.runtime.backends import Backend
+from engine.runtime.backends.local import LocalBackend
+from engine.runtime.handlers.context import EngineOptions, JobContext
+from engine.runtime.worker import Worker, WorkerConfig
 
 log = logging.getLogger("tests.runtime.worker_process")
 
@@ -80,8 +80,8 @@ async def main(args: argparse.Namespace) -> int:
     database = Database(args.url)
     backend: Backend = LocalBackend(preload=args.preload)
     if args.runpod_url:
-        from engine.backends.runpod import RunPodBackend
-        from engine.backends.runpod_client import RunPodClient
+        from engine.runtime.backends.runpod import RunPodBackend
+        from engine.runtime.backends.runpod_client import RunPodClient
 
         client = RunPodClient(args.runpod_endpoint, args.runpod_key, base_url=args.runpod_url, backoff_seconds=0.05)
         backend = RunPodBackend(client, slots=1, poll_seconds=0.05)

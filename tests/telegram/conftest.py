@@ -16,7 +16,7 @@ import pytest
 from bot.core.studio import Studio
 from bot.telegram.app import TelegramFrontEnd
 from engine.intake import IntakeConfig
-from studio.app import Services, open_services
+from studio.services import Services, open_services
 from studio.settings import Settings
 from tests.support.telegram_server import FakeTelegram
 

@@ -150,8 +150,12 @@ async def test_after_a_cancelled_training_the_same_photos_train_again(bot_factor
         await telegram.wait_for(lambda m: "Learning your face" in m.text and m.message_id > again.message_id,
                                 what="a second training")
         async with bot.services.database.transaction() as session:
-            trainings = list(await session.scalars(select(Job).order_by(Job.id)))
+            trainings = list(await session.scalars(select(Job).where(Job.kind == "train").order_by(Job.id)))
             assert [job.state for job in trainings] == [JobState.cancelled, JobState.queued]
+            previews = list(await session.scalars(select(Job).where(Job.kind == "preview").order_by(Job.id)))
+            # one preview per training, free; the cancelled training's went with it
+            assert [(job.state, job.credits_reserved) for job in previews] == [(JobState.cancelled, 0), (JobState.queued, 0)]
+            assert [job.payload["training_job_id"] for job in previews] == [job.id for job in trainings]
             assert len(trainings[1].payload["photo_keys"]) == 9  # the photo sent meanwhile joined the set
             assert await session.scalar(select(func.count()).select_from(SelfieSet)) == 1
 

@@ -38,12 +38,27 @@ async def test_from_start_to_album(tmp_path, telegram: FakeTelegram) -> None:
             await telegram.press(ALEX, summary, "Train my model")
             await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Who is in the photos"), "A man")
 
-            progress = await telegram.wait_for_text(ALEX, "Learning your face")
+            first_progress = await telegram.wait_for_text(ALEX, "Learning your face")
+            assert first_progress.button_labels == ["🛑 Cancel"]
+            # While the model trains, a free quick preview in the first style, marked as one ...
+            preview = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.media and m.media[0]["type"] == "photo",
+                                              timeout=300, what="the preview")
+            assert preview.media[0]["caption"] == "⚡ Quick preview · LinkedIn Headshot · 1 of 1"
+            said = await telegram.wait_for_text(ALEX, "quick preview of you")
+            assert "free" in said.text and "look much more like you" in said.text and not said.buttons
+            # ... with the training's progress moved below it (the old message says so, without buttons)
+            progress = await telegram.wait_for(lambda m: m.chat_id == ALEX and "Learning your face" in m.text
+                                               and m.message_id > said.message_id, what="the progress below")
             assert progress.button_labels == ["🛑 Cancel"]
             ready = await telegram.wait_for_text(ALEX, "Your model is ready", timeout=300)
+            assert ready.message_id > progress.message_id > preview.message_id
+            assert "look much more like you than the quick preview" in ready.text
+            assert ready.button_labels[0] == "✨ LinkedIn Headshot with my model"
+            old = [m for m in telegram.edits if m.message_id == first_progress.message_id]
+            assert old and old[-1].text.endswith("progress below ⬇️") and not old[-1].buttons
             edits = [m.text for m in telegram.edits if m.message_id == progress.message_id]
-            assert edits and edits[-1].endswith("100% ✅")  # one progress message, edited to its final state
-            assert any("%" in text and "▰" in text for text in edits[:-1])
+            assert edits and edits[-1].endswith("100% ✅")  # the progress message, edited to its final state
+            assert any("%" in text and "▰" in text for text in [m.text for m in old[:-1]] + edits[:-1])
             assert ("%d" % ALEX, "typing") in [(str(c), a) for c, a in telegram.chat_actions]
 
             await telegram.press(ALEX, ready, "Professional")
@@ -62,13 +77,15 @@ async def test_from_start_to_album(tmp_path, telegram: FakeTelegram) -> None:
                                             timeout=30, what="the original files")
             # Every portrait in each of the style's aspects (LinkedIn: square and 4:5), as files, uncompressed.
             assert [item["filename"] for item in files.media] == [
-                f"portrait-2-{n}-{aspect}.jpg" for n in range(1, 5) for aspect in ("1x1", "4x5")]
+                f"portrait-3-{n}-{aspect}.jpg" for n in range(1, 5) for aspect in ("1x1", "4x5")]
             squares = [item["data"] for item in files.media if "-1x1." in item["filename"]]
             assert squares == [item["data"] for item in album.media]
             async with bot.services.database.transaction() as session:
                 jobs = list(await session.scalars(select(Job).order_by(Job.id)))
-                assert [(j.kind, j.state) for j in jobs] == [("train", JobState.succeeded), ("generate", JobState.succeeded)]
+                assert [(j.kind, j.state) for j in jobs] == [
+                    ("train", JobState.succeeded), ("preview", JobState.succeeded), ("generate", JobState.succeeded)]
                 assert all(j.delivered_at is not None for j in jobs)
+                assert jobs[1].credits_reserved == 0  # the preview is free
                 user_id = jobs[0].user_id
                 assert await credits.balance(session, user_id) == 1 == await credits.ledger_sum(session, user_id)
 
@@ -76,9 +93,9 @@ async def test_from_start_to_album(tmp_path, telegram: FakeTelegram) -> None:
             await telegram.wait_for(lambda m: "Painting 4 LinkedIn Headshot" in m.text and m.message_id > done.message_id,
                                     what="a second batch")
             async with bot.services.database.transaction() as session:
-                again = await session.get(Job, 3)
+                again = await session.get(Job, 4)
                 assert again is not None and again.payload["style_id"] == "linkedin-headshot"
-                assert again.payload["seed"] != jobs[1].payload["seed"]  # more like this, not the same again
+                assert again.payload["seed"] != jobs[2].payload["seed"]  # more like this, not the same again
                 assert await credits.balance(session, user_id) == 0
 
 

@@ -67,8 +67,8 @@ async def test_alice_deletes_everything_then_bob_joins(tmp_path, telegram: FakeT
                 assert alice is not None
                 alice_id = alice.id
                 alice_jobs = [j.id for j in await session.scalars(select(Job).where(Job.user_id == alice_id))]
-            assert len(alice_jobs) == 2
-            assert personal_files(data_dir) == []  # both jobs are over: their scratch folders are gone
+            assert len(alice_jobs) == 3  # training, its preview, the portraits
+            assert personal_files(data_dir) == []  # all three jobs are over: their scratch folders are gone
             alice_model = (await storage.get(f"users/{alice_id}/loras/1.safetensors"))
 
             await delete_everything(telegram, ALICE, "Alice")
@@ -82,9 +82,10 @@ async def test_alice_deletes_everything_then_bob_joins(tmp_path, telegram: FakeT
                 bob = await session.scalar(select(User).where(User.platform_user_id == str(BOB)))
                 assert bob is not None and bob.id != alice_id  # nobody is handed a deleted user's id
                 bob_jobs = list(await session.scalars(select(Job).where(Job.user_id == bob.id).order_by(Job.id)))
-                assert [j.state for j in bob_jobs] == [JobState.succeeded, JobState.succeeded]
+                assert [(j.kind, j.state) for j in bob_jobs] == [
+                    ("train", JobState.succeeded), ("preview", JobState.succeeded), ("generate", JobState.succeeded)]
                 assert not {j.id for j in bob_jobs} & set(alice_jobs)
-                painted_with = bob_jobs[1].payload["lora_key"]
+                painted_with = bob_jobs[2].payload["lora_key"]
             assert painted_with.startswith(f"users/{bob.id}/")
             assert await storage.get(painted_with) != alice_model
             assert personal_files(data_dir) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.handlers.context import JobContext
+from engine.runtime.handlers.context import JobContext
 
 
 def model_spec(context: JobContext, requested: str) -> Any:

@@ -1,5 +1,5 @@
 """RunPod serverless backend: submit the claimed job to an endpoint running
-``engine/runpod_handler.py`` (the same handlers), poll its status into our progress, cancel it
+``engine/runtime/runpod_handler.py`` (the same handlers), poll its status into our progress, cancel it
 when the user cancels. The worker keeps the lease and writes the outcome as for local jobs.
 
 The RunPod job id is recorded on our job right after submission (``RemoteHandle.record``), and a
@@ -19,12 +19,12 @@ import logging
 from typing import Any
 
 from db.queue import Lease
-from engine.backends import RemoteHandle
-from engine.backends.remote_protocol import job_input, remote_failure
-from engine.backends.runpod_client import RemoteState, RunPodClient, RunPodError
+from engine.runtime.backends import RemoteHandle
+from engine.runtime.backends.remote_protocol import job_input, remote_failure
+from engine.runtime.backends.runpod_client import RemoteState, RunPodClient, RunPodError
 from engine.errors import Cancelled
-from engine.handlers.context import JobContext
-from engine.handlers.errors import JobFailed
+from engine.runtime.handlers.context import JobContext
+from engine.runtime.handlers.errors import JobFailed
 
 log = logging.getLogger(__name__)
 

@@ -6,15 +6,16 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from engine.handlers.context import BatchMember, JobContext
+from engine.runtime.handlers.context import BatchMember, JobContext
 from engine.jobs import JobOutput, JobSpec, parse_spec
 
 Handler = Callable[[Any, JobContext], JobOutput]
 
 HANDLERS: dict[str, str] = {
-    "noop": "engine.handlers.noop:handle_noop",
-    "train": "engine.handlers.train:handle_train",
-    "generate": "engine.handlers.generate:handle_generate",
+    "noop": "engine.runtime.handlers.noop:handle_noop",
+    "train": "engine.runtime.handlers.train:handle_train",
+    "generate": "engine.runtime.handlers.generate:handle_generate",
+    "preview": "engine.runtime.handlers.preview:handle_preview",
 }
 
 
@@ -28,7 +29,7 @@ def handler_for(kind: str) -> Handler:
 
 
 #: kinds whose compatible jobs can share one call: kind → "module:batch handler"
-BATCH_HANDLERS: dict[str, str] = {"generate": "engine.handlers.generate:handle_generate_batch"}
+BATCH_HANDLERS: dict[str, str] = {"generate": "engine.runtime.handlers.generate:handle_generate_batch"}
 
 
 def execute(kind: str, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:

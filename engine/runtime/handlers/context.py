@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from db.storage import Storage
 from engine.errors import Cancelled
-from engine.progress import ProgressTracker
-from engine.scratch import job_folder
+from engine.runtime.progress import ProgressTracker
+from engine.runtime.scratch import job_folder
 
 T = TypeVar("T")
 
@@ -31,13 +31,16 @@ class EngineOptions:
     offline: bool = True
     work_dir: Path = Path("data/work")
     face_restorer: str = "gfpgan"
+    train_steps_per_image: int | None = None  # None: the base model's policy
+    train_max_steps: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> EngineOptions:
         return cls(
             base_model=settings.base_model, device=settings.device, models_dir=Path(settings.resolved_models_dir),
             offline=settings.hf_offline, work_dir=Path(settings.data_dir) / "work",
-            face_restorer=str(settings.face_restorer),
+            face_restorer=str(settings.face_restorer), train_steps_per_image=settings.train_steps_per_image,
+            train_max_steps=settings.train_max_steps,
         )
 
 
@@ -117,7 +120,7 @@ class JobContext:
 
     @property
     def work_dir(self) -> Path:
-        """This job's scratch folder (``engine.scratch``): kept across its attempts on this machine
+        """This job's scratch folder (``engine.runtime.scratch``): kept across its attempts on this machine
         (training resumes from it), removed by the worker when the job is over."""
         path = job_folder(self.options.work_dir, self.job_id, self.correlation_id)
         path.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from db.queue import Lease
-from engine.handlers.errors import Failure, JobFailed
+from engine.runtime.handlers.errors import Failure, JobFailed
 
 
 def job_input(lease: Lease) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from db.queue import Lease
-from engine.handlers.context import JobContext
+from engine.runtime.handlers.context import JobContext
 
 
 class Backend(Protocol):
@@ -49,9 +49,9 @@ class ResumableBackend(Backend, Protocol):
 
 def backend_from_settings(settings: Any, *, preload: bool = True) -> Backend:
     if str(settings.engine_backend) == "runpod":
-        from engine.backends.runpod import RunPodBackend
+        from engine.runtime.backends.runpod import RunPodBackend
 
         return RunPodBackend.from_settings(settings)
-    from engine.backends.local import LocalBackend
+    from engine.runtime.backends.local import LocalBackend
 
     return LocalBackend(preload=preload)

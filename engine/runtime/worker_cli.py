@@ -24,12 +24,12 @@ async def serve(
     ``config`` overrides WorkerConfig fields."""
     from db.session import Database
     from db.storage import storage_from_settings
-    from engine.backends import backend_from_settings
-    from engine.handlers.context import EngineOptions
-    from engine.worker import Worker, WorkerConfig
+    from engine.runtime.backends import backend_from_settings
+    from engine.runtime.handlers.context import EngineOptions
+    from engine.runtime.worker import Worker, WorkerConfig
 
     if str(settings.engine_backend) == "local":
-        from engine.startup import chosen_model, describe_environment
+        from engine.runtime.startup import chosen_model, describe_environment
         from studio.app import configured_front_ends
 
         model = chosen_model(settings, configured_front_ends(settings))  # TinyFallbackRefused: no start
@@ -62,8 +62,8 @@ async def serve(
 
 def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = None) -> int:
     """Entry point for `studio worker [--once] [--id ID]`; returns the process exit code."""
-    from engine.startup import TinyFallbackRefused
-    from engine.worker import ClaimsFailing
+    from engine.runtime.startup import TinyFallbackRefused
+    from engine.runtime.worker import ClaimsFailing
 
     try:
         asyncio.run(serve(settings, once=once, worker_id=worker_id))

@@ -1,6 +1,6 @@
 """RunPod serverless entry point: the same handlers as the local worker, files by storage key.
 
-Input (built by engine.backends.remote_protocol.job_input):
+Input (built by engine.runtime.backends.remote_protocol.job_input):
     {"kind": "train" | "generate" | "noop", "payload": {...}, "job_id": 17, "attempt": 1, "correlation_id": "…"}
 Output: the handler's JSON result, or ``{"error": "<json code/message/retryable>"}`` (RunPod marks
 the job FAILED and the worker maps the code back). Configuration comes from the container's
@@ -21,12 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from db.storage import Storage
-from engine.backends.remote_protocol import error_output
-from engine.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
-from engine.handlers.errors import classify
-from engine.handlers.registry import execute
-from engine.progress import ProgressTracker
-from engine.scratch import remove_job_folder
+from engine.runtime.backends.remote_protocol import error_output
+from engine.runtime.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
+from engine.runtime.handlers.errors import classify
+from engine.runtime.handlers.registry import execute
+from engine.runtime.progress import ProgressTracker
+from engine.runtime.scratch import remove_job_folder
 
 log = logging.getLogger(__name__)
 

@@ -44,12 +44,12 @@ from db.models import Job, JobState, User
 from db.queue import Lease
 from db.session import Database
 from db.storage import Storage
-from engine import scratch
-from engine.backends import Backend, RemoteHandle
+from engine.runtime import scratch
+from engine.runtime.backends import Backend, RemoteHandle
 from engine.errors import Cancelled
-from engine.handlers.context import BatchMember, EngineOptions, JobContext, ModelCache, StorageBridge
-from engine.handlers.errors import Failure, classify
-from engine.progress import ProgressTracker
+from engine.runtime.handlers.context import BatchMember, EngineOptions, JobContext, ModelCache, StorageBridge
+from engine.runtime.handlers.errors import Failure, classify
+from engine.runtime.progress import ProgressTracker
 from studio.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -250,10 +250,10 @@ class Worker:
 
     async def _claim_companions(self, session: Any, lease: Lease) -> list[Lease]:
         """In the claim's transaction: other queued generation jobs that can share this one's
-        pipeline call (``engine.handlers.generate.batch_key``), up to ``batch_images`` images."""
+        pipeline call (``engine.runtime.handlers.generate.batch_key``), up to ``batch_images`` images."""
         if not self._batches(lease):
             return []
-        from engine.handlers.generate import batch_images, batch_key
+        from engine.runtime.handlers.generate import batch_images, batch_key
 
         if batch_key(lease.payload) is None:
             return []

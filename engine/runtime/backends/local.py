@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from db.queue import Lease
-from engine.handlers.context import JobContext
-from engine.handlers.registry import execute
+from engine.runtime.handlers.context import JobContext
+from engine.runtime.handlers.registry import execute
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from engine.handlers.context import JobContext
-from engine.handlers.errors import JobFailed
+from engine.runtime.handlers.context import JobContext
+from engine.runtime.handlers.errors import JobFailed
 from engine.jobs import NoopJob, NoopOutput
-from engine.scratch import write_atomically
+from engine.runtime.scratch import write_atomically
 
 
 def handle_noop(spec: NoopJob, context: JobContext) -> NoopOutput:

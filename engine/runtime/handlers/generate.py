@@ -12,14 +12,16 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.handlers.context import BatchMember, JobContext
-from engine.handlers.models import model_spec, warm_generator
+from engine import likeness
+from engine.runtime.handlers.context import BatchMember, JobContext
+from engine.runtime.handlers.models import model_spec, warm_generator
 from engine.jobs import GenerateJob, GenerateOutput, ImageOutput
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,19 @@ class Chosen:
     seed: int
     face: Any  # a face box, or None: the finisher looks for one itself
     score: float | None
+    likeness: int | None = None  # engine.likeness.percent of ``score``; None: no face or no baseline
+
+
+MoreCandidates = Callable[[int, int], list[Any]]
+"""(round, how many) -> newly generated candidates with fresh seeds."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    chosen: list[Chosen]
+    baseline: float | None = None
+    below: int = 0  # chosen portraits measured below the job's likeness bar
+    rounds: int = 0  # extra rounds painted to reach it
 
 
 def _fetch_lora(context: JobContext, key: str | None, name: str) -> Path | None:
@@ -44,7 +59,7 @@ def _fetch_lora(context: JobContext, key: str | None, name: str) -> Path | None:
     a copy torn by a killed worker, or one of another job, is never what gets loaded."""
     if key is None:
         return None
-    from engine.scratch import write_atomically
+    from engine.runtime.scratch import write_atomically
 
     return write_atomically(context.work_dir / f"{name}.safetensors", context.storage.get(key))
 
@@ -99,10 +114,20 @@ def choose_portraits(generated: list[Any], references: list[list[float]], count:
     enough others are left; the user still gets ``count`` portraits when too few have a face."""
     if not references:
         return [Chosen(g.image, g.seed, None, None) for g in generated[:count]]
+    return _choose(generated, _rank(generated, references), count, None)
+
+
+def _rank(images: list[Any], references: list[list[float]], offset: int = 0) -> list[Any]:
     from engine.rank import rank_by_identity
 
-    ranked = rank_by_identity([g.image for g in generated], [np.asarray(r) for r in references], count)
-    chosen = [Chosen(r.image, generated[r.index].seed, r.face, round(r.distance, 4)) for r in ranked]
+    ranked = rank_by_identity([g.image for g in images], [np.asarray(r) for r in references], len(images))
+    return [replace(r, index=r.index + offset) for r in ranked]
+
+
+def _choose(generated: list[Any], ranked: list[Any], count: int, spread: float | None) -> list[Chosen]:
+    ranked = sorted(ranked, key=lambda r: (r.distance, r.index))[:count]
+    chosen = [Chosen(r.image, generated[r.index].seed, r.face, round(r.distance, 4), likeness.percent(r.distance, spread))
+              for r in ranked]
     if len(chosen) < count:
         taken = {r.index for r in ranked}
         rest = [g for i, g in enumerate(generated) if i not in taken][: count - len(chosen)]
@@ -110,6 +135,36 @@ def choose_portraits(generated: list[Any], references: list[list[float]], count:
                     len(ranked), len(generated), len(rest))
         chosen += [Chosen(g.image, g.seed, None, None) for g in rest]
     return chosen
+
+
+def select_portraits(spec: GenerateJob, generated: list[Any], more: MoreCandidates | None = None,
+                     context: JobContext | None = None) -> Selection:
+    """The job's portraits, best match first, each with its likeness to the user's own baseline.
+    While fewer than ``count`` measured portraits reach ``min_likeness``, up to ``likeness_retries``
+    more rounds are painted with new seeds (never when no output shows a face: nothing to judge)."""
+    references = spec.reference_embeddings
+    if not references:
+        return Selection(choose_portraits(generated, references, spec.count))
+    spread = likeness.baseline(references)
+    pool = list(generated)
+    ranked = _rank(pool, references)
+    rounds = 0
+    bar = spec.min_likeness
+    while bar and spread and more is not None and rounds < spec.likeness_retries and ranked:
+        good = sum(1 for r in ranked if (likeness.percent(r.distance, spread) or 0) >= bar)
+        if good >= spec.count:
+            break
+        rounds += 1
+        if context is not None:
+            context.report("likeness", rounds, spec.likeness_retries)
+        extra = more(rounds, spec.count - good)
+        log.info("likeness: %d of %d portraits reach %d %%; painting %d more (round %d)", good, spec.count, bar,
+                 len(extra), rounds)
+        ranked += _rank(extra, references, len(pool))
+        pool += extra
+    chosen = _choose(pool, ranked, spec.count, spread)
+    below = sum(1 for c in chosen if bar and c.likeness is not None and c.likeness < bar)
+    return Selection(chosen, spread, below, rounds)
 
 
 def warm_finisher(context: JobContext, device: Any) -> Any:
@@ -132,21 +187,21 @@ def _request(spec: GenerateJob, context: JobContext) -> Any:
 
 
 def _finish(spec: GenerateJob, context: JobContext, generated: list[Any], device: Any, model_name: str,
-            started: float) -> GenerateOutput:
-    """Rank the candidates against the user's selfies, finish every chosen one per aspect, store them."""
+            started: float, more: MoreCandidates | None = None) -> GenerateOutput:
+    """Rank the candidates against the user's selfies (painting more while too few are alike
+    enough), finish every chosen one per aspect, store them."""
     from engine.aspects import slug
     from engine.export import encode_image
 
-    chosen = choose_portraits(generated, spec.reference_embeddings, spec.count)
+    selection = select_portraits(spec, generated, more, context)
+    chosen = selection.chosen
     finisher = warm_finisher(context, device)
     aspects = spec.aspects
     total = len(chosen) * len(aspects)
-    # Restored and upscaled one by one (the GPU's part), then masked, blurred, sharpened, cropped
-    # per aspect and encoded on several cores at once: each portrait once, whatever its aspects.
-    enhanced = []
-    for portrait in chosen:
-        context.check_cancel("finishing", 0)
-        enhanced.append(finisher.enhance(portrait.image, portrait.face))
+    # Restored and upscaled together in batches (the GPU's part), then masked, blurred, sharpened,
+    # cropped per aspect and encoded on several cores at once: each portrait once, whatever its aspects.
+    context.check_cancel("finishing", 0)
+    enhanced = finisher.enhance_many([p.image for p in chosen], [p.face for p in chosen])
     context.report("finishing", 0, total)
 
     def polish(item: Any) -> dict[str, tuple[Any, bytes]]:
@@ -161,10 +216,23 @@ def _finish(spec: GenerateJob, context: JobContext, generated: list[Any], device
                                           content_type="image/jpeg")
                 outputs.append(ImageOutput(key=key, index=index, width=image.width, height=image.height,
                                            seed=portrait.seed, size_bytes=len(data), aspect=aspect,
-                                           score=portrait.score))
+                                           score=portrait.score, likeness=portrait.likeness))
             context.report("finishing", len(outputs), total)
     return GenerateOutput(style_id=spec.style_id, base_model=model_name, images=outputs,
-                          seconds=round(time.monotonic() - started, 3))
+                          seconds=round(time.monotonic() - started, 3), likeness_baseline=selection.baseline,
+                          below_likeness=selection.below, likeness_rounds=selection.rounds,
+                          min_likeness=spec.min_likeness)
+
+
+def more_candidates(spec: GenerateJob, context: JobContext, generator: Any, request: Any) -> MoreCandidates:
+    """Another round of candidates for one job: fresh seeds, at most the job's own size each round."""
+
+    def paint(round_number: int, needed: int) -> list[Any]:
+        count = min(spec.count + spec.extra_candidates, max(2, 2 * needed))
+        more = replace(request, count=count, seed=spec.seed + 1000 * round_number)
+        return generator.generate(more, should_cancel=context.should_cancel)
+
+    return paint
 
 
 def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
@@ -177,6 +245,14 @@ def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
     plan = generator.plan(request)  # budget and validity checked before loading anything
     context.check_cancel("preparing")
     generator.load()
+    generated = generator.generate(request, progress=step_reporter(context, generator, plan, candidates),
+                                   should_cancel=context.should_cancel)
+    return _finish(spec, context, generated, generator.base.device, model.name, started,
+                   more_candidates(spec, context, generator, request))
+
+
+def step_reporter(context: JobContext, generator: Any, plan: dict[str, Any], candidates: int) -> Any:
+    """A generator progress callback that reports one job's "generating" steps."""
     steps_per_image = plan["steps"]
     total = steps_per_image * candidates
 
@@ -186,8 +262,7 @@ def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
         per_batch = min(generator.batch_size, candidates - progress.batch_start)
         context.report("generating", min(total, done_before + (offset + progress.step) * per_batch), total)
 
-    generated = generator.generate(request, progress=on_step, should_cancel=context.should_cancel)
-    return _finish(spec, context, generated, generator.base.device, model.name, started)
+    return on_step
 
 
 # --- several jobs in one pipeline call ---------------------------------------------------------------
@@ -262,10 +337,10 @@ def handle_generate_batch(members: list[BatchMember]) -> None:
     log.info("generating %d job(s) (%d images) in one call", len(live), sum(r.count for _, _, r in live))
     generated = generator.generate_many([request for _, _, request in live], progress=on_step,
                                         should_cancel=all_cancelled)
-    for (member, spec, _), images in zip(live, generated, strict=True):
+    for (member, spec, request), images in zip(live, generated, strict=True):
         try:
             member.context.check_cancel("generating")
-            member.result = _finish(spec, member.context, images, generator.base.device, model.name,
-                                    started).to_result()
+            member.result = _finish(spec, member.context, images, generator.base.device, model.name, started,
+                                    more_candidates(spec, member.context, generator, request)).to_result()
         except Exception as error:
             member.error = error

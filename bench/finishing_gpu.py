@@ -1,0 +1,110 @@
+"""The GPU part of finishing a job's portraits: face restoration and 2x upscaling, one network call
+per portrait (before) against a job's portraits batched (``Finisher.enhance_many``: faces restored
+in one batch, same-size portraits upscaled together), alternately in one run.
+
+Random weights in the production architectures (GFPGAN v1.4-shaped face restorer at 512 px,
+Real-ESRGAN x2 RRDB 23 blocks, both through spandrel as a weights file would be loaded), so the
+cost is what users get; no landmarks model is needed (the face box is given, the square-crop
+path). The mask/blur/crop part runs on the CPU and is measured by ``bench.finishing``.
+
+    python -m bench.finishing_gpu                         # on the GPU machine (bench/gpu_check.sh)
+    python -m bench.finishing_gpu --device cpu --tiny     # the CPU dry run (in the suite)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import numpy as np
+import torch
+from PIL import Image
+
+from engine.restore import FaceRestorer, RestoreConfig
+from engine.upscale import Upscaler
+
+log = logging.getLogger("bench.finishing_gpu")
+
+
+def _weights(folder: Path, tiny: bool) -> tuple[Path, Path]:
+    from spandrel.architectures.ESRGAN import ESRGAN
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    torch.manual_seed(0)
+    restorer, upscaler = folder / "GFPGANv1.4-random.pth", folder / "RealESRGAN_x2-random.pth"
+    torch.save({"params_ema": GFPGAN().state_dict()}, restorer)  # spandrel detects only the full shape
+    esrgan = ESRGAN(num_filters=8 if tiny else 64, num_blocks=1 if tiny else 23, scale=2)
+    torch.save({"params_ema": esrgan.state_dict()}, upscaler)
+    return restorer, upscaler
+
+
+def _portraits(count: int, size: int) -> tuple[list[Image.Image], list[tuple[int, int, int, int]]]:
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)) for _ in range(count)]
+    side = size // 4
+    box = (size // 2 - side // 2, size // 4, size // 2 + side // 2, size // 4 + side)
+    return images, [box] * count
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--tiny", action="store_true", help="small networks and portraits (the CPU dry run)")
+    parser.add_argument("--portraits", type=int, default=4, help="a job's portraits")
+    parser.add_argument("--size", type=int, default=1024, help="generated portrait side")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    device = torch.device(args.device)
+    size = 64 if args.tiny else args.size
+    if args.tiny:  # the full-size face restorer (spandrel detects no other shape) costs ~5 s a call on a CPU
+        args.portraits, args.rounds = 2, 1
+    with TemporaryDirectory() as folder:
+        restorer_file, upscaler_file = _weights(Path(folder), args.tiny)
+        restorer = FaceRestorer(RestoreConfig(face_model_weights=restorer_file, prefer="face_model", align=False), device)
+        upscaler = Upscaler(upscaler_file, device, tile=max(size, 512), half=device.type == "cuda")
+        images, boxes = _portraits(args.portraits, size)
+
+        def one_by_one() -> None:
+            for image, box in zip(images, boxes, strict=True):
+                upscaler.upscale(restorer.restore(image, [box]), 2)
+
+        def batched() -> None:
+            upscaler.upscale_many(restorer.restore_many(images, boxes), 2)
+
+        paths = {"one by one": one_by_one, "batched": batched}
+        if not args.tiny:
+            for run in paths.values():  # warm-up: load, kernels
+                run()
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        for _ in range(args.rounds):
+            for name, run in paths.items():  # alternately, so drift hits both
+                _sync(device)
+                started = time.perf_counter()
+                run()
+                _sync(device)
+                times[name].append(time.perf_counter() - started)
+    figures = {name: round(statistics.median(values), 4) for name, values in times.items()}
+    per_portrait = {name: round(value / args.portraits, 4) for name, value in figures.items()}
+    log.info("[finishing on %s] %d portraits %d² → %d²: one by one %.3f s, batched %.3f s (%.3f s a portrait), %.2fx",
+             device, args.portraits, size, 2 * size, figures["one by one"], figures["batched"],
+             per_portrait["batched"], figures["one by one"] / max(figures["batched"], 1e-9))
+    if args.json:
+        args.json.write_text(json.dumps({"device": str(device), "portraits": args.portraits, "size": size,
+                                         "job_seconds": figures, "per_portrait": per_portrait}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
