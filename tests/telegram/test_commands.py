@@ -208,8 +208,11 @@ async def test_a_double_tap_on_a_style_makes_one_job_and_one_progress_message(bo
         async with bot.services.database.transaction() as session:
             queued = list(await session.scalars(select(Job)))
             assert len(queued) == 1
-            # the style's sampler reaches the engine: Dating asks for DPM++ 2M Karras, 20 % refiner
-            assert (queued[0].payload["scheduler"], queued[0].payload["refiner_split"]) == ("dpmpp_2m_karras", 0.8)
+            # the style's sampler reaches the engine: Dating asks for DPM++ 2M Karras and no refiner (a
+            # large face: the refiner, which the user's LoRA never reaches, would repaint the likeness)
+            payload = queued[0].payload
+            assert (payload["scheduler"], payload["use_refiner"], payload["refiner_split"]) == ("dpmpp_2m_karras", False, None)
+            assert payload["min_likeness"] == 70 and payload["likeness_retries"] == 1
         await telegram.send_text(ALEX, "/credits")
         assert "You have 2 credits" in (await telegram.wait_for_text(ALEX, "💳")).text
 
