@@ -297,6 +297,47 @@ class PostedMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PaymentState(StrEnum):
+    paid = "paid"
+    refunded = "refunded"
+
+
+class Payment(Base):
+    """Money (Telegram Stars) or a store purchase (a Discord entitlement) that became credits.
+
+    One row per platform charge, never two (``uq_payments_platform_external``): the credits are
+    granted in the same transaction that writes it. It outlives ``/delete`` (``user_id`` goes to
+    NULL) because takings must stay explainable, and a refund needs the platform account."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_payments_platform_external"),
+        CheckConstraint("credits >= 0", name="credits_not_negative"),
+        NEVER_REUSED_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    #: Telegram's telegram_payment_charge_id, Discord's entitlement id
+    external_id: Mapped[str] = mapped_column(String(128))
+    #: the provider's own charge id where there is one (Telegram: provider_payment_charge_id)
+    provider_charge_id: Mapped[str] = mapped_column(String(128), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    platform_user_id: Mapped[str] = mapped_column(String(64))
+    pack_id: Mapped[str] = mapped_column(String(32))
+    #: what was paid, in the currency's smallest unit (Stars are whole); 0 where the platform keeps
+    #: the price (a Discord SKU's price is set in its developer portal)
+    amount: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    credits: Mapped[int] = mapped_column(Integer)
+    state: Mapped[PaymentState] = mapped_column(String(16), default=PaymentState.paid)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    refunded_at: Mapped[datetime | None] = mapped_column()
+    #: credits taken back at the refund; fewer than ``credits`` when the buyer had spent them
+    #: and the operator refunded anyway (the shortfall stays on record here)
+    credits_taken_back: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AllowanceClaim(Base):
     """A platform account that has had its free allowance, as a keyed hash of the account alone
     (``db/allowance.py``): it outlives ``/delete`` without keeping anything that names the person."""

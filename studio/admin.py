@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from db import credits
 from db.session import Database
 from db.users import get_or_create_user
@@ -25,6 +27,43 @@ def allowance_key(settings: Settings) -> bytes:
 
     configured = settings.account_hash_key
     return load_key(configured.get_secret_value() if configured else None, settings.data_dir)
+
+
+async def refund(settings: Settings, charge_id: str, *, allow_negative: bool) -> str:
+    """``studio refund``: a Telegram Stars payment back to its buyer, and its credits back from them."""
+    from telegram import Bot
+
+    from bot.core import shop
+    from bot.telegram.payments import refund_stars
+    from studio.settings import require_secret
+
+    token = require_secret(settings, "telegram_token", "refunding a Telegram payment")
+    options = {"base_url": settings.telegram_base_url} if settings.telegram_base_url else {}
+    database = Database.from_settings(settings)
+    try:
+        await database.migrate()
+        async with Bot(token, **options) as bot:
+            async def give_back(buyer: str, charge: str) -> None:
+                await refund_stars(bot, buyer, charge)
+
+            done = await shop.refund(database, "telegram", charge_id, give_back, allow_negative=allow_negative)
+    finally:
+        await database.dispose()
+    line = f"refunded {charge_id}: {done.taken_back} of {done.credits} credit(s) taken back"
+    return line + (f", shortfall {done.shortfall} recorded" if done.shortfall else "")
+
+
+async def takings(settings: Settings, since: datetime | None) -> list[str]:
+    from db import payments
+    from studio.takings import report
+
+    database = Database.from_settings(settings)
+    try:
+        await database.migrate()
+        async with database.transaction() as session:
+            return report(await payments.since(session, since), since)
+    finally:
+        await database.dispose()
 
 
 async def run_retention(settings: Settings, *, dry_run: bool) -> list[str]:

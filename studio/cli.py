@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -104,6 +105,43 @@ def grant(
 
     balance = asyncio.run(grant_credits(settings_of(ctx), platform, user_id, amount, note=note))
     typer.echo(f"{platform}:{user_id} now has {balance} credit(s)")
+
+
+@app.command("refund")
+def refund_command(
+    ctx: typer.Context,
+    charge_id: Annotated[str, typer.Argument(help="The telegram_payment_charge_id from the receipt or `studio payments`.")],
+    allow_negative: Annotated[bool, typer.Option(
+        "--allow-negative", help="Refund even when the buyer has spent some of the credits: take back what is left "
+        "and record the shortfall (a balance never goes below zero).")] = False,
+) -> None:
+    """Give a Telegram Stars payment back (refundStarPayment) and take its credits back."""
+    from bot.core.shop import PlatformRefused
+    from db.payments import RefundRefused
+    from studio.admin import refund
+
+    try:
+        typer.echo(asyncio.run(refund(settings_of(ctx), charge_id, allow_negative=allow_negative)))
+    except RefundRefused as refused:
+        typer.echo(f"not refunded: {refused}", err=True)
+        raise typer.Exit(1) from None
+    except PlatformRefused as error:
+        typer.echo(f"not refunded: Telegram said {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def payments(
+    ctx: typer.Context,
+    since: Annotated[datetime | None, typer.Option(help="Only payments and refunds from this date (YYYY-MM-DD) on.",
+                                                   formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])] = None,
+) -> None:
+    """Takings and refunds: one line per payment, then totals per platform and currency."""
+    from studio.admin import takings
+
+    start = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+    for line in asyncio.run(takings(settings_of(ctx), start)):
+        typer.echo(line)
 
 
 @app.command()

@@ -6,12 +6,13 @@ directory. Secrets are ``SecretStr``: they print as ``**********`` and are never
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -43,6 +44,37 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+class CreditPack(BaseModel):
+    """Credits for sale. ``id`` names the pack for its whole life: an invoice carries it with the
+    size and price it was offered at, so a pack changed or withdrawn since is noticed at checkout."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_-]{1,24}$")
+    credits: int = Field(ge=1, le=100_000)
+    stars: int | None = Field(None, ge=1, le=100_000, description="Price in Telegram Stars (XTR); None: not on Telegram.")
+    discord_sku_id: int | None = Field(None, ge=1, description="Discord consumable SKU; None: not on Discord.")
+
+
+def _parse_packs(value: object) -> object:
+    """``id:credits:stars[:discord_sku_id]`` comma-separated (an empty field: not sold there), or JSON."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    packs = []
+    for item in _split_list(text):  # type: ignore[union-attr]
+        fields = [f.strip() for f in item.split(":")]
+        if len(fields) not in (3, 4):
+            raise ValueError(f"{item!r} is not id:credits:stars[:discord_sku_id] (e.g. small:10:250)")
+        pack: dict[str, object] = {"id": fields[0], "credits": fields[1], "stars": fields[2] or None}
+        if len(fields) == 4 and fields[3]:
+            pack["discord_sku_id"] = fields[3]
+        packs.append(pack)
+    return packs
 
 
 class Settings(BaseSettings):
@@ -99,6 +131,17 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated admins as platform:user_id, e.g. `telegram:12345,discord:6789`.",
     )
+
+    # --- payments ------------------------------------------------------------------------------
+    credit_packs: Annotated[list[CreditPack], NoDecode] = Field(
+        default_factory=list,
+        description="Credit packs for sale, comma-separated `id:credits:stars[:discord_sku_id]` (or a JSON list), "
+        "e.g. `small:10:250,big:50:1000:1234567890123`: Telegram sells a pack for its Stars, Discord by its "
+        "consumable SKU. Empty: nothing is sold, no /buy.")
+    payment_support: str = Field(
+        "", description="Where buyers get help with a payment (/paysupport), e.g. `@studio_help` or an e-mail.")
+    banned_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated platform:user_id accounts nothing is sold to.")
 
     # --- photo intake --------------------------------------------------------------------------
     min_photos: int = Field(8, ge=1, le=30, description="Accepted photos needed before training.")
@@ -164,7 +207,21 @@ class Settings(BaseSettings):
     discord_gateway_url: str = Field("", description="Discord gateway URL (a stand-in for tests). Empty: Discord's.")
 
     # --- validators ----------------------------------------------------------------------------
-    @field_validator("admins", "styles_dirs", mode="before")
+    @field_validator("credit_packs", mode="before")
+    @classmethod
+    def _packs(cls, value: object) -> object:
+        return _parse_packs(value)
+
+    @field_validator("credit_packs")
+    @classmethod
+    def _unique_packs(cls, value: list[CreditPack]) -> list[CreditPack]:
+        ids = [pack.id for pack in value]
+        skus = [pack.discord_sku_id for pack in value if pack.discord_sku_id is not None]
+        if len(set(ids)) != len(ids) or len(set(skus)) != len(skus):
+            raise ValueError("every pack needs an id and a Discord SKU of its own")
+        return value
+
+    @field_validator("admins", "styles_dirs", "banned_users", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_list(value)
@@ -177,7 +234,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
-    @field_validator("admins")
+    @field_validator("admins", "banned_users")
     @classmethod
     def _admin_form(cls, value: list[str]) -> list[str]:
         for item in value:
@@ -221,6 +278,9 @@ class Settings(BaseSettings):
 
     def is_admin(self, platform: str, platform_user_id: str) -> bool:
         return f"{platform}:{platform_user_id}" in self.admins
+
+    def is_banned(self, platform: str, platform_user_id: str) -> bool:
+        return f"{platform}:{platform_user_id}" in self.banned_users
 
     def secret_values(self) -> list[str]:
         """Every configured secret in clear text, for the log redaction filter only."""

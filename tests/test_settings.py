@@ -93,3 +93,23 @@ def test_redaction_filter_leaves_other_records_alone() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("world",), None)
     assert SecretRedactingFilter([TOKEN]).filter(record)
     assert record.getMessage() == "hello world"
+
+
+def test_credit_packs_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_CREDIT_PACKS", "small:10:250, big:50:1000:1234567890123, disc:5::99")
+    packs = load_settings(_env_file=None).credit_packs
+    assert [(p.id, p.credits, p.stars, p.discord_sku_id) for p in packs] == [
+        ("small", 10, 250, None), ("big", 50, 1000, 1234567890123), ("disc", 5, None, 99)]
+    monkeypatch.setenv("STUDIO_CREDIT_PACKS", '[{"id": "small", "credits": 10, "stars": 250}]')
+    assert [p.id for p in load_settings(_env_file=None).credit_packs] == ["small"]
+    monkeypatch.delenv("STUDIO_CREDIT_PACKS")
+    assert load_settings(_env_file=None).credit_packs == []  # nothing is sold
+
+
+@pytest.mark.parametrize("value", ["small:10", "small:ten:250", "small:10:0", "Small Pack:10:250", "a:1:5,a:2:9",
+                                   "a:1:5:7,b:2:9:7"])
+def test_a_bad_credit_pack_names_its_variable(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_CREDIT_PACKS", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+    assert "STUDIO_CREDIT_PACKS" in str(caught.value) and "\n" not in str(caught.value)

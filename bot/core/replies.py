@@ -25,6 +25,9 @@ class Button:
     label: str
     action: str
     """What pressing it does, e.g. ``train``, ``style:linkedin-headshot``, ``more:42``."""
+    sku_id: int | None = None
+    """A store item this button buys where the platform sells through its own store (Discord's
+    premium buttons show the item and its price themselves); elsewhere it is pressed like any other."""
 
     def __post_init__(self) -> None:
         if len(self.action.encode()) > MAX_ACTION_BYTES:
@@ -50,6 +53,19 @@ class Document:
 
 
 @dataclass(frozen=True, slots=True)
+class Invoice:
+    """A request for payment the user pays in the chat (Telegram: an invoice in Stars)."""
+
+    title: str
+    description: str
+    payload: str
+    """Comes back with the pre-checkout query and the payment (bot/core/shop.py)."""
+    currency: str
+    amount: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     text: str = ""
     buttons: tuple[tuple[Button, ...], ...] = ()
@@ -61,6 +77,8 @@ class Reply:
     """This message shows a job's progress: the adapter remembers its id so it can be edited."""
     typing: bool = False
     """Show a 'working…' chat action along with it."""
+    invoice: Invoice | None = None
+    """Sent after the text: a pack to pay for, where the platform takes payments in the chat."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ back as platform-neutral replies. Nothing in this module knows Telegram or Disco
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +20,10 @@ from bot.core.limits import RateLimiter
 from bot.core.preview import preview_style, queue_preview
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
 from bot.core.selfies import BatchResult, SelfieBook, clean_filename, training_crops
-from db import credits, jobs
+from bot.core.shop import (INVOICED_ON, STARS, CheckoutRefusal, GiveBack, PlatformRefused, checkout_refusal, invoice_for,
+                           packs_on)
+from bot.core.shop import refund as refund_payment
+from db import credits, jobs, payments
 from db.job_status import request_cancel
 from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
                        SetStatus, User)
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_REFERENCES = 12  # selfie embeddings sent with a generation to rank its outputs by likeness
 TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
+PAYMENT_TRIES = 4  # a payment is credited even through a few seconds of database trouble
 
 
 class NotYours(Exception):
@@ -59,6 +64,8 @@ class Studio:
         self.limiter = RateLimiter(self.settings.commands_per_minute)
         #: per platform, how to delete a message the bot posted (set by front ends that can)
         self.retractors: dict[str, Callable[[str, str], Awaitable[None]]] = {}
+        #: per platform, how to give a payment's money back (set by front ends that sell)
+        self.refunders: dict[str, GiveBack] = {}
         configured = self.settings.account_hash_key
         self.allowance_key = load_key(configured.get_secret_value() if configured else None, self.settings.data_dir)
 
@@ -67,8 +74,10 @@ class Studio:
         handlers: dict[str, Callable[[UserRef, list[str]], Awaitable[list[Reply]]]] = {
             "start": self._start, "help": self._help, "privacy": self._privacy, "styles": self._styles,
             "status": self._status, "credits": self._credits, "cancel": self._cancel, "delete": self._delete,
-            "grant": self._grant, "train": self._train_command,
+            "grant": self._grant, "train": self._train_command, "refund": self._refund,
         }
+        if self.selling(user.platform):
+            handlers |= {"buy": self._buy, "paysupport": self._pay_support}
         handler = handlers.get(name.lower())
         if handler is None:
             unknown = texts.UNKNOWN_COMMAND.format(name=name[:32])
@@ -159,20 +168,30 @@ class Studio:
                                                              max_photos=self._max_photos), private=True)
 
     async def _help(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        if self.selling(user.platform):
+            head, _, tail = texts.HELP.partition("\n\n")
+            return await self._reply(f"{head}\n{texts.HELP_BUY}\n\n{tail}\n\n{texts.TERMS}")
         return await self._reply(texts.HELP)
 
     async def _privacy(self, user: UserRef, _args: list[str]) -> list[Reply]:
         settings = self.settings
         return await self._reply(texts.privacy(settings.selfie_retention_days, settings.model_retention_days,
-                                               settings.expiry_notice_days))
+                                               settings.expiry_notice_days, selling=self.selling(user.platform)))
 
     async def _credits(self, user: UserRef, _args: list[str]) -> list[Reply]:
         async with self.database.transaction() as session:
             balance = (await self.account(session, user)).credits
+        rows = ((Button(texts.BUTTON_BUY, "buy"),),) if self.selling(user.platform) else ()
         return await self._reply(texts.CREDITS.format(
             credits=texts.plural(balance, "credit"), train_cost=texts.plural(self.settings.train_cost, "credit"),
             generate_cost=texts.plural(self.settings.generate_cost, "credit"),
-        ), private=True)
+        ), *rows, private=True)
+
+    def out_of_credits(self, user: UserRef, needed: int, balance: int) -> Reply:
+        if self.selling(user.platform) and not self.settings.is_banned(user.platform, user.user_id):
+            return Reply(texts.OUT_OF_CREDITS_BUY.format(needed=needed, balance=balance),
+                         ((Button(texts.BUTTON_BUY, "buy"),),), private=True)
+        return Reply(texts.OUT_OF_CREDITS.format(needed=needed, balance=balance), private=True)
 
     async def _styles(self, user: UserRef, _args: list[str]) -> list[Reply]:
         return [self.style_picker(texts.PICK_STYLE)]
@@ -278,6 +297,102 @@ class Studio:
         return await self._reply(texts.GRANTED.format(amount=amount, platform=platform, user_id=target, balance=balance),
                                  private=True)
 
+    # ------------------------------------------------------------------ buying credits
+    def selling(self, platform: str) -> bool:
+        return bool(packs_on(self.settings, platform))
+
+    async def _buy(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        """``/buy`` (or a Buy button): the packs on sale here, as invoices where the platform takes
+        payment in the chat, else as its store's buttons."""
+        on_sale = packs_on(self.settings, user.platform)
+        if not on_sale:
+            return await self._reply(texts.NOT_SELLING, private=True)
+        if self.settings.is_banned(user.platform, user.user_id):
+            return await self._reply(texts.NOT_SOLD_TO_YOU, private=True)
+        intro = texts.BUY_PICK.format(train_cost=texts.plural(self.settings.train_cost, "credit"),
+                                      generate_cost=texts.plural(self.settings.generate_cost, "credit"))
+        if user.platform in INVOICED_ON:
+            return [Reply(intro, private=True),
+                    *(Reply(invoice=invoice_for(p, user.user_id, self.settings)) for p in on_sale if p.stars)]
+        buttons = [Button(texts.plural(p.credits, "credit"), f"buy:{p.id}", sku_id=p.discord_sku_id) for p in on_sale]
+        return await self._reply(intro, *((b,) for b in buttons), private=True)
+
+    async def _pay_support(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        contact = self.settings.payment_support or texts.PAY_SUPPORT_CONTACT
+        return await self._reply(texts.PAY_SUPPORT.format(contact=contact), private=True)
+
+    def pre_checkout(self, user: UserRef, payload: str, currency: str, total: int) -> CheckoutRefusal | None:
+        """Whether to take a payment about to be made (no database: it must answer within seconds)."""
+        refusal = checkout_refusal(self.settings, user.platform, user.user_id, payload, currency, total)
+        if refusal is not None:
+            log.info("pre-checkout of %s:%s refused: %s (%s %s, %r)", user.platform, user.user_id, refusal, total,
+                     currency, payload)
+        return refusal
+
+    async def paid(self, user: UserRef, charge: payments.Charge, *, price: str = "") -> list[Reply]:
+        """A payment went through: its credits, once per charge, and a receipt; a charge credited
+        before (the platform delivered it again, a reconciliation found it) gets no second one. Not
+        rate limited; the database is tried again for a few seconds, then the error is the caller's
+        (the platform's own record of the charge is then the way back: the front ends reconcile)."""
+        pause = 0.5
+        for attempt in range(1, PAYMENT_TRIES + 1):
+            try:
+                async with self.database.transaction() as session:
+                    account = await self.account(session, user)
+                    credited = await payments.credit(session, charge, user_id=account.id)
+                break
+            except Exception:
+                if attempt == PAYMENT_TRIES:
+                    log.error("payment %s %s of %s:%s (%d credit(s)) could NOT be recorded", charge.platform,
+                              charge.external_id, user.platform, user.user_id, charge.credits)
+                    raise
+                log.warning("recording payment %s failed (try %d); trying again", charge.external_id, attempt,
+                            exc_info=True)
+                await asyncio.sleep(pause)
+                pause *= 2
+        if not credited.new:
+            log.info("payment %s %s delivered again: credited once already", charge.platform, charge.external_id)
+            return []
+        if not price:
+            price = texts.PRICE_STARS.format(stars=charge.amount) if charge.currency == STARS else charge.currency
+        return [Reply(texts.RECEIPT.format(credits=texts.plural(credited.credits, "credit"),
+                                           balance=texts.plural(credited.balance, "credit"),
+                                           pack=texts.plural(credited.credits, "credit"), price=price,
+                                           charge=charge.external_id), private=True)]
+
+    async def refunded(self, user: UserRef, external_id: str) -> list[Reply]:
+        """The platform says it gave a payment back (also when the operator did it here): the
+        credits go, what is left of them, once."""
+        async with self.database.transaction() as session:
+            done = await payments.record_refund(session, user.platform, external_id)
+        if done is None:
+            return []
+        return [Reply(texts.REFUND_NOTICE.format(charge=external_id, taken=texts.plural(done.taken_back, "credit"),
+                                                 balance=texts.plural(done.balance, "credit")), private=True)]
+
+    async def _refund(self, user: UserRef, args: list[str]) -> list[Reply]:
+        if not self.settings.is_admin(user.platform, user.user_id):
+            return await self._reply(texts.NOT_ADMIN, private=True)
+        allow_negative = "--allow-negative" in args
+        charges = [a for a in args if not a.startswith("--")]
+        give_back = self.refunders.get(user.platform)
+        if len(charges) != 1 or give_back is None:
+            return await self._reply(texts.REFUND_USAGE, private=True)
+        try:
+            done = await refund_payment(self.database, user.platform, charges[0], give_back,
+                                        allow_negative=allow_negative)
+        except payments.RefundRefused as refused:
+            return await self._reply(texts.REFUND_REFUSED.format(reason=refused), private=True)
+        except PlatformRefused as error:
+            return await self._reply(texts.REFUND_FAILED.format(error=error), private=True)
+        async with self.database.transaction() as session:
+            payment = await payments.find(session, user.platform, charges[0])
+        buyer = payment.platform_user_id if payment else "?"
+        shortfall = texts.REFUND_SHORTFALL.format(shortfall=texts.plural(done.shortfall, "credit")) if done.shortfall else ""
+        return await self._reply(texts.REFUND_DONE.format(
+            charge=charges[0], platform=user.platform, user_id=buyer, taken=texts.plural(done.taken_back, "credit"),
+            shortfall=shortfall), private=True)
+
     # ------------------------------------------------------------------ photos
     async def _photos(self, user: UserRef, files: list[IncomingFile]) -> list[Reply]:
         async with self.database.transaction() as session:
@@ -350,6 +465,8 @@ class Studio:
             return await self._reply(texts.DELETE_KEPT, private=True)
         if verb == "cancel":  # the button under one job's progress message stops that job only
             return await self._cancel(user, [], button=arg)
+        if verb == "buy":
+            return await self._buy(user, [])
         log.warning("unknown action %r", action)
         return [self.style_picker(texts.UNKNOWN_STYLE)]
 
@@ -385,7 +502,8 @@ class Studio:
         if len(accepted) < self.intake.min_photos:
             return Reply(texts.TRAIN_NOT_READY.format(missing=self.intake.min_photos - len(accepted)), private=True)
         if account.credits < self.settings.train_cost:
-            return Reply(texts.OUT_OF_CREDITS.format(needed=self.settings.train_cost, balance=account.credits), private=True)
+            return self.out_of_credits(UserRef(account.platform, account.platform_user_id, ""), self.settings.train_cost,
+                                       account.credits)
         return None
 
     async def _train(self, user: UserRef, class_word: str) -> list[Reply]:
@@ -405,7 +523,7 @@ class Studio:
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
             except credits.InsufficientCredits as error:
-                return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance), private=True)]
+                return [self.out_of_credits(user, error.needed, error.balance)]
             except jobs.TrainingAlreadyRunning:
                 return [Reply(texts.TRAIN_ALREADY)]
             except jobs.QueueLimitReached as error:
@@ -493,7 +611,7 @@ class Studio:
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
             except credits.InsufficientCredits as error:
-                return [Reply(texts.OUT_OF_CREDITS.format(needed=error.needed, balance=error.balance), private=True)]
+                return [self.out_of_credits(user, error.needed, error.balance)]
             except jobs.QueueLimitReached as error:
                 return [Reply(texts.QUEUE_FULL.format(limit=error.limit), private=True)]
             if not enqueued.created:

@@ -69,7 +69,7 @@ BUTTON_CONSENT = "✅ I confirm"
 CONSENT_THANKS = "Thank you! Now send me {min_photos}–{max_photos} selfies (as files for the best quality)."
 CONSENT_ALREADY = "You've already confirmed — send your selfies whenever you're ready."
 
-def privacy(selfie_days: int, model_days: int, notice_days: int) -> str:
+def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: bool = False) -> str:
     """/privacy, with the retention this install is configured for (0 days: kept until deleted)."""
     selfies = (f"Your selfies are deleted {plural(selfie_days, 'day')} after your model is ready; a face print "
                "of each (numbers, no picture) stays with your model to pick the portraits most like you."
@@ -87,6 +87,8 @@ def privacy(selfie_days: int, model_days: int, notice_days: int) -> str:
         "machines that painted them. I only remember that this account had its free credits, as a code "
         "that can't be turned back into your account.\n"
         "• Portraits I already sent stay in this chat until you delete those messages."
+        + ("\n• Purchases: a record of each payment (its charge id, pack and price, your account id) is kept "
+           "for the accounts and for refunds, also after /delete." if selling else "")
     )
 
 
@@ -139,6 +141,10 @@ OUT_OF_CREDITS = (
     "You're out of credits: this needs {needed} and you have {balance}. "
     "Ask an admin for more credits — your photos and model stay here, ready."
 )
+OUT_OF_CREDITS_BUY = (
+    "You're out of credits: this needs {needed} and you have {balance}. "
+    "Buy more below — your photos and model stay here, ready."
+)
 QUEUE_FULL = "You already have {limit} jobs waiting. I'll take new requests as soon as one finishes."
 RATE_LIMITED = "Whoa, that's fast! Please wait a few seconds and try again."
 
@@ -164,6 +170,45 @@ DELETE_CONFIRM = (
 )
 DELETED = "🗑 Done — everything of yours is gone. Send /start whenever you want to begin again."
 DELETE_KEPT = "Nothing was deleted."
+
+# --- buying credits (bot/core/shop.py) -------------------------------------------------------------
+HELP_BUY = "/buy — buy credits\n/paysupport — help with a payment"
+TERMS = (
+    "Terms of sale: credits are used only in this bot and don't expire while your account exists; "
+    "/delete erases them with everything else. A job that fails gives its credits back (the credits, "
+    "not the payment). For a problem with a payment: /paysupport."
+)
+BUY_PICK = "💳 Buy credits — pick a pack below. A personal model costs {train_cost}; each style batch costs {generate_cost}."
+BUTTON_BUY = "💳 Buy credits"
+PRICE_STARS = "{stars} ⭐"
+PRICE_DISCORD = "bought in Discord's store"
+NOT_SELLING = "Credits aren't on sale here. Ask an admin if you need more."
+NOT_SOLD_TO_YOU = "I can't sell credits to this account. /paysupport if you think that's a mistake."
+INVOICE_TITLE = "{credits}"
+INVOICE_DESCRIPTION = "{credits} for Portrait Studio: a personal model costs {train_cost}, each style batch {generate_cost}."
+INVOICE_LABEL = "{credits}"
+CHECKOUT_REFUSED = {
+    "not_selling": "Credits aren't on sale right now.",
+    "unknown_pack": "This pack isn't on sale any more. Send /buy to see the current packs.",
+    "pack_changed": "This pack's price or size has changed since this invoice was made. Send /buy for a fresh one.",
+    "not_the_buyer": "This invoice was made for someone else. Send /buy for your own.",
+    "banned": "I can't sell credits to this account. /paysupport if you think that's a mistake.",
+}
+RECEIPT = (
+    "✅ Payment received — thank you! {credits} added; you now have {balance}.\n"
+    "🧾 {pack}: {price} · charge id {charge}"
+)
+REFUND_NOTICE = "↩️ Your payment {charge} was refunded. {taken} taken back; you have {balance}."
+PAY_SUPPORT = (
+    "🧾 Help with a payment: {contact}. Please include the charge id from your receipt.\n"
+    "Refunds of purchases are made by the operator; credits of a job that fails come back by themselves."
+)
+PAY_SUPPORT_CONTACT = "write here to the bot's operator"
+REFUND_USAGE = "Usage: /refund <charge id> [--allow-negative] (admins only)"
+REFUND_DONE = "Refunded {charge}: the payment went back to {platform}:{user_id}; {taken} taken back{shortfall}."
+REFUND_SHORTFALL = " (they had spent {shortfall}: recorded as a shortfall)"
+REFUND_REFUSED = "Not refunded: {reason}."
+REFUND_FAILED = "Not refunded: the platform said {error}."
 
 GRANT_USAGE = "Usage: /grant <user id> <credits> (admins only)"
 GRANTED = "Granted {amount} credits to {platform}:{user_id}; their balance is {balance}."

@@ -20,8 +20,9 @@ from bot.core.replies import Reply, is_one_shot
 from bot.core.studio import Studio
 from bot.discord import commands, texts
 from bot.discord.render import DiscordMessenger, UploadLimits
-from bot.discord.replier import Replier, user_of
+from bot.discord.replier import PLATFORM, Replier, user_of
 from bot.discord.uploads import MAX_FILES, UploadModal, download, too_big_text, unsupported_kind
+from bot.discord.purchases import StoreTill
 from bot.discord.views import StudioButton
 from studio.settings import Settings, require_secret
 
@@ -60,6 +61,12 @@ class StudioClient(discord.Client):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(StudioButton)  # presses on any earlier message reach the core
 
+    async def on_entitlement_create(self, entitlement: discord.Entitlement) -> None:
+        await self.front_end.till.on_purchase(entitlement)
+
+    async def on_entitlement_delete(self, entitlement: discord.Entitlement) -> None:
+        await self.front_end.till.on_refund(entitlement)
+
 
 class DiscordFrontEnd:
     def __init__(self, settings: Settings, studio: Studio, *, api_base_url: str | None = None,
@@ -80,6 +87,7 @@ class DiscordFrontEnd:
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
+        self.till = StoreTill(settings, studio, self.client, self.messenger)
         self.max_file_bytes = int(settings.max_file_mb * 1024 * 1024)
 
     # ------------------------------------------------------------------ lifecycle
@@ -90,6 +98,7 @@ class DiscordFrontEnd:
             await self.sync_commands()
             halt = asyncio.Event()
             watcher = asyncio.create_task(self.watcher.run(halt))
+            reconciler = asyncio.create_task(self.till.reconcile()) if self.studio.selling(PLATFORM) else None
             waiters = [asyncio.create_task(stop.wait(), name="discord-stop")]
             if self.connect_gateway:
                 waiters.append(asyncio.create_task(self.client.connect(), name="discord-gateway"))
@@ -100,6 +109,9 @@ class DiscordFrontEnd:
                         raise task.exception()  # type: ignore[misc]
             finally:
                 halt.set()
+                if reconciler is not None:
+                    reconciler.cancel()
+                    await asyncio.gather(reconciler, return_exceptions=True)
                 for task in waiters:
                     task.cancel()
                 await asyncio.gather(*waiters, return_exceptions=True)
@@ -143,7 +155,8 @@ class DiscordFrontEnd:
     async def serve_help(self, interaction: Interaction) -> None:
         replier = self.replier(interaction)
         await replier.defer()
-        await replier.send([Reply(texts.HELP)])
+        head, _, tail = texts.HELP.partition("\n\n")
+        await replier.send([Reply(f"{head}\n{texts.HELP_BUY}\n\n{tail}" if self.studio.selling(PLATFORM) else texts.HELP)])
         await replier.finish()
 
     async def serve_action(self, interaction: Interaction, action: str, *, source: str = "") -> None:

@@ -27,8 +27,12 @@ SIMPLE_COMMANDS = {
 }
 
 
+SELLING_COMMANDS = {"buy": "Buy credits"}
+
+
 def register(tree: app_commands.CommandTree[Any], front_end: DiscordFrontEnd) -> None:
-    for name, description in SIMPLE_COMMANDS.items():
+    selling = SELLING_COMMANDS if front_end.studio.selling("discord") else {}
+    for name, description in (SIMPLE_COMMANDS | selling).items():
         tree.add_command(app_commands.Command(name=name, description=description, callback=_core_command(front_end, name)))
 
     @tree.command(name="help", description="What I can do")

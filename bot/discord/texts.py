@@ -16,6 +16,8 @@ HELP = (
     "appear in the channel."
 )
 
+HELP_BUY = "`/buy` — buy credits (sold in Discord's store; a job that fails gives its credits back)"
+
 UPLOAD_TITLE = "Upload your selfies"
 UPLOAD_LABEL = "Selfies (1–10 at a time)"
 UPLOAD_HINT = "Just you, face clearly visible, different angles and light. Originals work best."

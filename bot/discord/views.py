@@ -70,5 +70,8 @@ def view_of(reply: Reply) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     for row_number, row in enumerate(rows_of(reply)):
         for button in row:
-            view.add_item(StudioButton(button.label, button.action, row=row_number))
+            if button.sku_id is not None:  # Discord's store: the button shows the SKU and its price itself
+                view.add_item(discord.ui.Button(style=discord.ButtonStyle.premium, sku_id=button.sku_id, row=row_number))
+            else:
+                view.add_item(StudioButton(button.label, button.action, row=row_number))
     return view

@@ -16,26 +16,22 @@ from bot.core.notifier import JobWatcher
 from bot.core.replies import IncomingFile, Reply, UserRef, is_one_shot
 from bot.core.studio import Studio
 from bot.telegram.albums import AlbumCollector
+from bot.telegram.payments import PLATFORM, StarsTill, user_of
 from bot.telegram.render import TelegramMessenger
 from studio.settings import Settings, require_secret
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
 BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile on Telegram's servers; a local Bot API server has none
 COMMANDS = [
     ("start", "How it works"), ("styles", "Pick a style for new portraits"), ("status", "Your photos, model and jobs"),
     ("credits", "Your balance"), ("cancel", "Stop the running job"), ("delete", "Erase everything of yours"),
     ("help", "What I can do"), ("privacy", "What I keep and for how long"),
 ]
-ADMIN_COMMANDS = ["grant", "train"]
+SELLING_COMMANDS = [("buy", "Buy credits"), ("paysupport", "Help with a payment")]
+ADMIN_COMMANDS = ["grant", "train", "refund"]
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # what the bot handles; Telegram sends nothing else
-
-
-def user_of(update: Update) -> UserRef:
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    return UserRef(PLATFORM, str(user.id), str(chat.id), user.first_name or "", user.language_code or "")
+SELLING_UPDATES = [Update.PRE_CHECKOUT_QUERY]  # payments themselves arrive as messages
 
 
 class TelegramFrontEnd:
@@ -60,12 +56,18 @@ class TelegramFrontEnd:
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
+        self.till = StarsTill(studio, lambda: self.application.bot, self.send)
+        studio.refunders[PLATFORM] = self.till.give_back
+        selling = studio.selling(PLATFORM)
+        self.commands = COMMANDS + (SELLING_COMMANDS if selling else [])
+        self.allowed_updates = ALLOWED_UPDATES + (SELLING_UPDATES if selling else [])
         self._register()
 
     def _register(self) -> None:
         app = self.application
         new = filters.UpdateType.MESSAGE  # an edit of an old message is not a new request (nor a new photo)
-        app.add_handler(CommandHandler([name for name, _ in COMMANDS] + ADMIN_COMMANDS, self._on_command, filters=new))
+        self.till.register(app)
+        app.add_handler(CommandHandler([name for name, _ in self.commands] + ADMIN_COMMANDS, self._on_command, filters=new))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_handler(MessageHandler(new & (filters.PHOTO | filters.Document.ALL), self._on_file))
         app.add_handler(MessageHandler(new & filters.Sticker.ALL, self._unsupported("sticker")))
@@ -80,7 +82,7 @@ class TelegramFrontEnd:
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set."""
         async with self.application:
-            await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
+            await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in self.commands])
             await self.application.start()
             try:
                 await self._serve(stop)
@@ -94,16 +96,20 @@ class TelegramFrontEnd:
             await updater.start_webhook(
                 listen="0.0.0.0", port=self.settings.telegram_webhook_port, url_path="telegram",
                 webhook_url=self.settings.telegram_webhook_url.rstrip("/") + "/telegram",
-                secret_token=secrets.token_urlsafe(24), allowed_updates=ALLOWED_UPDATES,
+                secret_token=secrets.token_urlsafe(24), allowed_updates=self.allowed_updates,
             )
         else:
-            await updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES)
+            await updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=self.allowed_updates)
         me = self.application.bot
         log.info("Telegram bot @%s is up (%s)", me.username, "webhook" if self.settings.telegram_webhook_url else "long polling")
         watcher = asyncio.create_task(self.watcher.run(stop))
+        reconciler = asyncio.create_task(self.till.reconcile()) if self.studio.selling(PLATFORM) else None
         try:
             await stop.wait()
         finally:
+            if reconciler is not None:
+                reconciler.cancel()
+                await asyncio.gather(reconciler, return_exceptions=True)
             await self.albums.drain()
             await watcher
             await updater.stop()
@@ -198,3 +204,4 @@ class TelegramFrontEnd:
                 await self.application.bot.send_message(update.effective_chat.id, texts.APOLOGY.format(error_id=error_id))
             except Exception:
                 log.warning("could not send the apology for error %s", error_id)
+

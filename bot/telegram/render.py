@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, LabeledPrice
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden
 
@@ -83,10 +83,15 @@ class TelegramMessenger:
                     InputMediaDocument(d.data, caption=d.caption[:CAPTION_LIMIT], filename=d.filename,
                                        disable_content_type_detection=True) for d in chunk
                 ])
-        if not reply.text:
-            return None
-        message = await self.bot.send_message(chat_id, reply.text[:TEXT_LIMIT], reply_markup=keyboard(reply))
-        return str(message.message_id)
+        message_id = None
+        if reply.text:
+            message = await self.bot.send_message(chat_id, reply.text[:TEXT_LIMIT], reply_markup=keyboard(reply))
+            message_id = str(message.message_id)
+        if reply.invoice is not None:  # digital goods are sold for Stars: no provider token
+            invoice = reply.invoice
+            await self.bot.send_invoice(chat_id, invoice.title, invoice.description, invoice.payload,
+                                        invoice.currency, [LabeledPrice(invoice.label, invoice.amount)])
+        return message_id
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
         try:

@@ -140,6 +140,10 @@ class FakeDiscord:
         """Set while a connected bot has identified (or resumed)."""
         self.identifications = 0
         """How many times a bot identified or resumed: a restarted bot waits for a new one."""
+        self.entitlements: dict[int, dict[str, Any]] = {}
+        """Store purchases (premium buttons), by entitlement id, as Discord keeps them."""
+        self.consumed: list[int] = []
+        """Entitlements the bot consumed, in order (a second consume of one is refused)."""
         self._messages: dict[int, Posted] = {}
         self._interactions: dict[str, _Interaction] = {}
         self._attachments: dict[str, tuple[bytes, str]] = {}
@@ -310,6 +314,46 @@ class FakeDiscord:
         for socket in [s for s in self._ready if not s.closed]:
             await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": payload})
 
+    # ------------------------------------------------------------------ test side: purchases
+    def buy(self, user_id: int, sku_id: int) -> dict[str, Any]:
+        """The user pays for a consumable SKU in Discord's store (a premium button): Discord makes an
+        entitlement, not yet consumed. Send it with ``dispatch(entitlement, "ENTITLEMENT_CREATE")``."""
+        entitlement = {"id": str(self.next_id()), "sku_id": str(sku_id), "application_id": str(APPLICATION_ID),
+                       "user_id": str(user_id), "type": 1, "deleted": False, "consumed": False,
+                       "starts_at": _now(), "ends_at": None}
+        self.entitlements[int(entitlement["id"])] = entitlement
+        return dict(entitlement)
+
+    def refund(self, entitlement_id: int) -> dict[str, Any]:
+        """Discord refunds a purchase: the entitlement is deleted (``ENTITLEMENT_DELETE`` carries it)."""
+        entitlement = self.entitlements[entitlement_id]
+        entitlement["deleted"] = True
+        return dict(entitlement)
+
+    def _entitlements(self, query: Any) -> list[dict[str, Any]]:
+        found = sorted(self.entitlements.values(), key=lambda e: int(e["id"]))
+        if query.get("user_id"):
+            found = [e for e in found if e["user_id"] == query["user_id"]]
+        if query.get("sku_ids"):
+            found = [e for e in found if e["sku_id"] in query["sku_ids"].split(",")]
+        if query.get("exclude_deleted", "1") != "0":
+            found = [e for e in found if not e["deleted"]]
+        limit = int(query.get("limit") or 100)
+        if query.get("before"):
+            found = [e for e in found if int(e["id"]) < int(query["before"])][-limit:]
+        else:
+            found = [e for e in found if int(e["id"]) > int(query.get("after") or 0)][:limit]
+        return [dict(e) for e in found]
+
+    def _consume(self, entitlement_id: int) -> None:
+        entitlement = self.entitlements.get(entitlement_id)
+        if entitlement is None or entitlement["deleted"]:
+            raise _Refused(404, 10068, "Unknown Entitlement")
+        if entitlement["consumed"]:
+            raise _Refused(400, 40074, "Entitlement already consumed")
+        entitlement["consumed"] = True
+        self.consumed.append(entitlement_id)
+
     # ------------------------------------------------------------------ test side: reading
     def fail_next(self, path_part: str, *, status: int = 429, retry_after: float = 0.2) -> None:
         """The next request whose path contains ``path_part`` fails (429 with retry_after by default)."""
@@ -451,6 +495,12 @@ class FakeDiscord:
                 return _json(BOT_USER)
             if path == "oauth2/applications/@me":
                 return _json(self._application())
+            if parts[0] == "applications" and len(parts) == 3 and parts[2] == "entitlements" and request.method == "GET":
+                return _json(self._entitlements(request.query))
+            if parts[0] == "applications" and parts[2:3] == ["entitlements"] and parts[-1] == "consume":
+                self._consume(int(parts[3]))
+                await self.poke()
+                return web.Response(status=204)
             if parts[0] == "applications" and parts[-1] == "commands" and request.method == "PUT":
                 synced = self._sync(parts, await request.json())
                 await self.poke()

@@ -36,6 +36,8 @@ class Sent:
     media: list[dict[str, Any]] = field(default_factory=list)
     """sendMediaGroup items / sendPhoto / sendDocument: {type, caption, data, filename}."""
     media_group_id: str | None = None
+    invoice: dict[str, Any] = field(default_factory=dict)
+    """sendInvoice: {title, description, payload, currency, prices, total_amount}."""
 
     @property
     def button_labels(self) -> list[str]:
@@ -64,6 +66,15 @@ class FakeTelegram:
         self.file_sizes: dict[str, int] = {}
         self.failures: dict[str, list[dict[str, Any]]] = {}
         self.blocked: set[int] = set()  # users who blocked the bot: every call to their chat is a 403
+        self.checkout_answers: dict[str, dict[str, Any]] = {}
+        """answerPreCheckoutQuery per query id: {ok, error_message, late}."""
+        self._checkouts: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.charges: dict[str, dict[str, Any]] = {}
+        """Stars payments made, per telegram_payment_charge_id: {user_id, payment, refunded}."""
+        self.refund_calls: list[dict[str, Any]] = []
+        self.star_transactions: list[dict[str, Any]] = []
+        """getStarTransactions: the bot's Stars transactions, oldest first (payments in, refunds out)."""
+        self._charge_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -169,6 +180,65 @@ class FakeTelegram:
         query = {"id": f"cq-{next(self._update_ids)}", "from": self._user(user_id, name), "chat_instance": "ci-1",
                  "message": bot_message, "data": button["callback_data"] if forged_data is None else forged_data}
         return await self._push({"callback_query": query})
+
+    # ------------------------------------------------------------------ test side: paying
+    async def pre_checkout(self, user_id: int, invoice: Sent, name: str = "Alex") -> str:
+        """The user taps Pay under ``invoice``: a pre_checkout_query update; returns its id."""
+        query_id = f"pcq-{next(self._update_ids)}"
+        details = invoice.invoice
+        query = {"id": query_id, "from": self._user(user_id, name), "currency": details["currency"],
+                 "total_amount": details["total_amount"], "invoice_payload": details["payload"]}
+        self._checkouts[query_id] = (time.monotonic(), query)
+        await self._push({"pre_checkout_query": query})
+        return query_id
+
+    async def checkout_answer(self, query_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The bot's answerPreCheckoutQuery for ``query_id`` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while query_id not in self.checkout_answers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"the bot never answered pre-checkout query {query_id}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    pass
+            return self.checkout_answers[query_id]
+
+    def successful_payment(self, query_id: str) -> dict[str, Any]:
+        """What Telegram charges once the bot said ok to ``query_id`` (a new charge id)."""
+        answer = self.checkout_answers.get(query_id)
+        assert answer is not None and answer["ok"] and not answer["late"], f"pre-checkout {query_id} was not approved"
+        _, query = self._checkouts[query_id]
+        number = next(self._charge_ids)
+        payment = {"currency": query["currency"], "total_amount": query["total_amount"],
+                   "invoice_payload": query["invoice_payload"],
+                   "telegram_payment_charge_id": f"stxTESTcharge{number:06d}", "provider_payment_charge_id": ""}
+        self.charges[payment["telegram_payment_charge_id"]] = {"user_id": query["from"]["id"], "payment": payment,
+                                                               "refunded": False}
+        self.star_transactions.append({
+            "id": payment["telegram_payment_charge_id"], "amount": payment["total_amount"], "date": int(time.time()),
+            "source": {"type": "user", "transaction_type": "invoice_payment", "user": query["from"],
+                       "invoice_payload": payment["invoice_payload"]}})
+        return payment
+
+    async def deliver_payment(self, user_id: int, payment: dict[str, Any], name: str = "Alex") -> int:
+        """The service message with ``successful_payment``; deliver the same payment again to
+        play Telegram delivering an update twice (a new update, the same charge)."""
+        return await self._push({"message": self._base_message(user_id, name, successful_payment=payment)})
+
+    async def pay(self, user_id: int, invoice: Sent, name: str = "Alex") -> dict[str, Any]:
+        """Tap Pay, wait for the bot's yes, and pay: returns the successful_payment delivered."""
+        query_id = await self.pre_checkout(user_id, invoice, name)
+        answer = await self.checkout_answer(query_id)
+        assert answer["ok"], f"pre-checkout refused: {answer.get('error_message')}"
+        payment = self.successful_payment(query_id)
+        await self.deliver_payment(user_id, payment, name)
+        return payment
+
+    def invoices_to(self, chat_id: int) -> list[Sent]:
+        return [m for m in self.history if m.chat_id == chat_id and m.method == "sendInvoice"]
 
     # ------------------------------------------------------------------ test side: reading the chat
     def sent_to(self, chat_id: int) -> list[Sent]:
@@ -377,6 +447,76 @@ class FakeTelegram:
         await self._record(Sent("sendMediaGroup", chat_id, results[0]["message_id"], caption=items[0]["caption"],
                                 media=items, media_group_id=group_id))
         return results
+
+    async def _m_sendInvoice(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        title, description, payload = params.get("title", ""), params.get("description", ""), params.get("payload", "")
+        currency, prices = params.get("currency", ""), params.get("prices") or []
+        if not 1 <= len(title) <= 32:
+            raise _ApiError("Bad Request: INVOICE_TITLE_INVALID")  # 1-32 characters
+        if not 1 <= len(description) <= 255:
+            raise _ApiError("Bad Request: INVOICE_DESCRIPTION_INVALID")
+        if not 1 <= len(payload.encode()) <= 128:
+            raise _ApiError("Bad Request: INVOICE_PAYLOAD_INVALID")
+        if not prices or any(int(p.get("amount", 0)) <= 0 for p in prices):
+            raise _ApiError("Bad Request: TOTAL_AMOUNT_INVALID")
+        if currency == "XTR":  # Telegram Stars: no provider token, exactly one price
+            if params.get("provider_token"):
+                raise _ApiError("Bad Request: PROVIDER_TOKEN_INVALID (payments in Telegram Stars take none)")
+            if len(prices) != 1:
+                raise _ApiError("Bad Request: exactly one price is allowed for payments in Telegram Stars")
+        elif not params.get("provider_token"):
+            raise _ApiError("Bad Request: PAYMENT_PROVIDER_INVALID")
+        total = sum(int(p["amount"]) for p in prices)
+        message = self._bot_message(chat_id, invoice={"title": title, "description": description, "start_parameter": "",
+                                                      "currency": currency, "total_amount": total})
+        await self._record(Sent("sendInvoice", chat_id, message["message_id"], text=title, invoice={
+            "title": title, "description": description, "payload": payload, "currency": currency, "prices": prices,
+            "total_amount": total}))
+        return message
+
+    async def _m_answerPreCheckoutQuery(self, params: dict[str, Any]) -> bool:
+        query_id = params.get("pre_checkout_query_id", "")
+        if query_id not in self._checkouts:
+            raise _ApiError("Bad Request: QUERY_ID_INVALID")
+        if query_id in self.checkout_answers:
+            raise _ApiError("Bad Request: query is too old and response timeout expired or query ID is invalid")
+        ok = params.get("ok") in (True, "true", "True", 1, "1")
+        if not ok and not params.get("error_message"):
+            raise _ApiError("Bad Request: error_message is required when ok is false")
+        asked, _ = self._checkouts[query_id]
+        late = time.monotonic() - asked > 10.0  # Telegram cancels the payment after 10 seconds
+        async with self._changed:
+            self.checkout_answers[query_id] = {"ok": ok, "error_message": params.get("error_message", ""), "late": late}
+            self._changed.notify_all()
+        if late:
+            raise _ApiError("Bad Request: query is too old and response timeout expired or query ID is invalid")
+        return True
+
+    async def _m_refundStarPayment(self, params: dict[str, Any]) -> bool:
+        self.refund_calls.append(params)
+        charge_id = params.get("telegram_payment_charge_id", "")
+        charge = self.charges.get(charge_id)
+        if charge is None or charge["user_id"] != int(params.get("user_id", 0)):
+            raise _ApiError("Bad Request: CHARGE_NOT_FOUND")
+        if charge["refunded"]:
+            raise _ApiError("Bad Request: CHARGE_ALREADY_REFUNDED")
+        charge["refunded"] = True
+        payment = charge["payment"]
+        self.star_transactions.append({
+            "id": charge_id, "amount": payment["total_amount"], "date": int(time.time()),
+            "receiver": {"type": "user", "transaction_type": "invoice_payment", "user": self._user(charge["user_id"], "Alex")}})
+        refunded = {"currency": payment["currency"], "total_amount": payment["total_amount"],
+                    "invoice_payload": payment["invoice_payload"], "telegram_payment_charge_id": charge_id}
+        # Telegram tells the bot with a service message in the buyer's chat
+        await self._push({"message": self._base_message(charge["user_id"], "Alex", refunded_payment=refunded)})
+        return True
+
+    async def _m_getStarTransactions(self, params: dict[str, Any]) -> dict[str, Any]:
+        offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
+        if not 1 <= limit <= 100:
+            raise _ApiError("Bad Request: limit must be 1-100")
+        return {"transactions": self.star_transactions[offset : offset + limit]}
 
     async def _m_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params["file_id"]

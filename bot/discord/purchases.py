@@ -1,0 +1,81 @@
+"""Selling through Discord's store: a consumable SKU's entitlement becomes its pack's credits once,
+then is consumed; the start-up pass over unconsumed entitlements; a refund (the entitlement
+deleted) takes the credits back. The decisions are the core's (bot/core/shop.py, Studio.paid)."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.core import texts as core_texts
+from bot.core.messenger import Messenger
+from bot.core.replies import Reply, UserRef
+from bot.core.shop import pack_by_sku, packs_on
+from bot.core.studio import Studio
+from bot.discord.replier import PLATFORM
+from db.payments import Charge
+from studio.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StoreTill:
+    def __init__(self, settings: Settings, studio: Studio, client: discord.Client, messenger: Messenger) -> None:
+        self.settings = settings
+        self.studio = studio
+        self.client = client
+        self.messenger = messenger
+
+    async def on_purchase(self, entitlement: discord.Entitlement) -> None:
+        """A consumable SKU was bought: its credits once per entitlement, then the entitlement is
+        consumed (credited first: one consumed but not credited would be lost; one credited but not
+        consumed is consumed by the next reconciliation, without crediting it again)."""
+        pack = pack_by_sku(self.settings, entitlement.sku_id)
+        if pack is None or entitlement.user_id is None:
+            log.error("entitlement %s for SKU %s (user %s): no credit pack has that SKU; left unconsumed until one does",
+                      entitlement.id, entitlement.sku_id, entitlement.user_id)
+            return
+        buyer = UserRef(PLATFORM, str(entitlement.user_id), "")
+        charge = Charge(PLATFORM, str(entitlement.id), buyer.user_id, pack.id, pack.credits)
+        replies = await self.studio.paid(buyer, charge, price=core_texts.PRICE_DISCORD)
+        try:
+            await entitlement.consume()
+        except discord.HTTPException as error:  # consumed already, or Discord down: the next start tries again
+            log.warning("entitlement %s credited but not consumed (%s)", entitlement.id, error)
+        if replies:
+            await self._tell(buyer, replies)
+
+    async def on_refund(self, entitlement: discord.Entitlement) -> None:
+        """Discord deletes an entitlement it refunded: its credits go (what is left of them), once."""
+        if entitlement.user_id is None:
+            return
+        buyer = UserRef(PLATFORM, str(entitlement.user_id), "")
+        await self._tell(buyer, await self.studio.refunded(buyer, str(entitlement.id)))
+
+    async def reconcile(self) -> None:
+        """At start: purchases made while the bot was down (not consumed yet) are credited and consumed."""
+        skus = [discord.Object(id=pack.discord_sku_id) for pack in packs_on(self.settings, PLATFORM)
+                if pack.discord_sku_id is not None]
+        found = 0
+        try:
+            async for entitlement in self.client.entitlements(limit=None, skus=skus, exclude_ended=True):
+                if not entitlement.consumed and not entitlement.deleted:
+                    found += 1
+                    await self.on_purchase(entitlement)
+        except discord.HTTPException as error:
+            log.warning("could not list the entitlements (%s); purchases are credited as they arrive", error)
+            return
+        if found:
+            log.warning("reconciled %d Discord purchase(s) made while the bot was away", found)
+
+    async def _tell(self, buyer: UserRef, replies: list[Reply]) -> None:
+        """A receipt in the buyer's DMs (a purchase comes without an interaction to answer)."""
+        if not replies:
+            return
+        try:
+            channel = await self.client.create_dm(discord.Object(id=int(buyer.user_id)))
+            for reply in replies:
+                await self.messenger.send(str(channel.id), reply)
+        except Exception:
+            log.warning("could not send discord:%s their receipt", buyer.user_id, exc_info=True)

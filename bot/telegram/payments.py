@@ -1,0 +1,146 @@
+"""Selling for Telegram Stars: the pre-checkout answer, the payment and its refund notices as they
+arrive, the start-up pass over the bot's Stars transactions, and refundStarPayment. The decisions
+are the core's (bot/core/shop.py, Studio.paid and .refunded); this turns Telegram's updates into them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Bot, StarTransaction, TransactionPartnerUser, Update, User
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application, ContextTypes, MessageHandler, PreCheckoutQueryHandler, filters
+
+from bot.core import texts
+from bot.core.replies import Reply, UserRef
+from bot.core.shop import STARS, InvoicePayload, PlatformRefused
+from bot.core.studio import Studio
+from db.payments import Charge
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+STAR_PAGE = 100  # getStarTransactions gives at most 100 at a time
+MAX_STAR_PAGES = 100
+
+
+def user_of(update: Update) -> UserRef:
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    return UserRef(PLATFORM, str(user.id), str(chat.id), user.first_name or "", user.language_code or "")
+
+
+def buyer_of(user: User) -> UserRef:
+    """The user of a pre-checkout query (it has no chat; the bot's chat with a user has their id)."""
+    return UserRef(PLATFORM, str(user.id), str(user.id), user.first_name or "", user.language_code or "")
+
+
+class StarsTill:
+    def __init__(self, studio: Studio, bot: Callable[[], Bot],
+                 send: Callable[[UserRef, list[Reply]], Awaitable[None]]) -> None:
+        self.studio = studio
+        self.bot = bot
+        self.send = send
+
+    def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        app.add_handler(PreCheckoutQueryHandler(self._on_pre_checkout))
+        app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, self._on_paid))
+        app.add_handler(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, self._on_refunded))
+
+    async def _on_pre_checkout(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answered at once (Telegram waits 10 seconds): the pack still on sale at the invoice's price."""
+        query = update.pre_checkout_query
+        assert query is not None
+        refusal = self.studio.pre_checkout(buyer_of(query.from_user), query.invoice_payload, query.currency,
+                                           query.total_amount)
+        if refusal is None:
+            await query.answer(ok=True)
+        else:
+            await query.answer(ok=False, error_message=texts.CHECKOUT_REFUSED[refusal])
+
+    async def _on_paid(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.successful_payment is not None
+        payment = message.successful_payment
+        user = user_of(update)
+        ordered = InvoicePayload.decode(payment.invoice_payload)
+        if ordered is None:  # not an invoice of ours: recorded all the same, with no credits, for the operator
+            log.error("payment %s with an unknown invoice payload %r", payment.telegram_payment_charge_id,
+                      payment.invoice_payload)
+        charge = Charge(PLATFORM, payment.telegram_payment_charge_id, user.user_id,
+                        ordered.pack_id if ordered else "unknown", ordered.credits if ordered else 0,
+                        amount=payment.total_amount, currency=payment.currency,
+                        provider_charge_id=payment.provider_payment_charge_id or "")
+        await self.send(user, await self.studio.paid(user, charge))
+
+    async def _on_refunded(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.refunded_payment is not None
+        user = user_of(update)
+        await self.send(user, await self.studio.refunded(user, message.refunded_payment.telegram_payment_charge_id))
+
+    async def reconcile(self) -> None:
+        """At start: every Stars payment Telegram holds for the bot is credited, and every refund
+        taken back, once (a payment whose update was lost while the bot was down, or whose
+        recording failed, is found here). Telegram lists them oldest first."""
+        credited = refunded = 0
+        try:
+            for page in range(MAX_STAR_PAGES):
+                batch = await self.bot().get_star_transactions(offset=page * STAR_PAGE, limit=STAR_PAGE)
+                for transaction in batch.transactions:
+                    done = await self._reconcile(transaction)
+                    credited += done == "credited"
+                    refunded += done == "refunded"
+                if len(batch.transactions) < STAR_PAGE:
+                    break
+        except Exception as error:  # TelegramError, or a Bot API server without getStarTransactions
+            log.warning("could not read the bot's Stars transactions (%s: %s); payments are credited as they arrive",
+                        type(error).__name__, error)
+            return
+        if credited or refunded:
+            log.warning("reconciled Stars transactions: %d payment(s) credited, %d refund(s) recorded late",
+                        credited, refunded)
+
+    async def _reconcile(self, transaction: StarTransaction) -> str:
+        source, receiver = transaction.source, transaction.receiver
+        if isinstance(source, TransactionPartnerUser) and source.invoice_payload:
+            ordered = InvoicePayload.decode(source.invoice_payload)
+            if ordered is None:
+                return ""
+            buyer = buyer_of(source.user)
+            charge = Charge(PLATFORM, transaction.id, buyer.user_id, ordered.pack_id, ordered.credits,
+                            amount=transaction.amount, currency=STARS)
+            replies = await self.studio.paid(buyer, charge)
+            await self._tell(buyer, replies)
+            return "credited" if replies else ""
+        if isinstance(receiver, TransactionPartnerUser):  # a refund to a user: its id is the payment's
+            buyer = buyer_of(receiver.user)
+            replies = await self.studio.refunded(buyer, transaction.id)
+            await self._tell(buyer, replies)
+            return "refunded" if replies else ""
+        return ""
+
+    async def _tell(self, user: UserRef, replies: list[Reply]) -> None:
+        try:
+            await self.send(user, replies)
+        except Exception:
+            log.warning("could not tell %s:%s about their payment", user.platform, user.user_id, exc_info=True)
+
+    async def give_back(self, buyer: str, charge_id: str) -> None:
+        """refundStarPayment; a charge Telegram had refunded already counts as done."""
+        await refund_stars(self.bot(), buyer, charge_id)
+
+
+async def refund_stars(bot: object, buyer: str, charge_id: str) -> None:
+    """Give a Stars payment back (``studio refund`` too); already refunded counts as done."""
+    try:
+        await bot.refund_star_payment(int(buyer), charge_id)  # type: ignore[attr-defined]
+    except BadRequest as error:
+        if ALREADY_REFUNDED in str(error).upper():
+            log.info("payment %s had been refunded already", charge_id)
+            return
+        raise PlatformRefused(str(error)) from error
+    except TelegramError as error:
+        raise PlatformRefused(str(error)) from error

@@ -1,0 +1,297 @@
+"""Buying credits for Telegram Stars through the Bot API stand-in, as a user does it: /buy, a pack,
+the invoice, Pay (pre-checkout), the payment; Telegram delivering it twice; the bot restarting
+in between; a pack withdrawn meanwhile; refunds by an admin and from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+
+from sqlalchemy import select
+
+from db import credits
+from db.models import CreditEntry, Payment, PaymentState, User
+from tests.telegram.conftest import TOKEN
+
+ALEX = 501
+ADMIN = 900
+PACKS = "small:10:250,big:50:1000"
+
+
+async def balance_of(bot, telegram_user_id: int) -> int:
+    async with bot.services.database.transaction() as session:
+        user = await session.scalar(select(User).where(User.platform_user_id == str(telegram_user_id)))
+        assert await credits.ledger_sum(session, user.id) == user.credits  # the books balance
+        return user.credits
+
+
+async def payment_rows(bot) -> list[Payment]:
+    async with bot.services.database.transaction() as session:
+        return list((await session.scalars(select(Payment).order_by(Payment.id))).all())
+
+
+async def open_invoice(telegram, title: str = "10 credits", user_id: int = ALEX, packs: int = 2):
+    """/buy: the bot sends one invoice per pack; the one titled ``title``."""
+    before = len(telegram.invoices_to(user_id))
+    await telegram.send_text(user_id, "/buy")
+    await telegram.wait_for(lambda m: m.chat_id == user_id and len(telegram.invoices_to(user_id)) >= before + packs,
+                            what="the invoices")
+    return next(m for m in telegram.invoices_to(user_id)[before:] if m.invoice["title"] == title)
+
+
+async def test_a_purchase_end_to_end(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=3) as bot:
+        telegram = bot.telegram
+        invoice = await open_invoice(telegram)
+        assert "pick a pack below" in telegram.texts_to(ALEX)[0]
+        sent = next(params for method, params in telegram.calls if method == "sendInvoice")
+        assert not sent.get("provider_token")  # Stars take no provider token
+        assert invoice.invoice["currency"] == "XTR" and invoice.invoice["total_amount"] == 250
+        assert invoice.invoice["title"] == "10 credits"
+        payment = await telegram.pay(ALEX, invoice)
+        receipt = await telegram.wait_for_text(ALEX, "Payment received")
+        assert "10 credits added; you now have 13 credits" in receipt.text
+        assert payment["telegram_payment_charge_id"] in receipt.text and "250 ⭐" in receipt.text
+        assert await balance_of(bot, ALEX) == 13
+        rows = await payment_rows(bot)
+        assert [(p.platform, p.external_id, p.pack_id, p.amount, p.currency, p.credits, p.state) for p in rows] == [
+            ("telegram", payment["telegram_payment_charge_id"], "small", 250, "XTR", 10, PaymentState.paid)]
+        await telegram.send_text(ALEX, "/credits")
+        assert "You have 13 credits" in (await telegram.wait_for_text(ALEX, "You have 13")).text
+
+
+async def test_the_same_payment_delivered_twice_credits_once(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        payment = await telegram.pay(ALEX, await open_invoice(telegram, "50 credits"))
+        await telegram.wait_for_text(ALEX, "Payment received")
+        await telegram.deliver_payment(ALEX, payment)  # Telegram delivers the update again
+        await bot.settled(ALEX)
+        assert await balance_of(bot, ALEX) == 50
+        assert len(await payment_rows(bot)) == 1
+        assert sum("Payment received" in text for text in telegram.texts_to(ALEX)) == 1
+        async with bot.services.database.transaction() as session:
+            entries = (await session.scalars(select(CreditEntry).where(CreditEntry.reason == "purchase"))).all()
+            assert [e.delta for e in entries] == [50]
+
+
+async def test_a_restart_between_pre_checkout_and_payment(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        invoice = await open_invoice(telegram)
+        query_id = await telegram.pre_checkout(ALEX, invoice)
+        assert (await telegram.checkout_answer(query_id))["ok"]
+    payment = telegram.successful_payment(query_id)
+    await telegram.deliver_payment(ALEX, payment)  # arrives while the bot is down
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        receipt = await telegram.wait_for_text(ALEX, "Payment received")
+        assert "you now have 10 credits" in receipt.text
+        assert await balance_of(bot, ALEX) == 10
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:  # and once more, redelivered after a restart
+        await telegram.deliver_payment(ALEX, payment)
+        await bot.settled(ALEX)
+        assert await balance_of(bot, ALEX) == 10
+        assert sum("Payment received" in text for text in telegram.texts_to(ALEX)) == 1
+
+
+async def test_a_pre_checkout_for_a_pack_no_longer_on_sale_is_refused(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS) as bot:
+        small = await open_invoice(bot.telegram, "10 credits")
+        big = await open_invoice(bot.telegram, "50 credits")
+    async with bot_factory(credit_packs="big:50:1200") as bot:  # small withdrawn, big dearer
+        telegram = bot.telegram
+        withdrawn = await telegram.checkout_answer(await telegram.pre_checkout(ALEX, small))
+        assert not withdrawn["ok"] and "isn't on sale any more" in withdrawn["error_message"]
+        repriced = await telegram.checkout_answer(await telegram.pre_checkout(ALEX, big))
+        assert not repriced["ok"] and "price or size has changed" in repriced["error_message"]
+        assert await payment_rows(bot) == []
+
+
+async def test_a_banned_account_is_refused_at_pre_checkout(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS) as bot:
+        invoice = await open_invoice(bot.telegram)
+    async with bot_factory(credit_packs=PACKS, banned_users=f"telegram:{ALEX}") as bot:
+        answer = await bot.telegram.checkout_answer(await bot.telegram.pre_checkout(ALEX, invoice))
+        assert not answer["ok"] and "can't sell credits to this account" in answer["error_message"]
+        await bot.telegram.send_text(ALEX, "/buy")
+        await bot.telegram.wait_for_text(ALEX, "can't sell credits to this account")
+
+
+async def test_selling_off_leaves_the_bot_as_it_was(bot_factory) -> None:
+    async with bot_factory() as bot:
+        telegram = bot.telegram
+        assert "buy" not in [c["command"] for c in telegram.commands]
+        await telegram.send_text(ALEX, "/credits")
+        balance = await telegram.wait_for_text(ALEX, "You have")
+        assert balance.buttons == []
+        await telegram.send_text(ALEX, "/buy")
+        await telegram.wait_for_text(ALEX, "I don't know /buy")
+        await telegram.send_text(ALEX, "/help")
+        help_text = await telegram.wait_for_text(ALEX, "Here's what I can do")
+        assert "Terms of sale" not in help_text.text and "/paysupport" not in help_text.text
+
+
+async def test_selling_on_shows_buy_terms_and_pay_support(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, payment_support="@studio_help") as bot:
+        telegram = bot.telegram
+        assert {"buy", "paysupport"} <= {c["command"] for c in telegram.commands}
+        polls = [params for method, params in telegram.calls if method == "getUpdates"]
+        assert all("pre_checkout_query" in params.get("allowed_updates", []) for params in polls)
+        await telegram.send_text(ALEX, "/help")
+        help_text = await telegram.wait_for_text(ALEX, "Here's what I can do")
+        assert "/buy" in help_text.text and "/paysupport" in help_text.text and "Terms of sale" in help_text.text
+        await telegram.send_text(ALEX, "/paysupport")
+        assert "@studio_help" in (await telegram.wait_for_text(ALEX, "Help with a payment")).text
+        await telegram.send_text(ALEX, "/credits")
+        balance = await telegram.wait_for_text(ALEX, "You have")
+        await telegram.press(ALEX, balance, "Buy credits")
+        await telegram.wait_for_text(ALEX, "pick a pack below")
+        await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
+        assert [(m.invoice["title"], m.invoice["total_amount"], m.invoice["currency"])
+                for m in telegram.invoices_to(ALEX)] == [("10 credits", 250, "XTR"), ("50 credits", 1000, "XTR")]
+        await telegram.send_text(ALEX, "/privacy")
+        assert "Purchases: a record of each payment" in (await telegram.wait_for_text(ALEX, "Privacy")).text
+
+
+async def test_out_of_credits_offers_to_buy(bot_factory) -> None:
+    from tests.telegram.test_commands import give_ready_model, tap_dating
+
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        await telegram.send_text(ALEX, "/start")
+        await telegram.wait_for_text(ALEX, "Hi Alex")
+        await give_ready_model(bot, ALEX)
+        await tap_dating(telegram)
+        refusal = await telegram.wait_for_text(ALEX, "You're out of credits")
+        await telegram.press(ALEX, refusal, "Buy credits")
+        await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
+
+
+async def test_an_admin_refund_gives_the_stars_back_and_takes_the_credits_once(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=2, admins=f"telegram:{ADMIN}") as bot:
+        telegram = bot.telegram
+        payment = await telegram.pay(ALEX, await open_invoice(telegram))
+        await telegram.wait_for_text(ALEX, "Payment received")
+        charge = payment["telegram_payment_charge_id"]
+        await telegram.send_text(ALEX, f"/refund {charge}")
+        await telegram.wait_for_text(ALEX, "That command is for admins")
+        await telegram.send_text(ADMIN, f"/refund {charge}")
+        done = await telegram.wait_for_text(ADMIN, "Refunded")
+        assert f"went back to telegram:{ALEX}" in done.text and "10 credits taken back" in done.text
+        assert [(int(c["user_id"]), c["telegram_payment_charge_id"]) for c in telegram.refund_calls] == [(ALEX, charge)]
+        assert telegram.charges[charge]["refunded"]
+        await bot.settled(ALEX)  # Telegram's refunded_payment notice is handled: nothing taken twice
+        assert await balance_of(bot, ALEX) == 2
+        [row] = await payment_rows(bot)
+        assert row.state == PaymentState.refunded and row.refunded_at is not None and row.credits_taken_back == 10
+        await telegram.send_text(ADMIN, f"/refund {charge}")
+        assert "refunded already" in (await telegram.wait_for_text(ADMIN, "Not refunded")).text
+
+
+async def test_a_refund_of_spent_credits_needs_the_operators_say_so(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=0, admins=f"telegram:{ADMIN}") as bot:
+        telegram = bot.telegram
+        charge = (await telegram.pay(ALEX, await open_invoice(telegram)))["telegram_payment_charge_id"]
+        await telegram.wait_for_text(ALEX, "Payment received")
+        async with bot.services.database.transaction() as session:
+            user = await session.scalar(select(User).where(User.platform_user_id == str(ALEX)))
+            await credits.grant(session, user.id, -6, reason="spent")
+        await telegram.send_text(ADMIN, f"/refund {charge}")
+        refused = await telegram.wait_for_text(ADMIN, "Not refunded")
+        assert "has 4 left" in refused.text and "--allow-negative" in refused.text
+        assert telegram.refund_calls == [] and not telegram.charges[charge]["refunded"]
+        await telegram.send_text(ADMIN, f"/refund {charge} --allow-negative")
+        done = await telegram.wait_for_text(ADMIN, "Refunded")
+        assert "4 credits taken back (they had spent 6 credits: recorded as a shortfall)" in done.text
+        assert await balance_of(bot, ALEX) == 0
+
+
+def _cli(*args: str):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from studio.cli import app
+
+    root = logging.getLogger()
+    handlers, level, hooks = list(root.handlers), root.level, (sys.excepthook, threading.excepthook)
+    try:  # the command sets up logging on CliRunner's stream, closed once it returns
+        return CliRunner().invoke(app, list(args))
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        sys.excepthook, threading.excepthook = hooks
+
+
+async def test_studio_refund_and_studio_payments(bot_factory, tmp_path, monkeypatch) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        first = (await telegram.pay(ALEX, await open_invoice(telegram)))["telegram_payment_charge_id"]
+        await telegram.wait_for_text(ALEX, "you now have 10 credits")
+        second = (await telegram.pay(ALEX, await open_invoice(telegram, "50 credits")))["telegram_payment_charge_id"]
+        await telegram.wait_for_text(ALEX, "you now have 60 credits")
+        for name, value in {"DATA_DIR": str(tmp_path / "data"), "TELEGRAM_TOKEN": TOKEN,
+                            "TELEGRAM_BASE_URL": telegram.base_url}.items():
+            monkeypatch.setenv(f"STUDIO_{name}", value)
+        result = await asyncio.to_thread(_cli, "refund", first)
+        assert result.exit_code == 0, result.output
+        assert f"refunded {first}: 10 of 10 credit(s) taken back" in result.output
+        again = await asyncio.to_thread(_cli, "refund", first)
+        assert again.exit_code == 1 and "refunded already" in again.output
+        await bot.settled(ALEX)
+        assert await balance_of(bot, ALEX) == 50
+        report = await asyncio.to_thread(_cli, "payments")
+        assert report.exit_code == 0, report.output
+        lines = report.output.splitlines()
+        assert any(first in line and "refunded" in line and "10 cr taken back" in line for line in lines)
+        assert any(second in line and "1000 XTR" in line and line.endswith("paid") for line in lines)
+        assert ("telegram XTR: sold 2 for 1250 XTR (60 credits); refunded 1 for 250 XTR (10 credits taken back); "
+                "net 1000 XTR") in lines
+        later = await asyncio.to_thread(_cli, "payments", "--since", "2999-01-01")
+        assert "no payments since 2999-01-01" in later.output
+
+
+async def test_a_payment_whose_update_was_lost_is_found_at_the_next_start(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        query_id = await telegram.pre_checkout(ALEX, await open_invoice(telegram))
+        assert (await telegram.checkout_answer(query_id))["ok"]
+        telegram.successful_payment(query_id)  # charged, but the update never reaches the bot
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        receipt = await bot.telegram.wait_for_text(ALEX, "Payment received")
+        assert "you now have 10 credits" in receipt.text
+        assert await balance_of(bot, ALEX) == 10
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:  # the next start finds nothing new
+        await bot.settled(ALEX)
+        assert await balance_of(bot, ALEX) == 10
+        assert sum("Payment received" in text for text in bot.telegram.texts_to(ALEX)) == 1
+
+
+async def test_a_refund_made_while_the_bot_was_down_is_taken_back_once(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=1) as bot:
+        telegram = bot.telegram
+        charge = (await telegram.pay(ALEX, await open_invoice(telegram)))["telegram_payment_charge_id"]
+        await telegram.wait_for_text(ALEX, "you now have 11 credits")
+    await telegram._m_refundStarPayment({"user_id": str(ALEX), "telegram_payment_charge_id": charge})
+    async with bot_factory(credit_packs=PACKS, free_credits=1) as bot:
+        notice = await bot.telegram.wait_for_text(ALEX, "was refunded")
+        assert "10 credits taken back; you have 1 credit" in notice.text
+        await bot.settled(ALEX)
+        assert await balance_of(bot, ALEX) == 1
+        assert sum("was refunded" in text for text in bot.telegram.texts_to(ALEX)) == 1
+
+
+async def test_a_bot_api_server_without_star_transactions_still_sells(bot_factory, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.telegram.app")
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        telegram._m_getStarTransactions = None  # a Bot API server that lacks the method: 404
+        payment = await telegram.pay(ALEX, await open_invoice(telegram))
+        await telegram.wait_for_text(ALEX, "Payment received")
+        await telegram.deliver_payment(ALEX, payment)
+        await bot.settled(ALEX)
+        assert await balance_of(bot, ALEX) == 10
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        await bot.settled(ALEX)
+        assert any("could not read the bot's Stars transactions" in r.getMessage() for r in caplog.records)
+        assert await balance_of(bot, ALEX) == 10
