@@ -15,6 +15,7 @@ from bot.core import texts
 from bot.core.notifier import JobWatcher
 from bot.core.replies import IncomingFile, Reply, UserRef, is_one_shot
 from bot.core.studio import Studio
+from bot.telegram.update_order import PerUserOrder
 from bot.telegram.albums import AlbumCollector
 from bot.telegram.payments import PLATFORM, StarsTill, user_of
 from bot.telegram.render import TelegramMessenger
@@ -39,7 +40,8 @@ class TelegramFrontEnd:
                  poll_seconds: float = 1.0, edit_interval_seconds: float = 3.0,
                  delivery_retry_seconds: float | None = None) -> None:
         token = require_secret(settings, "telegram_token", "the Telegram bot")
-        builder = Application.builder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
+        builder = (Application.builder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
+                   .concurrent_updates(PerUserOrder()))  # per user in order, users at once
         if settings.telegram_base_url:
             builder = builder.base_url(settings.telegram_base_url)
         if settings.telegram_base_file_url:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.core.studio import Studio
+from bot.telegram.update_order import PerUserOrder
 from bot.telegram.app import TelegramFrontEnd
 from engine.intake import IntakeConfig
 from studio.services import Services, open_services
@@ -51,10 +52,12 @@ class RunningBot:
     async def settled(self, user_id: int) -> None:
         """Wait until every update sent so far is handled and no album is waiting or being answered.
 
-        A ``/help`` goes last; the bot handles one update at a time, in order, so once its answer is
-        there every earlier update was handled (a photo handler finishes after adding the photo to
-        its album); then the album collector must have nothing left to answer."""
-        assert self.front_end.application.concurrent_updates == 1, "settled() relies on updates handled in order"
+        A ``/help`` goes last; the bot handles each user's updates one at a time, in order
+        (``PerUserOrder``), so once its answer is there every earlier update of this user was
+        handled (a photo handler finishes after adding the photo to its album); then the album
+        collector must have nothing left to answer."""
+        processor = self.front_end.application.update_processor
+        assert isinstance(processor, PerUserOrder), "settled() relies on each user's updates handled in order"
         sentinel = await self.telegram.send_text(user_id, "/help")
         await self.telegram.wait_for(lambda m: m.chat_id == user_id and "Here's what I can do" in m.text
                                      and m.message_id > sentinel, what="the answer to the last /help")
