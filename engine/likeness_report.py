@@ -6,7 +6,6 @@ measured as the bot ranks them (small full-body faces included). Torch-free."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -97,5 +96,3 @@ def likeness_command(photos_dir: Path, portraits_dir: Path, as_json: bool,
     print(report.to_json() if as_json else "\n".join(report.lines()))
     return 0
 
-
-__all__: Sequence[str] = ("LikenessReport", "PortraitLikeness", "likeness_command", "measure")

@@ -209,12 +209,13 @@ class Studio:
             selfie_set = await self.selfies.open_set(session, account.id)
             photos = await self.selfies.photos(session, selfie_set.id)
             active = await jobs.active_jobs(session, account.id)
+            figure = await self._model_likeness(session, lora) if lora is not None else None
         accepted = sum(p.accepted for p in photos)
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
             lines.append(texts.STATUS_PHOTOS.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
         model_line = texts.STATUS_MODEL[lora.status if lora else "none"]
-        if lora is not None and lora.status == LoraStatus.ready and (figure := await self._model_likeness(lora)) is not None:
+        if lora is not None and lora.status == LoraStatus.ready and figure is not None:
             model_line += texts.STATUS_LIKENESS.format(likeness=figure)
         lines.append(model_line)
         for job in active:
@@ -637,12 +638,12 @@ class Studio:
         style_id = job.payload.get("style_id", "")
         return self.catalogue.get(style_id).title if style_id in self.catalogue else "Portrait"
 
-    async def _model_likeness(self, lora: LoraModel) -> int | None:
+    @staticmethod
+    async def _model_likeness(session: AsyncSession, lora: LoraModel) -> int | None:
         """The likeness figure measured when the model was trained (its training job's result)."""
         if lora.job_id is None:
             return None
-        async with self.database.transaction() as session:
-            job = await session.get(Job, lora.job_id)
+        job = await session.get(Job, lora.job_id)
         figure = (job.result or {}).get("likeness") if job is not None else None
         return int(figure) if figure is not None else None
 
