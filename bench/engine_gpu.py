@@ -49,9 +49,9 @@ def _random_sdxl(device, dtype):  # type: ignore[no-untyped-def]
                            StableDiffusionXLPipeline, UNet2DConditionModel)
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from engine import tiny
+    from engine import clip_tokens, tiny
 
-    vocab, _ = tiny._vocab_and_merges()
+    vocab = clip_tokens.vocabulary()
     ids = {"bos_token_id": vocab[tiny.BOS], "eos_token_id": vocab[tiny.EOS], "pad_token_id": vocab[tiny.EOS],
            "vocab_size": 49408, "max_position_embeddings": 77}
     clip_l = CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,

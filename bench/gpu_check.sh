@@ -12,6 +12,8 @@ OUT=${OUT:-out}; mkdir -p "$OUT"
 if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && export PYTHONPATH=/tmp/site:$PWD || exit 1
+  # CLIP's BPE vocabulary (the openai-clip package is an sdist; only its data file is needed)
+  [ -f .whl/bpe_simple_vocab_16e6.txt.gz ] && mkdir -p /tmp/site/clip && cp .whl/bpe_simple_vocab_16e6.txt.gz /tmp/site/clip/
 fi
 export PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:-$PWD}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"

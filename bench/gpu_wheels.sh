@@ -10,3 +10,5 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .whl diffusers==0.42.1 importlib_metadata==10.2.0 spandrel==0.4.2 einops==0.8.1
 du -sh .whl
+# CLIP's BPE vocabulary file (openai-clip is an sdist; the engine's tokenizer needs only this file)
+cp "$(python3 -c 'import importlib.util as u; print(u.find_spec("clip").submodule_search_locations[0])')/bpe_simple_vocab_16e6.txt.gz" .whl/
