@@ -95,6 +95,19 @@ def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype):
     assert preview["preview_s"] > 0 and preview["adapter_first_load_s"] > 0 and preview["adapter_warm_load_s"] > 0
 
 
+def test_gpu_benchmark_builds_full_size_sdxl_shapes():
+    """The full-size random SDXL the GPU check times, built on the meta device (no memory, no time):
+    the tiny dry run never reaches this builder, and a stale call in it cost a GPU loan its first run."""
+    import torch
+
+    from bench.engine_gpu import _random_sdxl
+
+    base, refiner = _random_sdxl(torch.device("meta"), torch.float16)
+    assert round(sum(p.numel() for p in base.unet.parameters()) / 1e9, 2) == 2.57
+    assert round(sum(p.numel() for p in refiner.unet.parameters()) / 1e9, 2) == 2.26
+    assert base.tokenizer("a photo of ohwx man").input_ids[0] == base.text_encoder.config.bos_token_id == 49406
+
+
 def test_gpu_finishing_benchmark_dry_run_on_the_cpu(tmp_path):
     """bench/finishing_gpu.py (the GPU check's finishing part) end to end: production-shaped restorer
     loaded from a weights file, a small upscaler, one by one against batched."""
