@@ -56,6 +56,31 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _old_to_image(tensor: torch.Tensor, index: int) -> Image.Image:
+    """Before engine.tensor_image: the float image read back and scaled to bytes on the CPU."""
+    array = tensor[index].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray((array * 255).round().astype(np.uint8))
+
+
+def _readback(device: torch.device, count: int, side: int, rounds: int) -> dict[str, float]:
+    """An upscaler's output batch (fp16, as on the GPU) turned into images, old way and new, alternately."""
+    from engine.tensor_image import to_images
+
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    output = torch.rand(count, 3, side, side, device=device, dtype=dtype)
+    paths = {"float32 on the CPU": lambda: [_old_to_image(output, i) for i in range(count)],
+             "bytes from the device": lambda: to_images(output)}
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(rounds + 1):
+        for name, run in paths.items():
+            _sync(device)
+            started = time.perf_counter()
+            run()
+            _sync(device)
+            times[name].append(time.perf_counter() - started)
+    return {name: round(statistics.median(values[1:]), 4) for name, values in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda")
@@ -73,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     with TemporaryDirectory() as folder:
         restorer_file, upscaler_file = _weights(Path(folder), args.tiny)
         restorer = FaceRestorer(RestoreConfig(face_model_weights=restorer_file, prefer="face_model", align=False), device)
-        upscaler = Upscaler(upscaler_file, device, tile=max(size, 512), half=device.type == "cuda")
+        upscaler = Upscaler(upscaler_file, device)  # production's tile and precision for this device
         images, boxes = _portraits(args.portraits, size)
 
         def one_by_one() -> None:
@@ -95,14 +120,19 @@ def main(argv: list[str] | None = None) -> int:
                 run()
                 _sync(device)
                 times[name].append(time.perf_counter() - started)
+        readback = _readback(device, args.portraits, 2 * size, args.rounds)
     figures = {name: round(statistics.median(values), 4) for name, values in times.items()}
     per_portrait = {name: round(value / args.portraits, 4) for name, value in figures.items()}
     log.info("[finishing on %s] %d portraits %d² → %d²: one by one %.3f s, batched %.3f s (%.3f s a portrait), %.2fx",
              device, args.portraits, size, 2 * size, figures["one by one"], figures["batched"],
              per_portrait["batched"], figures["one by one"] / max(figures["batched"], 1e-9))
+    log.info("[finishing on %s] %d upscaled portraits read back to images: as float32 on the CPU %.3f s, "
+             "as bytes from the device %.3f s", device, args.portraits, readback["float32 on the CPU"],
+             readback["bytes from the device"])
     if args.json:
         args.json.write_text(json.dumps({"device": str(device), "portraits": args.portraits, "size": size,
-                                         "job_seconds": figures, "per_portrait": per_portrait}, indent=2))
+                                         "job_seconds": figures, "per_portrait": per_portrait,
+                                         "readback_seconds": readback}, indent=2))
     return 0
 
 

@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from engine import align as alignment
 from engine.boxes import Box, as_box, clamp, square_around
 from engine.compat import patch_torchvision_functional_tensor
+from engine.tensor_image import to_images, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +84,6 @@ def _load_face_model(path: Path, device: torch.device) -> Any:
     if descriptor.purpose != "FaceSR":
         raise ValueError(f"{path} is a {descriptor.architecture.name} {descriptor.purpose} model, not a face restorer")
     return descriptor.eval()
-
-
-def _to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
-    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1)[None].to(device)
-
-
-def _to_image(tensor: torch.Tensor) -> Image.Image:
-    array = tensor[0].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray((array * 255).round().astype(np.uint8))
 
 
 def _feather_mask(size: int, blend: float) -> Image.Image:
@@ -172,14 +163,14 @@ class FaceRestorer:
         net = self._network()
         if net is None or not faces:
             return list(faces)
-        tensor = torch.cat([_to_tensor(face.resize((FACE_SIZE, FACE_SIZE), Image.Resampling.LANCZOS), self.device)
-                            for face in faces])
         with torch.inference_mode():
+            tensor = to_tensor([face.resize((FACE_SIZE, FACE_SIZE), Image.Resampling.LANCZOS) for face in faces],
+                               self.device)
             if self._kind == "gfpgan":
                 output = (net(tensor * 2 - 1, return_rgb=False, randomize_noise=False)[0] + 1) / 2
             else:
                 output = net(tensor)
-        return [_to_image(output[i:i + 1]) for i in range(len(faces))]
+            return to_images(output)
 
     def _usable(self, faces_present: bool) -> bool:
         if not faces_present:

@@ -9,21 +9,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 
+from engine.tensor_image import to_images, to_tensor
+
 log = logging.getLogger(__name__)
-
-
-def _tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
-    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1)[None].to(device)
-
-
-def _image(tensor: torch.Tensor, index: int = 0) -> Image.Image:
-    array = tensor[index].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray((array * 255).round().astype(np.uint8))
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -37,6 +28,8 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
 def tiled(model: Any, image: torch.Tensor, scale: int, tile: int, overlap: int) -> torch.Tensor:
     """Run ``model`` on overlapping tiles; each output pixel comes from the tile it is deepest inside."""
     count, channels, height, width = image.shape
+    if height <= tile and width <= tile:
+        return model(image)  # one tile: no canvas to allocate and copy into
     output = image.new_zeros((count, channels, height * scale, width * scale))
     ys, xs = _starts(height, tile, overlap), _starts(width, tile, overlap)
     for y in ys:
@@ -52,16 +45,24 @@ def tiled(model: Any, image: torch.Tensor, scale: int, tile: int, overlap: int) 
     return output
 
 
+#: the longest side of SDXL's buckets (640×1536): on a GPU every generated portrait is one tile, so no
+#: pixel is upscaled twice (512 px tiles ran a 1024² portrait as 9 overlapping tiles, 2.25× the work)
+GPU_TILE = 1536
+CPU_TILE = 512
+
+
 class Upscaler:
-    """``upscale(image, scale)``: the model's own factor, then resized to the asked one if they differ."""
+    """``upscale(image, scale)``: the model's own factor, then resized to the asked one if they differ.
+    On a GPU it runs in half precision (as Real-ESRGAN's own inference does) with whole-portrait tiles."""
 
     def __init__(self, weights: Path | None = None, device: str | torch.device = "cpu", *,
-                 tile: int = 512, overlap: int = 32, half: bool = False) -> None:
+                 tile: int | None = None, overlap: int = 32, half: bool = True) -> None:
         self.weights = Path(weights) if weights else None
         self.device = torch.device(device)
-        self.tile = tile
+        on_gpu = self.device.type == "cuda"
+        self.tile = tile or (GPU_TILE if on_gpu else CPU_TILE)
         self.overlap = overlap
-        self.half = half and self.device.type == "cuda"
+        self.half = half and on_gpu
         self._model: Any = None
         self._warned = False
 
@@ -104,13 +105,11 @@ class Upscaler:
         for (width, height), indices in by_size.items():
             for start in range(0, len(indices), batch):
                 chunk = indices[start:start + batch]
-                tensor = torch.cat([_tensor(images[i], self.device) for i in chunk])
-                if self.half and model.supports_half:
-                    tensor = tensor.half()
+                dtype = torch.float16 if self.half and model.supports_half else torch.float32
                 with torch.inference_mode():
-                    result = tiled(model, tensor, model.scale, self.tile, self.overlap)
-                for position, index in enumerate(chunk):
-                    image = _image(result, position)
+                    tensor = to_tensor([images[i] for i in chunk], self.device, dtype)
+                    result = to_images(tiled(model, tensor, model.scale, self.tile, self.overlap))
+                for index, image in zip(chunk, result, strict=True):
                     target = (width * scale, height * scale)
                     out[index] = image if image.size == target else image.resize(target, Image.Resampling.LANCZOS)
         return [image for image in out if image is not None]

@@ -340,3 +340,35 @@ def test_upscale_many_batches_same_size_portraits_as_one_by_one_would(tmp_path):
     assert [image.size for image in together] == [(96, 80), (128, 80), (96, 80)]
     for image, batched in zip(images, together, strict=True):
         assert np.abs(np.asarray(upscaler.upscale(image, 2), float) - np.asarray(batched, float)).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(1024, 1024), (896, 1152), (1152, 896), (768, 1344), (640, 1536)])
+def test_on_a_gpu_every_generated_portrait_is_upscaled_as_one_tile(tmp_path, size):
+    """Production's upscaler on CUDA: half precision and one tile per SDXL-sized portrait. With
+    512 px tiles a 1024² portrait went through the network as 9 overlapping tiles (2.25× the work)."""
+    from engine.portraits import default_finisher
+    from engine.upscale import tiled
+
+    (tmp_path / "upscale").mkdir()
+    _realesrgan_file(tmp_path / "upscale" / "x2.pth", 2)
+    upscaler = default_finisher(tmp_path, "cuda").upscaler  # nothing is loaded: no CUDA needed here
+    assert upscaler.half and upscaler.device.type == "cuda"
+    calls = []
+    width, height = size
+    tiled(lambda patch: (calls.append(patch.shape), torch.zeros(1, 3, patch.shape[2] * 2, patch.shape[3] * 2))[1],
+          torch.zeros(1, 3, height, width), 2, upscaler.tile, upscaler.overlap)
+    assert calls == [(1, 3, height, width)]
+    assert not Upscaler(None, "cpu").half  # on the CPU: float32 (half convolutions are slow or missing there)
+
+
+def test_pixels_survive_the_trip_through_tensors_exactly():
+    from engine.tensor_image import to_images, to_tensor
+
+    images = [_noise(40, 24, seed=1), _noise(40, 24, seed=2).convert("L")]
+    batch = to_tensor(images, torch.device("cpu"))
+    assert batch.shape == (2, 3, 24, 40) and batch.dtype == torch.float32 and 0 <= batch.min() <= batch.max() <= 1
+    back = to_images(batch)
+    assert np.array_equal(np.asarray(back[0]), np.asarray(images[0]))
+    assert np.array_equal(np.asarray(back[1]), np.asarray(images[1].convert("RGB")))
+    assert np.asarray(to_images(torch.full((1, 3, 2, 2), 1.7))[0]).max() == 255  # out of range is clipped
+    assert to_tensor(images[:1], torch.device("cpu"), torch.float16).dtype == torch.float16
