@@ -188,12 +188,11 @@ def bench_training(args, spec, device, lora_dir: Path) -> dict[str, float]:  # t
 
 def bench_generation(args, spec, device, lora: Path | None) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Generation as the worker generates: fp16 weights, SDPA, the user's LoRA loaded."""
-    from engine.device import weight_dtype
     from engine.generate import GenerationRequest, Generator
     from engine.pipelines import apply_speedups
 
     _reset_memory(device)
-    dtype = weight_dtype(device, "fp16") if args.dtype == "auto" else _dtype(args.dtype)
+    dtype = weight_dtype_for(args, device)
     clock = Clock(device)
     base, refiner, source = clock.time("load", lambda: _load(args, spec, device, dtype, refiner=True))
     if device.type == "cuda":
@@ -252,12 +251,11 @@ def _preview_adapter(args, spec, base, scratch: Path):  # type: ignore[no-untype
 def bench_preview(args, spec, device, scratch: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """The preview as the worker paints it: adapter into the warm base pipeline, one preview (one
     portrait + one extra candidate) at the model's resolution, adapter out again."""
-    from engine.device import weight_dtype
     from engine.generate import GenerationRequest, Generator
     from engine.preview import PreviewPainter, face_crop
 
     _reset_memory(device)
-    dtype = weight_dtype(device, "fp16") if args.dtype == "auto" else _dtype(args.dtype)
+    dtype = weight_dtype_for(args, device)
     clock = Clock(device)
     base, refiner, source = clock.time("load", lambda: _load(args, spec, device, dtype, refiner=True))
     generator = Generator.from_pipelines(spec, base, refiner, batch_size=args.batch)
@@ -276,6 +274,126 @@ def bench_preview(args, spec, device, scratch: Path) -> dict[str, Any]:  # type:
             "load_s": clock.parts["load"], "adapter_first_load_s": first_load,
             "first_preview_s": clock.parts["first_preview"], "adapter_warm_load_s": warm_load,
             "preview_s": clock.parts["preview"], "images": request.count, "peak_gib": _peak_gib(device)}
+
+
+PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "photos"
+
+
+def _references() -> tuple[list[list[float]], str]:
+    """The face prints intake takes from four real selfies (dlib), as a user's job carries them; none
+    where dlib or its models are missing (the GPU image lacks them unless bench/gpu_wheels.sh carried them)."""
+    try:
+        from engine.intake import IntakeConfig, check_photo
+
+        config = IntakeConfig(min_side_px=256)
+        checks = [check_photo((PHOTOS / name).read_bytes(), config=config)
+                  for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "obama-720p.jpg")]
+        return [c.embedding.tolist() for c in checks if c.embedding is not None], "4 real selfies"
+    except (ImportError, RuntimeError) as error:
+        log.warning("no reference faces (%s): the job runs without ranking", error)
+        return [], f"none ({type(error).__name__})"
+
+
+def _finishing_models(folder: Path, tiny: bool) -> Path:
+    """A models folder with production-shaped restorer and upscaler weights (random) where the
+    worker looks for them (``restore/``, ``upscale/``)."""
+    from bench.finishing_gpu import _weights
+
+    folder.mkdir(parents=True, exist_ok=True)
+    restorer, upscaler = _weights(folder, tiny)
+    for sub, path in (("restore", restorer), ("upscale", upscaler)):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        path.rename(folder / sub / path.name)
+    return folder
+
+
+def bench_job(args, spec, device, lora: Path | None, scratch: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A whole generate job as the worker runs it (``handle_generate``): the user's LoRA from
+    storage, 4 portraits + 2 extra candidates of a real style, ranking against real selfies,
+    finishing (restorer and upscaler from weight files) of every aspect, JPEG encoding and storing.
+    Its parts are timed by wrapping the generator and the finisher."""
+    import asyncio
+    import threading
+
+    from db.storage import LocalStorage
+    from engine.generate import Generator
+    from engine.jobs import GenerateJob
+    from engine.runtime.handlers.context import EngineOptions, JobContext, ModelCache, StorageBridge
+    from engine.runtime.handlers.generate import handle_generate, warm_finisher
+    from styles.catalogue import load_catalogue
+
+    _reset_memory(device)
+    dtype = weight_dtype_for(args, device)
+    clock = Clock(device)
+    base, refiner, source = clock.time("load", lambda: _load(args, spec, device, dtype, refiner=True))
+    models = _finishing_models(scratch / "job-models", args.tiny)
+    storage = LocalStorage(scratch / "job-storage")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    bridge = StorageBridge(storage, loop)
+    lora_key = bridge.put("users/1/lora/model.safetensors", lora.read_bytes()) if lora is not None else None
+    references, references_from = _references()
+    style = load_catalogue().get("linkedin-headshot")
+    seconds = {"generate": 0.0, "enhance": 0.0}
+    cache = ModelCache()
+    generator = cache.get(f"generator:{spec.name}",
+                          lambda: Generator.from_pipelines(spec, base, refiner, batch_size=args.batch))
+    options = EngineOptions(base_model=spec.name, device=str(device), models_dir=models, offline=False,
+                            work_dir=scratch / "job-work")
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*a: Any, **k: Any) -> Any:
+            clock.sync()
+            started = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                clock.sync()
+                seconds[name] += time.perf_counter() - started
+        return run
+
+    generator.generate = timed("generate", generator.generate)
+    count = 4
+    job = GenerateJob(
+        user_id=1, style_id=style.id, prompt=style.prompts("ohwx", "man", count, seed=7), negative_prompt=style.negative_prompt,
+        lora_key=lora_key, base_model=spec.name, count=count, aspect=style.aspects[0], steps=args.steps or style.sampler.steps,
+        guidance=style.sampler.guidance_scale, seed=7, use_refiner=style.sampler.refiner_fraction > 0,
+        refiner_split=round(1 - style.sampler.refiner_fraction, 4) if style.sampler.refiner_fraction > 0 else None,
+        scheduler=style.sampler.scheduler, output_prefix="users/1/outputs/pending/", output_aspects=list(style.aspects),
+        reference_embeddings=references, extra_candidates=count // 2, min_likeness=70, likeness_retries=1)
+    runs = []
+    try:
+        for attempt in (1, 2):  # the first is warm-up: the LoRA's load and fuse, the finishing networks' load
+            context = JobContext(job_id=attempt, attempt=1, correlation_id=f"{attempt:032x}", options=options,
+                                 storage=bridge, cache=cache)
+            finisher = warm_finisher(context, device)
+            if not hasattr(finisher.enhance_many, "__wrapped_by_bench__"):
+                finisher.enhance_many = timed("enhance", finisher.enhance_many)
+                finisher.enhance_many.__wrapped_by_bench__ = True  # type: ignore[attr-defined]
+            for name in seconds:
+                seconds[name] = 0.0
+            _reset_memory(device)
+            output = clock.time("job", lambda: handle_generate(job, context))
+            runs.append((clock.parts["job"], dict(seconds), output))
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    total, parts, output = runs[-1]
+    rest = total - parts["generate"] - parts["enhance"]
+    del generator, base, refiner, cache
+    return {"source": source, "dtype": str(dtype).removeprefix("torch."), "style": style.id, "references": references_from,
+            "portraits": count, "candidates": count + job.extra_candidates, "aspects": list(style.aspects),
+            "files": len(output.images), "first_job_s": runs[0][0], "job_s": total,
+            "generate_s": parts["generate"], "enhance_s": parts["enhance"], "rank_polish_store_s": rest,
+            "finishing_share": (parts["enhance"] + rest) / total, "likeness_rounds": output.likeness_rounds,
+            "peak_gib": _peak_gib(device)}
+
+
+def weight_dtype_for(args, device):  # type: ignore[no-untyped-def]
+    from engine.device import weight_dtype
+
+    return weight_dtype(device, "fp16") if args.dtype == "auto" else _dtype(args.dtype)
 
 
 def _dtype(name: str):  # type: ignore[no-untyped-def]
@@ -319,10 +437,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the UNets")
     parser.add_argument("--compile-mode", default="max-autotune",
-                        help="torch.compile mode (max-autotune: production's; default: compiles in a minute)")
+                        help="torch.compile mode, or regional: the UNets' repeated transformer block alone "
+                             "(diffusers' compile_repeated_blocks; whole-UNet default mode did not compile in 6 min)")
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--skip-generate", action="store_true")
     parser.add_argument("--skip-preview", action="store_true")
+    parser.add_argument("--skip-job", action="store_true", help="skip the whole generate job (handle_generate)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return parser.parse_args(argv)
 
@@ -348,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_train:
             t = bench_training(args, spec, device, Path(scratch) / "lora")
             figures["training"] = t
+            _save(args, figures)  # each part as soon as it is measured: a later one may fail
             lora = Path(scratch) / "lora" / "pytorch_lora_weights.safetensors"
             log.info("[%s] training, %s weights + fp32 LoRA rank %d, batch %d, checkpointing %s: load %.1f s, caching + "
                      "first step %.1f s, %.3f s/step (%d steps timed), save %.1f s; %d photos -> %d steps -> "
@@ -358,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_generate:
             g = bench_generation(args, spec, device, lora)
             figures["generation"] = g
+            _save(args, figures)  # each part as soon as it is measured: a later one may fail
             options = ", ".join(o for o, on in ((f"user LoRA {args.lora}", lora is not None and args.lora != "none"), ("channels-last", args.channels_last),
                                                 (f"compile {args.compile_mode}", args.compile)) if on) or "plain"
             log.info("[%s] generation %s, %dpx base %d steps + refiner, %s: load %.1f s, first image %.1f s, "
@@ -368,15 +490,30 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_preview:
             p = bench_preview(args, spec, device, Path(scratch))
             figures["preview"] = p
+            _save(args, figures)  # each part as soon as it is measured: a later one may fail
             log.info("[%s, %s adapter] preview %s, %dpx, %d images (1 kept after ranking), base %d steps + refiner: "
                      "adapter load %.1f s first (with its image encoder), %.1f s warm; first preview %.1f s, "
                      "warm preview %.1f s (adapter load included); peak VRAM %.1f GiB",
                      p["source"], p["adapter"], p["dtype"], spec.resolution, p["images"], args.steps or spec.steps,
                      p["adapter_first_load_s"], p["adapter_warm_load_s"], p["first_preview_s"], p["preview_s"],
                      p["peak_gib"])
+        if not args.skip_job:
+            j = bench_job(args, spec, device, lora, Path(scratch))
+            figures["job"] = j
+            _save(args, figures)  # each part as soon as it is measured: a later one may fail
+            log.info("[%s] whole generate job (%s, %d portraits from %d candidates, aspects %s, references: %s): "
+                     "%.1f s (first %.1f s) = generation %.1f s + restore/upscale %.1f s + rank, polish, encode, "
+                     "store %.1f s; finishing share %.0f %%; %d files; peak VRAM %.1f GiB",
+                     j["source"], j["style"], j["portraits"], j["candidates"], ",".join(j["aspects"]), j["references"],
+                     j["job_s"], j["first_job_s"], j["generate_s"], j["enhance_s"], j["rank_polish_store_s"],
+                     100 * j["finishing_share"], j["files"], j["peak_gib"])
+    _save(args, figures)
+    return 0
+
+
+def _save(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

@@ -101,5 +101,9 @@ def apply_speedups(pipe: StableDiffusionXLPipeline | StableDiffusionXLImg2ImgPip
     if channels_last:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
-    if compile_unet:
+    if compile_unet and compile_mode == "regional":
+        # the repeated transformer block compiled once and reused (diffusers' regional compilation):
+        # whole-UNet compilation of SDXL did not finish in 6 minutes on the H100 (bench/RESULTS.md)
+        pipe.unet.compile_repeated_blocks(fullgraph=True)
+    elif compile_unet:
         pipe.unet = torch.compile(pipe.unet, mode=compile_mode, fullgraph=True)

@@ -93,7 +93,8 @@ def open_checked(data: bytes, config: IntakeConfig) -> Image.Image:
     other = sniff_unsupported(data)
     if other:
         raise PhotoRejected(RejectCode.unsupported_format, other)
-    _register_heif()
+    if data[4:8] == b"ftyp":  # an ISO-BMFF container (HEIC/HEIF from phones): the plugin only for these
+        _register_heif()
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:

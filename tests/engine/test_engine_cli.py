@@ -78,14 +78,43 @@ def test_gpu_benchmark_exits_clearly_without_cuda(caplog):
     assert "needs a CUDA GPU" in caplog.text
 
 
-@pytest.mark.parametrize("dtype", ["auto", "bf16"])
-def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype):
-    """The GPU check's own script, end to end on the tiny model, so it cannot rot between GPU loans."""
-    from bench.engine_gpu import main
+ROOT = Path(__file__).resolve().parents[2]
 
+
+@pytest.fixture(scope="module")
+def gpu_image_site(tmp_path_factory) -> Path:
+    from bench.gpu_image import site_folder
+
+    return site_folder(tmp_path_factory.mktemp("gpu-image") / "site")
+
+
+def run_as_on_the_gpu_machine(site: Path, module: str, args: list[str]) -> None:
+    """``python -m module args`` importing only what the GPU machine's image has and the GPU check
+    carries there (bench/gpu_image.py): a new import fails here, not in a GPU loan's first minutes."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    done = subprocess.run([sys.executable, "-S", "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("dtype", ["auto", "bf16"])
+def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype, gpu_image_site):
+    """The GPU check's own script, end to end on the tiny model, so it cannot rot between GPU loans;
+    in production's precision (bf16 on the CPU) in process, and with the GPU image's packages alone."""
     figures = tmp_path / "figures.json"
-    assert main(["--tiny", "--device", "cpu", "--dtype", dtype, "--train-steps", "4", "--warmup", "1",
-                 "--images", "1", "--warm-images", "0", "--batch", "2", "--json", str(figures)]) == 0
+    args = ["--tiny", "--device", "cpu", "--dtype", dtype, "--train-steps", "4", "--warmup", "1",
+            "--images", "1", "--warm-images", "0", "--batch", "2", "--json", str(figures)]
+    whole_job = dtype == "auto"
+    if whole_job:
+        run_as_on_the_gpu_machine(gpu_image_site, "bench.engine_gpu", args)
+    else:
+        from bench.engine_gpu import main
+
+        assert main([*args, "--skip-job"]) == 0
     result = json.loads(figures.read_text())
     assert result["training"]["steps_timed"] == 4 and result["training"]["s_per_step"] > 0
     assert result["training"]["dtype"] == ("float32" if dtype == "auto" else "bfloat16")
@@ -93,6 +122,12 @@ def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype):
     preview = result["preview"]  # the IP-Adapter loaded into the pipeline and a preview painted, twice
     assert preview["adapter"] == "tiny adapter" and preview["images"] == 2
     assert preview["preview_s"] > 0 and preview["adapter_first_load_s"] > 0 and preview["adapter_warm_load_s"] > 0
+    if not whole_job:
+        return
+    job = result["job"]  # handle_generate itself: the trained LoRA from storage, ranked against real selfies,
+    assert job["references"] == "4 real selfies" and job["candidates"] == 6  # finished in every aspect, stored
+    assert job["files"] == 4 * len(job["aspects"]) and job["generate_s"] > 0 and 0 < job["finishing_share"] < 1
+    assert job["job_s"] >= job["generate_s"] + job["enhance_s"]
 
 
 def test_gpu_benchmark_builds_full_size_sdxl_shapes():
@@ -108,13 +143,11 @@ def test_gpu_benchmark_builds_full_size_sdxl_shapes():
     assert base.tokenizer("a photo of ohwx man").input_ids[0] == base.text_encoder.config.bos_token_id == 49406
 
 
-def test_gpu_finishing_benchmark_dry_run_on_the_cpu(tmp_path):
+def test_gpu_finishing_benchmark_dry_run_on_the_cpu(tmp_path, gpu_image_site):
     """bench/finishing_gpu.py (the GPU check's finishing part) end to end: production-shaped restorer
     loaded from a weights file, a small upscaler, one by one against batched."""
-    from bench.finishing_gpu import main
-
     figures = tmp_path / "finishing.json"
-    assert main(["--device", "cpu", "--tiny", "--json", str(figures)]) == 0
+    run_as_on_the_gpu_machine(gpu_image_site, "bench.finishing_gpu", ["--device", "cpu", "--tiny", "--json", str(figures)])
     result = json.loads(figures.read_text())
     assert result["portraits"] == 2 and set(result["job_seconds"]) == {"one by one", "batched"}
     assert all(value > 0 for value in result["per_portrait"].values())
