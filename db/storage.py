@@ -31,8 +31,16 @@ class ObjectNotFound(StorageError, KeyError):
     pass
 
 
+USERS = "users/"
+
+
 def user_prefix(user_id: int) -> str:
-    return f"users/{int(user_id)}/"
+    return f"{USERS}{int(user_id)}/"
+
+
+def _user_id(name: str) -> int | None:
+    """The user id a ``users/<id>/`` folder name stands for (None: not one of those)."""
+    return int(name) if name.isdigit() else None
 
 
 def validate_key(key: str) -> str:
@@ -74,6 +82,11 @@ class Storage(abc.ABC):
 
     async def delete_user(self, user_id: int) -> int:
         return await self.delete_prefix(user_prefix(user_id))
+
+    async def user_ids(self) -> set[int]:
+        """The users that have anything stored (``users/<id>/``), for the sweep of what /delete could
+        not remove (db/orphans.py). This default lists every key; the backends list folders."""
+        return {uid for key in await self.list(USERS) if (uid := _user_id(key.split("/")[1])) is not None}
 
 
 class LocalStorage(Storage):
@@ -131,6 +144,15 @@ class LocalStorage(Storage):
 
     async def list(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list, prefix)
+
+    async def user_ids(self) -> set[int]:
+        def _ids() -> set[int]:
+            folder = self.root / USERS
+            if not folder.is_dir():
+                return set()
+            return {uid for p in folder.iterdir() if p.is_dir() and (uid := _user_id(p.name)) is not None}
+
+        return await asyncio.to_thread(_ids)
 
     async def url(self, key: str, *, expires_seconds: int | None = None) -> str:
         return self.path(key).as_uri()
@@ -215,12 +237,31 @@ class S3Storage(Storage):
     async def delete_prefix(self, prefix: str) -> int:
         def _delete_all() -> int:
             keys = self._keys(prefix)
+            refused: list[str] = []
             for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
                 batch = [{"Key": k} for k in keys[start : start + 1000]]
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+                answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+                # Quiet mode still lists the keys S3 did not delete (InternalError, SlowDown, AccessDenied)
+                refused += [f"{e.get('Key')}: {e.get('Code')}" for e in answer.get("Errors", [])]
+            if refused:
+                raise StorageError(f"{len(refused)} of {len(keys)} objects under {prefix} were not deleted "
+                                   f"(first: {refused[0]})")
             return len(keys)
 
         return await asyncio.to_thread(_delete_all)
+
+    async def user_ids(self) -> set[int]:
+        def _ids() -> set[int]:
+            paginator = self.client.get_paginator("list_objects_v2")
+            ids: set[int] = set()
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + USERS, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    uid = _user_id(common["Prefix"][len(self.prefix + USERS):].rstrip("/"))
+                    if uid is not None:
+                        ids.add(uid)
+            return ids
+
+        return await asyncio.to_thread(_ids)
 
     async def url(self, key: str, *, expires_seconds: int | None = None) -> str:
         return await asyncio.to_thread(

@@ -89,3 +89,31 @@ def test_s3_without_a_bucket_names_the_variable() -> None:
 
     with pytest.raises(ConfigError, match="STUDIO_S3_BUCKET is not set"):
         storage_from_settings(Settings(_env_file=None, storage_backend="s3"))  # type: ignore[call-arg]
+
+
+async def test_the_users_with_anything_stored_are_listed_by_folder(storage: Storage) -> None:
+    await storage.put(user_prefix(7) + "sets/1/a.jpg", b"x")
+    await storage.put(user_prefix(7) + "loras/1.safetensors", b"x")
+    await storage.put(user_prefix(12) + "outputs/3/0-1x1.jpg", b"x")
+    await storage.put("models/style.safetensors", b"not a user's")
+    assert await storage.user_ids() == {7, 12}
+    await storage.delete_user(7)
+    assert await storage.user_ids() == {12}
+
+
+async def test_objects_s3_refuses_to_delete_are_not_counted_as_deleted() -> None:
+    """DeleteObjects in quiet mode answers 200 and lists the keys it did not delete: a partial
+    failure must not look like a finished /delete."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    storage = S3Storage("bucket", client=client)
+    keys = ["users/1/sets/1/a.jpg", "users/1/loras/1.safetensors"]
+    with Stubber(client) as stub:
+        stub.add_response("list_objects_v2", {"Contents": [{"Key": k} for k in keys], "IsTruncated": False},
+                          {"Bucket": "bucket", "Prefix": "users/1/"})
+        stub.add_response("delete_objects", {"Errors": [{"Key": keys[1], "Code": "InternalError", "Message": "x"}]},
+                          {"Bucket": "bucket", "Delete": {"Objects": [{"Key": k} for k in keys], "Quiet": True}})
+        with pytest.raises(StorageError, match="1 of 2 objects under users/1/ were not deleted"):
+            await storage.delete_prefix("users/1/")

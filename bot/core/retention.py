@@ -15,6 +15,7 @@ from bot.core import texts
 from bot.core.messenger import Messenger, Unreachable
 from bot.core.replies import Reply
 from db import retention
+from db.orphans import sweep_orphans
 from db.models import Job, User, utcnow
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class RetentionSweeper:
         for notice in found.notices:
             await self._tell(notice, now)
         removed = await retention.apply(database, storage, found)
+        await sweep_orphans(database, storage)  # files a /delete could not remove at the time
         if found.selfies or found.models:
             log.info("retention sweep: %d selfie set(s), %d model(s), %d file(s) deleted", len(found.selfies),
                      len(found.models), removed)

@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.photo_checks import PhotoChecker
 from bot.core.replies import IncomingFile
-from db.models import Photo, SelfieSet, SetStatus
+from db.models import Photo, SelfieSet, SetStatus, User
 from db.session import Database
 from db.storage import Storage, user_prefix
 from engine.intake import (FaceBox, IntakeConfig, PhotoCheck, PhotoVerdict, RejectCode, SetReport, check_set, message_for,
@@ -97,6 +98,10 @@ def _to_row(set_id: int, position: int, check: PhotoCheck, key: str | None) -> P
     )
 
 
+class AccountGone(Exception):
+    """The user's account was deleted (/delete) while their photos were being checked and stored."""
+
+
 class SelfieBook:
     def __init__(self, database: Database, storage: Storage, config: IntakeConfig, *,
                  check_workers: int | None = None) -> None:
@@ -133,7 +138,24 @@ class SelfieBook:
             if check.ok and check.sha256 not in stored_before and check.sha256 not in keys:
                 keys[check.sha256] = await self.storage.put(photo_key(user_id, set_id, check.sha256),
                                                             check.clean_jpeg, content_type="image/jpeg")
+        try:
+            return await self._record(user_id, set_id, checks, keys)
+        except (AccountGone, IntegrityError):
+            if not await self._account_gone(user_id):
+                raise
+            # /delete ran while the files were being stored: nothing of them may stay
+            for key in set(keys.values()):
+                await self.storage.delete(key)
+            raise AccountGone(user_id) from None
+
+    async def _account_gone(self, user_id: int) -> bool:
         async with self.database.transaction() as session:
+            return await session.get(User, user_id) is None
+
+    async def _record(self, user_id: int, set_id: int, checks: list[PhotoCheck], keys: dict[str, str]) -> BatchResult:
+        async with self.database.transaction() as session:
+            if await session.get(User, user_id) is None:
+                raise AccountGone(user_id)
             selfie_set = await self.open_set(session, user_id)
             if selfie_set.id != set_id:  # the set was closed meanwhile (training began): into the new one
                 for sha, key in list(keys.items()):

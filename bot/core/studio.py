@@ -19,7 +19,7 @@ from bot.core.job_refs import job_ref, names, parse_job_ref
 from bot.core.limits import RateLimiter
 from bot.core.preview import preview_style, queue_preview
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
-from bot.core.selfies import BatchResult, SelfieBook, clean_filename, training_crops
+from bot.core.selfies import AccountGone, BatchResult, SelfieBook, clean_filename, training_crops
 from bot.core.shop import (INVOICED_ON, STARS, CheckoutRefusal, GiveBack, PlatformRefused, checkout_refusal, invoice_for,
                            packs_on)
 from bot.core.shop import refund as refund_payment
@@ -251,20 +251,28 @@ class Studio:
             private=True,
         )
 
-    async def delete_everything(self, user: UserRef) -> None:
+    async def delete_everything(self, user: UserRef) -> bool:
         """Every copy: the messages with portraits the bot can take back, the rows (a running job
-        notices at its next heartbeat, stops and removes what it wrote: engine.runtime.worker), storage."""
+        notices at its next heartbeat, stops and removes what it wrote: engine.runtime.worker), storage.
+        False when storage could not remove every file now: the account is gone all the same, and the
+        retention sweep removes what is left (db/orphans.py)."""
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
             if account is None:
-                return
+                return True
             user_id = account.id
             posted = (await session.scalars(select(PostedMessage).where(PostedMessage.user_id == user_id))).all()
         taken_back = await self._take_back(posted)  # outside the transaction: it talks to the platform
         async with self.database.transaction() as session:
             await delete_user(session, user_id)
-        removed = await self.storage.delete_user(user_id)
+        try:
+            removed = await self.storage.delete_user(user_id)
+        except Exception:  # storage refused or timed out: the sweep of files without a user finishes it
+            log.warning("deleted user %s, but not all of their stored files yet; the retention sweep removes "
+                        "the rest", user_id, exc_info=True)
+            return False
         log.info("deleted user %s, %d stored objects and %d posted messages", user_id, removed, taken_back)
+        return True
 
     async def _take_back(self, posted: Sequence[PostedMessage]) -> int:
         done = 0
@@ -402,7 +410,10 @@ class Studio:
             if account.consented_at is None:  # no photo is looked at, let alone kept, before consent
                 return await self.consent_first()
             await self.current_lora(session, user_id)
-        result = await self.selfies.add(user_id, files)
+        try:
+            result = await self.selfies.add(user_id, files)
+        except AccountGone:
+            return await self._reply(texts.PHOTOS_NOT_KEPT)
         # a file the user named (a document, a Discord attachment) is called by its name in the verdicts
         names = [clean_filename(f.filename) if f.sent_as_document else "" for f in files]
         return [self.batch_summary(result, names)]
@@ -461,8 +472,8 @@ class Studio:
             return await self._reply(texts.SELFIE_TIPS)
         if verb == "delete":
             if arg == "yes":
-                await self.delete_everything(user)
-                return await self._reply(texts.DELETED, private=True)
+                finished = await self.delete_everything(user)
+                return await self._reply(texts.DELETED if finished else texts.DELETED_FILES_PENDING, private=True)
             return await self._reply(texts.DELETE_KEPT, private=True)
         if verb == "cancel":  # the button under one job's progress message stops that job only
             return await self._cancel(user, [], button=arg)

@@ -169,6 +169,12 @@ DELETE_CONFIRM = (
     "It can't be undone. Are you sure?"
 )
 DELETED = "🗑 Done — everything of yours is gone. Send /start whenever you want to begin again."
+DELETED_FILES_PENDING = (
+    "🗑 Your account, credits and history are deleted. Some of your files could not be removed this very "
+    "moment; they are removed automatically within the hour, and nothing of them is used meanwhile. "
+    "Send /start whenever you want to begin again."
+)
+PHOTOS_NOT_KEPT = "Your account was deleted while these photos arrived, so I didn't keep them. Send /start to begin again."
 DELETE_KEPT = "Nothing was deleted."
 
 # --- buying credits (bot/core/shop.py) -------------------------------------------------------------

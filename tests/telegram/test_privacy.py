@@ -59,3 +59,56 @@ async def test_delete_then_start_does_not_grant_the_free_credits_again(bot_facto
         await telegram.send_text(502, "/start", name="Bea")  # a new account still gets them
         await telegram.wait_for(lambda m: m.chat_id == 502 and "Hi Bea" in (m.text or "") and "3 credits" in m.text,
                                 what="Bea's welcome")
+
+
+async def test_a_delete_that_storage_refuses_is_finished_by_the_next_sweep(bot_factory) -> None:
+    """Storage failing under /delete (S3 timing out) used to leave the selfies for good: the rows were
+    gone, so a second /delete found no account and said everything was gone."""
+    from db.storage import StorageError
+
+    async with bot_factory() as bot:
+        telegram, storage = bot.telegram, bot.services.storage
+        await agree(telegram, ALEX)
+        await telegram.send_photo(ALEX, obama_selfies(1)[0])
+        await telegram.wait_for_text(ALEX, "Got your photo")
+        assert len(await storage.list("users/")) == 1
+        real_delete = storage.delete_prefix
+
+        async def refuse(prefix: str) -> int:
+            raise StorageError("1 of 1 objects under users/1/ were not deleted (InternalError)")
+
+        storage.delete_prefix = refuse
+        await telegram.send_text(ALEX, "/delete")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "erases everything"), "Yes, delete")
+        told = await telegram.wait_for_text(ALEX, "Your account, credits and history are deleted")
+        assert "removed automatically within the hour" in told.text and "everything of yours is gone" not in told.text
+        storage.delete_prefix = real_delete
+        assert len(await storage.list("users/")) == 1  # still there, owned by nobody
+        await bot.front_end.watcher.retention.run()
+        assert await storage.list("users/") == []
+
+
+async def test_photos_stored_while_the_user_deletes_are_not_kept(bot_factory) -> None:
+    """An album is answered in its own task: a /delete confirmed while its files were being stored
+    left those files behind, owned by nobody, and the user got an apology."""
+    from bot.core.replies import UserRef
+
+    async with bot_factory() as bot:
+        telegram, storage, studio = bot.telegram, bot.services.storage, bot.front_end.studio
+        await agree(telegram, ALEX)
+        real_put = storage.put
+        deleted = []
+
+        async def put_then_delete(key: str, data: bytes, **options: object) -> str:
+            stored = await real_put(key, data, **options)
+            if not deleted:  # the user confirms /delete right after the first selfie is written
+                deleted.append(await studio.delete_everything(UserRef("telegram", str(ALEX), str(ALEX))))
+            return stored
+
+        storage.put = put_then_delete
+        await telegram.send_photo(ALEX, obama_selfies(1)[0])
+        await telegram.wait_for_text(ALEX, "Your account was deleted while these photos arrived, so I didn't keep them")
+        assert deleted == [True] and await storage.list("users/") == []
+        async with bot.services.database.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(User)) == 0
+            assert await session.scalar(select(func.count()).select_from(Photo)) == 0
