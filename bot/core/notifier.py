@@ -13,6 +13,7 @@ import logging
 import time
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.core import texts
 from bot.core.delivery import album_reply, failure_reply, model_ready_after_preview, preview_album
@@ -24,7 +25,7 @@ from bot.core.studio import Studio
 from db import credits
 from db.delivery import DELIVERY_RETRY_SECONDS, claim_delivery, mark_delivered, undelivered_jobs
 from db.job_status import queue_position
-from db.models import Job, JobKind, JobState, PostedMessage
+from db.models import Job, JobKind, JobState, PostedMessage, User
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,19 @@ class JobWatcher:
             await self.messenger.send(job.reply_chat_id, reply)
             return
         _, posted = await send_tracked(job.reply_chat_id, reply)
-        async with self.studio.database.transaction() as session:
-            session.add_all(PostedMessage(user_id=job.user_id, job_id=job.id, platform=self.platform,
-                                          chat_id=job.reply_chat_id, message_id=message_id) for message_id in posted)
+        try:
+            async with self.studio.database.transaction() as session:
+                if await session.get(User, job.user_id) is None:
+                    raise LookupError(job.user_id)
+                session.add_all(PostedMessage(user_id=job.user_id, job_id=job.id, platform=self.platform,
+                                              chat_id=job.reply_chat_id, message_id=message_id) for message_id in posted)
+        except (LookupError, IntegrityError):
+            # the owner's /delete ran while the album was on its way: it can't be recorded for the
+            # next /delete to take back, so it is taken back now
+            log.info("job %s's album arrived after its owner's /delete: taking it back", job.id)
+            retract = getattr(self.messenger, "retract")  # a messenger that tracks messages can take them back
+            for message_id in posted:
+                await retract(job.reply_chat_id, message_id)
 
     async def _send_outcome(self, job: Job, balance: int, related: Job | None = None) -> None:
         chat = job.reply_chat_id

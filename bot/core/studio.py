@@ -4,6 +4,7 @@ back as platform-neutral replies. Nothing in this module knows Telegram or Disco
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,6 +38,17 @@ from styles import Style
 from styles.prompt_fit import PERSONAL_TOKEN  # the rare token a personal LoRA binds the face to
 
 log = logging.getLogger(__name__)
+
+RETRACT_TRIES = 3
+RETRACT_PAUSE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """What /delete could not finish at once: files the sweep removes later, messages left in a chat."""
+
+    files_pending: bool = False
+    messages_left: int = 0
 
 MAX_REFERENCES = 12  # selfie embeddings sent with a generation to rank its outputs by likeness
 TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
@@ -251,18 +263,18 @@ class Studio:
             private=True,
         )
 
-    async def delete_everything(self, user: UserRef) -> bool:
+    async def delete_everything(self, user: UserRef) -> DeleteOutcome:
         """Every copy: the messages with portraits the bot can take back, the rows (a running job
         notices at its next heartbeat, stops and removes what it wrote: engine.runtime.worker), storage.
-        False when storage could not remove every file now: the account is gone all the same, and the
+        Where storage could not remove every file now, the account is gone all the same and the
         retention sweep removes what is left (db/orphans.py)."""
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
             if account is None:
-                return True
+                return DeleteOutcome()
             user_id = account.id
             posted = (await session.scalars(select(PostedMessage).where(PostedMessage.user_id == user_id))).all()
-        taken_back = await self._take_back(posted)  # outside the transaction: it talks to the platform
+        taken_back, left_in_chat = await self._take_back(posted)  # outside the transaction: it talks to the platform
         async with self.database.transaction() as session:
             await delete_user(session, user_id)
         try:
@@ -270,25 +282,35 @@ class Studio:
         except Exception:  # storage refused or timed out: the sweep of files without a user finishes it
             log.warning("deleted user %s, but not all of their stored files yet; the retention sweep removes "
                         "the rest", user_id, exc_info=True)
-            return False
-        log.info("deleted user %s, %d stored objects and %d posted messages", user_id, removed, taken_back)
-        return True
+            return DeleteOutcome(files_pending=True, messages_left=left_in_chat)
+        log.info("deleted user %s, %d stored objects and %d posted messages (%d could not be)", user_id, removed,
+                 taken_back, left_in_chat)
+        return DeleteOutcome(messages_left=left_in_chat)
 
-    async def _take_back(self, posted: Sequence[PostedMessage]) -> int:
-        done = 0
+    async def _take_back(self, posted: Sequence[PostedMessage]) -> tuple[int, int]:
+        """(taken back, left in the chat): each message is tried up to ``RETRACT_TRIES`` times (a 5xx or
+        a rate limit passes); once the rows are gone nothing could try again."""
+        done = left = 0
         for message in posted:
             retract = self.retractors.get(message.platform)
             if retract is None:
                 log.warning("message %s in %s:%s can't be deleted from this process", message.message_id,
                             message.platform, message.chat_id)
+                left += 1
                 continue
-            try:
-                await retract(message.chat_id, message.message_id)
-                done += 1
-            except Exception:
-                log.warning("could not delete message %s in %s:%s", message.message_id, message.platform,
-                            message.chat_id, exc_info=True)
-        return done
+            for attempt in range(1, RETRACT_TRIES + 1):
+                try:
+                    await retract(message.chat_id, message.message_id)
+                    done += 1
+                    break
+                except Exception:
+                    log.warning("could not delete message %s in %s:%s (try %d of %d)", message.message_id,
+                                message.platform, message.chat_id, attempt, RETRACT_TRIES, exc_info=True)
+                    if attempt < RETRACT_TRIES:
+                        await asyncio.sleep(RETRACT_PAUSE_SECONDS * attempt)
+            else:
+                left += 1
+        return done, left
 
     async def _grant(self, user: UserRef, args: list[str]) -> list[Reply]:
         if not self.settings.is_admin(user.platform, user.user_id):
@@ -472,8 +494,12 @@ class Studio:
             return await self._reply(texts.SELFIE_TIPS)
         if verb == "delete":
             if arg == "yes":
-                finished = await self.delete_everything(user)
-                return await self._reply(texts.DELETED if finished else texts.DELETED_FILES_PENDING, private=True)
+                outcome = await self.delete_everything(user)
+                text = texts.DELETED_FILES_PENDING if outcome.files_pending else texts.DELETED
+                if outcome.messages_left:
+                    text += "\n\n" + texts.DELETED_MESSAGES_LEFT.format(
+                        messages=texts.plural(outcome.messages_left, "message"))
+                return await self._reply(text, private=True)
             return await self._reply(texts.DELETE_KEPT, private=True)
         if verb == "cancel":  # the button under one job's progress message stops that job only
             return await self._cancel(user, [], button=arg)

@@ -174,6 +174,10 @@ DELETED_FILES_PENDING = (
     "moment; they are removed automatically within the hour, and nothing of them is used meanwhile. "
     "Send /start whenever you want to begin again."
 )
+DELETED_MESSAGES_LEFT = (
+    "⚠️ I couldn't take {messages} with your portraits out of the chat: please delete them yourself "
+    "(long-press or right-click the message → Delete)."
+)
 PHOTOS_NOT_KEPT = "Your account was deleted while these photos arrived, so I didn't keep them. Send /start to begin again."
 DELETE_KEPT = "Nothing was deleted."
 

@@ -108,7 +108,7 @@ async def test_photos_stored_while_the_user_deletes_are_not_kept(bot_factory) ->
         storage.put = put_then_delete
         await telegram.send_photo(ALEX, obama_selfies(1)[0])
         await telegram.wait_for_text(ALEX, "Your account was deleted while these photos arrived, so I didn't keep them")
-        assert deleted == [True] and await storage.list("users/") == []
+        assert [d.files_pending for d in deleted] == [False] and await storage.list("users/") == []
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(User)) == 0
             assert await session.scalar(select(func.count()).select_from(Photo)) == 0

@@ -1,0 +1,104 @@
+"""/delete against messages in a Discord channel: an album that lands while its owner deletes, and a
+take-back that Discord refuses once. ``ChannelStandIn`` is the Discord side (what the messenger
+posts and deletes); the watcher, the studio and the database are the real ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core import studio as studio_module
+from bot.core.notifier import JobWatcher
+from bot.core.replies import Reply, UserRef
+from bot.core.studio import Studio
+from db.models import Job, JobKind, JobState, PostedMessage
+from db.session import Database
+from db.storage import LocalStorage
+from db.users import get_or_create_user
+from studio.services import Services
+from studio.settings import Settings
+from styles import load_catalogue
+
+
+class ChannelStandIn:
+    platform = "discord"
+
+    def __init__(self) -> None:
+        self.live: dict[str, str] = {}
+        self.during_upload = None
+        self.refuse_deletes = 0
+        self._ids = 0
+
+    async def send(self, chat_id: str, reply: Reply) -> str:
+        return (await self.send_tracked(chat_id, reply))[0]
+
+    async def send_tracked(self, chat_id: str, reply: Reply) -> tuple[str, list[str]]:
+        if reply.album and self.during_upload is not None:
+            hook, self.during_upload = self.during_upload, None
+            await hook()  # the owner's /delete runs while the album uploads
+        self._ids += 1
+        self.live[str(self._ids)] = "album" if reply.album else reply.text
+        return str(self._ids), [str(self._ids)] if reply.album else []
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        pass
+
+    async def retract(self, chat_id: str, message_id: str) -> None:
+        if self.refuse_deletes:
+            self.refuse_deletes -= 1
+            raise RuntimeError("503 Service Unavailable")
+        self.live.pop(message_id, None)
+
+
+@pytest.fixture
+def studio(tmp_path: Path, database: Database) -> Studio:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    return Studio(Services(settings, database, LocalStorage(tmp_path / "storage"), load_catalogue()))
+
+
+async def test_an_album_that_lands_during_delete_is_taken_back(studio: Studio, database: Database) -> None:
+    channel = ChannelStandIn()
+    studio.retractors["discord"] = channel.retract
+    ann = UserRef("discord", "77", "555", "Ann")
+    async with database.transaction() as session:
+        user, _ = await get_or_create_user(session, "discord", "77")
+        job = Job(user_id=user.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="c" * 32,
+                  reply_platform="discord", reply_chat_id="555", payload={"style_id": "linkedin-headshot", "count": 1},
+                  result={"images": [{"key": f"users/{user.id}/outputs/1/0-4x5.jpg", "index": 0, "aspect": "4:5"}]})
+        session.add(job)
+        await session.flush()
+        job_id = job.id
+    await studio.storage.put(f"users/{user.id}/outputs/1/0-4x5.jpg", b"jpeg")
+    channel.during_upload = lambda: studio.delete_everything(ann)
+    await JobWatcher(studio, channel).deliver(job_id)
+    assert "album" not in channel.live.values()  # it could not be recorded for /delete: taken back at once
+
+
+async def test_a_take_back_discord_refuses_once_is_tried_again(studio: Studio, database: Database,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(studio_module, "RETRACT_PAUSE_SECONDS", 0.01)
+    channel = ChannelStandIn()
+    channel.live["1"] = "album"
+    studio.retractors["discord"] = channel.retract
+    ann = UserRef("discord", "78", "555", "Ann")
+    async with database.transaction() as session:
+        user, _ = await get_or_create_user(session, "discord", "78")
+        session.add(PostedMessage(user_id=user.id, platform="discord", chat_id="555", message_id="1"))
+    channel.refuse_deletes = 1
+    told = await studio.action(ann, "delete:yes")
+    assert channel.live == {} and "everything of yours is gone" in told[0].text
+
+
+async def test_a_message_that_cannot_be_taken_back_is_named_to_the_user(studio: Studio, database: Database,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(studio_module, "RETRACT_PAUSE_SECONDS", 0.01)
+    channel = ChannelStandIn()
+    channel.live["1"] = "album"
+    studio.retractors["discord"] = channel.retract
+    async with database.transaction() as session:
+        user, _ = await get_or_create_user(session, "discord", "79")
+        session.add(PostedMessage(user_id=user.id, platform="discord", chat_id="555", message_id="1"))
+    channel.refuse_deletes = 99
+    told = await studio.action(UserRef("discord", "79", "555", "Ann"), "delete:yes")
+    assert "I couldn't take 1 message with your portraits out of the chat: please delete them yourself" in told[0].text
