@@ -25,7 +25,7 @@ from bot.core.shop import (INVOICED_ON, STARS, CheckoutRefusal, GiveBack, Platfo
                            packs_on)
 from bot.core.shop import refund as refund_payment
 from db import credits, jobs, payments
-from db.job_status import request_cancel
+from db.job_status import CancelOutcome, request_cancel
 from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
                        SetStatus, User)
 from db.storage import ObjectNotFound, user_prefix
@@ -249,12 +249,18 @@ class Studio:
                 if button is None:
                     return await self._reply(texts.NOTHING_TO_CANCEL)
                 return await self._reply(texts.NOT_YOUR_RUNNING_JOB, private=True)
-            refunded = 0
+            refunded = stopping = 0
             for job in active:
-                await request_cancel(session, job.id, user_id=account.id)
-                refunded += job.credits_reserved  # running jobs refund when their worker stops
+                outcome = await request_cancel(session, job.id, user_id=account.id)
+                if outcome == CancelOutcome.cancelled:  # it was waiting: refunded in this transaction
+                    refunded += job.credits_reserved
+                elif outcome == CancelOutcome.requested:  # its worker stops it and refunds, unless it finishes first
+                    stopping += 1
+        if stopping and not refunded:
+            return await self._reply(texts.CANCEL_STOPPING)
         refund = texts.CANCEL_REFUND.format(credits=texts.plural(refunded, "credit")) if refunded else ""
-        return await self._reply(texts.CANCELLED.format(refund=refund).strip())
+        text = texts.CANCELLED.format(refund=refund).strip()
+        return await self._reply(f"{text}\n{texts.CANCEL_STOPPING}" if stopping else text)
 
     async def _delete(self, user: UserRef, _args: list[str]) -> list[Reply]:
         return await self._reply(

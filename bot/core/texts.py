@@ -159,6 +159,10 @@ STATUS_CREDITS = "💳 Credits: {credits}"
 
 CANCELLED = "🛑 Stopped. {refund}"
 CANCEL_REFUND = "Your {credits} went back to your balance."
+CANCEL_STOPPING = (
+    "🛑 Stopping it now. I'll confirm here once it has stopped, and its credits go back then "
+    "(if it finishes in the meantime, you get its portraits instead)."
+)
 NOTHING_TO_CANCEL = "Nothing is running right now."
 NOT_YOUR_RUNNING_JOB = "That job has already finished, or it isn't yours to stop. /status shows what is running for you."
 NOT_YOUR_BUTTON = "That button belongs to someone else's portraits — only they can use it. /styles paints your own."
