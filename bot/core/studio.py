@@ -487,7 +487,7 @@ class Studio:
         if verb == "cat":
             return self._category(arg)
         if verb == "style":
-            return await self._generate(user, arg, key_base=f"gen:{user.platform}:{user.chat_id}:{source_message_id}:{arg}")
+            return await self._generate(user, arg, key_base=f"gen:{user.platform}:{user.user_id}:{user.chat_id}:{source_message_id}:{arg}")
         if verb == "more":
             return await self._more_like(user, arg, source_message_id)
         if verb == "files":

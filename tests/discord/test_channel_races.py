@@ -1,6 +1,6 @@
-"""/delete against messages in a Discord channel: an album that lands while its owner deletes, and a
-take-back that Discord refuses once. ``ChannelStandIn`` is the Discord side (what the messenger
-posts and deletes); the watcher, the studio and the database are the real ones."""
+"""A Discord channel that everyone sees: an album that lands while its owner deletes, a take-back that
+Discord refuses, one style button pressed by two people. ``ChannelStandIn`` is the Discord side (what
+the messenger posts and deletes); the watcher, the studio and the database are the real ones."""
 
 from __future__ import annotations
 
@@ -102,3 +102,25 @@ async def test_a_message_that_cannot_be_taken_back_is_named_to_the_user(studio: 
     channel.refuse_deletes = 99
     told = await studio.action(UserRef("discord", "79", "555", "Ann"), "delete:yes")
     assert "I couldn't take 1 message with your portraits out of the chat: please delete them yourself" in told[0].text
+
+
+async def test_two_people_pressing_one_style_button_in_a_channel_each_get_their_portraits(
+        studio: Studio, database: Database) -> None:
+    """The "model ready" picker is posted in the channel, where anyone can press it: the second
+    press was taken for a double tap of the first person's and got nothing at all."""
+    from db import jobs
+    from db.models import LoraModel, LoraStatus
+
+    ids = []
+    for uid in ("1001", "1002"):
+        async with database.transaction() as session:
+            user, _ = await get_or_create_user(session, "discord", uid, free_credits=10)
+            session.add(LoraModel(user_id=user.id, base_model="tiny", token="ohwx", class_word="man",
+                                  status=LoraStatus.ready, storage_key=f"users/{user.id}/loras/1.safetensors"))
+            ids.append(user.id)
+    style = next(iter(studio.catalogue)).id
+    for uid, name in (("1001", "Ann"), ("1002", "Bob")):
+        replies = await studio.action(UserRef("discord", uid, "555", name), f"style:{style}", source_message_id="9000")
+        assert replies, f"{name} got no answer"
+    async with database.transaction() as session:
+        assert [len(await jobs.active_jobs(session, user_id)) for user_id in ids] == [1, 1]
