@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ class Generator:
         # 4.8 s per 1024² portrait unfused, see bench/RESULTS.md).
         self.fuse_loras = fuse_loras
         self._fused: tuple[tuple[str, float], ...] = ()
+        self._pristine: dict[str, torch.Tensor] = {}  # layer -> its weights as loaded (see _remember_base_weights)
         self._own_schedulers: dict[str, Any] = {}  # "base"/"refiner" -> the model's own scheduler
         self._schedulers: dict[tuple[str, str], Any] = {}
         #: pipeline invocations so far (one per batch of up to ``batch_size`` images)
@@ -96,6 +97,7 @@ class Generator:
         self._base = self._refiner = None
         self._adapters = {}
         self._fused = ()
+        self._pristine = {}
         self._own_schedulers, self._schedulers = {}, {}
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -124,6 +126,7 @@ class Generator:
             return  # the same adapters at the same weights are already in the UNet's weights
         if self._fused:
             base.unfuse_lora()
+            self._restore_base_weights()
             self._fused = ()
         for name in [n for n in self._adapters if n not in wanted]:
             base.delete_adapters(name)
@@ -136,8 +139,36 @@ class Generator:
         if wanted:
             base.set_adapters(list(wanted), adapter_weights=[w for _, w in wanted.values()])
             if fused:
+                self._remember_base_weights()
                 base.fuse_lora(adapter_names=list(wanted), lora_scale=1.0)
                 self._fused = fused
+
+    def _lora_layers(self) -> Iterator[tuple[str, torch.nn.Module]]:
+        """(name, the wrapped layer) of every layer a LoRA adapter sits on, in every model of the base."""
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        for part in ("unet", "text_encoder", "text_encoder_2"):
+            model = getattr(self.base, part, None)
+            for name, module in model.named_modules() if model is not None else ():
+                if isinstance(module, BaseTunerLayer):
+                    yield f"{part}.{name}", module.get_base_layer()
+
+    def _remember_base_weights(self) -> None:
+        """A copy (in host memory) of each layer's weights as loaded, taken before its first fusion:
+        fusing adds a LoRA's product to the weights and unfusing subtracts it, which does not give
+        the loaded values back in finite precision; each user served would move the base weights a
+        little and leave a trace of their LoRA in them."""
+        for name, layer in self._lora_layers():
+            if name not in self._pristine:
+                copy = layer.weight.detach().to("cpu", copy=True)
+                self._pristine[name] = copy.pin_memory() if layer.weight.is_cuda else copy  # a fast copy back
+
+    def _restore_base_weights(self) -> None:
+        with torch.no_grad():
+            for name, layer in self._lora_layers():
+                original = self._pristine.get(name)
+                if original is not None:
+                    layer.weight.copy_(original)
 
     # --- samplers --------------------------------------------------------------------------------
     def _set_scheduler(self, name: str | None) -> None:

@@ -123,3 +123,25 @@ def test_the_scheduler_a_request_names_is_the_one_that_runs(tiny_spec):
     assert type(generator.base.scheduler) is EulerDiscreteScheduler
     with pytest.raises(InvalidConfig, match="scheduler must be one of"):
         GenerationRequest(**request, scheduler="lms_fancy")
+
+
+def test_the_base_weights_are_exactly_the_same_after_any_number_of_users(tiny_spec, trained_lora, tmp_path):
+    """Fusing a user's LoRA into the warm UNet and unfusing it for the next rounds in the weights'
+    precision: every user served moved the base weights a little and left a trace of their LoRA in
+    them. Unfusing now puts back the exact weights the model was loaded with."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    generator = Generator(tiny_spec, device="cpu", models_dir=Path("/nonexistent"))
+    generator.load()
+    loaded = {name: p.detach().clone() for name, p in generator.base.unet.named_parameters()}
+    trained = load_file(str(trained_lora.lora_path))
+    for user in range(3):  # three users one after another, each with a LoRA of their own
+        lora = tmp_path / f"user{user}.safetensors"
+        save_file({k: v * (3.0 + user) for k, v in trained.items()}, str(lora))
+        generator.generate(GenerationRequest("ohwx person", count=1, steps=1, use_refiner=False, lora=lora))
+    generator.generate(GenerationRequest("a person", count=1, steps=1, use_refiner=False))  # no LoRA
+    now = {name.replace(".base_layer.", "."): p for name, p in generator.base.unet.named_parameters() if "lora_" not in name}
+    assert now.keys() == loaded.keys()
+    moved = [name for name, p in loaded.items() if not torch.equal(p, now[name])]
+    assert moved == []
