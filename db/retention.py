@@ -5,6 +5,10 @@
   to rank its portraits by likeness.
 - A model, its portraits and the selfie sets it learnt from go ``model_days`` after the model was
   last used (trained, or a style painted with it); the user is told ``notice_days`` before, once.
+  With it go the user's other finished models (failed trainings' rows and any LoRA file they left),
+  the quick previews, and the face embeddings that finished jobs carried in their payloads. What
+  is not over yet stays: a set still collecting (a failed retraining's, reopened) or training, a
+  training underway with its model row, LoRA and preview, and the outputs of unfinished jobs.
 
 ``plan`` only reads (``studio retention --dry-run`` prints it); ``apply`` deletes, each user's part
 in its own transaction after its files, so a sweep stopped halfway is finished by the next one.
@@ -20,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Job, JobKind, LoraModel, LoraStatus, OutputImage, Photo, SelfieSet
+from db.models import FINAL_JOB_STATES, Job, JobKind, LoraModel, LoraStatus, OutputImage, Photo, SelfieSet, SetStatus
 from db.session import Database
 from db.storage import Storage, user_prefix
 
@@ -124,26 +128,100 @@ async def delete_selfies(database: Database, storage: Storage, user_id: int, set
     return len(keys)
 
 
-async def delete_model(database: Database, storage: Storage, user_id: int) -> int:
-    """The user's models, portraits and the selfie sets their models learnt from; their account,
-    credits and a set still collecting stay."""
-    async with database.transaction() as session:
-        loras = (await session.scalars(select(LoraModel).where(LoraModel.user_id == user_id))).all()
-        set_ids = [lora.set_id for lora in loras if lora.set_id is not None]
-        keys = [lora.storage_key for lora in loras if lora.storage_key]
-        keys += list(await session.scalars(select(Photo.storage_key).where(
-            Photo.set_id.in_(set_ids), Photo.storage_key.is_not(None))))
+@dataclass(frozen=True)
+class _ModelPart:
+    """What of a user's models a model expiry takes, and what in flight it leaves alone."""
+    lora_ids: list[int]
+    set_ids: list[int]
+    files: list[str]
+    #: storage keys and folders of what stays: a training still queued, running or not yet
+    #: reconciled (its LoRA and preview folder), the outputs of the user's unfinished jobs
+    kept: tuple[str, ...]
+
+
+async def _model_part(session: AsyncSession, user_id: int) -> _ModelPart:
+    """Every model of the user goes, except one whose training is not over yet (its row is still
+    ``training``: queued, running, or ended but not yet brought up to date by the bot). The selfie
+    sets of the models that go go with them, except a set still collecting (a failed retraining's,
+    reopened so the user can try again) or training, and a set of a model that stays."""
+    prefix = user_prefix(user_id)
+    loras = (await session.scalars(select(LoraModel).where(LoraModel.user_id == user_id))).all()
+    staying = [lora for lora in loras if lora.status == LoraStatus.training]
+    going = [lora for lora in loras if lora.status != LoraStatus.training]
+    busy_sets = set(await session.scalars(select(SelfieSet.id).where(
+        SelfieSet.user_id == user_id, SelfieSet.status.in_((SetStatus.collecting, SetStatus.training)))))
+    busy_sets |= {lora.set_id for lora in staying if lora.set_id is not None}
+    set_ids = sorted({lora.set_id for lora in going if lora.set_id is not None} - busy_sets)
+    unfinished = (await session.scalars(select(Job).where(
+        Job.user_id == user_id, Job.state.not_in(FINAL_JOB_STATES)))).all()
+    kept: list[str] = [f"{prefix}loras/{lora.id}.safetensors" for lora in staying]
+    kept += [f"{prefix}previews/{lora.id}/" for lora in staying]
+    for job in unfinished:
+        payload = job.payload or {}
+        kept += [str(payload[name]) for name in ("lora_key", "output_prefix") if payload.get(name)]
+    kept += [lora.storage_key for lora in staying if lora.storage_key]
+    files = [lora.storage_key for lora in going if lora.storage_key]
+    files += list(await session.scalars(select(Photo.storage_key).where(
+        Photo.set_id.in_(set_ids), Photo.storage_key.is_not(None))))
+    return _ModelPart([lora.id for lora in going], set_ids, files, tuple(kept))
+
+
+def _is_kept(key: str, kept: tuple[str, ...]) -> bool:
+    """``key`` is one of the ``kept`` keys or lies in one of the kept folders (ending in ``/``)."""
+    return any(key == k or (k.endswith("/") and key.startswith(k)) for k in kept)
+
+
+async def _clear(storage: Storage, prefix: str, kept: tuple[str, ...]) -> int:
+    """Delete what lies under ``prefix`` except what is kept."""
+    if not any(k.startswith(prefix) for k in kept):
+        return await storage.delete_prefix(prefix)
     removed = 0
-    for key in keys:
+    for key in await storage.list(prefix):
+        if not _is_kept(key, kept):
+            await storage.delete(key)
+            removed += 1
+    return removed
+
+
+async def _strip_face_prints(session: AsyncSession, user_id: int) -> int:
+    """Finished jobs' payloads lose the selfies' face embeddings they carried (a training's, a
+    portrait's likeness references): they are needed only while the job runs."""
+    jobs = (await session.scalars(select(Job).where(
+        Job.user_id == user_id, Job.state.in_(FINAL_JOB_STATES)))).all()
+    stripped = 0
+    for job in jobs:
+        if job.payload and "reference_embeddings" in job.payload:
+            job.payload = {k: v for k, v in job.payload.items() if k != "reference_embeddings"}
+            stripped += 1
+    return stripped
+
+
+async def delete_model(database: Database, storage: Storage, user_id: int) -> int:
+    """The user's models, portraits and previews, the LoRA files of trainings that failed or were
+    cancelled, the selfie sets their models learnt from and the face embeddings finished jobs
+    carried; their account, credits, a training not over yet (its set, LoRA and preview) and a set
+    still collecting stay."""
+    prefix = user_prefix(user_id)
+    async with database.transaction() as session:
+        part = await _model_part(session, user_id)
+    removed = 0
+    for key in part.files:
         await storage.delete(key)
         removed += 1
-    removed += await storage.delete_prefix(f"{user_prefix(user_id)}outputs/")
+    for set_id in part.set_ids:  # files no photo row names any more (a store cut short)
+        removed += await storage.delete_prefix(f"{prefix}sets/{set_id}/")
+    for folder in ("outputs/", "previews/", "loras/"):
+        removed += await _clear(storage, f"{prefix}{folder}", part.kept)
     async with database.transaction() as session:
-        await session.execute(delete(OutputImage).where(OutputImage.user_id == user_id))
-        await session.execute(delete(LoraModel).where(LoraModel.user_id == user_id))
-        await session.execute(delete(SelfieSet).where(SelfieSet.id.in_(set_ids)))
-    log.info("retention: deleted the model(s), portraits and trained selfie sets of user %s (%d file(s))",
-             user_id, removed)
+        outputs = (await session.execute(select(OutputImage.id, OutputImage.storage_key).where(
+            OutputImage.user_id == user_id))).all()
+        gone = [row_id for row_id, key in outputs if not _is_kept(key, part.kept)]
+        await session.execute(delete(OutputImage).where(OutputImage.id.in_(gone)))
+        await session.execute(delete(LoraModel).where(LoraModel.id.in_(part.lora_ids)))
+        await session.execute(delete(SelfieSet).where(SelfieSet.id.in_(part.set_ids)))
+        stripped = await _strip_face_prints(session, user_id)
+    log.info("retention: deleted the model(s), portraits and trained selfie sets of user %s (%d file(s)); "
+             "face embeddings taken out of %d finished job(s)", user_id, removed, stripped)
     return removed
 
 

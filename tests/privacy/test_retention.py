@@ -179,3 +179,123 @@ def test_studio_retention_dry_run_lists_and_deletes_nothing(tmp_path, monkeypatc
     assert "would delete selfies of user 1, set 1: 3 photo file(s)" in result.output
     assert "model" not in result.output  # used 20 days ago: neither due nor announced
     assert len(asyncio.run(storage.list("users/1/"))) == 5
+
+
+FACE_PRINT = np.linspace(-0.2, 0.2, 128).tolist()
+
+
+async def test_an_expired_model_takes_its_previews_face_prints_and_a_failed_trainings_lora(database, storage):
+    """Nothing of the model outlives it: the quick preview's portraits (stored under previews/,
+    not outputs/), the selfies' face embeddings that finished jobs carried, and the LoRA file a
+    later training uploaded before it failed (its row has no storage key)."""
+    user_id = await trained_user(database, storage)
+    async with database.transaction() as session:
+        lora = await session.scalar(select(LoraModel))
+        train = await session.get(Job, lora.job_id)
+        train.payload = {"reference_embeddings": [FACE_PRINT] * 3, "lora_key": lora.storage_key}
+        paint = await session.scalar(select(Job).where(Job.kind == JobKind.generate))
+        paint.payload = {"style_id": "linkedin-headshot", "reference_embeddings": [FACE_PRINT] * 3}
+        preview = Job(user_id=user_id, kind=JobKind.preview, state=JobState.succeeded, correlation_id="p" * 32,
+                      payload={"reference_embeddings": [FACE_PRINT] * 3, "training_job_id": train.id,
+                               "output_prefix": f"users/{user_id}/previews/{lora.id}/"},
+                      created_at=READY - timedelta(minutes=9), finished_at=READY - timedelta(minutes=5))
+        failed = Job(user_id=user_id, kind=JobKind.train, state=JobState.cancelled, correlation_id="f" * 32,
+                     payload={"reference_embeddings": [FACE_PRINT] * 3}, created_at=READY + timedelta(days=2),
+                     finished_at=READY + timedelta(days=2))
+        session.add_all([preview, failed])
+        await session.flush()
+        preview_key = f"users/{user_id}/previews/{lora.id}/0-4x5.jpg"
+        await storage.put(preview_key, b"a preview portrait")
+        session.add(OutputImage(job_id=preview.id, user_id=user_id, style_id="x", storage_key=preview_key))
+        dead = LoraModel(user_id=user_id, job_id=failed.id, base_model="tiny", token="ohwx", class_word="man",
+                         status=LoraStatus.failed, created_at=READY + timedelta(days=2))
+        session.add(dead)
+        await session.flush()
+        await storage.put(f"users/{user_id}/loras/{dead.id}.safetensors", b"uploaded before the training failed")
+
+    found = await sweeper(database, storage, FakeMessenger()).run(READY + timedelta(days=91))
+    assert [m.user_id for m in found.models] == [user_id]
+    assert await storage.list(f"users/{user_id}/") == []
+    for model in (LoraModel, OutputImage, Photo, SelfieSet):
+        assert await count(database, model) == 0, model
+    async with database.transaction() as session:
+        payloads = [job.payload for job in (await session.scalars(select(Job))).all()]
+    assert len(payloads) == 4 and not any("reference_embeddings" in p for p in payloads)
+    assert payloads[0]["lora_key"] == f"users/{user_id}/loras/1.safetensors"  # the rest of a payload stays
+
+
+async def add_set(session, storage, user_id: int, status: SetStatus, photos: int) -> SelfieSet:
+    selfie_set = SelfieSet(user_id=user_id, status=status)
+    session.add(selfie_set)
+    await session.flush()
+    for n in range(photos):
+        key = f"users/{user_id}/sets/{selfie_set.id}/{n:064d}.jpg"
+        await storage.put(key, b"a new selfie")
+        session.add(Photo(set_id=selfie_set.id, position=n, sha256=f"{n:064d}", storage_key=key, accepted=True,
+                          face_embedding=np.ones(128).tobytes()))
+    return selfie_set
+
+
+async def test_an_expired_model_leaves_the_set_the_user_is_collecting_again(database, storage):
+    """A retraining failed; the bot reopened its set so the user can add photos and try again.
+    The old model expiring meanwhile takes its own set, never the one being collected."""
+    user_id = await trained_user(database, storage)
+    async with database.transaction() as session:
+        retry = await add_set(session, storage, user_id, SetStatus.collecting, photos=10)
+        failed = Job(user_id=user_id, kind=JobKind.train, state=JobState.failed, correlation_id="f" * 32,
+                     created_at=READY + timedelta(days=80), finished_at=READY + timedelta(days=80))
+        session.add(failed)
+        await session.flush()
+        session.add(LoraModel(user_id=user_id, set_id=retry.id, job_id=failed.id, base_model="tiny", token="ohwx",
+                              class_word="man", status=LoraStatus.failed, created_at=READY + timedelta(days=80)))
+        retry_id = retry.id
+
+    found = await sweeper(database, storage, FakeMessenger()).run(READY + timedelta(days=91))
+    assert [m.user_id for m in found.models] == [user_id]
+    assert await storage.list(f"users/{user_id}/") == [f"users/{user_id}/sets/{retry_id}/{n:064d}.jpg" for n in range(10)]
+    async with database.transaction() as session:
+        sets = (await session.scalars(select(SelfieSet))).all()
+        assert [(s.id, s.status) for s in sets] == [(retry_id, SetStatus.collecting)]
+        photos = (await session.scalars(select(Photo))).all()
+        assert len(photos) == 10 and all(p.set_id == retry_id and p.storage_key for p in photos)
+    assert await count(database, LoraModel) == 0
+
+
+async def test_an_expired_model_leaves_a_training_underway_alone(database, storage):
+    """A new training runs (and its quick preview waits) while the old model expires: its selfies,
+    its model row, its preview folder and its job's face prints stay; the old model goes."""
+    user_id = await trained_user(database, storage)
+    async with database.transaction() as session:
+        underway = await add_set(session, storage, user_id, SetStatus.training, photos=6)
+        training = Job(user_id=user_id, kind=JobKind.train, state=JobState.running, correlation_id="t" * 32,
+                       created_at=READY + timedelta(days=90, minutes=30))
+        session.add(training)
+        await session.flush()
+        new = LoraModel(user_id=user_id, set_id=underway.id, job_id=training.id, base_model="tiny", token="ohwx",
+                        class_word="man", created_at=READY + timedelta(days=90, minutes=30))
+        session.add(new)
+        await session.flush()
+        training.payload = {"reference_embeddings": [FACE_PRINT] * 6,
+                            "lora_key": f"users/{user_id}/loras/{new.id}.safetensors"}
+        preview = Job(user_id=user_id, kind=JobKind.preview, state=JobState.queued, correlation_id="p" * 32,
+                      payload={"reference_embeddings": [FACE_PRINT] * 6, "training_job_id": training.id,
+                               "output_prefix": f"users/{user_id}/previews/{new.id}/"},
+                      created_at=READY + timedelta(days=90, minutes=30))
+        session.add(preview)
+        await session.flush()
+        # what an earlier attempt of the training already stored
+        await storage.put(f"users/{user_id}/loras/{new.id}.safetensors", b"the model being trained")
+        ids = (underway.id, training.id, preview.id, new.id)
+    underway_id, training_id, preview_id, new_id = ids
+
+    found = await sweeper(database, storage, FakeMessenger()).run(READY + timedelta(days=91))
+    assert [m.user_id for m in found.models] == [user_id]
+    assert await storage.list(f"users/{user_id}/") == sorted(
+        [f"users/{user_id}/loras/{new_id}.safetensors"]
+        + [f"users/{user_id}/sets/{underway_id}/{n:064d}.jpg" for n in range(6)])
+    async with database.transaction() as session:
+        assert [lora.id for lora in (await session.scalars(select(LoraModel))).all()] == [new_id]
+        assert [s.id for s in (await session.scalars(select(SelfieSet))).all()] == [underway_id]
+        assert await session.scalar(select(func.count()).select_from(Photo)) == 6
+        for job_id in (training_id, preview_id):  # still needed while they run
+            assert len((await session.get(Job, job_id)).payload["reference_embeddings"]) == 6

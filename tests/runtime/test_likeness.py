@@ -5,6 +5,8 @@ what still falls short is not charged for, exactly once, and the chat says so.""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,11 +15,12 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.core.delivery import album_reply
-from db import credits
+from db import credits, job_status
 from db.models import CreditEntry, JobState, OutputImage
 from db.session import Database
 from db.storage import LocalStorage
 from engine import likeness
+from engine.errors import Cancelled
 from engine.gen_request import GeneratedImage
 from engine.intake import IntakeConfig, check_photo
 from engine.jobs import GenerateJob
@@ -223,3 +226,48 @@ async def test_a_real_training_paints_its_validation_portraits(
     # the tiny model paints no face: painted and looked at, but no figure (never a made-up one)
     assert result["validation_faces"] == 0 and result["likeness"] is None and result["likeness_baseline"] > 0.25
     assert "generator:tiny" in worker.cache  # warm for the user's first style
+
+
+class StoppedPainter(PhotoPainter):
+    """The validation portraits of a training that does not end well: the user cancels while they
+    are painted (the painter waits for the worker's cancel), or painting them fails."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__([])
+        self.how = how
+        self.validating = threading.Event()
+
+    def generate(self, request, progress=None, should_cancel=None):
+        self.validating.set()
+        if self.how == "fails":
+            raise RuntimeError("the GPU fell over while checking the likeness")
+        deadline = time.monotonic() + 30
+        while not should_cancel() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        raise Cancelled("validating", 0)
+
+
+@pytest.mark.parametrize("how", ["cancelled", "fails"])
+async def test_a_training_that_ends_while_checking_its_likeness_leaves_no_model_in_storage(
+    sqlite_database: Database, storage: LocalStorage, references, worker_with, how: str
+) -> None:
+    from engine.jobs import TrainJob
+    from tests.runtime.engine_jobs import store_photos
+
+    user = await make_user(sqlite_database, free=5)
+    keys = await store_photos(storage, user)
+    lora_key = f"users/{user}/loras/7.safetensors"
+    job_id = await enqueue_spec(sqlite_database, TrainJob(
+        user_id=user, photo_keys=keys, lora_key=lora_key, base_model="tiny", steps=2, seed=3,
+        reference_embeddings=references))
+    painter = StoppedPainter(how)
+    run = asyncio.create_task(worker_with(painter).run_next())
+    assert await asyncio.to_thread(painter.validating.wait, 120)
+    if how == "cancelled":
+        async with sqlite_database.transaction() as session:
+            assert await job_status.request_cancel(session, job_id, user_id=user) == job_status.CancelOutcome.requested
+    outcome = await run
+    assert outcome is not None and outcome.state == (JobState.cancelled if how == "cancelled" else JobState.failed)
+    # no model row will ever point at a LoRA of this training: none may be left in storage
+    assert not await storage.exists(lora_key)
+    assert await storage.list(f"users/{user}/") == sorted(keys)

@@ -92,9 +92,12 @@ def handle_train(spec: TrainJob, context: JobContext) -> TrainOutput:
         offline=options.offline, should_cancel=context.should_cancel,
         progress=lambda p: context.report("training", p.step, p.total, p.eta_s),
     )
-    context.report("finishing", result.steps, result.steps)
-    context.storage.put(spec.lora_key, result.lora_path.read_bytes())
     validation = validate_likeness(spec, context, model, result.lora_path)
+    context.report("finishing", result.steps, result.steps)
+    # Stored last: a training cancelled or failed before this (validation included) leaves no LoRA
+    # in storage, where no model row would ever point at it (only /delete would find it).
+    context.check_cancel("finishing", result.steps)
+    context.storage.put(spec.lora_key, result.lora_path.read_bytes())
     return TrainOutput(
         lora_key=spec.lora_key, base_model=model.name, token=config.token, class_word=config.class_word,
         steps=result.steps, final_loss=float(result.final_loss), seconds=round(result.seconds, 3),
