@@ -92,7 +92,8 @@ class StarsTill:
         """At start: every Stars payment Telegram holds for the bot is credited, and every refund
         taken back, once (a payment whose update was lost while the bot was down, or whose
         recording failed, is found here). Telegram lists them oldest first ("in chronological
-        order", an offset counting from the oldest), so a cursor in the database remembers how
+        order", an offset counting from the oldest; the Bot API server's TDLib asks for ascending
+        order for bots), so a cursor in the database remembers how
         many have been settled and each start reads on from there, at most ``MAX_STAR_PAGES``
         pages. Behind by more than that (a first start over a long history), it also settles the
         newest ``NEWEST_STAR_PAGES`` pages, and the cursor catches up over the next starts."""
