@@ -346,3 +346,17 @@ class AllowanceClaim(Base):
 
     account_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReadCursor(Base):
+    """How far the bot has read a platform's own append-only record (Telegram's Stars transactions,
+    oldest first): the next start reads on from ``position`` instead of from the beginning. Only
+    the reading pass that settled everything before ``position`` moves it (``db/cursors.py``)."""
+
+    __tablename__ = "read_cursors"
+
+    #: which record, e.g. ``telegram-stars:<bot id>``
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: how many entries, from the oldest, have been read and settled
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

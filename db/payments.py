@@ -16,6 +16,7 @@ allows it, and then it takes back what is left and keeps the shortfall on the pa
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,6 +106,15 @@ class Refunded:
 
 async def find(session: AsyncSession, platform: str, external_id: str) -> Payment | None:
     return await session.scalar(select(Payment).where(Payment.platform == platform, Payment.external_id == external_id))
+
+
+async def recorded(session: AsyncSession, platform: str, external_ids: Collection[str]) -> set[str]:
+    """Which of these charges have their row already (one query for a page of them)."""
+    if not external_ids:
+        return set()
+    found = await session.scalars(select(Payment.external_id).where(Payment.platform == platform,
+                                                                    Payment.external_id.in_(list(external_ids))))
+    return set(found.all())
 
 
 async def _balance_of(session: AsyncSession, user_id: int | None) -> int:

@@ -1,10 +1,12 @@
 """Selling for Telegram Stars: the pre-checkout answer, the payment and its refund notices as they
-arrive, the start-up pass over the bot's Stars transactions, and refundStarPayment. The decisions
+arrive, the start-up pass over the bot's Stars transactions (on from where the last start stopped),
+and refundStarPayment. The decisions
 are the core's (bot/core/shop.py, Studio.paid and .refunded); this turns Telegram's updates into them."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +18,8 @@ from bot.core import texts
 from bot.core.replies import Reply, UserRef
 from bot.core.shop import STARS, InvoicePayload, PlatformRefused
 from bot.core.studio import Studio
-from db.payments import Charge
+from db import cursors
+from db.payments import Charge, recorded
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,10 @@ PLATFORM = "telegram"
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 STAR_PAGE = 100  # getStarTransactions gives at most 100 at a time
 MAX_STAR_PAGES = 100
+"""Pages read on from the cursor at one start; a longer backlog is read over the next starts."""
+NEWEST_STAR_PAGES = 10
+"""With a backlog: the newest pages, read at every start until the cursor catches up (a payment
+made while the bot was down waits for no backlog)."""
 
 
 def user_of(update: Update) -> UserRef:
@@ -84,29 +91,93 @@ class StarsTill:
     async def reconcile(self) -> None:
         """At start: every Stars payment Telegram holds for the bot is credited, and every refund
         taken back, once (a payment whose update was lost while the bot was down, or whose
-        recording failed, is found here). Telegram lists them oldest first."""
-        credited = refunded = 0
+        recording failed, is found here). Telegram lists them oldest first ("in chronological
+        order", an offset counting from the oldest; the Bot API server's TDLib asks for ascending
+        order for bots), so a cursor in the database remembers how
+        many have been settled and each start reads on from there, at most ``MAX_STAR_PAGES``
+        pages. Behind by more than that (a first start over a long history), it also settles the
+        newest ``NEWEST_STAR_PAGES`` pages, and the cursor catches up over the next starts."""
+        done: Counter[str] = Counter()
         try:
-            for page in range(MAX_STAR_PAGES):
-                batch = await self.bot().get_star_transactions(offset=page * STAR_PAGE, limit=STAR_PAGE)
-                for transaction in batch.transactions:
-                    done = await self._reconcile(transaction)
-                    credited += done == "credited"
-                    refunded += done == "refunded"
-                if len(batch.transactions) < STAR_PAGE:
+            bot = self.bot()
+            name = cursor_name(bot)
+            async with self.studio.database.transaction() as session:
+                offset = await cursors.position(session, name)
+            # one page back: re-settling it costs little and survives a history that shifted a little
+            offset = max(0, offset - STAR_PAGE)
+            for _ in range(MAX_STAR_PAGES):
+                batch = await self._page(bot, offset)
+                await self._settle(batch, done)
+                offset += len(batch)
+                async with self.studio.database.transaction() as session:
+                    await cursors.advance(session, name, offset)
+                if len(batch) < STAR_PAGE:
                     break
+            else:
+                await self._settle_newest(bot, name, offset, done)
         except Exception as error:  # TelegramError, or a Bot API server without getStarTransactions
             log.warning("could not read the bot's Stars transactions (%s: %s); payments are credited as they arrive",
                         type(error).__name__, error)
             return
-        if credited or refunded:
+        if done["credited"] or done["refunded"]:
             log.warning("reconciled Stars transactions: %d payment(s) credited, %d refund(s) recorded late",
-                        credited, refunded)
+                        done["credited"], done["refunded"])
+
+    async def _settle_newest(self, bot: Bot, name: str, read: int, done: Counter[str]) -> None:
+        """The cursor stopped at ``read`` with more to come: settle the newest pages now (in order,
+        oldest of them first); those in between wait for the next starts (a refund among the newest
+        of a payment among them is settled again then, after its payment). Where nothing lies in
+        between, this simply reads on, and the cursor with it."""
+        end = await self._count(bot, read)
+        offset = max(read, end - NEWEST_STAR_PAGES * STAR_PAGE)
+        if offset > read:
+            log.warning("%d Stars transaction(s) not read yet; the newest %d now, the rest over the next starts",
+                        end - read, end - offset)
+        for _ in range(NEWEST_STAR_PAGES):
+            batch = await self._page(bot, offset)
+            await self._settle(batch, done)
+            offset += len(batch)
+            if offset - len(batch) == read:  # no gap behind this page
+                read = offset
+                async with self.studio.database.transaction() as session:
+                    await cursors.advance(session, name, read)
+            if len(batch) < STAR_PAGE:
+                break
+
+    async def _count(self, bot: Bot, known: int) -> int:
+        """How many transactions there are, knowing there are at least ``known``: one-transaction
+        probes, doubling the step until one finds nothing, then halving (about 2·log2 of the
+        backlog calls)."""
+        low, step = known, STAR_PAGE  # low: no fewer than this many
+        while await self._page(bot, low + step - 1, limit=1):
+            low, step = low + step, step * 2
+        high = low + step - 1  # nothing at this offset: at most this many
+        while low < high:
+            middle = (low + high) // 2
+            if await self._page(bot, middle, limit=1):
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+    @staticmethod
+    async def _page(bot: Bot, offset: int, limit: int = STAR_PAGE) -> list[StarTransaction]:
+        return list((await bot.get_star_transactions(offset=offset, limit=limit)).transactions)
+
+    async def _settle(self, batch: list[StarTransaction], done: Counter[str]) -> None:
+        """Each transaction, oldest first; a payment recorded before is passed over without a word
+        (re-reading it must not bring back the account of a buyer who has since used /delete)."""
+        async with self.studio.database.transaction() as session:
+            known = await recorded(session, PLATFORM, [t.id for t in batch if _payment_source(t) is not None])
+        for transaction in batch:
+            if transaction.id in known and _payment_source(transaction) is not None:
+                continue
+            done[await self._reconcile(transaction)] += 1
 
     async def _reconcile(self, transaction: StarTransaction) -> str:
-        source, receiver = transaction.source, transaction.receiver
-        if isinstance(source, TransactionPartnerUser) and source.invoice_payload:
-            ordered = InvoicePayload.decode(source.invoice_payload)
+        source, receiver = _payment_source(transaction), transaction.receiver
+        if source is not None:
+            ordered = InvoicePayload.decode(source.invoice_payload or "")
             if ordered is None:
                 return ""
             buyer = buyer_of(source.user)
@@ -131,6 +202,21 @@ class StarsTill:
     async def give_back(self, buyer: str, charge_id: str) -> None:
         """refundStarPayment; a charge Telegram had refunded already counts as done."""
         await refund_stars(self.bot(), buyer, charge_id)
+
+
+def _payment_source(transaction: StarTransaction) -> TransactionPartnerUser | None:
+    """The buyer's side of a payment for an invoice (None: a refund, a withdrawal, anything else)."""
+    source = transaction.source
+    if isinstance(source, TransactionPartnerUser) and source.invoice_payload:
+        return source
+    return None
+
+
+def cursor_name(bot: object) -> str:
+    """The read cursor of this bot's Stars transactions: another bot (a new token) starts afresh.
+    The bot id is the public part of the token, before the colon."""
+    token = getattr(bot, "token", "") or ""
+    return f"telegram-stars:{token.partition(':')[0]}"
 
 
 async def refund_stars(bot: object, buyer: str, charge_id: str) -> None:

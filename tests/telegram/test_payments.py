@@ -8,14 +8,19 @@ import asyncio
 import logging
 import sys
 import threading
+import time
 
+import pytest
 from sqlalchemy import select
 
+from bot.core.shop import InvoicePayload
+from bot.telegram import payments as stars
 from db import credits
 from db.models import CreditEntry, Payment, PaymentState, User
 from tests.telegram.conftest import TOKEN
 
 ALEX = 501
+BEA = 502
 ADMIN = 900
 PACKS = "small:10:250,big:50:1000"
 
@@ -265,6 +270,102 @@ async def test_a_payment_whose_update_was_lost_is_found_at_the_next_start(bot_fa
         await bot.settled(ALEX)
         assert await balance_of(bot, ALEX) == 10
         assert sum("Payment received" in text for text in bot.telegram.texts_to(ALEX)) == 1
+
+
+def star_payment(charge: str, user_id: int, name: str) -> dict:
+    """A Stars payment for the 10-credit pack as getStarTransactions lists it."""
+    return {"id": charge, "amount": 250, "date": int(time.time()),
+            "source": {"type": "user", "transaction_type": "invoice_payment",
+                       "user": {"id": user_id, "is_bot": False, "first_name": name, "language_code": "en"},
+                       "invoice_payload": InvoicePayload("small", 10, 250, str(user_id)).encode()}}
+
+
+def withdrawal(number: int) -> dict:
+    """A transaction that is none of the bot's sales (Stars withdrawn to Fragment)."""
+    return {"id": f"withdrawal-{number}", "amount": 1, "date": int(time.time()), "receiver": {"type": "fragment"}}
+
+
+def offsets_read(telegram, since: int) -> list[int]:
+    """The offsets of the whole-page getStarTransactions calls made after call number ``since``."""
+    return [int(params.get("offset") or 0) for method, params in telegram.calls[since:]
+            if method == "getStarTransactions" and int(params.get("limit") or 100) == 100]
+
+
+@pytest.fixture
+def passes(monkeypatch) -> list[str]:
+    """The start-up passes over the Stars transactions that have ended (the bot runs each in a task)."""
+    ended: list[str] = []
+    original = stars.StarsTill.reconcile
+
+    async def reconcile(self) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await original(self)
+        finally:
+            ended.append("ended")
+
+    monkeypatch.setattr(stars.StarsTill, "reconcile", reconcile)
+    return ended
+
+
+async def until_ended(passes: list[str], count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(passes) < count:
+        assert time.monotonic() < deadline, "the start-up pass over the Stars transactions never ended"
+        await asyncio.sleep(0.05)
+
+
+async def test_payments_missed_behind_a_long_history_are_all_credited_and_a_restart_reads_on(
+        bot_factory, telegram, monkeypatch, passes) -> None:
+    # 300 transactions a start, and the newest 100 on top while behind (10,000 and 1,000 in production)
+    monkeypatch.setattr(stars, "MAX_STAR_PAGES", 3)
+    monkeypatch.setattr(stars, "NEWEST_STAR_PAGES", 1)
+    history = telegram.star_transactions
+    history += [withdrawal(n) for n in range(320)]
+    history.append(star_payment("stxMISSEDold", ALEX, "Alex"))  # offset 320: past the first start's 300
+    history += [withdrawal(n) for n in range(320, 520)]
+    history.append(star_payment("stxMISSEDnew", BEA, "Bea"))  # the newest (521): paid while the bot was down
+    calls = len(telegram.calls)
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:  # 300 from the start, and the newest 100
+        receipt = await telegram.wait_for_text(BEA, "Payment received")
+        assert "you now have 10 credits" in receipt.text and "stxMISSEDnew" in receipt.text
+        await until_ended(passes, 1)
+        assert offsets_read(telegram, calls) == [0, 100, 200, 422]
+        star_calls = sum(method == "getStarTransactions" for method, _ in telegram.calls[calls:])
+        assert star_calls <= 4 + 20  # the pages, and finding the newest with a few one-transaction probes
+        assert not any("Payment received" in text for text in telegram.texts_to(ALEX))  # not reached yet
+    calls = len(telegram.calls)
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:  # on from 300 (one page back), not from 0
+        receipt = await telegram.wait_for_text(ALEX, "Payment received")
+        assert "you now have 10 credits" in receipt.text and "stxMISSEDold" in receipt.text
+        await until_ended(passes, 2)
+        assert offsets_read(telegram, calls) == [200, 300, 400, 500]  # the last 22: nothing left in between
+    calls = len(telegram.calls)
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:  # caught up: one page back, then the end
+        await until_ended(passes, 3)
+        await bot.settled(ALEX)
+        await bot.settled(BEA)
+        assert offsets_read(telegram, calls) == [422, 522]
+        assert await balance_of(bot, ALEX) == 10 and await balance_of(bot, BEA) == 10
+        for user in (ALEX, BEA):  # credited once each, over three starts that read some pages twice
+            assert sum("Payment received" in text for text in telegram.texts_to(user)) == 1
+        assert sorted(p.external_id for p in await payment_rows(bot)) == ["stxMISSEDnew", "stxMISSEDold"]
+
+
+async def test_a_restart_does_not_bring_back_a_buyer_who_deleted_their_account(bot_factory, passes) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        await telegram.pay(ALEX, await open_invoice(telegram))
+        await telegram.wait_for_text(ALEX, "Payment received")
+        await telegram.send_text(ALEX, "/delete")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "erases everything"), "Yes, delete")
+        await telegram.wait_for_text(ALEX, "everything of yours is gone")
+    calls = len(telegram.calls)
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:  # reads its one Stars payment again
+        await until_ended(passes, 2)
+        assert offsets_read(telegram, calls) == [0]
+        async with bot.services.database.transaction() as session:
+            assert await session.scalar(select(User).where(User.platform_user_id == str(ALEX))) is None
+        assert [p.user_id for p in await payment_rows(bot)] == [None]  # the payment stays, for the accounts
 
 
 async def test_a_refund_made_while_the_bot_was_down_is_taken_back_once(bot_factory) -> None:
