@@ -66,8 +66,10 @@ class Lease:
     remote_id: str | None = None
 
 
-#: each stage's share of a job's progress bar (preparing is quick: it shows 0 %)
-STAGE_SHARES = {"preparing": (0.0, 0.0), "training": (0.0, 0.9), "generating": (0.0, 0.9), "finishing": (0.9, 1.0)}
+#: each stage's share of a job's progress bar (preparing is quick: it shows 0 %; the likeness check after
+#: training and a likeness round after generating hold the bar where painting ended)
+STAGE_SHARES = {"preparing": (0.0, 0.0), "training": (0.0, 0.9), "generating": (0.0, 0.9), "validating": (0.9, 0.9),
+                "likeness": (0.9, 0.9), "finishing": (0.9, 1.0)}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,24 @@ def test_finishing_continues_where_generating_ended() -> None:
     assert ProgressUpdate("training", 500, 500).fraction == 0.9
 
 
+def test_the_likeness_stages_hold_the_bar_where_painting_ended() -> None:
+    """A training's likeness check and a generation's extra likeness round came after 90 % and showed
+    0 %: every stage a handler reports has its place on the bar."""
+    import ast
+    from pathlib import Path
+
+    from db.queue import STAGE_SHARES
+
+    assert ProgressUpdate("validating").fraction == ProgressUpdate("likeness", 1, 1).fraction == 0.9
+    reported = set()
+    for path in (Path(__file__).resolve().parents[2] / "engine" / "runtime" / "handlers").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "report"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                reported.add(node.args[0].value)
+    assert reported and reported <= STAGE_SHARES.keys()
+
+
 def test_a_step_count_that_steps_back_within_a_stage_is_held() -> None:
     tracker = ProgressTracker()
     tracker.update("generating", 21, 30)
