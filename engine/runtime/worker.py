@@ -524,14 +524,26 @@ class Worker:
     async def _fail(self, run: _Run, error: BaseException, seconds: float, extra: dict[str, Any]) -> Outcome:
         lease = run.lease
         if isinstance(error, Cancelled) and run.shutdown and not run.user_cancelled:
+            # Given back uncounted; or ended cancelled when the user's cancel landed meanwhile
+            # (before the monitor's next poll saw it): see queue.give_back.
             async with self.database.transaction() as session:
-                written = await queue.give_back(session, lease, count_attempt=False)
+                state = await queue.give_back(session, lease, count_attempt=False)
+                if state == JobState.cancelled:
+                    await job_results.record_failure(session, lease.job_id, lease.kind)
+            if state == JobState.cancelled:
+                log.info("job %s [%s]: interrupted by shutdown after its user cancelled it; cancelled",
+                         lease.job_id, lease.correlation_id, extra=extra)
+                return Outcome(lease.job_id, JobState.cancelled, "cancelled")
             log.info("job %s [%s]: interrupted by shutdown, back in the queue", lease.job_id, lease.correlation_id,
                      extra=extra)
-            return Outcome(lease.job_id, "requeued", written=written)
-        if isinstance(error, Cancelled) and run.user_cancelled:
+            return Outcome(lease.job_id, "requeued", written=state is not None)
+        if run.user_cancelled:
+            # The user asked to stop it (and was told their credits came back): whatever the
+            # handler ended with (stopped within a step, or an error such as out of memory on the
+            # way out), the job ends cancelled and refunded. It never goes back to the queue.
             log.info("job %s [%s]: cancelled by the user after %.1f s (%s)", lease.job_id, lease.correlation_id,
-                     seconds, error, extra=extra)
+                     seconds, error if isinstance(error, Cancelled) else f"it ended with {type(error).__name__}",
+                     extra=extra)
             return await self._write_failure(lease, Failure("cancelled", "cancelled by the user"),
                                              state=JobState.cancelled)
         failure = classify(error)
@@ -549,10 +561,18 @@ class Worker:
         failure = replace(failure, message=redact(failure.message))
         async with self.database.transaction() as session:
             if failure.retryable:
-                written = await queue.give_back(session, lease, count_attempt=True, error_code=failure.code,
-                                                error_message=failure.message[:1000])
-                state = "requeued" if lease.attempt < lease.max_attempts else JobState.failed
-                return Outcome(lease.job_id, str(state), failure.code, written)
+                left = await queue.give_back(session, lease, count_attempt=True, error_code=failure.code,
+                                             error_message=failure.message[:1000])
+                if left is None:  # the lease is no longer ours
+                    state = "requeued" if lease.attempt < lease.max_attempts else JobState.failed
+                    return Outcome(lease.job_id, str(state), failure.code, written=False)
+                if left == JobState.queued:
+                    return Outcome(lease.job_id, "requeued", failure.code)
+                # out of attempts (failed), or cancelled: the user's cancel landed before the
+                # monitor's next poll saw it, and a cancelled job never goes back to the queue
+                await job_results.record_failure(session, lease.job_id, lease.kind)
+                code = "cancelled" if left == JobState.cancelled else failure.code
+                return Outcome(lease.job_id, str(left), code)
             written = await queue.complete(
                 session, lease, state, error_code=failure.code, error_message=failure.message[:2000]
             )
