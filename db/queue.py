@@ -531,9 +531,11 @@ async def cancel_requested(session: AsyncSession, job_id: int) -> bool:
 
 
 
-async def unfinished_jobs(session: AsyncSession) -> list[tuple[int, str]]:
-    """(id, correlation id) of every job that may still run: its scratch folders are kept."""
-    rows = await session.execute(
-        select(Job.id, Job.correlation_id).where(Job.state.in_([JobState.queued, JobState.running]))
-    )
+async def unfinished_jobs(session: AsyncSession, job_ids: Sequence[int] | None = None) -> list[tuple[int, str]]:
+    """(id, correlation id) of every job that may still run (of those in ``job_ids``, if given):
+    their scratch folders are kept."""
+    query = select(Job.id, Job.correlation_id).where(Job.state.in_([JobState.queued, JobState.running]))
+    if job_ids is not None:
+        query = query.where(Job.id.in_(list(job_ids)))
+    rows = await session.execute(query)
     return [(job_id, correlation_id) for job_id, correlation_id in rows.all()]
