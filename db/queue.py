@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, false, func, literal, select, update
+from sqlalchemy import and_, bindparam, case, false, func, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import credits, jobs
@@ -42,6 +42,7 @@ JOBS = Job.__table__
 log = logging.getLogger(__name__)
 
 LEASE_EXPIRED = "lease_expired"
+CANCELLED_MESSAGE = "cancelled by the user"
 PREVIEW_PRIORITY = 1
 AGED_PRIORITY = 100  # ranks above every priority a job is given
 AGING_SECONDS = 600.0  # a job waiting this long goes ahead of previews
@@ -355,13 +356,15 @@ async def record_remote(session: AsyncSession, lease: Lease, backend: str, remot
     return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
-async def _hold(session: AsyncSession, lease: Lease) -> bool:
-    """Check (and, on PostgreSQL, row-lock) that the lease is still ours, inside the caller's transaction."""
+async def _hold(session: AsyncSession, lease: Lease) -> bool | None:
+    """Check (and, on PostgreSQL, row-lock) that the lease is still ours, inside the caller's
+    transaction. Returns whether the job's cancel was requested, or None when the lease is lost."""
     statement = (
-        update(Job).where(_owned(lease)).values(heartbeat_at=utcnow()).returning(Job.id)
+        update(Job).where(_owned(lease)).values(heartbeat_at=utcnow()).returning(Job.cancel_requested)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(statement)).scalar_one_or_none() is not None
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else bool(row[0])
 
 
 @functools.cache
@@ -422,29 +425,41 @@ async def give_back(
     count_attempt: bool = False,
     error_code: str = "attempts_exhausted",
     error_message: str = "",
-) -> bool:
-    """Return a leased job to the queue (worker shutting down, or a retryable error).
+) -> JobState | None:
+    """Return a leased job to the queue (worker shutting down, or a retryable error). Returns the
+    state the job is left in, or None (nothing written) when the lease is no longer ours.
 
     With ``count_attempt`` False the try does not count against ``max_attempts``. A job that has
-    no attempts left fails instead with ``error_code``, and its credits are refunded.
+    no attempts left fails instead with ``error_code``, and its credits are refunded. A job whose
+    user asked to cancel it never goes back: claims skip flagged jobs, so it would wait for ever
+    with its credits reserved. It ends cancelled and refunded, as the user was told.
     """
-    if not await _hold(session, lease):
-        return False
+    flagged = await _hold(session, lease)  # the row lock orders this against a concurrent cancel
+    if flagged is None:
+        return None
+    if flagged:
+        if not await complete(session, lease, JobState.cancelled, error_code="cancelled",
+                              error_message=CANCELLED_MESSAGE):
+            return None
+        return JobState.cancelled
     attempts = lease.attempt if count_attempt else lease.attempt - 1
     if attempts >= lease.max_attempts:
-        return await jobs.finish(
+        ended = await jobs.finish(
             session, lease.job_id, JobState.failed, error_code=error_code,
             error_message=f"{error_message} (gave up after {attempts} attempts)".lstrip(),
         )
-    return await jobs.transition(
+        return JobState.failed if ended else None
+    moved = await jobs.transition(
         session, lease.job_id, JobState.queued, expected=(JobState.running,), attempts=attempts,
         lease_owner=None, lease_expires_at=None, stage="queued", step=0, total_steps=0, progress=0.0, eta_seconds=None,
     )
+    return JobState.queued if moved else None
 
 
 async def reap_expired(session: AsyncSession, *, now: datetime | None = None) -> ReapReport:
     """Handle running jobs whose lease expired: back to the queue while attempts remain, else
-    failed with ``lease_expired`` and refunded; cancelled (refunded) if the user asked to cancel."""
+    failed with ``lease_expired`` and refunded; cancelled (refunded) if the user asked to cancel.
+    Queued jobs whose cancel was requested (which no claim takes) end cancelled and refunded too."""
     now = now or utcnow()
     report = ReapReport()
     expired = and_(Job.state == JobState.running, Job.lease_expires_at < now)
@@ -476,7 +491,7 @@ async def reap_expired(session: AsyncSession, *, now: datetime | None = None) ->
             report.remote_orphans.append((job_id, remote_backend, remote_id))
         if cancel_requested:
             if await jobs.finish(session, job_id, JobState.cancelled, error_code="cancelled",
-                                 error_message="cancelled by the user"):
+                                 error_message=CANCELLED_MESSAGE):
                 report.cancelled.append(job_id)
             continue
         message = f"the worker stopped responding {attempts} time(s); credits refunded"
@@ -484,7 +499,33 @@ async def reap_expired(session: AsyncSession, *, now: datetime | None = None) ->
             log.error("job %s [%s]: lease expired on the last attempt (%s), failed and refunded", job_id,
                       correlation_id, attempts, extra={"job_id": job_id, "error_id": correlation_id})
             report.failed.append(job_id)
+    await _end_cancelled_in_queue(session, report)
     return report
+
+
+async def _end_cancelled_in_queue(session: AsyncSession, report: ReapReport) -> None:
+    """Queued jobs whose cancel was requested: claims skip them, so nothing else would ever end
+    them (an older worker gave such a job back instead of ending it). Cancelled and refunded.
+
+    A cancel of a queued job ends it in the same transaction that flags it, so committed rows in
+    this state are always strays; the state guard of ``jobs.finish`` skips any a concurrent
+    cancel ended first, and the refund happens at most once (``credits.refund``)."""
+    stray = (
+        select(Job.id, Job.correlation_id, Job.remote_backend, Job.remote_id)
+        .where(Job.state == JobState.queued, Job.cancel_requested == true())
+        .order_by(Job.id)
+    )
+    if _is_postgres(session):
+        stray = stray.with_for_update(skip_locked=True)
+    for job_id, correlation_id, remote_backend, remote_id in (await session.execute(stray)).all():
+        if not await jobs.finish(session, job_id, JobState.cancelled, error_code="cancelled",
+                                 error_message=CANCELLED_MESSAGE):
+            continue
+        log.warning("job %s [%s]: was waiting in the queue with its cancel requested; cancelled and refunded",
+                    job_id, correlation_id, extra={"job_id": job_id, "error_id": correlation_id})
+        report.cancelled.append(job_id)
+        if remote_backend and remote_id:  # a retry would have resumed it; nobody will now
+            report.remote_orphans.append((job_id, remote_backend, remote_id))
 
 
 async def cancel_requested(session: AsyncSession, job_id: int) -> bool:
@@ -492,9 +533,11 @@ async def cancel_requested(session: AsyncSession, job_id: int) -> bool:
 
 
 
-async def unfinished_jobs(session: AsyncSession) -> list[tuple[int, str]]:
-    """(id, correlation id) of every job that may still run: its scratch folders are kept."""
-    rows = await session.execute(
-        select(Job.id, Job.correlation_id).where(Job.state.in_([JobState.queued, JobState.running]))
-    )
+async def unfinished_jobs(session: AsyncSession, job_ids: Sequence[int] | None = None) -> list[tuple[int, str]]:
+    """(id, correlation id) of every job that may still run (of those in ``job_ids``, if given):
+    their scratch folders are kept."""
+    query = select(Job.id, Job.correlation_id).where(Job.state.in_([JobState.queued, JobState.running]))
+    if job_ids is not None:
+        query = query.where(Job.id.in_(list(job_ids)))
+    rows = await session.execute(query)
     return [(job_id, correlation_id) for job_id, correlation_id in rows.all()]

@@ -7,7 +7,9 @@ the job FAILED and the worker maps the code back). Configuration comes from the 
 environment (the usual STUDIO_* settings: S3 storage, models dir, base model, device).
 
 Models stay loaded between requests served by one container (module-level cache); handlers run
-on one thread, off the SDK's event loop. Progress is sent with ``progress_update`` on the
+on one thread, off the SDK's event loop. A job's scratch folder goes when its request ends (done,
+failed, or cancelled); after a retryable failure it waits a while for a retry on this container,
+and every request first sweeps the folders of other jobs (the container runs one at a time). Progress is sent with ``progress_update`` on the
 platform (the status route shows it while the job is IN_PROGRESS).
 """
 
@@ -26,7 +28,7 @@ from engine.runtime.handlers.context import EngineOptions, JobContext, ModelCach
 from engine.runtime.handlers.errors import classify
 from engine.runtime.handlers.registry import execute
 from engine.runtime.progress import ProgressTracker
-from engine.runtime.scratch import remove_job_folder
+from engine.runtime.scratch import entries, remove_job_folder, sweep
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
 _CACHE = ModelCache()
 _STATE: dict[str, Any] = {}
 PROGRESS_SECONDS = 2.0
+#: how long a folder kept for a retry on this container (after a retryable failure) waits for it
+RETRY_KEEP_SECONDS = 900.0
 
 
 def configure(*, storage: Storage, options: EngineOptions) -> None:
@@ -77,10 +81,42 @@ def _remove_scratch(job_input: dict[str, Any]) -> None:
         log.warning("job %s: its scratch folder could not be removed", job_input.get("job_id"), exc_info=True)
 
 
+def _sweep_others(job_input: dict[str, Any]) -> None:
+    """Before a request runs (on the engine thread, so after the one before it has stopped):
+    every other job's folder goes. A container runs one request at a time, so those jobs are not
+    running here; a folder kept for a retry that went elsewhere (or never came) goes with them."""
+    try:
+        root = _configured()[1].work_dir
+        keep = [(int(job_input["job_id"]), str(job_input.get("correlation_id", "")))]
+        removed = sweep(root, entries(root), keep)
+        if removed:
+            log.info("removed %d scratch folder(s) of earlier jobs on this container", len(removed))
+    except Exception:
+        log.warning("sweeping the scratch folders of earlier jobs failed", exc_info=True)
+
+
+def _run(kind: str, payload: dict[str, Any], context: JobContext, job_input: dict[str, Any]) -> dict[str, Any]:
+    _sweep_others(job_input)
+    return execute(kind, payload, context)
+
+
+def _forget_later(job_input: dict[str, Any]) -> None:
+    """A folder kept for a retry on this container goes after ``RETRY_KEEP_SECONDS`` when no
+    request came meanwhile (the next request's sweep decides otherwise)."""
+    requests = _STATE.get("requests", 0)
+
+    def expire() -> None:
+        if _STATE.get("requests", 0) == requests:  # nothing ran since: the folder is not in use
+            _EXECUTOR.submit(_remove_scratch, job_input)
+
+    asyncio.get_running_loop().call_later(RETRY_KEEP_SECONDS, expire)
+
+
 async def handler(job: dict[str, Any]) -> dict[str, Any]:
     job_input = job.get("input") or {}
     correlation_id = str(job_input.get("correlation_id", ""))
     started = time.monotonic()
+    _STATE["requests"] = _STATE.get("requests", 0) + 1
     try:
         storage, options = _configured()
         loop = asyncio.get_running_loop()
@@ -92,10 +128,14 @@ async def handler(job: dict[str, Any]) -> dict[str, Any]:
         sender = _progress_sender(job, tracker)
         try:
             result = await loop.run_in_executor(
-                _EXECUTOR, execute, str(job_input["kind"]), dict(job_input.get("payload") or {}), context
+                _EXECUTOR, _run, str(job_input["kind"]), dict(job_input.get("payload") or {}), context, job_input
             )
-        except asyncio.CancelledError:  # the request was cancelled: stop the handler within a step
+        except asyncio.CancelledError:
+            # The request was cancelled (the user's cancel or /delete, or the job ended for good):
+            # stop the handler within a step; its folder goes once it has stopped (the engine
+            # thread runs one thing at a time, so the removal queued here runs after it).
             context.cancel_event.set()
+            _EXECUTOR.submit(_remove_scratch, job_input)
             raise
         finally:
             if sender is not None:
@@ -105,7 +145,9 @@ async def handler(job: dict[str, Any]) -> dict[str, Any]:
         return result
     except Exception as error:
         failure = classify(error)
-        if not failure.retryable:  # a retry on this container resumes from the folder; else it goes
+        if failure.retryable:  # a retry on this container resumes from the folder, if it comes soon
+            _forget_later(job_input)
+        else:
             _remove_scratch(job_input)
         log.error("job %s [%s]: failed on RunPod with %s", job_input.get("job_id"), correlation_id, failure.code,
                   exc_info=None if failure.expected else error)

@@ -3,7 +3,8 @@ have (its id, never handed out twice, and its 128-bit correlation id), that goes
 
 A job's folder lives while the job may still run (a retry on this machine resumes its training
 checkpoint from it) and is removed when the job reaches a final state, or when its rows are gone
-(the user deleted everything). A worker sweeps the folders of jobs that are over at start.
+(the user deleted everything). A worker sweeps the folders of jobs that are over at start and
+periodically (a job whose retry ran on another worker left its folder here).
 Files are written to a temporary name and renamed, so a killed writer never leaves half a file.
 """
 

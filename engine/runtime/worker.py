@@ -39,8 +39,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import select
+
 from db import job_results, queue
-from db.models import Job, JobState, User
+from db.models import FINAL_JOB_STATES, Job, JobState, User
 from db.queue import Lease
 from db.session import Database
 from db.storage import Storage
@@ -65,6 +67,8 @@ class WorkerConfig:
     tick_seconds: float = 0.5  # heartbeat + progress write + cancel poll while a job runs
     idle_seconds: float = 0.5  # wait between polls of an empty queue
     reap_seconds: float = 5.0
+    #: how often the work dir is swept of the scratch folders of jobs that are over (and at start)
+    sweep_seconds: float = 60.0
     kinds: tuple[str, ...] | None = None
     #: most images one generation pipeline call holds when compatible queued generation jobs are
     #: claimed together with the one claimed (local backend only); 0 turns batching off
@@ -139,6 +143,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._runs: set[_Run] = set()
         self._last_reap = float("-inf")
+        self._last_sweep = float("-inf")
         self.processed = 0
         #: the outcomes of the last ``run_next``: one, or one per job of a batch (the lead first)
         self.last_outcomes: list[Outcome] = []
@@ -162,10 +167,7 @@ class Worker:
         number of jobs this worker finished."""
         log.info("worker %s started (backend %s, %d slot(s), lease %.0f s)", self.worker_id, self.backend.name,
                  self.backend.slots, self.config.lease_seconds)
-        try:
-            await self.sweep_scratch()
-        except Exception:
-            log.exception("worker %s: sweeping old scratch folders failed", self.worker_id)
+        await self._maybe_sweep()
         # Every slot ends before run() does, also when one raised: the others are then giving
         # their jobs back (stop(interrupt=True)) and must not be cut off mid-transaction.
         results = await asyncio.gather(*(self._slot(drain) for _ in range(max(1, self.backend.slots))),
@@ -211,6 +213,7 @@ class Worker:
     async def _next(self) -> Outcome | _ClaimFailed | None:
         """``run_next``, telling a failed claim (``_CLAIM_FAILED``) from an empty queue (None)."""
         await self._maybe_reap()
+        await self._maybe_sweep()
         try:
             async with self.database.transaction() as session:
                 lease = await queue.claim(
@@ -293,18 +296,33 @@ class Worker:
 
     # --- scratch folders -------------------------------------------------------------------------
     async def sweep_scratch(self) -> list[str]:
-        """Remove the scratch folders of jobs that are over (or gone) from this machine's work dir."""
+        """Remove from this machine's work dir the scratch folders of jobs that are over (or gone),
+        and anything else that is no job's folder. The folders of jobs that may still run (queued,
+        or running: here, where a retry resumes its checkpoint, or on another worker process that
+        shares this work dir) stay. Runs at start and every ``sweep_seconds``: a job whose last
+        attempt here ended retryable and that then ended on another worker leaves its folder here."""
         root = self.options.work_dir
         names = scratch.entries(root)  # listed before the jobs are read: see scratch.sweep
         if not names:
             return []
+        ids = sorted({parsed[0] for name in names if (parsed := scratch.parse_folder(name)) is not None})
         async with self.database.transaction() as session:
-            live = await queue.unfinished_jobs(session)
+            live = await queue.unfinished_jobs(session, ids) if ids else []
         removed = await asyncio.to_thread(scratch.sweep, root, names, live)
         if removed:
             log.info("worker %s: removed %d scratch folder(s) of finished or deleted jobs", self.worker_id,
                      len(removed))
         return removed
+
+    async def _maybe_sweep(self) -> None:
+        now = time.monotonic()
+        if now - self._last_sweep < self.config.sweep_seconds:
+            return
+        self._last_sweep = now
+        try:
+            await self.sweep_scratch()
+        except Exception:
+            log.exception("worker %s: sweeping old scratch folders failed", self.worker_id)
 
     async def _job_gone(self, lease: Lease) -> bool:
         try:
@@ -315,20 +333,29 @@ class Worker:
             return False
 
     async def _tidy(self, lease: Lease, outcome: Outcome) -> None:
-        """After a job's outcome: its scratch folder goes when the job is over; a job whose rows are
-        gone (its user deleted everything while it ran) also takes what it stored with it."""
-        final = outcome.state in FINAL_OUTCOMES and outcome.written
-        if outcome.state == "lost":
-            job_gone, user_gone = await self._job_gone(lease), False
-            if job_gone:
+        """After every outcome on this machine: the job's scratch folder goes unless the job may
+        still run (back in the queue, or handed on: a retry here resumes its checkpoint; the sweep
+        takes the folder once the job is over). The job's state is read back rather than taken
+        from the outcome, which cannot tell, e.g., a job that failed because its user's /delete
+        took its files (nothing written: its rows were gone) from one handed on. A job whose user
+        is gone also takes what it stored with it."""
+        if outcome.state in FINAL_OUTCOMES and outcome.written:
+            over = True
+        else:
+            try:
                 async with self.database.transaction() as session:
-                    user_gone = await session.get(User, lease.user_id) is None
+                    state = await session.scalar(select(Job.state).where(Job.id == lease.job_id))
+                    user_gone = state is None and await session.get(User, lease.user_id) is None
+            except Exception:
+                log.warning("job %s: could not tell whether it is over; the sweep will tell", lease.job_id,
+                            exc_info=True)
+                return
             if user_gone:
                 removed = await self.storage.delete_user(lease.user_id)
                 log.info("job %s [%s]: its user was deleted while it ran; %d stored object(s) it left removed",
                          lease.job_id, lease.correlation_id, removed)
-            final = job_gone
-        if final:
+            over = state is None or state in FINAL_JOB_STATES
+        if over:
             await asyncio.to_thread(scratch.remove_job_folder, self.options.work_dir, lease.job_id,
                                     lease.correlation_id)
 
@@ -524,14 +551,26 @@ class Worker:
     async def _fail(self, run: _Run, error: BaseException, seconds: float, extra: dict[str, Any]) -> Outcome:
         lease = run.lease
         if isinstance(error, Cancelled) and run.shutdown and not run.user_cancelled:
+            # Given back uncounted; or ended cancelled when the user's cancel landed meanwhile
+            # (before the monitor's next poll saw it): see queue.give_back.
             async with self.database.transaction() as session:
-                written = await queue.give_back(session, lease, count_attempt=False)
+                state = await queue.give_back(session, lease, count_attempt=False)
+                if state == JobState.cancelled:
+                    await job_results.record_failure(session, lease.job_id, lease.kind)
+            if state == JobState.cancelled:
+                log.info("job %s [%s]: interrupted by shutdown after its user cancelled it; cancelled",
+                         lease.job_id, lease.correlation_id, extra=extra)
+                return Outcome(lease.job_id, JobState.cancelled, "cancelled")
             log.info("job %s [%s]: interrupted by shutdown, back in the queue", lease.job_id, lease.correlation_id,
                      extra=extra)
-            return Outcome(lease.job_id, "requeued", written=written)
-        if isinstance(error, Cancelled) and run.user_cancelled:
+            return Outcome(lease.job_id, "requeued", written=state is not None)
+        if run.user_cancelled:
+            # The user asked to stop it (and was told their credits came back): whatever the
+            # handler ended with (stopped within a step, or an error such as out of memory on the
+            # way out), the job ends cancelled and refunded. It never goes back to the queue.
             log.info("job %s [%s]: cancelled by the user after %.1f s (%s)", lease.job_id, lease.correlation_id,
-                     seconds, error, extra=extra)
+                     seconds, error if isinstance(error, Cancelled) else f"it ended with {type(error).__name__}",
+                     extra=extra)
             return await self._write_failure(lease, Failure("cancelled", "cancelled by the user"),
                                              state=JobState.cancelled)
         failure = classify(error)
@@ -549,10 +588,18 @@ class Worker:
         failure = replace(failure, message=redact(failure.message))
         async with self.database.transaction() as session:
             if failure.retryable:
-                written = await queue.give_back(session, lease, count_attempt=True, error_code=failure.code,
-                                                error_message=failure.message[:1000])
-                state = "requeued" if lease.attempt < lease.max_attempts else JobState.failed
-                return Outcome(lease.job_id, str(state), failure.code, written)
+                left = await queue.give_back(session, lease, count_attempt=True, error_code=failure.code,
+                                             error_message=failure.message[:1000])
+                if left is None:  # the lease is no longer ours
+                    state = "requeued" if lease.attempt < lease.max_attempts else JobState.failed
+                    return Outcome(lease.job_id, str(state), failure.code, written=False)
+                if left == JobState.queued:
+                    return Outcome(lease.job_id, "requeued", failure.code)
+                # out of attempts (failed), or cancelled: the user's cancel landed before the
+                # monitor's next poll saw it, and a cancelled job never goes back to the queue
+                await job_results.record_failure(session, lease.job_id, lease.kind)
+                code = "cancelled" if left == JobState.cancelled else failure.code
+                return Outcome(lease.job_id, str(left), code)
             written = await queue.complete(
                 session, lease, state, error_code=failure.code, error_message=failure.message[:2000]
             )

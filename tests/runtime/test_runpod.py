@@ -19,9 +19,11 @@ from db.storage import LocalStorage
 from engine.runtime import runpod_handler
 from engine.runtime.backends.runpod import RunPodBackend
 from engine.runtime.backends.runpod_client import STATE_MAP, RemoteState, RunPodClient, RunPodError
+from engine.runtime.handlers import registry
 from engine.runtime.handlers.context import EngineOptions
 from engine.jobs import NoopJob
 from engine.runtime.worker import Worker, WorkerConfig
+from tests.runtime import gated
 from tests.runtime.fake_runpod import FakeRunPod
 from tests.runtime.helpers import assert_books_balance, balance, enqueue_noop, get, make_user
 
@@ -81,6 +83,56 @@ async def test_the_handler_reports_errors_with_our_code(configured_handler: Any)
     bad = await configured_handler({"id": "rp-3", "input": {"kind": "paint", "payload": {}, "job_id": 1}})
     assert json.loads(bad["error"])["code"] == "invalid_request"
 
+
+
+def remote_files(tmp_path: Path) -> list[str]:
+    root = tmp_path / "remote-work"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+async def test_a_cancelled_request_leaves_no_scratch_on_the_container(configured_handler: Any, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's /cancel or /delete cancels the RunPod request (the handler sees CancelledError):
+    the job stops within a step, and its folder (the user's LoRA copy) goes once it has stopped."""
+    monkeypatch.setitem(registry.HANDLERS, "noop", gated.HANDLER)
+    gate = gated.reset(ending="step")
+    request = asyncio.create_task(configured_handler({"id": "rp-4", "input": noop_input(5)}))
+    await asyncio.to_thread(gate.started.wait, 10)
+    assert remote_files(tmp_path) == [f"job-5-c0ffee00/{gated.SCRATCH_FILE}"]
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    gate.open.set()
+    await asyncio.get_running_loop().run_in_executor(runpod_handler._EXECUTOR, lambda: None)  # the engine thread
+    assert remote_files(tmp_path) == []
+
+
+async def test_a_folder_kept_for_a_retry_goes_when_another_job_comes(configured_handler: Any, tmp_path: Path) -> None:
+    """After a retryable failure the folder waits for a retry on this container (which resumes
+    from it); the container's next request for another job sweeps it."""
+    failing = noop_input(8, scratch=True, fail="CUDA out of memory", fail_retryable=True)
+    assert json.loads((await configured_handler({"id": "rp-5", "input": failing}))["error"])["retryable"]
+    assert remote_files(tmp_path) == ["job-8-c0ffee00/scratch.bin"]
+    again = await configured_handler({"id": "rp-6", "input": failing})  # the retry finds it; kept again
+    assert json.loads(again["error"])["retryable"] and remote_files(tmp_path) == ["job-8-c0ffee00/scratch.bin"]
+    other = noop_input(9)
+    assert await configured_handler({"id": "rp-7", "input": other}) == {"steps": 1, "attempt": 1, "result_key": None}
+    assert remote_files(tmp_path) == []
+
+
+
+async def test_a_folder_kept_for_a_retry_that_never_comes_goes_after_a_while(
+        configured_handler: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runpod_handler, "RETRY_KEEP_SECONDS", 1.0)
+    failing = noop_input(8, scratch=True, fail="CUDA out of memory", fail_retryable=True)
+    await configured_handler({"id": "rp-8", "input": failing})
+    await asyncio.sleep(0.5)
+    await configured_handler({"id": "rp-9", "input": failing})  # the retry came: the first timer lets it be
+    await asyncio.sleep(0.75)  # the first timer is due, the second not yet
+    assert remote_files(tmp_path) == ["job-8-c0ffee00/scratch.bin"]
+    await asyncio.sleep(1.0)  # no further retry: it goes
+    await asyncio.get_running_loop().run_in_executor(runpod_handler._EXECUTOR, lambda: None)
+    assert remote_files(tmp_path) == []
 
 async def test_client_submit_poll_health(client: RunPodClient, fake: FakeRunPod) -> None:
     remote_id = await client.submit(noop_input(steps=2))
