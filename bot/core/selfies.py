@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -193,6 +193,13 @@ class SelfieBook:
                 photo.verdict_code = None if verdict.ok else str(verdict.code)
                 photo.verdict_message = verdict.message
         return report
+
+    async def forget_refused_faces(self, session: AsyncSession, set_id: int) -> None:
+        """Once a set has trained a model it is judged for good: the face prints of the photos it
+        refused (someone else, a second person, a blurred face) are of no more use, and they may be
+        of people who never agreed to be here. The accepted ones rank the model's portraits."""
+        await session.execute(update(Photo).where(Photo.set_id == set_id, Photo.accepted.is_(False))
+                              .values(face_embedding=None))
 
     async def reopen(self, session: AsyncSession, selfie_set: SelfieSet) -> None:
         """A set whose training ended without a model collects again. Photos the user sent while it

@@ -629,6 +629,7 @@ class Studio:
         if selfie_set is not None and selfie_set.status == SetStatus.training:
             if succeeded:
                 selfie_set.status = SetStatus.trained
+                await self.selfies.forget_refused_faces(session, selfie_set.id)
             else:
                 await self.selfies.reopen(session, selfie_set)
         return lora

@@ -72,7 +72,7 @@ CONSENT_ALREADY = "You've already confirmed — send your selfies whenever you'r
 def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: bool = False) -> str:
     """/privacy, with the retention this install is configured for (0 days: kept until deleted)."""
     selfies = (f"Your selfies are deleted {plural(selfie_days, 'day')} after your model is ready; a face print "
-               "of each (numbers, no picture) stays with your model to pick the portraits most like you."
+               "of each photo I used (numbers, no picture) stays with your model to pick the portraits most like you."
                if selfie_days else "Your selfies stay until you delete them.")
     models = (f"Your model and portraits are deleted after {plural(model_days, 'day')} without use"
               + (f"; I'll tell you {plural(notice_days, 'day')} before." if notice_days else ".")
