@@ -10,6 +10,9 @@
   is not over yet stays: a set still collecting (a failed retraining's, reopened) or training, a
   training underway with its model row, LoRA and preview, and the outputs of unfinished jobs.
 
+- Selfies of a set that never trained a model (the user sent some and went away, or a training
+  failed and they did not come back) go ``unused_selfie_days`` after the newest of them arrived.
+
 ``plan`` only reads (``studio retention --dry-run`` prints it); ``apply`` deletes, each user's part
 in its own transaction after its files, so a sweep stopped halfway is finished by the next one.
 Both take ``now``: tests move the clock instead of waiting.
@@ -36,11 +39,12 @@ class Policy:
     selfie_days: int = 7  # 0: kept until the user deletes them
     model_days: int = 90
     notice_days: int = 7
+    unused_selfie_days: int = 30  # selfies of a set that never trained a model; 0: kept
 
     @classmethod
     def from_settings(cls, settings: object) -> Policy:
         return cls(getattr(settings, "selfie_retention_days"), getattr(settings, "model_retention_days"),
-                   getattr(settings, "expiry_notice_days"))
+                   getattr(settings, "expiry_notice_days"), getattr(settings, "unused_selfie_retention_days"))
 
 
 @dataclass(frozen=True)
@@ -59,15 +63,20 @@ class Plan:
     models: list[ExpiringModel] = field(default_factory=list)
     #: models whose owner is to be told now that they will go
     notices: list[ExpiringModel] = field(default_factory=list)
+    #: (user id, set id, photos) of sets still collecting whose newest photo is older than the cutoff
+    unused: list[tuple[int, int, int]] = field(default_factory=list)
+    #: photos that arrived up to this moment belong to an unused set (newer ones stay)
+    unused_cutoff: datetime | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.selfies or self.models or self.notices)
+        return bool(self.selfies or self.models or self.notices or self.unused)
 
     def lines(self) -> list[str]:
         out = [f"selfies of user {u}, set {s}: {n} photo file(s)" for u, s, n in self.selfies]
         out += [f"model {m.lora_id} of user {m.user_id} (last used {m.last_used:%Y-%m-%d}) with its portraits "
                 "and selfie sets" for m in self.models]
         out += [f"notice to user {m.user_id}: model {m.lora_id} goes on {m.expires_at:%Y-%m-%d}" for m in self.notices]
+        out += [f"unused selfies of user {u}, set {s}: {n} photo(s), never trained on" for u, s, n in self.unused]
         return out
 
 
@@ -103,6 +112,15 @@ async def plan(session: AsyncSession, policy: Policy, now: datetime) -> Plan:
             .where(LoraModel.status == LoraStatus.ready, Job.finished_at <= cutoff, Photo.storage_key.is_not(None))
             .group_by(SelfieSet.user_id, SelfieSet.id).order_by(SelfieSet.id))
         found.selfies = [(user_id, set_id, count) for user_id, set_id, count in rows.all()]
+    if policy.unused_selfie_days:
+        found.unused_cutoff = cutoff = now - timedelta(days=policy.unused_selfie_days)
+        rows = await session.execute(
+            select(SelfieSet.user_id, SelfieSet.id, func.count(Photo.id))
+            .join(Photo, Photo.set_id == SelfieSet.id)
+            .where(SelfieSet.status == SetStatus.collecting)
+            .group_by(SelfieSet.user_id, SelfieSet.id).having(func.max(Photo.created_at) <= cutoff)
+            .order_by(SelfieSet.id))
+        found.unused = [(user_id, set_id, count) for user_id, set_id, count in rows.all()]
     if policy.model_days:
         keep_for = timedelta(days=policy.model_days)
         for lora, last_used in await _last_uses(session):
@@ -125,6 +143,23 @@ async def delete_selfies(database: Database, storage: Storage, user_id: int, set
         await session.execute(update(Photo).where(Photo.set_id == set_id).values(
             storage_key=None, original_name="", perceptual_hash=""))
     log.info("retention: deleted %d selfie file(s) of user %s, set %s", len(keys), user_id, set_id)
+    return len(keys)
+
+
+async def delete_unused_selfies(database: Database, storage: Storage, user_id: int, set_id: int,
+                                cutoff: datetime) -> int:
+    """A set that never trained a model, untouched since ``cutoff``: its photos go, files, face prints
+    and all (one sent after the plan was made stays, and the set with it)."""
+    async with database.transaction() as session:
+        photos = (await session.execute(select(Photo.id, Photo.storage_key).where(
+            Photo.set_id == set_id, Photo.created_at <= cutoff))).all()
+    keys = [key for _, key in photos if key]
+    for key in keys:
+        await storage.delete(key)
+    async with database.transaction() as session:
+        await session.execute(delete(Photo).where(Photo.id.in_([photo_id for photo_id, _ in photos])))
+    log.info("retention: deleted %d unused selfie(s) (%d file(s)) of user %s, set %s", len(photos), len(keys),
+             user_id, set_id)
     return len(keys)
 
 
@@ -236,4 +271,7 @@ async def apply(database: Database, storage: Storage, found: Plan) -> int:
         removed += await delete_selfies(database, storage, user_id, set_id)
     for model in found.models:
         removed += await delete_model(database, storage, model.user_id)
+    for user_id, set_id, _ in found.unused:
+        assert found.unused_cutoff is not None
+        removed += await delete_unused_selfies(database, storage, user_id, set_id, found.unused_cutoff)
     return removed

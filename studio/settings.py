@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     model_retention_days: int = Field(
         90, ge=0, description="A model and its portraits are deleted after this many days without use (0: kept).")
     expiry_notice_days: int = Field(7, ge=0, description="Days before a model is deleted that its owner is told.")
+    unused_selfie_retention_days: int = Field(
+        30, ge=0, description="Selfies never trained on are deleted this many days after the last one arrived (0: kept).")
     retention_sweep_minutes: float = Field(60, gt=0, description="How often the retention sweep runs.")
 
     # --- engine --------------------------------------------------------------------------------

@@ -48,9 +48,9 @@ class RetentionSweeper:
             await self._tell(notice, now)
         removed = await retention.apply(database, storage, found)
         await sweep_orphans(database, storage)  # files a /delete could not remove at the time
-        if found.selfies or found.models:
-            log.info("retention sweep: %d selfie set(s), %d model(s), %d file(s) deleted", len(found.selfies),
-                     len(found.models), removed)
+        if found.selfies or found.models or found.unused:
+            log.info("retention sweep: %d selfie set(s), %d model(s), %d unused set(s), %d file(s) deleted",
+                     len(found.selfies), len(found.models), len(found.unused), removed)
         return found
 
     async def _tell(self, notice: retention.ExpiringModel, now: datetime) -> None:

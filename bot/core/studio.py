@@ -188,7 +188,8 @@ class Studio:
     async def _privacy(self, user: UserRef, _args: list[str]) -> list[Reply]:
         settings = self.settings
         return await self._reply(texts.privacy(settings.selfie_retention_days, settings.model_retention_days,
-                                               settings.expiry_notice_days, selling=self.selling(user.platform)))
+                                               settings.expiry_notice_days, selling=self.selling(user.platform),
+                                               unused_selfie_days=settings.unused_selfie_retention_days))
 
     async def _credits(self, user: UserRef, _args: list[str]) -> list[Reply]:
         async with self.database.transaction() as session:

@@ -69,11 +69,15 @@ BUTTON_CONSENT = "✅ I confirm"
 CONSENT_THANKS = "Thank you! Now send me {min_photos}–{max_photos} selfies (as files for the best quality)."
 CONSENT_ALREADY = "You've already confirmed — send your selfies whenever you're ready."
 
-def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: bool = False) -> str:
+def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: bool = False,
+            unused_selfie_days: int = 0) -> str:
     """/privacy, with the retention this install is configured for (0 days: kept until deleted)."""
     selfies = (f"Your selfies are deleted {plural(selfie_days, 'day')} after your model is ready; a face print "
                "of each photo I used (numbers, no picture) stays with your model to pick the portraits most like you."
                if selfie_days else "Your selfies stay until you delete them.")
+    if unused_selfie_days:
+        selfies += (f" Selfies you send but never train a model on are deleted {plural(unused_selfie_days, 'day')} "
+                    "after the last one arrived.")
     models = (f"Your model and portraits are deleted after {plural(model_days, 'day')} without use"
               + (f"; I'll tell you {plural(notice_days, 'day')} before." if notice_days else ".")
               if model_days else "Your model and portraits stay until you delete them.")

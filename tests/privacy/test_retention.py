@@ -24,7 +24,7 @@ from db.storage import LocalStorage
 from db.users import get_or_create_user
 
 READY = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-POLICY = retention.Policy(selfie_days=7, model_days=90, notice_days=7)
+POLICY = retention.Policy(selfie_days=7, model_days=90, notice_days=7, unused_selfie_days=0)
 
 
 @dataclass
@@ -85,7 +85,7 @@ async def trained_user(database, storage, ready: datetime = READY) -> int:
 
 def sweeper(database, storage, messenger) -> RetentionSweeper:
     settings = SimpleNamespace(selfie_retention_days=7, model_retention_days=90, expiry_notice_days=7,
-                               retention_sweep_minutes=60)
+                               unused_selfie_retention_days=0, retention_sweep_minutes=60)
     return RetentionSweeper(SimpleNamespace(settings=settings, database=database, storage=storage), messenger)
 
 
@@ -299,3 +299,35 @@ async def test_an_expired_model_leaves_a_training_underway_alone(database, stora
         assert await session.scalar(select(func.count()).select_from(Photo)) == 6
         for job_id in (training_id, preview_id):  # still needed while they run
             assert len((await session.get(Job, job_id)).payload["reference_embeddings"]) == 6
+
+
+async def test_selfies_never_trained_on_go_a_month_after_the_last_one(database, storage):
+    """A user who sent some selfies and went away (or whose training failed and who never came
+    back) had them kept for ever: they go 30 days after the newest arrived; one sent later stays."""
+    policy = retention.Policy(selfie_days=7, model_days=90, notice_days=7, unused_selfie_days=30)
+    sent = READY
+    async with database.transaction() as session:
+        user, _ = await get_or_create_user(session, "telegram", "502")
+        selfie_set = SelfieSet(user_id=user.id, status=SetStatus.collecting)
+        session.add(selfie_set)
+        await session.flush()
+        for n in range(2):
+            key = f"users/{user.id}/sets/{selfie_set.id}/{n}.jpg"
+            await storage.put(key, b"a face")
+            session.add(Photo(set_id=selfie_set.id, position=n, sha256=f"{n}" * 64, storage_key=key, accepted=True,
+                              face_embedding=np.ones(128).tobytes(), created_at=sent + timedelta(days=n)))
+        user_id, set_id = user.id, selfie_set.id
+    async with database.transaction() as session:
+        assert not (await retention.plan(session, policy, sent + timedelta(days=30))).unused  # the newest is 29 days old
+        due = await retention.plan(session, policy, sent + timedelta(days=31, minutes=1))
+    assert due.unused == [(user_id, set_id, 2)] and "never trained on" in due.lines()[0]
+    async with database.transaction() as session:  # one more arrives after the plan was made: it stays
+        key = f"users/{user_id}/sets/{set_id}/late.jpg"
+        await storage.put(key, b"a face")
+        session.add(Photo(set_id=set_id, position=3, sha256="9" * 64, storage_key=key, accepted=True,
+                          created_at=sent + timedelta(days=31, minutes=2)))
+    assert await retention.apply(database, storage, due) == 2
+    assert await storage.list(f"users/{user_id}/") == [key]
+    async with database.transaction() as session:
+        assert [p.sha256 for p in (await session.scalars(select(Photo))).all()] == ["9" * 64]
+        assert await session.get(User, user_id) is not None  # the account stays

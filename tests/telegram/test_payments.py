@@ -157,7 +157,9 @@ async def test_selling_on_shows_buy_terms_and_pay_support(bot_factory) -> None:
         assert [(m.invoice["title"], m.invoice["total_amount"], m.invoice["currency"])
                 for m in telegram.invoices_to(ALEX)] == [("10 credits", 250, "XTR"), ("50 credits", 1000, "XTR")]
         await telegram.send_text(ALEX, "/privacy")
-        assert "Purchases: a record of each payment" in (await telegram.wait_for_text(ALEX, "Privacy")).text
+        privacy = (await telegram.wait_for_text(ALEX, "Privacy")).text
+        assert "Purchases: a record of each payment" in privacy
+        assert "Selfies you send but never train a model on are deleted 30 days after the last one arrived" in privacy
 
 
 async def test_out_of_credits_offers_to_buy(bot_factory) -> None:
