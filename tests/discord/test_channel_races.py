@@ -75,31 +75,30 @@ async def test_an_album_that_lands_during_delete_is_taken_back(studio: Studio, d
     assert "album" not in channel.live.values()  # it could not be recorded for /delete: taken back at once
 
 
+async def posted_album(studio: Studio, database: Database, uid: str, refusals: int) -> ChannelStandIn:
+    """A user with one album in the channel, recorded for /delete; Discord refuses ``refusals`` deletes."""
+    channel = ChannelStandIn()
+    channel.live["1"] = "album"
+    channel.refuse_deletes = refusals
+    studio.retractors["discord"] = channel.retract
+    async with database.transaction() as session:
+        user, _ = await get_or_create_user(session, "discord", uid)
+        session.add(PostedMessage(user_id=user.id, platform="discord", chat_id="555", message_id="1"))
+    return channel
+
+
 async def test_a_take_back_discord_refuses_once_is_tried_again(studio: Studio, database: Database,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(studio_module, "RETRACT_PAUSE_SECONDS", 0.01)
-    channel = ChannelStandIn()
-    channel.live["1"] = "album"
-    studio.retractors["discord"] = channel.retract
-    ann = UserRef("discord", "78", "555", "Ann")
-    async with database.transaction() as session:
-        user, _ = await get_or_create_user(session, "discord", "78")
-        session.add(PostedMessage(user_id=user.id, platform="discord", chat_id="555", message_id="1"))
-    channel.refuse_deletes = 1
-    told = await studio.action(ann, "delete:yes")
+    channel = await posted_album(studio, database, "78", refusals=1)
+    told = await studio.action(UserRef("discord", "78", "555", "Ann"), "delete:yes")
     assert channel.live == {} and "everything of yours is gone" in told[0].text
 
 
 async def test_a_message_that_cannot_be_taken_back_is_named_to_the_user(studio: Studio, database: Database,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(studio_module, "RETRACT_PAUSE_SECONDS", 0.01)
-    channel = ChannelStandIn()
-    channel.live["1"] = "album"
-    studio.retractors["discord"] = channel.retract
-    async with database.transaction() as session:
-        user, _ = await get_or_create_user(session, "discord", "79")
-        session.add(PostedMessage(user_id=user.id, platform="discord", chat_id="555", message_id="1"))
-    channel.refuse_deletes = 99
+    await posted_album(studio, database, "79", refusals=99)
     told = await studio.action(UserRef("discord", "79", "555", "Ann"), "delete:yes")
     assert "I couldn't take 1 message with your portraits out of the chat: please delete them yourself" in told[0].text
 
