@@ -9,14 +9,13 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 
 from bot.core import texts
 from bot.core.messenger import Messenger, Unreachable
 from bot.core.replies import Reply
 from db import retention
 from db.orphans import sweep_orphans
-from db.models import Job, User, utcnow
+from db.models import User, utcnow
 
 if TYPE_CHECKING:
     from bot.core.studio import Studio
@@ -59,11 +58,17 @@ class RetentionSweeper:
             user = await session.get(User, notice.user_id)
             if user is None or user.platform != self.messenger.platform:
                 return  # the front end of that platform tells them
-            chat = await session.scalar(select(Job.reply_chat_id).where(
-                Job.user_id == user.id, Job.reply_platform == user.platform).order_by(Job.id.desc()).limit(1))
+        # privately: the chat of their last job may be a server channel or a group that others read
+        direct_chat = getattr(self.messenger, "direct_chat", None)
+        try:
+            chat = await direct_chat(user.platform_user_id) if direct_chat else user.platform_user_id
+        except Exception:
+            log.warning("no private chat with user %s to tell that their model goes; trying again at the next "
+                        "sweep", user.id, exc_info=True)
+            return
         text = texts.MODEL_EXPIRES.format(date=f"{notice.expires_at:%-d %B %Y}")
         try:
-            await self.messenger.send(chat or user.platform_user_id, Reply(text))
+            await self.messenger.send(chat, Reply(text))
         except Unreachable:
             log.info("user %s can't be told that their model goes on %s: their chat is closed", user.id,
                      notice.expires_at.date())

@@ -87,6 +87,10 @@ class DiscordMessenger:
         except (discord.Forbidden, discord.NotFound) as error:  # DMs closed, channel gone or closed to the bot
             raise Unreachable(f"discord channel {chat_id}: {error}") from error
 
+    async def direct_chat(self, user_id: str) -> str:
+        """The user's DM channel: what concerns them alone is not posted in a server channel."""
+        return str((await self.client.create_dm(discord.Object(id=int(user_id)))).id)
+
     async def retract(self, chat_id: str, message_id: str) -> None:
         """Delete a message the bot posted (its own: always allowed); one already gone is fine."""
         try:

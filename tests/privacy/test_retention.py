@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.core.replies import Reply
 from bot.core.retention import RetentionSweeper
@@ -133,6 +133,27 @@ async def test_an_unused_model_is_announced_once_then_goes_with_its_portraits(da
         user = await session.get(User, user_id)
         assert user is not None  # the account and its credits stay
     assert not await sweep.run(last_use + timedelta(days=91))  # idempotent
+
+
+async def test_the_expiry_notice_goes_to_the_user_privately(database, storage):
+    """Their last portraits may have been painted in a server channel that others read: the notice
+    that their model goes is for them alone (a Discord DM channel; on Telegram their own chat)."""
+    await trained_user(database, storage)
+    async with database.transaction() as session:
+        await session.execute(update(Job).values(reply_chat_id="-100777"))  # painted in a group/channel
+
+    class DiscordLike(FakeMessenger):
+        async def direct_chat(self, user_id: str) -> str:
+            return f"dm-of-{user_id}"
+
+    plain, direct = FakeMessenger(), DiscordLike()
+    last_use = READY + timedelta(minutes=5)
+    await sweeper(database, storage, plain).run(last_use + timedelta(days=84))
+    assert [said.chat_id for said in plain.said] == ["501"]
+    async with database.transaction() as session:
+        await session.execute(update(LoraModel).values(expiry_warned_at=None))
+    await sweeper(database, storage, direct).run(last_use + timedelta(days=84))
+    assert [said.chat_id for said in direct.said] == ["dm-of-501"]
 
 
 async def test_painting_again_postpones_the_end_and_renews_the_notice(database, storage):
