@@ -264,11 +264,27 @@ class Studio:
         return await self._reply(f"{text}\n{texts.CANCEL_STOPPING}" if stopping else text)
 
     async def _delete(self, user: UserRef, _args: list[str]) -> list[Reply]:
+        # The button names the account it deletes: a confirmation left over from before an earlier
+        # /delete must not delete the account the user has made since.
+        async with self.database.transaction() as session:
+            account = await find_user(session, user.platform, user.user_id)
+        ref = account.id if account is not None else 0
         return await self._reply(
             texts.DELETE_CONFIRM,
-            (Button(texts.BUTTON_DELETE_YES, "delete:yes"), Button(texts.BUTTON_DELETE_NO, "delete:no")),
+            (Button(texts.BUTTON_DELETE_YES, f"delete:yes:{ref}"), Button(texts.BUTTON_DELETE_NO, "delete:no")),
             private=True,
         )
+
+    async def _confirmed_delete(self, user: UserRef, ref: str) -> list[Reply]:
+        async with self.database.transaction() as session:
+            account = await find_user(session, user.platform, user.user_id)
+        if account is not None and ref != str(account.id):
+            return await self._reply(texts.DELETE_BUTTON_OLD, private=True)
+        outcome = await self.delete_everything(user)
+        text = texts.DELETED_FILES_PENDING if outcome.files_pending else texts.DELETED
+        if outcome.messages_left:
+            text += "\n\n" + texts.DELETED_MESSAGES_LEFT.format(messages=texts.plural(outcome.messages_left, "message"))
+        return await self._reply(text, private=True)
 
     async def delete_everything(self, user: UserRef) -> DeleteOutcome:
         """Every copy: the messages with portraits the bot can take back, the rows (a running job
@@ -500,13 +516,9 @@ class Studio:
         if verb == "add_more":
             return await self._reply(texts.SELFIE_TIPS)
         if verb == "delete":
-            if arg == "yes":
-                outcome = await self.delete_everything(user)
-                text = texts.DELETED_FILES_PENDING if outcome.files_pending else texts.DELETED
-                if outcome.messages_left:
-                    text += "\n\n" + texts.DELETED_MESSAGES_LEFT.format(
-                        messages=texts.plural(outcome.messages_left, "message"))
-                return await self._reply(text, private=True)
+            answer, _, ref = arg.partition(":")
+            if answer == "yes":
+                return await self._confirmed_delete(user, ref)
             return await self._reply(texts.DELETE_KEPT, private=True)
         if verb == "cancel":  # the button under one job's progress message stops that job only
             return await self._cancel(user, [], button=arg)

@@ -188,6 +188,10 @@ DELETED_MESSAGES_LEFT = (
 )
 PHOTOS_NOT_KEPT = "Your account was deleted while these photos arrived, so I didn't keep them. Send /start to begin again."
 DELETE_KEPT = "Nothing was deleted."
+DELETE_BUTTON_OLD = (
+    "That button is from before your last /delete, so I deleted nothing: everything you have sent since "
+    "is still here. Send /delete if you want to delete it now."
+)
 
 # --- buying credits (bot/core/shop.py) -------------------------------------------------------------
 HELP_BUY = "/buy — buy credits\n/paysupport — help with a payment"

@@ -26,7 +26,7 @@ class ButtonHandler(Protocol):
 
 def _style(action: str) -> discord.ButtonStyle:
     verb = action.partition(":")[0]
-    if action in {"delete:yes"} or verb == "cancel":
+    if action.startswith("delete:yes") or verb == "cancel":
         return discord.ButtonStyle.danger
     if verb in {"consent", "train", "class", "style", "more"}:
         return discord.ButtonStyle.primary

@@ -75,8 +75,9 @@ async def test_an_album_that_lands_during_delete_is_taken_back(studio: Studio, d
     assert "album" not in channel.live.values()  # it could not be recorded for /delete: taken back at once
 
 
-async def posted_album(studio: Studio, database: Database, uid: str, refusals: int) -> ChannelStandIn:
-    """A user with one album in the channel, recorded for /delete; Discord refuses ``refusals`` deletes."""
+async def posted_album(studio: Studio, database: Database, uid: str, refusals: int) -> tuple[ChannelStandIn, int]:
+    """A user with one album in the channel, recorded for /delete; Discord refuses ``refusals`` deletes.
+    Also the user's account id, which their /delete confirmation button names."""
     channel = ChannelStandIn()
     channel.live["1"] = "album"
     channel.refuse_deletes = refusals
@@ -84,22 +85,22 @@ async def posted_album(studio: Studio, database: Database, uid: str, refusals: i
     async with database.transaction() as session:
         user, _ = await get_or_create_user(session, "discord", uid)
         session.add(PostedMessage(user_id=user.id, platform="discord", chat_id="555", message_id="1"))
-    return channel
+    return channel, user.id
 
 
 async def test_a_take_back_discord_refuses_once_is_tried_again(studio: Studio, database: Database,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(studio_module, "RETRACT_PAUSE_SECONDS", 0.01)
-    channel = await posted_album(studio, database, "78", refusals=1)
-    told = await studio.action(UserRef("discord", "78", "555", "Ann"), "delete:yes")
+    channel, ref = await posted_album(studio, database, "78", refusals=1)
+    told = await studio.action(UserRef("discord", "78", "555", "Ann"), f"delete:yes:{ref}")
     assert channel.live == {} and "everything of yours is gone" in told[0].text
 
 
 async def test_a_message_that_cannot_be_taken_back_is_named_to_the_user(studio: Studio, database: Database,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(studio_module, "RETRACT_PAUSE_SECONDS", 0.01)
-    await posted_album(studio, database, "79", refusals=99)
-    told = await studio.action(UserRef("discord", "79", "555", "Ann"), "delete:yes")
+    _, ref = await posted_album(studio, database, "79", refusals=99)
+    told = await studio.action(UserRef("discord", "79", "555", "Ann"), f"delete:yes:{ref}")
     assert "I couldn't take 1 message with your portraits out of the chat: please delete them yourself" in told[0].text
 
 

@@ -112,3 +112,29 @@ async def test_photos_stored_while_the_user_deletes_are_not_kept(bot_factory) ->
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(User)) == 0
             assert await session.scalar(select(func.count()).select_from(Photo)) == 0
+
+
+async def test_an_old_delete_button_does_not_delete_the_account_made_since(bot_factory) -> None:
+    """Two /delete confirmations, the first one pressed, then new selfies: pressing the older second
+    confirmation deleted the new account and its photos."""
+    async with bot_factory() as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await telegram.send_text(ALEX, "/delete")
+        first = await telegram.wait_for_text(ALEX, "erases everything")
+        await telegram.send_text(ALEX, "/delete")
+        second = await telegram.wait_for(lambda m: m.chat_id == ALEX and "erases everything" in (m.text or "")
+                                         and m.message_id > first.message_id, what="the second confirmation")
+        await telegram.press(ALEX, first, "Yes, delete")
+        gone = await telegram.wait_for_text(ALEX, "everything of yours is gone")
+        await telegram.send_text(ALEX, "/start")  # back again: a new account
+        ask = await telegram.wait_for(lambda m: m.chat_id == ALEX and "Before your first photo" in (m.text or "")
+                                      and m.message_id > gone.message_id, what="the consent question again")
+        await telegram.press(ALEX, ask, "I confirm")
+        await telegram.send_photo(ALEX, obama_selfies(1)[0])
+        await telegram.wait_for_text(ALEX, "Got your photo")
+        await telegram.press(ALEX, second, "Yes, delete")
+        refusal = await telegram.wait_for_text(ALEX, "That button is from before your last /delete")
+        assert "everything you have sent since is still here" in refusal.text
+        async with bot.services.database.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(Photo)) == 1
