@@ -146,9 +146,19 @@ async def keep_up(name: str, serve: Any, stop: asyncio.Event) -> bool:
 REFUSED_EXIT = 2  # `studio worker` would not serve users the tiny test model (engine/runtime/startup.py)
 
 
-async def _stop_if_the_worker_refuses(worker: Any, stop: asyncio.Event, refused: list[int]) -> None:
-    """A worker that refuses to start (exit 2: no SDXL weights or GPU for `auto`) stops the bots too:
-    users would queue work nobody runs."""
+WORKER_RESTART_SECONDS = (1.0, 60.0)  # the first pause before restarting a dead worker, and the longest
+
+
+async def supervise_worker(worker: Any, stop: asyncio.Event, refused: list[int], *,
+                           poll_seconds: float = 1.0) -> None:
+    """Keep the engine worker running while the bots serve users. One that refuses to start (exit 2:
+    no SDXL weights or GPU for `auto`) stops the bots too: users would queue work nobody runs. One
+    that dies (killed for memory, a GPU fault) is started again, with a growing pause while it keeps
+    dying: its job's lease runs out and the new worker retries it, or fails it and refunds it."""
+    first, longest = WORKER_RESTART_SECONDS
+    pause = first
+    loop = asyncio.get_running_loop()
+    restarted_at = loop.time()
     while not stop.is_set():
         code = worker.process.poll() if worker is not None and worker.process is not None else None
         if code == REFUSED_EXIT:
@@ -156,8 +166,20 @@ async def _stop_if_the_worker_refuses(worker: Any, stop: asyncio.Event, refused:
             refused.append(code)
             stop.set()
             return
+        if code is not None:
+            log.error("the engine worker exited with code %s; starting it again in %.0f s", code, pause)
+            try:
+                await asyncio.wait_for(stop.wait(), pause)
+                return
+            except TimeoutError:
+                pass
+            worker.start()
+            restarted_at = loop.time()
+            pause = min(pause * 2, longest)
+        elif loop.time() - restarted_at > longest:
+            pause = first  # it has kept running: a later death starts from the short pause again
         try:
-            await asyncio.wait_for(stop.wait(), 1.0)
+            await asyncio.wait_for(stop.wait(), poll_seconds)
         except TimeoutError:
             pass
 
@@ -171,7 +193,7 @@ async def run_front_ends(services: Services, names: list[str], worker: Any = Non
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     refused: list[int] = []
-    supervisor = asyncio.create_task(_stop_if_the_worker_refuses(worker, stop, refused))
+    supervisor = asyncio.create_task(supervise_worker(worker, stop, refused))
     runners = []
     if "telegram" in names:
         from bot.telegram.app import TelegramFrontEnd

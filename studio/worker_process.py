@@ -12,21 +12,30 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+WORKER_COMMAND = (sys.executable, "-m", "studio.cli", "worker")
+
+
 class WorkerProcess:
-    def __init__(self, *, log_file: Path | None = None) -> None:
+    def __init__(self, *, log_file: Path | None = None, command: tuple[str, ...] = WORKER_COMMAND) -> None:
         self.log_file = log_file
+        self.command = command
         self.process: subprocess.Popen[bytes] | None = None
         self._log_handle = None
+        self.starts = 0
 
     def start(self) -> None:
+        """Start the worker (again, after it died: the new one reaps the dead one's expired leases,
+        so its job is retried or failed and refunded)."""
         output = None
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
-            self._log_handle = self.log_file.open("ab")
+            if self._log_handle is None:
+                self._log_handle = self.log_file.open("ab")
             output = self._log_handle
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "studio.cli", "worker"], stdout=output, stderr=output, env=dict(os.environ),
+            list(self.command), stdout=output, stderr=output, env=dict(os.environ),
         )
+        self.starts += 1
         log.info("engine worker started (pid %s)%s", self.process.pid,
                  f", logging to {self.log_file}" if self.log_file else "")
 
@@ -48,3 +57,4 @@ class WorkerProcess:
                 self.process.wait()
         if self._log_handle is not None:
             self._log_handle.close()
+            self._log_handle = None

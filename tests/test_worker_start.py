@@ -46,3 +46,34 @@ def test_the_worker_logs_device_versions_model_and_precision(tmp_path: Path) -> 
     line = next(line for line in result.stderr.splitlines() if "engine: model" in line)
     for part in ("model tiny", "device cpu", "generation float32", "torch 2.", "diffusers 0."):
         assert part in line, line
+
+
+async def test_a_worker_that_dies_is_started_again_and_one_that_refuses_stops_the_bots(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`studio run`'s worker killed mid-job (out of memory, a GPU fault) left every job hanging and
+    kept taking credits for work nobody would run: it is started again (its job's lease runs out and
+    the new worker retries or refunds it); a worker that refuses to start still stops the bots."""
+    import asyncio
+
+    from studio import app
+    from studio.worker_process import WorkerProcess
+
+    monkeypatch.setattr(app, "WORKER_RESTART_SECONDS", (0.05, 0.2))
+    dying = WorkerProcess(log_file=tmp_path / "worker.log", command=(sys.executable, "-c", "raise SystemExit(3)"))
+    dying.start()
+    stop, refused = asyncio.Event(), []
+    supervisor = asyncio.create_task(app.supervise_worker(dying, stop, refused, poll_seconds=0.02))
+    for _ in range(500):
+        if dying.starts >= 3:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(supervisor, 5)
+    dying.stop()
+    assert dying.starts >= 3 and refused == []
+
+    refusing = WorkerProcess(command=(sys.executable, "-c", f"raise SystemExit({app.REFUSED_EXIT})"))
+    refusing.start()
+    stop, refused = asyncio.Event(), []
+    await asyncio.wait_for(app.supervise_worker(refusing, stop, refused, poll_seconds=0.02), 10)
+    assert refused == [app.REFUSED_EXIT] and stop.is_set() and refusing.starts == 1
