@@ -127,6 +127,8 @@ class Settings(BaseSettings):
         "trains: free, once per training (0: no previews)."))
     max_queued_jobs_per_user: int = Field(3, ge=1, description="Jobs one user may have waiting at once.")
     commands_per_minute: int = Field(20, ge=1, description="Per-user command rate limit.")
+    photos_per_minute: int = Field(
+        60, ge=1, description="Per-user photo rate limit (each file counts; photos don't count as commands).")
     admins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated admins as platform:user_id, e.g. `telegram:12345,discord:6789`.",

@@ -15,23 +15,38 @@ class RateLimiter:
         self._events: dict[str, deque[float]] = defaultdict(deque)
         self._warned: dict[str, float] = {}
 
-    def warn_once(self, key: str) -> bool:
+    def warn_once(self, key: str, *, every: float | None = None) -> bool:
         """For a refused request: whether to tell the user. Once per burst of refusals (until a
-        request is allowed again, or a whole window later), not once per message of a flood."""
+        request is allowed again, or ``every`` seconds later: a whole window by default), not once
+        per message of a flood."""
         now = self.clock()
         last = self._warned.get(key)
-        if last is not None and now - last < self.window:
+        if last is not None and now - last < (self.window if every is None else every):
             return False
         self._warned[key] = now
         return True
 
-    def allow(self, key: str) -> bool:
+    def _current(self, key: str) -> deque[float]:
         now = self.clock()
         events = self._events[key]
         while events and now - events[0] >= self.window:
             events.popleft()
-        if len(events) >= self.limit:
+        return events
+
+    def allow(self, key: str, count: int = 1) -> bool:
+        """Whether ``count`` more events fit in the window now (all of them, or none is counted)."""
+        events = self._current(key)
+        if len(events) + count > self.limit:
             return False
-        events.append(now)
+        events.extend([self.clock()] * count)
         self._warned.pop(key, None)
         return True
+
+    def retry_after(self, key: str, count: int = 1) -> float:
+        """Seconds until ``count`` more events fit (0: now; a count above the limit never fits a
+        window: the time until the window is empty)."""
+        events = self._current(key)
+        excess = len(events) + min(count, self.limit) - self.limit
+        if excess <= 0:
+            return 0.0
+        return max(0.0, events[excess - 1] + self.window - self.clock())

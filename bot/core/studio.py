@@ -4,10 +4,11 @@ back as platform-neutral replies. Nothing in this module knows Telegram or Disco
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from styles.prompt_fit import PERSONAL_TOKEN  # the rare token a personal LoRA b
 
 log = logging.getLogger(__name__)
 
+PHOTO_REFUSAL_EVERY_SECONDS = 5.0  # photos refused by the rate limit: told at most this often
 RETRACT_TRIES = 3
 RETRACT_PAUSE_SECONDS = 1.0
 
@@ -74,6 +76,7 @@ class Studio:
         self.selfies = SelfieBook(self.database, self.storage, self.intake,
                                   check_workers=self.settings.photo_check_workers)
         self.limiter = RateLimiter(self.settings.commands_per_minute)
+        self.photo_limiter = RateLimiter(self.settings.photos_per_minute)
         #: per platform, how to delete a message the bot posted (set by front ends that can)
         self.retractors: dict[str, Callable[[str, str], Awaitable[None]]] = {}
         #: per platform, how to give a payment's money back (set by front ends that sell)
@@ -97,7 +100,17 @@ class Studio:
         return await self._guard(user, lambda: handler(user, args or []))
 
     async def photos(self, user: UserRef, files: list[IncomingFile]) -> list[Reply]:
-        return await self._guard(user, lambda: self._photos(user, files))
+        """Photos have their own, larger allowance (each file counts): a user sending twenty selfies
+        one by one is not a flood of commands. A batch that does not fit is refused whole, and the
+        user is told which to send again, and when; never dropped without a word."""
+        key = f"{user.platform}:{user.user_id}"
+        if not self.photo_limiter.allow(key, len(files)):
+            wait = max(1, math.ceil(self.photo_limiter.retry_after(key, len(files))))
+            log.info("photo rate limit: %d photo(s) of %s refused", len(files), key)
+            if not self.photo_limiter.warn_once(key, every=PHOTO_REFUSAL_EVERY_SECONDS):
+                return []
+            return [Reply(texts.PHOTOS_TOO_FAST.format(seconds=wait), private=True)]
+        return await self._guard(user, lambda: self._photos(user, files), counted=False)
 
     async def action(self, user: UserRef, action: str, *, source_message_id: str = "") -> list[Reply]:
         return await self._guard(user, lambda: self._action(user, action, source_message_id))
@@ -120,12 +133,17 @@ class Studio:
                 job.reply_message_id = str(message_id)
 
     # ------------------------------------------------------------------ plumbing
-    async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]]) -> list[Reply]:
-        """Rate limit, then run; an unexpected error becomes an apology carrying an error id."""
+    async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], *,
+                     counted: bool = True) -> list[Reply]:
+        """Rate limit (unless ``counted`` is False), then run; an unexpected error becomes an apology
+        carrying an error id."""
         key = f"{user.platform}:{user.user_id}"
-        if not self.limiter.allow(key):
+        if counted and not self.limiter.allow(key):
             log.info("rate limited %s", key)
-            return [Reply(texts.RATE_LIMITED, private=True)] if self.limiter.warn_once(key) else []
+            if not self.limiter.warn_once(key):
+                return []
+            wait = max(1, math.ceil(self.limiter.retry_after(key)))
+            return [Reply(texts.RATE_LIMITED.format(seconds=wait), private=True)]
         try:
             return await run()
         except Exception:

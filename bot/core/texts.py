@@ -150,7 +150,10 @@ OUT_OF_CREDITS_BUY = (
     "Buy more below — your photos and model stay here, ready."
 )
 QUEUE_FULL = "You already have {limit} jobs waiting. I'll take new requests as soon as one finishes."
-RATE_LIMITED = "Whoa, that's fast! Please wait a few seconds and try again."
+RATE_LIMITED = ("Whoa, that's fast! Please wait {seconds} s and try again: what you send before then isn't "
+                "answered.")
+PHOTOS_TOO_FAST = ("That's a lot of photos at once, so I didn't take the last ones. Please send the photos I "
+                   "haven't answered again in {seconds} s.")
 
 CREDITS = "💳 You have {credits}. A personal model costs {train_cost}; each style batch costs {generate_cost}."
 

@@ -4,6 +4,7 @@ API server on 127.0.0.1, the real conversation core, database, storage and photo
 from __future__ import annotations
 
 import asyncio
+import re
 import logging
 
 import pytest
@@ -123,6 +124,29 @@ async def test_rate_limit(bot_factory, caplog) -> None:
         texts = bot.telegram.texts_to(ALEX)
         assert sum("that's fast" in t for t in texts) == 1 and sum("/styles" in t for t in texts) == 3
         assert sum("rate limited telegram:" in r.getMessage() for r in caplog.records) == 3
+        told = next(t for t in texts if "that's fast" in t)
+        assert re.search(r"Please wait \d+ s and try again", told)  # how long, not "a few seconds"
+
+
+async def test_selfies_sent_one_by_one_are_not_a_flood(bot_factory) -> None:
+    """Twenty selfies sent one at a time counted as twenty commands: the last ones were dropped
+    without a word and the user's later /status went unanswered."""
+    async with bot_factory(commands_per_minute=5, photos_per_minute=12) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        selfies = obama_selfies(12) + obama_selfies(2)  # the last two again: answered as duplicates
+        for data in selfies[:10]:
+            await telegram.send_photo(ALEX, data)
+        await bot.settled(ALEX)
+        assert sum("Got your photo" in t for t in telegram.texts_to(ALEX)) == 10
+        for data in selfies[10:]:  # 14 in a minute: past the photo allowance, and told so, with when
+            await telegram.send_photo(ALEX, data)
+        refusal = await telegram.wait_for_text(ALEX, "That's a lot of photos at once")
+        assert re.search(r"send the photos I haven't answered again in \d+ s", refusal.text)
+        await telegram.wait_for(lambda m: sum("Got your photo" in t for t in telegram.texts_to(ALEX)) == 12,
+                                what="the 11th and 12th photos answered")
+        await telegram.send_text(ALEX, "/status")  # commands are still answered
+        await telegram.wait_for_text(ALEX, "Your status")
 
 
 async def test_delete_leaves_nothing_behind(bot_factory) -> None:
