@@ -45,7 +45,8 @@ MESSAGES: dict[RejectCode, str] = {
     ),
     RejectCode.file_too_large: "This file is too large. Please send a smaller copy of the photo.",
     RejectCode.too_many_pixels: (
-        "This picture has far too many pixels. Please send a normal camera or phone photo."
+        "This picture has more pixels than I can take (like a phone's 108 or 200 MP mode). Send it as a "
+        "photo rather than a file, so the app shrinks it, or take it in the camera's normal mode."
     ),
     RejectCode.too_small: (
         "This photo is too small to learn your face from. Please send the original, full-size photo "

@@ -92,6 +92,7 @@ def test_decompression_bombs_are_refused_from_the_header(check, data: bytes, mon
     result = check(data, config=IntakeConfig())
     spent = time.thread_time() - started
     assert result.code == RejectCode.too_many_pixels
+    assert "Send it as a photo rather than a file" in result.message  # a way forward, not just "no"
     assert decoded == []  # refused from the header: not one pixel decoded
     assert spent < 1.0  # a header read (about 0.1 ms)
     assert_human_sentence(result.message)
