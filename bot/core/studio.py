@@ -244,7 +244,8 @@ class Studio:
         accepted = sum(p.accepted for p in photos)
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
-            lines.append(texts.STATUS_PHOTOS.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
+            template = texts.STATUS_PHOTOS if lora is None or lora.status == LoraStatus.failed else texts.STATUS_NEXT_PHOTOS
+            lines.append(template.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
         model_line = texts.STATUS_MODEL[lora.status if lora else "none"]
         if lora is not None and lora.status == LoraStatus.ready and figure is not None:
             model_line += texts.STATUS_LIKENESS.format(likeness=figure)
@@ -472,16 +473,19 @@ class Studio:
             user_id = account.id
             if account.consented_at is None:  # no photo is looked at, let alone kept, before consent
                 return await self.consent_first()
-            await self.current_lora(session, user_id)
+            lora = await self.current_lora(session, user_id)
         try:
             result = await self.selfies.add(user_id, files)
         except AccountGone:
             return await self._reply(texts.PHOTOS_NOT_KEPT)
         # a file the user named (a document, a Discord attachment) is called by its name in the verdicts
         names = [clean_filename(f.filename) if f.sent_as_document else "" for f in files]
-        return [self.batch_summary(result, names)]
+        # with a model trained or training, new photos start a set for a next one: say so, or "1 of 8
+        # so far" reads as if the photos the model learnt from were lost
+        next_model = lora is not None and lora.status in (LoraStatus.training, LoraStatus.ready)
+        return [self.batch_summary(result, names, next_model=next_model)]
 
-    def batch_summary(self, result: BatchResult, names: Sequence[str] = ()) -> Reply:
+    def batch_summary(self, result: BatchResult, names: Sequence[str] = (), *, next_model: bool = False) -> Reply:
         batch = result.batch
         good = sum(v.ok for v in batch)
         if len(batch) == 1:
@@ -504,7 +508,10 @@ class Studio:
             return Reply("\n".join(lines), ((Button(texts.BUTTON_TRAIN, "train"), Button(texts.BUTTON_ADD_MORE, "add_more")),),
                          private=True)
         missing = max(0, self.intake.min_photos - report.accepted)
-        if missing:
+        if missing and next_model:
+            lines.append(texts.NEXT_MODEL_PHOTOS.format(accepted=report.accepted, min_photos=self.intake.min_photos,
+                                                        missing=missing))
+        elif missing:
             lines.append(f"{report.accepted} of {self.intake.min_photos} good photos so far — send {missing} more.")
         if len(batch) - good:
             return Reply("\n".join(lines), ((Button(texts.BUTTON_TIPS, "tips"),),), private=True)

@@ -159,6 +159,9 @@ CREDITS = "💳 You have {credits}. A personal model costs {train_cost}; each st
 
 STATUS_HEADER = "📋 Your status"
 STATUS_PHOTOS = "📸 Photos: {accepted} good of {total} sent (need {min_photos})"
+STATUS_NEXT_PHOTOS = "📸 New photos for a next model: {accepted} good of {total} sent (need {min_photos})"
+NEXT_MODEL_PHOTOS = ("These start a new set, for a next model: {accepted} of {min_photos} good photos so far (send "
+                     "{missing} more to train one). Your current model keeps the photos it learnt from.")
 STATUS_MODEL = {"none": "🧠 Model: not trained yet", "training": "🧠 Model: training…",
                 "ready": "🧠 Model: ready ✅", "failed": "🧠 Model: not trained — the last training stopped; /train tries again"}
 STATUS_JOB = "⏳ {kind}: {stage} {percent}%"

@@ -252,3 +252,18 @@ async def test_an_old_button_does_not_reach_a_new_job_after_delete(bot_factory) 
         await telegram.wait_for_text(ALEX, "isn't yours to stop")
         async with bot.services.database.transaction() as session:
             assert (await session.get(Job, new_job.id, populate_existing=True)).state == JobState.queued  # type: ignore[union-attr]
+
+
+async def test_photos_sent_beside_a_trained_model_are_for_a_next_one(bot_factory) -> None:
+    """A photo sent once the model was trained was answered "1 of 8 good photos so far", and /status
+    showed "Photos: 1 good of 1 sent" beside "Model: ready": as if the model's photos were lost."""
+    async with bot_factory() as bot:
+        await agree(bot.telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        await bot.telegram.send_photo(ALEX, obama_selfies(1)[0])
+        answer = await bot.telegram.wait_for_text(ALEX, "Got your photo")
+        assert "These start a new set, for a next model: 1 of 8 good photos so far" in answer.text
+        assert "Your current model keeps the photos it learnt from" in answer.text
+        await bot.telegram.send_text(ALEX, "/status")
+        status = await bot.telegram.wait_for_text(ALEX, "Your status")
+        assert "New photos for a next model: 1 good of 1 sent" in status.text and "Model: ready" in status.text
