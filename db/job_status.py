@@ -69,7 +69,10 @@ async def queue_position(session: AsyncSession, job_id: int) -> int | None:
         return None
     user_id, priority = row
     waiting = (Job.state == JobState.queued) & (Job.cancel_requested == false())
-    ahead_by_priority = await session.scalar(select(func.count()).where(waiting, Job.priority > priority)) or 0
+    # the user's own jobs of a higher priority (their quick preview) are not others ahead of them:
+    # alone in the queue, a training behind its own preview is "next", not "#2 in line"
+    ahead_by_priority = await session.scalar(select(func.count()).where(
+        waiting, Job.priority > priority, Job.user_id != user_id)) or 0
     same = waiting & (Job.priority == priority)
     per_user = {
         uid: (count, first_id)

@@ -54,3 +54,16 @@ async def test_previews_never_starve_a_training(database: Database) -> None:
         await session.execute(update(Job).where(Job.id == alexs_training)
                               .values(created_at=utcnow() - timedelta(seconds=queue.AGING_SECONDS + 1)))
     assert await claim_ids(database, 3) == [alexs_training, *previews[1:]]
+
+
+async def test_a_training_behind_its_own_preview_is_next_in_line(database: Database) -> None:
+    """Alone in the queue, a user was told "You're #2 in line": their own free preview counted as
+    someone ahead of them."""
+    alex, bob = await make_user(database, "1"), await make_user(database, "2")
+    alexs_training = await enqueue(database, alex)
+    await enqueue(database, alex, queue.PREVIEW_PRIORITY)
+    async with database.transaction() as session:
+        assert await queue_position(session, alexs_training) == 0
+    await enqueue(database, bob, queue.PREVIEW_PRIORITY)  # someone else's preview is ahead
+    async with database.transaction() as session:
+        assert await queue_position(session, alexs_training) == 1
