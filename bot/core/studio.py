@@ -79,6 +79,8 @@ class Studio:
         self.photo_limiter = RateLimiter(self.settings.photos_per_minute)
         #: per platform, how to delete a message the bot posted (set by front ends that can)
         self.retractors: dict[str, Callable[[str, str], Awaitable[None]]] = {}
+        #: platform -> edit(chat id, message id, reply): /delete closes the progress messages of the jobs it stops
+        self.editors: dict[str, Callable[[str, str, Reply], Awaitable[None]]] = {}
         #: per platform, how to give a payment's money back (set by front ends that sell)
         self.refunders: dict[str, GiveBack] = {}
         configured = self.settings.account_hash_key
@@ -316,9 +318,12 @@ class Studio:
                 return DeleteOutcome()
             user_id = account.id
             posted = (await session.scalars(select(PostedMessage).where(PostedMessage.user_id == user_id))).all()
+            progress = [(job.reply_platform, job.reply_chat_id, job.reply_message_id)
+                        for job in await jobs.active_jobs(session, user_id) if job.reply_message_id]
         taken_back, left_in_chat = await self._take_back(posted)  # outside the transaction: it talks to the platform
         async with self.database.transaction() as session:
             await delete_user(session, user_id)
+        await self._close_progress(progress)
         try:
             removed = await self.storage.delete_user(user_id)
         except Exception:  # storage refused or timed out: the sweep of files without a user finishes it
@@ -328,6 +333,18 @@ class Studio:
         log.info("deleted user %s, %d stored objects and %d posted messages (%d could not be)", user_id, removed,
                  taken_back, left_in_chat)
         return DeleteOutcome(messages_left=left_in_chat)
+
+    async def _close_progress(self, messages: Sequence[tuple[str | None, str | None, str | None]]) -> None:
+        """The progress messages of the jobs a /delete stopped: their jobs are gone with the account,
+        so no watcher will ever edit them; they say so now and lose their Cancel button."""
+        for platform, chat_id, message_id in messages:
+            edit = self.editors.get(platform or "")
+            if edit is None or not chat_id or not message_id:
+                continue
+            try:
+                await edit(chat_id, message_id, Reply(texts.DELETED_JOB_STOPPED))
+            except Exception:
+                log.info("could not close progress message %s in %s:%s", message_id, platform, chat_id, exc_info=True)
 
     async def _take_back(self, posted: Sequence[PostedMessage]) -> tuple[int, int]:
         """(taken back, left in the chat): each message is tried up to ``RETRACT_TRIES`` times (a 5xx or

@@ -194,6 +194,7 @@ DELETED_MESSAGES_LEFT = (
 )
 PHOTOS_NOT_KEPT = "Your account was deleted while these photos arrived, so I didn't keep them. Send /start to begin again."
 DELETE_KEPT = "Nothing was deleted."
+DELETED_JOB_STOPPED = "🗑 Stopped: you deleted everything."
 DELETE_BUTTON_OLD = (
     "That button is from before your last /delete, so I deleted nothing: everything you have sent since "
     "is still here. Send /delete if you want to delete it now."

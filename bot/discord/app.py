@@ -83,6 +83,7 @@ class DiscordFrontEnd:
         self.limits = UploadLimits()
         self.messenger = DiscordMessenger(self.client, self.limits)
         studio.retractors["discord"] = self.messenger.retract
+        studio.editors["discord"] = self.messenger.edit
         watcher_options: dict[str, float] = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds

@@ -52,6 +52,7 @@ class TelegramFrontEnd:
         self.download_limit = None if settings.telegram_base_url else BOT_API_DOWNLOAD_LIMIT
         self.application = builder.build()
         self.messenger = TelegramMessenger(self.application.bot)
+        studio.editors[PLATFORM] = self.messenger.edit
         self.albums = AlbumCollector(self._answer_photos, quiet_seconds=album_quiet_seconds)
         self._explained: dict[tuple[str, str], None] = {}  # (album, kind) already answered, oldest first
         watcher_options = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}

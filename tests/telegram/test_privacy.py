@@ -138,3 +138,23 @@ async def test_an_old_delete_button_does_not_delete_the_account_made_since(bot_f
         assert "everything you have sent since is still here" in refusal.text
         async with bot.services.database.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Photo)) == 1
+
+
+async def test_delete_closes_the_progress_message_of_a_job_it_stops(bot_factory) -> None:
+    """A /delete during training left "Learning your face… 31 %" with a live Cancel button for good
+    (the job went with the account, so nothing would ever edit it again)."""
+    async with bot_factory(free_credits=2) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        for data in obama_selfies(8):
+            await telegram.send_photo(ALEX, data, media_group_id="a")
+        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
+        await telegram.press(ALEX, summary, "Train my model")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Who is in the photos"), "A man")
+        progress = await telegram.wait_for_text(ALEX, "Learning your face")
+        await telegram.send_text(ALEX, "/delete")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "erases everything"), "Yes, delete")
+        await telegram.wait_for_text(ALEX, "everything of yours is gone")
+        await telegram.wait_for(lambda m: m.message_id == progress.message_id and "you deleted everything" in m.text,
+                                what="the progress message closed")
+        assert telegram.messages[progress.message_id].buttons == []
