@@ -105,13 +105,10 @@ class Studio:
         """Photos have their own, larger allowance (each file counts): a user sending twenty selfies
         one by one is not a flood of commands. A batch that does not fit is refused whole, and the
         user is told which to send again, and when; never dropped without a word."""
-        key = f"{user.platform}:{user.user_id}"
-        if not self.photo_limiter.allow(key, len(files)):
-            wait = max(1, math.ceil(self.photo_limiter.retry_after(key, len(files))))
-            log.info("photo rate limit: %d photo(s) of %s refused", len(files), key)
-            if not self.photo_limiter.warn_once(key, every=PHOTO_REFUSAL_EVERY_SECONDS):
-                return []
-            return [Reply(texts.PHOTOS_TOO_FAST.format(seconds=wait), private=True)]
+        refused = self._over_limit(user, self.photo_limiter, texts.PHOTOS_TOO_FAST, count=len(files),
+                                   warn_every=PHOTO_REFUSAL_EVERY_SECONDS)
+        if refused is not None:
+            return refused
         return await self._guard(user, lambda: self._photos(user, files), counted=False)
 
     async def action(self, user: UserRef, action: str, *, source_message_id: str = "") -> list[Reply]:
@@ -139,13 +136,8 @@ class Studio:
                      counted: bool = True) -> list[Reply]:
         """Rate limit (unless ``counted`` is False), then run; an unexpected error becomes an apology
         carrying an error id."""
-        key = f"{user.platform}:{user.user_id}"
-        if counted and not self.limiter.allow(key):
-            log.info("rate limited %s", key)
-            if not self.limiter.warn_once(key):
-                return []
-            wait = max(1, math.ceil(self.limiter.retry_after(key)))
-            return [Reply(texts.RATE_LIMITED.format(seconds=wait), private=True)]
+        if counted and (refused := self._over_limit(user, self.limiter, texts.RATE_LIMITED)) is not None:
+            return refused
         try:
             return await run()
         except Exception:
@@ -153,6 +145,20 @@ class Studio:
             log.exception("error %s while serving %s:%s", error_id, user.platform, user.user_id,
                           extra={"error_id": error_id})
             return [Reply(texts.APOLOGY.format(error_id=error_id), private=True)]
+
+    @staticmethod
+    def _over_limit(user: UserRef, limiter: RateLimiter, template: str, *, count: int = 1,
+                    warn_every: float | None = None) -> list[Reply] | None:
+        """None when ``count`` more events of the user fit ``limiter``; else the refusal: ``template``
+        with the seconds to wait, once per burst of refusals (nothing for the rest of the burst)."""
+        key = f"{user.platform}:{user.user_id}"
+        if limiter.allow(key, count):
+            return None
+        log.info("rate limited %s (%d event(s))", key, count)
+        if not limiter.warn_once(key, every=warn_every):
+            return []
+        wait = max(1, math.ceil(limiter.retry_after(key, count)))
+        return [Reply(template.format(seconds=wait), private=True)]
 
     @staticmethod
     async def _reply(text: str, *rows: tuple[Button, ...], private: bool = False) -> list[Reply]:
