@@ -37,6 +37,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -142,8 +143,7 @@ class Worker:
         self.cache = cache or ModelCache()
         self._stop = asyncio.Event()
         self._runs: set[_Run] = set()
-        self._last_reap = float("-inf")
-        self._last_sweep = float("-inf")
+        self._last_run: dict[str, float] = {}  # chore -> when it last ran (monotonic)
         self.processed = 0
         #: the outcomes of the last ``run_next``: one, or one per job of a batch (the lead first)
         self.last_outcomes: list[Outcome] = []
@@ -167,7 +167,7 @@ class Worker:
         number of jobs this worker finished."""
         log.info("worker %s started (backend %s, %d slot(s), lease %.0f s)", self.worker_id, self.backend.name,
                  self.backend.slots, self.config.lease_seconds)
-        await self._maybe_sweep()
+        await self._every(self.config.sweep_seconds, self.sweep_scratch, "sweeping old scratch folders")
         # Every slot ends before run() does, also when one raised: the others are then giving
         # their jobs back (stop(interrupt=True)) and must not be cut off mid-transaction.
         results = await asyncio.gather(*(self._slot(drain) for _ in range(max(1, self.backend.slots))),
@@ -212,8 +212,8 @@ class Worker:
 
     async def _next(self) -> Outcome | _ClaimFailed | None:
         """``run_next``, telling a failed claim (``_CLAIM_FAILED``) from an empty queue (None)."""
-        await self._maybe_reap()
-        await self._maybe_sweep()
+        await self._every(self.config.reap_seconds, self.reap, "reaping expired leases")
+        await self._every(self.config.sweep_seconds, self.sweep_scratch, "sweeping old scratch folders")
         try:
             async with self.database.transaction() as session:
                 lease = await queue.claim(
@@ -284,15 +284,17 @@ class Worker:
             log.info("job %s: cancelling its orphaned %s job %s", job_id, backend, remote_id)
             await cancel(remote_id)
 
-    async def _maybe_reap(self) -> None:
+    async def _every(self, seconds: float, chore: Callable[[], Awaitable[object]], what: str) -> None:
+        """``chore`` when ``seconds`` have passed since it last ran here (at once the first time);
+        its failure is logged, not raised: claiming goes on."""
         now = time.monotonic()
-        if now - self._last_reap < self.config.reap_seconds:
+        if now - self._last_run.get(what, float("-inf")) < seconds:
             return
-        self._last_reap = now
+        self._last_run[what] = now
         try:
-            await self.reap()
+            await chore()
         except Exception:
-            log.exception("worker %s: reaping expired leases failed", self.worker_id)
+            log.exception("worker %s: %s failed", self.worker_id, what)
 
     # --- scratch folders -------------------------------------------------------------------------
     async def sweep_scratch(self) -> list[str]:
@@ -313,16 +315,6 @@ class Worker:
             log.info("worker %s: removed %d scratch folder(s) of finished or deleted jobs", self.worker_id,
                      len(removed))
         return removed
-
-    async def _maybe_sweep(self) -> None:
-        now = time.monotonic()
-        if now - self._last_sweep < self.config.sweep_seconds:
-            return
-        self._last_sweep = now
-        try:
-            await self.sweep_scratch()
-        except Exception:
-            log.exception("worker %s: sweeping old scratch folders failed", self.worker_id)
 
     async def _job_gone(self, lease: Lease) -> bool:
         try:
