@@ -84,6 +84,8 @@ class Studio:
         #: per platform, how to give a payment's money back (set by front ends that sell)
         self.refunders: dict[str, GiveBack] = {}
         configured = self.settings.account_hash_key
+        #: the /delete running per account: a second one at the same time (a double tap) waits for it
+        self._deleting: dict[tuple[str, str], asyncio.Task[DeleteOutcome]] = {}
         self.allowance_key = load_key(configured.get_secret_value() if configured else None, self.settings.data_dir)
 
     # ------------------------------------------------------------------ entry points
@@ -317,7 +319,17 @@ class Studio:
         """Every copy: the messages with portraits the bot can take back, the rows (a running job
         notices at its next heartbeat, stops and removes what it wrote: engine.runtime.worker), storage.
         Where storage could not remove every file now, the account is gone all the same and the
-        retention sweep removes what is left (db/orphans.py)."""
+        retention sweep removes what is left (db/orphans.py). A second /delete of the account while
+        one runs (a double tap on "Yes") runs nothing itself: it waits for that one and gets its outcome."""
+        key = (user.platform, user.user_id)
+        running = self._deleting.get(key)
+        if running is None:
+            running = asyncio.create_task(self._delete_everything(user), name=f"delete {user.platform}:{user.user_id}")
+            self._deleting[key] = running
+            running.add_done_callback(lambda _: self._deleting.pop(key, None))
+        return await asyncio.shield(running)  # a caller that goes away does not stop the deletion half way
+
+    async def _delete_everything(self, user: UserRef) -> DeleteOutcome:
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
             if account is None:

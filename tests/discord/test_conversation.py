@@ -133,6 +133,49 @@ async def test_delete_leaves_nothing_behind(bot_factory, discord: FakeDiscord) -
             assert await session.scalar(select(func.count()).select_from(Photo)) == 0
 
 
+async def test_a_double_tap_on_yes_deletes_once_and_both_taps_hear_the_truth(bot_factory, discord: FakeDiscord) -> None:
+    """A double click on "Yes, delete everything" (both taps reach the bot before its buttons go): one
+    deletion runs, and both taps are told everything is gone, never "some files could not be removed"."""
+    from bot.core.replies import Reply
+    from db.models import PostedMessage
+
+    async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
+        await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(3)))
+        await discord.wait_for_text("look great", timeout=60)
+        portraits = await bot.front_end.messenger.send(str(GUILD_CHANNEL_ID), Reply("Here you go!"))
+        async with bot.services.database.transaction() as session:
+            alex = await session.scalar(select(User))
+            session.add(PostedMessage(user_id=alex.id, platform="discord", chat_id=str(GUILD_CHANNEL_ID),
+                                      message_id=str(portraits)))
+        studio = bot.front_end.studio
+        retract, delete_user = studio.retractors["discord"], bot.services.storage.delete_user
+        deletions: list[int] = []
+
+        async def slow_retract(chat_id: str, message_id: str) -> None:  # taking messages back takes a moment
+            await asyncio.sleep(0.5)
+            await retract(chat_id, message_id)
+
+        async def counted_delete(user_id: int) -> int:
+            deletions.append(user_id)
+            return await delete_user(user_id)
+
+        studio.retractors["discord"] = slow_retract
+        bot.services.storage.delete_user = counted_delete  # type: ignore[method-assign]
+        await slash(discord, ALEX, "delete", guild=True)
+        confirm = await discord.wait_for_text("erases everything")
+        taps = [discord.press_payload(ALEX, confirm, "Yes, delete", guild=True) for _ in range(2)]
+        for tap in taps:
+            await discord.dispatch(tap)
+        await discord.wait_until(lambda: all(discord.answers_to(tap) for tap in taps), 30, "an answer to both taps")
+        answers = [m.content for tap in taps for m in discord.answers_to(tap)]
+        assert answers == ["🗑 Done — everything of yours is gone. Send /start whenever you want to begin again."] * 2
+        assert discord.deleted.count(int(portraits)) == 1  # taken back once, not tried again (a 404)
+        assert not [path for path, status, _ in discord.refused if "messages" in path]
+        assert len(deletions) == 1  # one deletion ran; the second tap waited for it
+        assert not any(p.is_file() for p in bot.settings.resolved_storage_dir.rglob("*"))
+
+
 async def test_admin_grant_and_help(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory(admins=[f"discord:{ALEX}"]):
         await slash(discord, ALEX, "grant", credits=5, user=user_json(777, "Sam"))
