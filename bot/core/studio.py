@@ -79,6 +79,9 @@ class Studio:
         self.photo_limiter = RateLimiter(self.settings.photos_per_minute)
         #: per platform, how to delete a message the bot posted (set by front ends that can)
         self.retractors: dict[str, Callable[[str, str], Awaitable[None]]] = {}
+        #: per platform, how to take back what the front end sent a user (by their platform id) that no
+        #: row records (Discord: messages sent through an interaction token, while the token lives)
+        self.unrecorded_retractors: dict[str, Callable[[str], Awaitable[None]]] = {}
         #: platform -> edit(chat id, message id, reply): /delete closes the progress messages of the jobs it stops
         self.editors: dict[str, Callable[[str, str, Reply], Awaitable[None]]] = {}
         #: per platform, how to give a payment's money back (set by front ends that sell)
@@ -339,6 +342,12 @@ class Studio:
             progress = [(job.reply_platform, job.reply_chat_id, job.reply_message_id)
                         for job in await jobs.active_jobs(session, user_id) if job.reply_message_id]
         taken_back, left_in_chat = await self._take_back(posted)  # outside the transaction: it talks to the platform
+        if (take_back_unrecorded := self.unrecorded_retractors.get(user.platform)) is not None:
+            try:
+                await take_back_unrecorded(user.user_id)
+            except Exception:
+                log.warning("could not take back the unrecorded messages of %s:%s", user.platform, user.user_id,
+                            exc_info=True)
         async with self.database.transaction() as session:
             await delete_user(session, user_id)
         await self._close_progress(progress)

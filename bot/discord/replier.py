@@ -20,6 +20,7 @@ from bot.core.studio import Studio
 from bot.discord import texts
 from bot.discord.files import DEFAULT_UPLOAD_LIMIT
 from bot.discord.render import TEXT_LIMIT, UploadLimits, files_of, plan
+from bot.discord.token_messages import TokenMessages
 from bot.discord.views import view_of
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,9 @@ def bot_upload_limit(interaction: discord.Interaction[Any]) -> int:
 
 class Replier:
     def __init__(self, interaction: discord.Interaction[Any], studio: Studio, messenger: Messenger,
-                 limits: UploadLimits) -> None:
+                 limits: UploadLimits, *, token_messages: TokenMessages | None = None) -> None:
         self.interaction = interaction
+        self.token_messages = token_messages
         self.studio = studio
         self.messenger = messenger
         self.limits = limits
@@ -140,14 +142,16 @@ class Replier:
             if self._placeholder:
                 # The first answer takes the "thinking…" message's place by editing it: Discord
                 # deprecated letting the first follow-up replace it.
-                await self.interaction.edit_original_response(
+                sent: Any = await self.interaction.edit_original_response(
                     content=message.content or None, attachments=files or discord.utils.MISSING,
                     view=view or discord.utils.MISSING)
                 self._placeholder = False
-                continue
-            options: dict[str, Any] = {"ephemeral": self.ephemeral, "wait": True}
-            if files:
-                options["files"] = files
-            if view is not None:
-                options["view"] = view
-            await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
+            else:
+                options: dict[str, Any] = {"ephemeral": self.ephemeral, "wait": True}
+                if files:
+                    options["files"] = files
+                if view is not None:
+                    options["view"] = view
+                sent = await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
+            if files and self.token_messages is not None:  # the user's pictures: /delete takes them back
+                self.token_messages.remember(self.user.user_id, sent)

@@ -176,6 +176,40 @@ async def test_a_double_tap_on_yes_deletes_once_and_both_taps_hear_the_truth(bot
         assert not any(p.is_file() for p in bot.settings.resolved_storage_dir.rglob("*"))
 
 
+async def test_delete_takes_back_the_full_resolution_files_sent_only_to_the_user(bot_factory, discord: FakeDiscord) -> None:
+    """In a server the "Full-resolution files" answer is ephemeral: Discord keeps it out of the channel,
+    so only its interaction token (15 minutes) can delete it; /delete does, like the portraits' album."""
+    from bot.core import texts
+    from bot.core.job_refs import job_ref
+    from bot.core.replies import Button, Reply
+    from db.models import JobKind
+
+    async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
+        async with bot.services.database.transaction() as session:
+            alex = await session.scalar(select(User))
+            key = f"users/{alex.id}/outputs/1/0.jpg"
+            job = Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ab" * 16,
+                      payload={"style_id": "linkedin-headshot"}, result={"images": [{"key": key, "index": 0}]})
+            session.add(job)
+            await session.flush()
+            ref = job_ref(job)
+        await bot.services.storage.put(key, obama_selfies(1)[0])
+        await bot.front_end.messenger.send(str(GUILD_CHANNEL_ID), Reply("Here you go!", (
+            (Button(texts.BUTTON_FILES, f"files:{ref}"),),)))
+        album = await discord.wait_for_text("Here you go!")
+        pressed = await press(discord, ALEX, album, "Full-resolution files", guild=True)
+        await discord.wait_until(lambda: any(m.files for m in discord.answers_to(pressed)), 30, "the files")
+        (files,) = [m for m in discord.answers_to(pressed) if m.files]
+        assert files.ephemeral and files.via == "followup"
+
+        await slash(discord, ALEX, "delete", guild=True)
+        confirm = await discord.wait_for_text("erases everything")
+        await press(discord, ALEX, confirm, "Yes, delete", guild=True)
+        await discord.wait_for_text("everything of yours is gone")
+        assert files.message_id in discord.deleted and files not in discord.history
+
+
 async def test_admin_grant_and_help(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory(admins=[f"discord:{ALEX}"]):
         await slash(discord, ALEX, "grant", credits=5, user=user_json(777, "Sam"))
