@@ -276,6 +276,10 @@ class Studio:
             account = await self.account(session, user)
             active = await jobs.active_jobs(session, account.id)
             if button is not None:
+                try:
+                    await self._own_job(session, user, button)
+                except NotYours:  # in a Discord channel everyone sees every progress message's Cancel
+                    return await self._reply(texts.NOT_YOUR_JOB, private=True)
                 ref = parse_job_ref(button)
                 active = [job for job in active if ref is not None and job.id == ref[0] and names(job, ref[1])]
             if not active:

@@ -274,7 +274,10 @@ async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bo
         await press(discord, ALEX, summary, "Train my model", guild=True)  # a second try while it waits
         assert (await discord.wait_for_text("already learning your face")).ephemeral
         await press(discord, BEA, progress, "Cancel", guild=True)  # the progress message is public
-        assert (await discord.wait_for_text("isn't yours to stop")).ephemeral
+        refusal = await discord.wait_for_text("someone else's job")
+        assert refusal.ephemeral and refusal.content == (
+            "That's someone else's job — only they can stop it. /status shows what is running for you.")
+        assert not any("already finished" in m.content for m in discord.history)  # it has not
         async with bot.services.database.transaction() as session:
             # Alex's training goes on (with its preview)
             assert list(await session.scalars(select(Job.kind).where(Job.state == JobState.queued))) == ["train", "preview"]
