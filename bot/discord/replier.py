@@ -123,6 +123,7 @@ class Replier:
                 log.warning("could not remove the deferred response of interaction %s", self.interaction.id)
 
     async def _progress(self, reply: Reply) -> None:
+        reply = replace(reply, addressee=self.user.user_id)  # in a server channel it names whose job it is
         try:
             message_id = await self.messenger.send(self.user.chat_id, reply)
         except Unreachable as error:  # e.g. no posting here and DMs closed: nobody would see the job's end

@@ -239,6 +239,38 @@ async def give_ready_model(bot, discord_user_id: int) -> None:
                               status=LoraStatus.ready, storage_key=f"users/{user.id}/loras/1.safetensors"))
 
 
+async def test_in_a_server_progress_and_results_name_whose_they_are(bot_factory, discord: FakeDiscord) -> None:
+    """Everyone in a channel sees every member's progress and results: each names its owner (a mention),
+    results notify the owner and no one else, progress names them without a notification; a DM is as before."""
+    from db.models import JobKind, utcnow
+
+    async with bot_factory() as bot:
+        await slash(discord, ALEX, "start", guild=True)
+        await discord.wait_for_text("Hi")
+        await give_ready_model(bot, ALEX)
+        await slash(discord, ALEX, "generate", guild=True, style="linkedin-headshot")
+        progress = await discord.wait_for_text("Painting 4 LinkedIn Headshot portraits")
+        assert progress.via == "channel" and progress.channel_id == GUILD_CHANNEL_ID
+        assert progress.content.startswith(f"<@{ALEX}> 🎨 Painting 4 LinkedIn Headshot portraits…")
+        assert progress.allowed_mentions is not None and not progress.allowed_mentions.get("users")  # no ping
+        assert "everyone" not in progress.allowed_mentions["parse"]
+
+        async with bot.services.database.transaction() as session:  # a training of Alex's ends in the channel
+            alex = await session.scalar(select(User))
+            session.add(Job(user_id=alex.id, kind=JobKind.train, state=JobState.succeeded, correlation_id="cd" * 16,
+                            payload={}, result={}, reply_platform="discord", reply_chat_id=str(GUILD_CHANNEL_ID),
+                            finished_at=utcnow()))
+        ready = await discord.wait_for_text("Your model is ready", timeout=30)
+        assert ready.channel_id == GUILD_CHANNEL_ID and ready.content.startswith(f"<@{ALEX}> ✨ Your model is ready!")
+        mentions = ready.allowed_mentions
+        assert mentions is not None and mentions["parse"] == [] and [str(u) for u in mentions["users"]] == [str(ALEX)]
+
+        await slash(discord, ALEX, "generate", style="linkedin-headshot")  # in his DM: nobody else to tell apart
+        mine = await discord.wait_for(lambda m: "Painting" in m.content and m.channel_id == discord.dm_channel_id(ALEX),
+                                      what="the progress in the DM")
+        assert mine.content.startswith("🎨 Painting")
+
+
 async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) -> None:
     """The "thinking…" response goes away: the first answer is written into it (an edit of
     ``@original``), and when every answer goes to the channel (a progress message) it is deleted."""
