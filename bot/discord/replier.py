@@ -68,6 +68,7 @@ class Replier:
         self.user = user_of(interaction)
         self.ephemeral = not is_private_chat(interaction)
         self._placeholder = False  # a "thinking…" response waiting for its first answer
+        self._to_dms = False  # the bot can't post here: progress and results go to the user's DMs
         interaction.extras["replier"] = self  # an error's apology takes the placeholder's place too
         self.upload_limit = bot_upload_limit(interaction)
         limits.remember(self.user.chat_id, self.upload_limit)
@@ -91,6 +92,7 @@ class Replier:
             log.info("discord:%s: the bot can't post in channel %s; using DM channel %s",
                      self.user.user_id, self.user.chat_id, dm.id)
             self.user = replace(self.user, chat_id=str(dm.id))
+            self._to_dms = True
             self.limits.remember(self.user.chat_id, DEFAULT_UPLOAD_LIMIT)  # a DM has no server boosts
 
     @property
@@ -134,6 +136,9 @@ class Replier:
             return
         if message_id is not None and reply.progress_of_job is not None:
             await self.studio.remember_progress_message(reply.progress_of_job, message_id)
+        if self._to_dms:  # said once, here, where the user is looking
+            self._to_dms = False
+            await self._follow_up(Reply(texts.PROGRESS_IN_DMS, private=True))
 
     async def _follow_up(self, reply: Reply) -> None:
         messages = await asyncio.to_thread(plan, reply, self.upload_limit)

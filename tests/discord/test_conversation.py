@@ -380,6 +380,9 @@ async def test_where_the_bot_cannot_post_progress_goes_to_the_dm(bot_factory, di
         progress = await discord.wait_for_text("Learning your face")
         dm = discord.dm_channel_id(ALEX)
         assert progress.via == "channel" and progress.channel_id == dm
+        told = await discord.wait_for_text("to your DMs")  # where Alex is looking, not only in the DM itself
+        assert told.content == "📬 I can't post in this channel, so I'll send the progress and your portraits to your DMs."
+        assert told.ephemeral and told.token == chosen["token"]
         for channel in (GUILD_CHANNEL_ID, GUILD_THREAD_ID):
             assert all(m.ephemeral for m in discord.in_channel(channel))
         assert bot.front_end.limits.get(str(dm)) == DEFAULT_UPLOAD_LIMIT
