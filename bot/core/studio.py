@@ -136,6 +136,15 @@ class Studio:
             if job is not None:
                 job.reply_message_id = str(message_id)
 
+    async def remember_posted(self, user: UserRef, chat_id: str, message_id: str) -> None:
+        """A message with the user's pictures that the front end posted where the bot can delete it
+        later (a Discord DM): /delete takes it back with the portraits' albums."""
+        async with self.database.transaction() as session:
+            account = await find_user(session, user.platform, user.user_id)
+            if account is not None:
+                session.add(PostedMessage(user_id=account.id, platform=user.platform, chat_id=chat_id,
+                                          message_id=message_id))
+
     # ------------------------------------------------------------------ plumbing
     async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], *,
                      counted: bool = True) -> list[Reply]:

@@ -159,5 +159,13 @@ class Replier:
                 if view is not None:
                     options["view"] = view
                 sent = await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
-            if files and self.token_messages is not None:  # the user's pictures: /delete takes them back
-                self.token_messages.remember(self.user.user_id, sent)
+            if files:  # the user's pictures: /delete takes them back
+                await self._remember(sent)
+
+    async def _remember(self, sent: Any) -> None:
+        """In a DM the message is the bot's own, deletable through the channel at any time; an ephemeral
+        one only through the interaction's token, for the 15 minutes it lives."""
+        if not self.ephemeral:
+            await self.studio.remember_posted(self.user, str(self.interaction.channel_id), str(sent.id))
+        elif self.token_messages is not None:
+            self.token_messages.remember(self.user.user_id, sent)

@@ -210,6 +210,40 @@ async def test_delete_takes_back_the_full_resolution_files_sent_only_to_the_user
         assert files.message_id in discord.deleted and files not in discord.history
 
 
+async def test_delete_takes_back_the_full_resolution_files_in_a_dm_also_after_15_minutes(bot_factory,
+                                                                                         discord: FakeDiscord) -> None:
+    """In a DM the "Full-resolution files" answer is an ordinary message of the bot's: /delete takes it
+    back through the channel, also once its interaction token has died."""
+    from bot.core import texts
+    from bot.core.job_refs import job_ref
+    from bot.core.replies import Button, Reply
+    from db.models import JobKind
+
+    async with bot_factory() as bot:
+        await agree(discord, ALEX)
+        async with bot.services.database.transaction() as session:
+            alex = await session.scalar(select(User))
+            key = f"users/{alex.id}/outputs/1/0.jpg"
+            job = Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ab" * 16,
+                      payload={"style_id": "linkedin-headshot"}, result={"images": [{"key": key, "index": 0}]})
+            session.add(job)
+            await session.flush()
+            ref = job_ref(job)
+        await bot.services.storage.put(key, obama_selfies(1)[0])
+        dm = discord.dm_channel_id(ALEX)
+        await bot.front_end.messenger.send(str(dm), Reply("Here you go!", ((Button(texts.BUTTON_FILES, f"files:{ref}"),),)))
+        pressed = await press(discord, ALEX, await discord.wait_for_text("Here you go!"), "Full-resolution files")
+        await discord.wait_until(lambda: any(m.files for m in discord.answers_to(pressed)), 30, "the files")
+        (files,) = [m for m in discord.answers_to(pressed) if m.files]
+        assert not files.ephemeral and files.channel_id == dm
+        discord.expire_tokens()  # Discord's 15 minutes pass
+
+        await slash(discord, ALEX, "delete")
+        await press(discord, ALEX, await discord.wait_for_text("erases everything"), "Yes, delete")
+        await discord.wait_for_text("everything of yours is gone")
+        assert files.message_id in discord.deleted
+
+
 async def test_admin_grant_and_help(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory(admins=[f"discord:{ALEX}"]):
         await slash(discord, ALEX, "grant", credits=5, user=user_json(777, "Sam"))
