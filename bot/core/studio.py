@@ -86,9 +86,9 @@ class Studio:
         self.editors: dict[str, Callable[[str, str, Reply], Awaitable[None]]] = {}
         #: per platform, how to give a payment's money back (set by front ends that sell)
         self.refunders: dict[str, GiveBack] = {}
-        configured = self.settings.account_hash_key
         #: the /delete running per account: a second one at the same time (a double tap) waits for it
         self._deleting: dict[tuple[str, str], asyncio.Task[DeleteOutcome]] = {}
+        configured = self.settings.account_hash_key
         self.allowance_key = load_key(configured.get_secret_value() if configured else None, self.settings.data_dir)
 
     # ------------------------------------------------------------------ entry points

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+
 import discord
 
 from bot.core.replies import Reply
