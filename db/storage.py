@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,18 @@ class Storage(abc.ABC):
         return {uid for key in await self.list(USERS) if (uid := _user_id(key.split("/")[1])) is not None}
 
 
+def _remove_tree(folder: Path) -> None:
+    """``shutil.rmtree``, but what is already gone counts as removed."""
+    def unless_gone(error: BaseException) -> None:
+        if not isinstance(error, FileNotFoundError):
+            raise error
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(folder, onexc=lambda _function, _path, error: unless_gone(error))
+    else:
+        shutil.rmtree(folder, onerror=lambda _function, _path, info: unless_gone(info[1]))
+
+
 class LocalStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
@@ -126,11 +139,13 @@ class LocalStorage(Storage):
         await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
 
     def _delete_tree(self, prefix: str) -> int:
+        """A file or folder that vanishes meanwhile (another deletion of the same user, the retention
+        sweep) is gone, as asked: only what can't be removed is an error."""
         folder = self.root / _validate_prefix(prefix)
         if not folder.is_dir():
             return 0
-        count = sum(1 for p in folder.rglob("*") if p.is_file())
-        shutil.rmtree(folder)
+        count = sum(len(files) for _, _, files in os.walk(folder))  # os.walk skips what vanishes
+        _remove_tree(folder)
         return count
 
     async def delete_prefix(self, prefix: str) -> int:

@@ -59,6 +59,29 @@ async def test_delete_user_removes_only_that_users_objects(storage: Storage) -> 
     assert await storage.get(user_prefix(70) + "photos/1.jpg") == b"keep"
 
 
+async def test_a_file_another_deletion_removed_first_is_not_a_failure(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two deletions of one user at once (a double tap on /delete's "Yes", or /delete and the retention
+    sweep): each file the other one removed a moment earlier is gone, as asked, not an error."""
+    import os
+
+    storage = LocalStorage(tmp_path / "blobs")
+    for name in ("photos/1.jpg", "photos/2.jpg", "outputs/5/0-9x16.jpg"):
+        await storage.put(user_prefix(7) + name, b"x")
+    unlink = os.unlink
+    raced: list[str] = []
+
+    def the_other_deletion_was_first(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        unlink(path, *args, **kwargs)  # the other deletion removes it…
+        raced.append(str(path))
+        unlink(path, *args, **kwargs)  # …just before this one does: FileNotFoundError
+
+    monkeypatch.setattr(os, "unlink", the_other_deletion_was_first)
+    assert await storage.delete_user(7) == 3
+    monkeypatch.undo()
+    assert len(raced) == 3 and not (tmp_path / "blobs" / "users" / "7").exists()
+
+
 async def test_url_serves_the_object(storage: Storage) -> None:
     key = await storage.put("users/3/out/portrait.jpg", b"portrait-bytes")
     url = await storage.url(key, expires_seconds=120)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import texts
 from bot.core.delivery import album_reply, failure_reply, model_ready_after_preview, preview_album
@@ -48,6 +50,7 @@ class JobWatcher:
         self.delivery_retry = delivery_retry_seconds
         self._shown: dict[int, str] = {}
         self._edited_at: dict[int, float] = {}
+        self._owners: dict[int, str] = {}  # account id -> the platform user id its job messages address
         self.retention = RetentionSweeper(studio, messenger)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -83,6 +86,7 @@ class JobWatcher:
             ))
             updates = []
             for job in active:
+                await self._load_owner(session, job.user_id)
                 position = await queue_position(session, job.id) if job.state == JobState.queued else None
                 updates.append((job, self.studio.progress_reply(job, self._title(job), (position or 0) + 1 if position is not None else None)))
         now = time.monotonic()
@@ -91,9 +95,19 @@ class JobWatcher:
                 continue
             await self._edit(job, reply)
 
+    async def _load_owner(self, session: AsyncSession, user_id: int) -> None:
+        if user_id not in self._owners:
+            owner = await session.scalar(select(User.platform_user_id).where(User.id == user_id))
+            if owner is not None:
+                self._owners[user_id] = owner
+
+    def _to_owner(self, job: Job, reply: Reply) -> Reply:
+        """The reply addressed to the job's owner (named where others read the chat too)."""
+        return replace(reply, addressee=self._owners.get(job.user_id, ""))
+
     async def _edit(self, job: Job, reply: Reply) -> None:
         try:
-            await self.messenger.edit(job.reply_chat_id, str(job.reply_message_id), reply)
+            await self.messenger.edit(job.reply_chat_id, str(job.reply_message_id), self._to_owner(job, reply))
         except Exception:
             log.warning("could not edit progress message of job %s", job.id, exc_info=True)
         self._shown[job.id] = reply.text
@@ -116,6 +130,7 @@ class JobWatcher:
             if job.kind == JobKind.train:
                 await self.studio.current_lora(session, job.user_id)  # brings the model's status up to date
             balance = await credits.balance(session, job.user_id)
+            await self._load_owner(session, job.user_id)
             # a preview goes with its training; a model that is ready follows its preview
             related = (await training_of(session, job) if job.kind == JobKind.preview
                        else await shown_preview(session, job) if job.kind == JobKind.train else None)
@@ -136,6 +151,7 @@ class JobWatcher:
     async def _send_album(self, job: Job, reply: Reply) -> None:
         """The album; where the platform lets the bot take messages back (Discord), the ones that
         carry portraits are recorded so that /delete removes them from the chat too."""
+        reply = self._to_owner(job, reply)
         send_tracked = getattr(self.messenger, "send_tracked", None)
         if send_tracked is None:
             await self.messenger.send(job.reply_chat_id, reply)
@@ -165,7 +181,7 @@ class JobWatcher:
             if job.reply_message_id:
                 await self._edit(job, Reply(final))
             if job.kind == JobKind.train:
-                await self.messenger.send(chat, self._model_ready(related, job))
+                await self.messenger.send(chat, self._to_owner(job, self._model_ready(related, job)))
             else:
                 result = job.result or {}
                 refunded = credits.shortfall_refund(job.credits_reserved, int(result.get("below_likeness") or 0),
@@ -177,7 +193,7 @@ class JobWatcher:
         if job.reply_message_id:  # the progress message never stays "working…"
             await self._edit(job, Reply(outcome.text if job.state == JobState.cancelled else f"{self._title(job)} {texts.STOPPED}"))
         if job.state != JobState.cancelled or not job.reply_message_id:
-            await self.messenger.send(chat, outcome)
+            await self.messenger.send(chat, self._to_owner(job, outcome))
 
     # ------------------------------------------------------------------ preview
     def _model_ready(self, preview: Job | None, training: Job) -> Reply:
@@ -205,13 +221,15 @@ class JobWatcher:
             return
         old = str(training.reply_message_id)
         title = self._title(training)
-        message_id = await self.messenger.send(training.reply_chat_id, self.studio.progress_reply(training, title))
+        message_id = await self.messenger.send(training.reply_chat_id,
+                                               self._to_owner(training, self.studio.progress_reply(training, title)))
         if message_id is None:
             return
         await self.studio.remember_progress_message(training.id, str(message_id))
         self._shown.pop(training.id, None)
         self._edited_at.pop(training.id, None)
         try:
-            await self.messenger.edit(training.reply_chat_id, old, Reply(texts.PROGRESS_BELOW.format(title=title)))
+            await self.messenger.edit(training.reply_chat_id, old,
+                                      self._to_owner(training, Reply(texts.PROGRESS_BELOW.format(title=title))))
         except Exception:
             log.warning("could not retire the old progress message of job %s", training.id, exc_info=True)

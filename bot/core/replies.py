@@ -79,6 +79,9 @@ class Reply:
     """Show a 'working…' chat action along with it."""
     invoice: Invoice | None = None
     """Sent after the text: a pack to pay for, where the platform takes payments in the chat."""
+    addressee: str = ""
+    """The platform user id of whose job this message is about: where others read the chat too (a
+    Discord server channel) the adapter names them; in their own chat it changes nothing."""
 
 
 @dataclass(frozen=True, slots=True)

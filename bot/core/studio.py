@@ -79,10 +79,15 @@ class Studio:
         self.photo_limiter = RateLimiter(self.settings.photos_per_minute)
         #: per platform, how to delete a message the bot posted (set by front ends that can)
         self.retractors: dict[str, Callable[[str, str], Awaitable[None]]] = {}
+        #: per platform, how to take back what the front end sent a user (by their platform id) that no
+        #: row records (Discord: messages sent through an interaction token, while the token lives)
+        self.unrecorded_retractors: dict[str, Callable[[str], Awaitable[None]]] = {}
         #: platform -> edit(chat id, message id, reply): /delete closes the progress messages of the jobs it stops
         self.editors: dict[str, Callable[[str, str, Reply], Awaitable[None]]] = {}
         #: per platform, how to give a payment's money back (set by front ends that sell)
         self.refunders: dict[str, GiveBack] = {}
+        #: the /delete running per account: a second one at the same time (a double tap) waits for it
+        self._deleting: dict[tuple[str, str], asyncio.Task[DeleteOutcome]] = {}
         configured = self.settings.account_hash_key
         self.allowance_key = load_key(configured.get_secret_value() if configured else None, self.settings.data_dir)
 
@@ -130,6 +135,15 @@ class Studio:
             job = await session.get(Job, job_id)
             if job is not None:
                 job.reply_message_id = str(message_id)
+
+    async def remember_posted(self, user: UserRef, chat_id: str, message_id: str) -> None:
+        """A message with the user's pictures that the front end posted where the bot can delete it
+        later (a Discord DM): /delete takes it back with the portraits' albums."""
+        async with self.database.transaction() as session:
+            account = await find_user(session, user.platform, user.user_id)
+            if account is not None:
+                session.add(PostedMessage(user_id=account.id, platform=user.platform, chat_id=chat_id,
+                                          message_id=message_id))
 
     # ------------------------------------------------------------------ plumbing
     async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], *,
@@ -271,6 +285,10 @@ class Studio:
             account = await self.account(session, user)
             active = await jobs.active_jobs(session, account.id)
             if button is not None:
+                try:
+                    await self._own_job(session, user, button)
+                except NotYours:  # in a Discord channel everyone sees every progress message's Cancel
+                    return await self._reply(texts.NOT_YOUR_JOB, private=True)
                 ref = parse_job_ref(button)
                 active = [job for job in active if ref is not None and job.id == ref[0] and names(job, ref[1])]
             if not active:
@@ -317,7 +335,17 @@ class Studio:
         """Every copy: the messages with portraits the bot can take back, the rows (a running job
         notices at its next heartbeat, stops and removes what it wrote: engine.runtime.worker), storage.
         Where storage could not remove every file now, the account is gone all the same and the
-        retention sweep removes what is left (db/orphans.py)."""
+        retention sweep removes what is left (db/orphans.py). A second /delete of the account while
+        one runs (a double tap on "Yes") runs nothing itself: it waits for that one and gets its outcome."""
+        key = (user.platform, user.user_id)
+        running = self._deleting.get(key)
+        if running is None:
+            running = asyncio.create_task(self._delete_everything(user), name=f"delete {user.platform}:{user.user_id}")
+            self._deleting[key] = running
+            running.add_done_callback(lambda _: self._deleting.pop(key, None))
+        return await asyncio.shield(running)  # a caller that goes away does not stop the deletion half way
+
+    async def _delete_everything(self, user: UserRef) -> DeleteOutcome:
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
             if account is None:
@@ -327,6 +355,12 @@ class Studio:
             progress = [(job.reply_platform, job.reply_chat_id, job.reply_message_id)
                         for job in await jobs.active_jobs(session, user_id) if job.reply_message_id]
         taken_back, left_in_chat = await self._take_back(posted)  # outside the transaction: it talks to the platform
+        if (take_back_unrecorded := self.unrecorded_retractors.get(user.platform)) is not None:
+            try:
+                await take_back_unrecorded(user.user_id)
+            except Exception:
+                log.warning("could not take back the unrecorded messages of %s:%s", user.platform, user.user_id,
+                            exc_info=True)
         async with self.database.transaction() as session:
             await delete_user(session, user_id)
         await self._close_progress(progress)

@@ -175,6 +175,7 @@ CANCEL_STOPPING = (
 )
 NOTHING_TO_CANCEL = "Nothing is running right now."
 NOT_YOUR_RUNNING_JOB = "That job has already finished, or it isn't yours to stop. /status shows what is running for you."
+NOT_YOUR_JOB = "That's someone else's job — only they can stop it. /status shows what is running for you."
 NOT_YOUR_BUTTON = "That button belongs to someone else's portraits — only they can use it. /styles paints your own."
 PORTRAITS_GONE = "Those portraits aren't here any more. Pick a style to paint new ones:"
 

@@ -23,6 +23,7 @@ from bot.discord.render import DiscordMessenger, UploadLimits
 from bot.discord.replier import PLATFORM, Replier, user_of
 from bot.discord.uploads import MAX_FILES, UploadModal, download, too_big_text, unsupported_kind
 from bot.discord.purchases import StoreTill
+from bot.discord.token_messages import TokenMessages
 from bot.discord.views import StudioButton
 from studio.settings import Settings, require_secret
 
@@ -84,6 +85,8 @@ class DiscordFrontEnd:
         self.messenger = DiscordMessenger(self.client, self.limits)
         studio.retractors["discord"] = self.messenger.retract
         studio.editors["discord"] = self.messenger.edit
+        self.token_messages = TokenMessages()
+        studio.unrecorded_retractors["discord"] = self.token_messages.take_back
         watcher_options: dict[str, float] = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
@@ -145,7 +148,7 @@ class DiscordFrontEnd:
 
     # ------------------------------------------------------------------ commands
     def replier(self, interaction: Interaction) -> Replier:
-        return Replier(interaction, self.studio, self.messenger, self.limits)
+        return Replier(interaction, self.studio, self.messenger, self.limits, token_messages=self.token_messages)
 
     async def serve_command(self, interaction: Interaction, name: str, args: list[str] | None = None) -> None:
         replier = self.replier(interaction)

@@ -16,6 +16,7 @@ from bot.core.messenger import Unreachable
 from bot.core.replies import Reply
 from bot.discord import texts
 from bot.discord.files import DEFAULT_UPLOAD_LIMIT, Upload, fit_album, fit_documents
+from bot.discord.mentions import addressed
 from bot.discord.views import view_of
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class DiscordMessenger:
 
     async def _send(self, chat_id: str, reply: Reply) -> tuple[str | None, list[str]]:
         channel = self.client.get_partial_messageable(int(chat_id))
+        reply, mentions = await addressed(self.client, chat_id, reply)
         if reply.typing:
             try:
                 await channel.typing()
@@ -111,7 +113,7 @@ class DiscordMessenger:
             view = view_of(reply) if message.with_buttons else None
             files = files_of(message)
             sent = await channel.send(content=message.content or None, files=files or discord.utils.MISSING,
-                                      view=view or discord.utils.MISSING)
+                                      view=view or discord.utils.MISSING, allowed_mentions=mentions)
             if message.with_buttons:
                 carrier = str(sent.id)
             if files:
@@ -120,4 +122,6 @@ class DiscordMessenger:
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
         channel = self.client.get_partial_messageable(int(chat_id))
-        await channel.get_partial_message(int(message_id)).edit(content=reply.text[:TEXT_LIMIT] or "…", view=view_of(reply))
+        reply, mentions = await addressed(self.client, chat_id, reply, edit=True)
+        await channel.get_partial_message(int(message_id)).edit(content=reply.text[:TEXT_LIMIT] or "…", view=view_of(reply),
+                                                                allowed_mentions=mentions)

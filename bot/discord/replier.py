@@ -20,6 +20,7 @@ from bot.core.studio import Studio
 from bot.discord import texts
 from bot.discord.files import DEFAULT_UPLOAD_LIMIT
 from bot.discord.render import TEXT_LIMIT, UploadLimits, files_of, plan
+from bot.discord.token_messages import TokenMessages
 from bot.discord.views import view_of
 
 log = logging.getLogger(__name__)
@@ -58,14 +59,16 @@ def bot_upload_limit(interaction: discord.Interaction[Any]) -> int:
 
 class Replier:
     def __init__(self, interaction: discord.Interaction[Any], studio: Studio, messenger: Messenger,
-                 limits: UploadLimits) -> None:
+                 limits: UploadLimits, *, token_messages: TokenMessages | None = None) -> None:
         self.interaction = interaction
+        self.token_messages = token_messages
         self.studio = studio
         self.messenger = messenger
         self.limits = limits
         self.user = user_of(interaction)
         self.ephemeral = not is_private_chat(interaction)
         self._placeholder = False  # a "thinking…" response waiting for its first answer
+        self._to_dms = False  # the bot can't post here: progress and results go to the user's DMs
         interaction.extras["replier"] = self  # an error's apology takes the placeholder's place too
         self.upload_limit = bot_upload_limit(interaction)
         limits.remember(self.user.chat_id, self.upload_limit)
@@ -89,6 +92,7 @@ class Replier:
             log.info("discord:%s: the bot can't post in channel %s; using DM channel %s",
                      self.user.user_id, self.user.chat_id, dm.id)
             self.user = replace(self.user, chat_id=str(dm.id))
+            self._to_dms = True
             self.limits.remember(self.user.chat_id, DEFAULT_UPLOAD_LIMIT)  # a DM has no server boosts
 
     @property
@@ -121,6 +125,7 @@ class Replier:
                 log.warning("could not remove the deferred response of interaction %s", self.interaction.id)
 
     async def _progress(self, reply: Reply) -> None:
+        reply = replace(reply, addressee=self.user.user_id)  # in a server channel it names whose job it is
         try:
             message_id = await self.messenger.send(self.user.chat_id, reply)
         except Unreachable as error:  # e.g. no posting here and DMs closed: nobody would see the job's end
@@ -131,6 +136,9 @@ class Replier:
             return
         if message_id is not None and reply.progress_of_job is not None:
             await self.studio.remember_progress_message(reply.progress_of_job, message_id)
+        if self._to_dms:  # said once, here, where the user is looking
+            self._to_dms = False
+            await self._follow_up(Reply(texts.PROGRESS_IN_DMS, private=True))
 
     async def _follow_up(self, reply: Reply) -> None:
         messages = await asyncio.to_thread(plan, reply, self.upload_limit)
@@ -140,14 +148,24 @@ class Replier:
             if self._placeholder:
                 # The first answer takes the "thinking…" message's place by editing it: Discord
                 # deprecated letting the first follow-up replace it.
-                await self.interaction.edit_original_response(
+                sent: Any = await self.interaction.edit_original_response(
                     content=message.content or None, attachments=files or discord.utils.MISSING,
                     view=view or discord.utils.MISSING)
                 self._placeholder = False
-                continue
-            options: dict[str, Any] = {"ephemeral": self.ephemeral, "wait": True}
-            if files:
-                options["files"] = files
-            if view is not None:
-                options["view"] = view
-            await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
+            else:
+                options: dict[str, Any] = {"ephemeral": self.ephemeral, "wait": True}
+                if files:
+                    options["files"] = files
+                if view is not None:
+                    options["view"] = view
+                sent = await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
+            if files:  # the user's pictures: /delete takes them back
+                await self._remember(sent)
+
+    async def _remember(self, sent: Any) -> None:
+        """In a DM the message is the bot's own, deletable through the channel at any time; an ephemeral
+        one only through the interaction's token, for the 15 minutes it lives."""
+        if not self.ephemeral:
+            await self.studio.remember_posted(self.user, str(self.interaction.channel_id), str(sent.id))
+        elif self.token_messages is not None:
+            self.token_messages.remember(self.user.user_id, sent)

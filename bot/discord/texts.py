@@ -29,3 +29,5 @@ NOWHERE_TO_POST = (
     "you progress or send your portraits. Allow direct messages from this server's members (Privacy "
     "Settings), or talk to me in a DM. I've stopped that job:"
 )
+
+PROGRESS_IN_DMS = "📬 I can't post in this channel, so I'll send the progress and your portraits to your DMs."

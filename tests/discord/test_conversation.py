@@ -133,6 +133,117 @@ async def test_delete_leaves_nothing_behind(bot_factory, discord: FakeDiscord) -
             assert await session.scalar(select(func.count()).select_from(Photo)) == 0
 
 
+async def test_a_double_tap_on_yes_deletes_once_and_both_taps_hear_the_truth(bot_factory, discord: FakeDiscord) -> None:
+    """A double click on "Yes, delete everything" (both taps reach the bot before its buttons go): one
+    deletion runs, and both taps are told everything is gone, never "some files could not be removed"."""
+    from bot.core.replies import Reply
+    from db.models import PostedMessage
+
+    async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
+        await slash(discord, ALEX, "upload", guild=True, **attach(discord, obama_selfies(3)))
+        await discord.wait_for_text("look great", timeout=60)
+        portraits = await bot.front_end.messenger.send(str(GUILD_CHANNEL_ID), Reply("Here you go!"))
+        async with bot.services.database.transaction() as session:
+            alex = await session.scalar(select(User))
+            session.add(PostedMessage(user_id=alex.id, platform="discord", chat_id=str(GUILD_CHANNEL_ID),
+                                      message_id=str(portraits)))
+        studio = bot.front_end.studio
+        retract, delete_user = studio.retractors["discord"], bot.services.storage.delete_user
+        deletions: list[int] = []
+
+        async def slow_retract(chat_id: str, message_id: str) -> None:  # taking messages back takes a moment
+            await asyncio.sleep(0.5)
+            await retract(chat_id, message_id)
+
+        async def counted_delete(user_id: int) -> int:
+            deletions.append(user_id)
+            return await delete_user(user_id)
+
+        studio.retractors["discord"] = slow_retract
+        bot.services.storage.delete_user = counted_delete  # type: ignore[method-assign]
+        await slash(discord, ALEX, "delete", guild=True)
+        confirm = await discord.wait_for_text("erases everything")
+        taps = [discord.press_payload(ALEX, confirm, "Yes, delete", guild=True) for _ in range(2)]
+        for tap in taps:
+            await discord.dispatch(tap)
+        await discord.wait_until(lambda: all(discord.answers_to(tap) for tap in taps), 30, "an answer to both taps")
+        answers = [m.content for tap in taps for m in discord.answers_to(tap)]
+        assert answers == ["🗑 Done — everything of yours is gone. Send /start whenever you want to begin again."] * 2
+        assert discord.deleted.count(int(portraits)) == 1  # taken back once, not tried again (a 404)
+        assert not [path for path, status, _ in discord.refused if "messages" in path]
+        assert len(deletions) == 1  # one deletion ran; the second tap waited for it
+        assert not any(p.is_file() for p in bot.settings.resolved_storage_dir.rglob("*"))
+
+
+async def test_delete_takes_back_the_full_resolution_files_sent_only_to_the_user(bot_factory, discord: FakeDiscord) -> None:
+    """In a server the "Full-resolution files" answer is ephemeral: Discord keeps it out of the channel,
+    so only its interaction token (15 minutes) can delete it; /delete does, like the portraits' album."""
+    from bot.core import texts
+    from bot.core.job_refs import job_ref
+    from bot.core.replies import Button, Reply
+    from db.models import JobKind
+
+    async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
+        async with bot.services.database.transaction() as session:
+            alex = await session.scalar(select(User))
+            key = f"users/{alex.id}/outputs/1/0.jpg"
+            job = Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ab" * 16,
+                      payload={"style_id": "linkedin-headshot"}, result={"images": [{"key": key, "index": 0}]})
+            session.add(job)
+            await session.flush()
+            ref = job_ref(job)
+        await bot.services.storage.put(key, obama_selfies(1)[0])
+        await bot.front_end.messenger.send(str(GUILD_CHANNEL_ID), Reply("Here you go!", (
+            (Button(texts.BUTTON_FILES, f"files:{ref}"),),)))
+        album = await discord.wait_for_text("Here you go!")
+        pressed = await press(discord, ALEX, album, "Full-resolution files", guild=True)
+        await discord.wait_until(lambda: any(m.files for m in discord.answers_to(pressed)), 30, "the files")
+        (files,) = [m for m in discord.answers_to(pressed) if m.files]
+        assert files.ephemeral and files.via == "followup"
+
+        await slash(discord, ALEX, "delete", guild=True)
+        confirm = await discord.wait_for_text("erases everything")
+        await press(discord, ALEX, confirm, "Yes, delete", guild=True)
+        await discord.wait_for_text("everything of yours is gone")
+        assert files.message_id in discord.deleted and files not in discord.history
+
+
+async def test_delete_takes_back_the_full_resolution_files_in_a_dm_also_after_15_minutes(bot_factory,
+                                                                                         discord: FakeDiscord) -> None:
+    """In a DM the "Full-resolution files" answer is an ordinary message of the bot's: /delete takes it
+    back through the channel, also once its interaction token has died."""
+    from bot.core import texts
+    from bot.core.job_refs import job_ref
+    from bot.core.replies import Button, Reply
+    from db.models import JobKind
+
+    async with bot_factory() as bot:
+        await agree(discord, ALEX)
+        async with bot.services.database.transaction() as session:
+            alex = await session.scalar(select(User))
+            key = f"users/{alex.id}/outputs/1/0.jpg"
+            job = Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ab" * 16,
+                      payload={"style_id": "linkedin-headshot"}, result={"images": [{"key": key, "index": 0}]})
+            session.add(job)
+            await session.flush()
+            ref = job_ref(job)
+        await bot.services.storage.put(key, obama_selfies(1)[0])
+        dm = discord.dm_channel_id(ALEX)
+        await bot.front_end.messenger.send(str(dm), Reply("Here you go!", ((Button(texts.BUTTON_FILES, f"files:{ref}"),),)))
+        pressed = await press(discord, ALEX, await discord.wait_for_text("Here you go!"), "Full-resolution files")
+        await discord.wait_until(lambda: any(m.files for m in discord.answers_to(pressed)), 30, "the files")
+        (files,) = [m for m in discord.answers_to(pressed) if m.files]
+        assert not files.ephemeral and files.channel_id == dm
+        discord.expire_tokens()  # Discord's 15 minutes pass
+
+        await slash(discord, ALEX, "delete")
+        await press(discord, ALEX, await discord.wait_for_text("erases everything"), "Yes, delete")
+        await discord.wait_for_text("everything of yours is gone")
+        assert files.message_id in discord.deleted
+
+
 async def test_admin_grant_and_help(bot_factory, discord: FakeDiscord) -> None:
     async with bot_factory(admins=[f"discord:{ALEX}"]):
         await slash(discord, ALEX, "grant", credits=5, user=user_json(777, "Sam"))
@@ -160,6 +271,38 @@ async def give_ready_model(bot, discord_user_id: int) -> None:
         assert user is not None
         session.add(LoraModel(user_id=user.id, base_model="tiny", token="ohwx", class_word="man",
                               status=LoraStatus.ready, storage_key=f"users/{user.id}/loras/1.safetensors"))
+
+
+async def test_in_a_server_progress_and_results_name_whose_they_are(bot_factory, discord: FakeDiscord) -> None:
+    """Everyone in a channel sees every member's progress and results: each names its owner (a mention),
+    results notify the owner and no one else, progress names them without a notification; a DM is as before."""
+    from db.models import JobKind, utcnow
+
+    async with bot_factory() as bot:
+        await slash(discord, ALEX, "start", guild=True)
+        await discord.wait_for_text("Hi")
+        await give_ready_model(bot, ALEX)
+        await slash(discord, ALEX, "generate", guild=True, style="linkedin-headshot")
+        progress = await discord.wait_for_text("Painting 4 LinkedIn Headshot portraits")
+        assert progress.via == "channel" and progress.channel_id == GUILD_CHANNEL_ID
+        assert progress.content.startswith(f"<@{ALEX}> 🎨 Painting 4 LinkedIn Headshot portraits…")
+        assert progress.allowed_mentions is not None and not progress.allowed_mentions.get("users")  # no ping
+        assert "everyone" not in progress.allowed_mentions["parse"]
+
+        async with bot.services.database.transaction() as session:  # a training of Alex's ends in the channel
+            alex = await session.scalar(select(User))
+            session.add(Job(user_id=alex.id, kind=JobKind.train, state=JobState.succeeded, correlation_id="cd" * 16,
+                            payload={}, result={}, reply_platform="discord", reply_chat_id=str(GUILD_CHANNEL_ID),
+                            finished_at=utcnow()))
+        ready = await discord.wait_for_text("Your model is ready", timeout=30)
+        assert ready.channel_id == GUILD_CHANNEL_ID and ready.content.startswith(f"<@{ALEX}> ✨ Your model is ready!")
+        mentions = ready.allowed_mentions
+        assert mentions is not None and mentions["parse"] == [] and [str(u) for u in mentions["users"]] == [str(ALEX)]
+
+        await slash(discord, ALEX, "generate", style="linkedin-headshot")  # in his DM: nobody else to tell apart
+        mine = await discord.wait_for(lambda m: "Painting" in m.content and m.channel_id == discord.dm_channel_id(ALEX),
+                                      what="the progress in the DM")
+        assert mine.content.startswith("🎨 Painting")
 
 
 async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) -> None:
@@ -197,7 +340,10 @@ async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bo
         await press(discord, ALEX, summary, "Train my model", guild=True)  # a second try while it waits
         assert (await discord.wait_for_text("already learning your face")).ephemeral
         await press(discord, BEA, progress, "Cancel", guild=True)  # the progress message is public
-        assert (await discord.wait_for_text("isn't yours to stop")).ephemeral
+        refusal = await discord.wait_for_text("someone else's job")
+        assert refusal.ephemeral and refusal.content == (
+            "That's someone else's job — only they can stop it. /status shows what is running for you.")
+        assert not any("already finished" in m.content for m in discord.history)  # it has not
         async with bot.services.database.transaction() as session:
             # Alex's training goes on (with its preview)
             assert list(await session.scalars(select(Job.kind).where(Job.state == JobState.queued))) == ["train", "preview"]
@@ -268,6 +414,9 @@ async def test_where_the_bot_cannot_post_progress_goes_to_the_dm(bot_factory, di
         progress = await discord.wait_for_text("Learning your face")
         dm = discord.dm_channel_id(ALEX)
         assert progress.via == "channel" and progress.channel_id == dm
+        told = await discord.wait_for_text("to your DMs")  # where Alex is looking, not only in the DM itself
+        assert told.content == "📬 I can't post in this channel, so I'll send the progress and your portraits to your DMs."
+        assert told.ephemeral and told.token == chosen["token"]
         for channel in (GUILD_CHANNEL_ID, GUILD_THREAD_ID):
             assert all(m.ephemeral for m in discord.in_channel(channel))
         assert bot.front_end.limits.get(str(dm)) == DEFAULT_UPLOAD_LIMIT

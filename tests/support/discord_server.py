@@ -65,6 +65,8 @@ class Posted:
     """{filename, data, description} per uploaded file."""
     flags: int = 0
     token: str | None = None
+    allowed_mentions: dict[str, Any] | None = None
+    """As the bot sent it with the message (or its last edit): whom the message may notify."""
 
     @property
     def ephemeral(self) -> bool:
@@ -566,7 +568,8 @@ class FakeDiscord:
         async with self._changed:
             if edit:
                 self.edits.append(Posted(message.via, message.channel_id, message.message_id, message.content,
-                                         message.components, message.files, message.flags, message.token))
+                                         message.components, message.files, message.flags, message.token,
+                                         message.allowed_mentions))
             if not any(m is message for m in self.history):
                 self.history.append(message)
             self._messages[message.message_id] = message
@@ -672,7 +675,8 @@ class FakeDiscord:
                 raise _Refused(403, 50007, "Cannot send messages to this user")
             self._check_message(payload, files, self.upload_limit)
             message = Posted("channel", channel_id, self.next_id(), payload.get("content") or "",
-                             payload.get("components") or [], files, int(payload.get("flags") or 0))
+                             payload.get("components") or [], files, int(payload.get("flags") or 0),
+                             allowed_mentions=payload.get("allowed_mentions"))
             await self._record(message)
             return _json(message.json())
         if rest[:1] == ["messages"] and len(rest) == 2 and request.method == "PATCH":
@@ -683,6 +687,7 @@ class FakeDiscord:
                 target.content = payload["content"] or ""
             if "components" in payload:
                 target.components = payload["components"] or []
+            target.allowed_mentions = payload.get("allowed_mentions")
             await self._record(target, edit=True)
             return _json(target.json())
         raise _Refused(404, 0, "404: Not Found")
