@@ -229,7 +229,8 @@ class Studio:
         settings = self.settings
         return await self._reply(texts.privacy(settings.selfie_retention_days, settings.model_retention_days,
                                                settings.expiry_notice_days, selling=self.selling(user.platform),
-                                               unused_selfie_days=settings.unused_selfie_retention_days))
+                                               unused_selfie_days=settings.unused_selfie_retention_days,
+                                               takes_back_messages=user.platform in self.retractors))
 
     async def _credits(self, user: UserRef, _args: list[str]) -> list[Reply]:
         async with self.database.transaction() as session:

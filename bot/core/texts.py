@@ -70,8 +70,9 @@ CONSENT_THANKS = "Thank you! Now send me {min_photos}–{max_photos} selfies (as
 CONSENT_ALREADY = "You've already confirmed — send your selfies whenever you're ready."
 
 def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: bool = False,
-            unused_selfie_days: int = 0) -> str:
-    """/privacy, with the retention this install is configured for (0 days: kept until deleted)."""
+            unused_selfie_days: int = 0, takes_back_messages: bool = False) -> str:
+    """/privacy, with the retention this install is configured for (0 days: kept until deleted);
+    ``takes_back_messages``: /delete also removes the bot's messages with portraits (Discord)."""
     selfies = (f"Your selfies are deleted {plural(selfie_days, 'day')} after your model is ready; a face print "
                "of each photo I used (numbers, no picture) stays with your model to pick the portraits most like you."
                if selfie_days else "Your selfies stay until you delete them.")
@@ -84,13 +85,16 @@ def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: boo
     return (
         "🔒 Privacy\n"
         "I keep your selfies (cleaned of location and camera data), your personal model and the portraits I "
-        "made for you, only to make your portraits. Nothing is shared or used to train anything else.\n"
+        "made for you, only to make your portraits. I never share them or use them to train anything else.\n"
         f"• {selfies}\n"
         f"• {models}\n"
         "• /delete erases your photos, model, portraits and account data at once, for good, also from the "
         "machines that painted them. I only remember that this account had its free credits, as a code "
         "that can't be turned back into your account.\n"
-        "• Portraits I already sent stay in this chat until you delete those messages."
+        + ("• /delete also takes back the messages in which I sent you portraits." if takes_back_messages else
+           "• Portraits I already sent stay in this chat until you delete those messages.")
+        + "\n• In a server channel or a group, everyone there sees the progress and portraits I post for you; "
+        "in a private chat with me, nobody else does."
         + ("\n• Purchases: a record of each payment (its charge id, pack and price, your account id) is kept "
            "for the accounts and for refunds, also after /delete." if selling else "")
     )

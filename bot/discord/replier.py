@@ -139,6 +139,8 @@ class Replier:
         if self._to_dms:  # said once, here, where the user is looking
             self._to_dms = False
             await self._follow_up(Reply(texts.PROGRESS_IN_DMS, private=True))
+        elif self.ephemeral:  # a server channel: its members see what is posted here, not only the user
+            await self._follow_up(Reply(texts.PROGRESS_IN_CHANNEL, private=True))
 
     async def _follow_up(self, reply: Reply) -> None:
         messages = await asyncio.to_thread(plan, reply, self.upload_limit)

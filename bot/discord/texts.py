@@ -30,4 +30,9 @@ NOWHERE_TO_POST = (
     "Settings), or talk to me in a DM. I've stopped that job:"
 )
 
+PROGRESS_IN_CHANNEL = (
+    "👀 Everyone in this channel sees this job's progress and your portraits. To keep them to yourself, "
+    "talk to me in a DM (what you start there stays between us)."
+)
+
 PROGRESS_IN_DMS = "📬 I can't post in this channel, so I'll send the progress and your portraits to your DMs."

@@ -261,6 +261,11 @@ async def test_a_429_is_waited_out(bot_factory, discord: FakeDiscord) -> None:
         await slash(discord, ALEX, "privacy")
         await discord.wait_for_text("Privacy", timeout=30)
         assert [status for _, status, _ in discord.refused] == [429]
+        privacy = (await discord.wait_for_text("Privacy")).content
+        # on Discord /delete takes the bot's portrait messages back; a server channel is not private
+        assert "/delete also takes back the messages in which I sent you portraits" in privacy
+        assert "stay in this chat" not in privacy and "Nothing is shared" not in privacy
+        assert "In a server channel or a group, everyone there sees the progress and portraits" in privacy
 
 
 async def give_ready_model(bot, discord_user_id: int) -> None:
@@ -315,15 +320,26 @@ async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) 
         assert answer is discord.placeholder_of(cancel) and answer.ephemeral  # the answer took the placeholder's place
 
         await give_ready_model(bot, ALEX)
-        generate = await slash(discord, ALEX, "generate", guild=True, style="linkedin-headshot")
+        generate = await slash(discord, ALEX, "generate", style="linkedin-headshot")  # in a DM
         assert (await discord.wait_for_callback(generate)).type == 5
         placeholder = discord.placeholder_of(generate)
         assert placeholder is not None
         progress = await discord.wait_for_text("Painting 4 LinkedIn Headshot portraits")
-        assert progress.via == "channel" and progress.channel_id == GUILD_CHANNEL_ID and not progress.ephemeral
+        assert progress.via == "channel" and progress.channel_id != GUILD_CHANNEL_ID
         await discord.wait_until(lambda: placeholder.message_id in discord.deleted, 30,
                                  "the generate command's \"thinking…\" to be deleted")
         assert all(m is not placeholder for m in discord.history) and not discord.dangling()
+
+        # in a server channel the progress is public and the "thinking…" becomes the private word
+        # that everyone there sees the job
+        generate = await slash(discord, ALEX, "generate", guild=True, style="dating-profile")
+        assert (await discord.wait_for_callback(generate)).type == 5
+        placeholder = discord.placeholder_of(generate)
+        progress = await discord.wait_for(lambda m: m.via == "channel" and m.channel_id == GUILD_CHANNEL_ID
+                                          and "Painting" in m.content, what="the progress in the channel")
+        assert not progress.ephemeral
+        notice = await discord.wait_for_text("Everyone in this channel sees")
+        assert notice is placeholder and notice.ephemeral and not discord.dangling()
 
 
 async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bot_factory, discord: FakeDiscord) -> None:
@@ -337,6 +353,8 @@ async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bo
         await press(discord, ALEX, who, "A woman", guild=True)
         progress = await discord.wait_for_text("Learning your face")
         assert progress.via == "channel" and progress.channel_id == GUILD_CHANNEL_ID and not progress.ephemeral
+        told = await discord.wait_for_text("Everyone in this channel sees")  # before their portraits are posted
+        assert told.ephemeral and "talk to me in a DM" in told.content
         await press(discord, ALEX, summary, "Train my model", guild=True)  # a second try while it waits
         assert (await discord.wait_for_text("already learning your face")).ephemeral
         await press(discord, BEA, progress, "Cancel", guild=True)  # the progress message is public

@@ -160,6 +160,9 @@ async def test_selling_on_shows_buy_terms_and_pay_support(bot_factory) -> None:
         privacy = (await telegram.wait_for_text(ALEX, "Privacy")).text
         assert "Purchases: a record of each payment" in privacy
         assert "Selfies you send but never train a model on are deleted 30 days after the last one arrived" in privacy
+        # Telegram does not let the bot take its messages back later: said so, and who sees what
+        assert "Portraits I already sent stay in this chat until you delete those messages" in privacy
+        assert "In a server channel or a group, everyone there sees the progress and portraits" in privacy
 
 
 async def test_out_of_credits_offers_to_buy(bot_factory) -> None:
