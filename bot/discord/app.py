@@ -24,6 +24,7 @@ from bot.discord.replier import PLATFORM, Replier, user_of
 from bot.discord.uploads import MAX_FILES, UploadModal, download, too_big_text, unsupported_kind
 from bot.discord.purchases import StoreTill
 from bot.discord.token_messages import TokenMessages
+from bot.discord.turns import Turns
 from bot.discord.views import StudioButton
 from studio.settings import Settings, require_secret
 
@@ -93,6 +94,7 @@ class DiscordFrontEnd:
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
         self.till = StoreTill(settings, studio, self.client, self.messenger)
         self.max_file_bytes = int(settings.max_file_mb * 1024 * 1024)
+        self.turns = Turns()  # one user's uploads are checked in the order they were sent
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
@@ -202,25 +204,30 @@ class DiscordFrontEnd:
         await interaction.response.send_modal(UploadModal(self.serve_photos))
 
     async def serve_photos(self, interaction: Interaction, attachments: Sequence[discord.Attachment]) -> None:
-        replier = self.replier(interaction)
-        await replier.defer()
-        user = replier.user
-        wanted, refused = [], []
-        for attachment in list(attachments)[:MAX_FILES]:
-            kind = unsupported_kind(attachment, self.max_file_bytes)
-            (refused if kind else wanted).append((attachment, kind))
-        for attachment, kind in refused:
-            log.info("attachment %s from discord:%s refused: %s", attachment.filename, user.user_id, kind)
-            if kind == "file_too_big":
-                await replier.send([Reply(f"{attachment.filename}: {too_big_text(self.max_file_bytes)}", private=True)])
-            else:
-                await replier.send(await self.studio.unsupported(user, kind or ""))
-        if wanted:
-            if len(wanted) > BUSY_ALBUM:
-                await replier.note(core_texts.PHOTOS_RECEIVED.format(count=len(wanted)))
-            files = await download([attachment for attachment, _ in wanted])
-            await replier.send(await self.studio.photos(user, files))
-        await replier.finish()
+        turn = self.turns.take(str(interaction.user.id))  # before the first await: the order they were sent in
+        try:
+            replier = self.replier(interaction)
+            await replier.defer()
+            user = replier.user
+            wanted, refused = [], []
+            for attachment in list(attachments)[:MAX_FILES]:
+                kind = unsupported_kind(attachment, self.max_file_bytes)
+                (refused if kind else wanted).append((attachment, kind))
+            for attachment, kind in refused:
+                log.info("attachment %s from discord:%s refused: %s", attachment.filename, user.user_id, kind)
+                if kind == "file_too_big":
+                    await replier.send([Reply(f"{attachment.filename}: {too_big_text(self.max_file_bytes)}", private=True)])
+                else:
+                    await replier.send(await self.studio.unsupported(user, kind or ""))
+            if wanted:
+                if len(wanted) > BUSY_ALBUM:
+                    await replier.note(core_texts.PHOTOS_RECEIVED.format(count=len(wanted)))
+                files = await download([attachment for attachment, _ in wanted])
+                async with turn:  # checked after every earlier upload of theirs, never beside one
+                    await replier.send(await self.studio.photos(user, files))
+            await replier.finish()
+        finally:
+            turn.release()
 
     # ------------------------------------------------------------------ choices
     def style_choices(self, current: str) -> list[app_commands.Choice[str]]:
