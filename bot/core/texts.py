@@ -106,6 +106,8 @@ MODEL_EXPIRES = (
 )
 
 PHOTOS_RECEIVED = "📥 Got {count} photos — checking them all…"
+UPLOAD_WINDOW_EXPIRED = ("⌛ That upload window has expired, so the {photos} in it didn't reach me. Please open "
+                         "/upload again and pick them once more.")
 NOT_A_PHOTO_TEXT = "I was expecting photos 🙂 Send me selfies, or use /help to see what I can do."
 STICKER = "Cute sticker! 😄 But I need real photos of you — send selfies as photos or files."
 VIDEO = "I can't learn from videos. Please send still photos of yourself instead."

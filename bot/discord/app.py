@@ -1,6 +1,6 @@
 """The Discord front end: a discord.py client that only speaks interactions (no privileged
-intents), the slash-command tree synced on start, buttons that survive restarts, and the job
-watcher that edits progress messages and delivers finished jobs by channel id."""
+intents), the slash-command tree synced on start, buttons and an upload window that survive
+restarts, and the job watcher that edits progress messages and delivers finished jobs by channel id."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from bot.core.studio import Studio
 from bot.discord import commands, texts
 from bot.discord.render import DiscordMessenger, UploadLimits
 from bot.discord.replier import PLATFORM, Replier, user_of
-from bot.discord.uploads import MAX_FILES, UploadModal, download, too_big_text, unsupported_kind
+from bot.discord.uploads import (MAX_FILES, WINDOW_ID, UploadModal, download, files_in_submit, too_big_text,
+                                 unsupported_kind)
 from bot.discord.purchases import StoreTill
 from bot.discord.token_messages import TokenMessages
+from bot.discord.turns import Turns
 from bot.discord.views import StudioButton
 from studio.settings import Settings, require_secret
 
@@ -61,6 +63,14 @@ class StudioClient(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(StudioButton)  # presses on any earlier message reach the core
+        self.add_view(self.front_end.upload_window)  # so do submits of any upload window, also from before a restart
+
+    async def on_interaction(self, interaction: Interaction) -> None:
+        """Every interaction, after discord.py has routed it; a window's submit that nothing here
+        serves (opened by an older version of the bot) still gets an answer, not silence."""
+        submitted = interaction.type == discord.InteractionType.modal_submit
+        if submitted and (interaction.data or {}).get("custom_id") != WINDOW_ID:
+            await self.front_end.serve_lost_window(interaction)
 
     async def on_entitlement_create(self, entitlement: discord.Entitlement) -> None:
         await self.front_end.till.on_purchase(entitlement)
@@ -93,6 +103,8 @@ class DiscordFrontEnd:
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
         self.till = StoreTill(settings, studio, self.client, self.messenger)
         self.max_file_bytes = int(settings.max_file_mb * 1024 * 1024)
+        self.turns = Turns()  # one user's uploads are checked in the order they were sent
+        self.upload_window = UploadModal(self.serve_photos)  # one window for everyone, registered on start
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
@@ -199,28 +211,47 @@ class DiscordFrontEnd:
             await replier.send(await self.studio.consent_first())
             await replier.finish()
             return
-        await interaction.response.send_modal(UploadModal(self.serve_photos))
+        await interaction.response.send_modal(self.upload_window)
+
+    async def serve_lost_window(self, interaction: Interaction) -> None:
+        """A submitted window the bot can't serve: say that its photos did not arrive and what to do."""
+        try:
+            count = len(files_in_submit(interaction.data))
+            log.warning("discord:%s submitted an upload window this bot doesn't know (%s) with %d file(s); told "
+                        "them to open /upload again", interaction.user.id, (interaction.data or {}).get("custom_id"), count)
+            replier = self.replier(interaction)
+            await replier.defer()
+            photos = core_texts.plural(count, "photo") if count else "photos"
+            await replier.send([Reply(core_texts.UPLOAD_WINDOW_EXPIRED.format(photos=photos), private=True)])
+            await replier.finish()
+        except Exception as error:
+            await self.apologise(interaction, error)
 
     async def serve_photos(self, interaction: Interaction, attachments: Sequence[discord.Attachment]) -> None:
-        replier = self.replier(interaction)
-        await replier.defer()
-        user = replier.user
-        wanted, refused = [], []
-        for attachment in list(attachments)[:MAX_FILES]:
-            kind = unsupported_kind(attachment, self.max_file_bytes)
-            (refused if kind else wanted).append((attachment, kind))
-        for attachment, kind in refused:
-            log.info("attachment %s from discord:%s refused: %s", attachment.filename, user.user_id, kind)
-            if kind == "file_too_big":
-                await replier.send([Reply(f"{attachment.filename}: {too_big_text(self.max_file_bytes)}", private=True)])
-            else:
-                await replier.send(await self.studio.unsupported(user, kind or ""))
-        if wanted:
-            if len(wanted) > BUSY_ALBUM:
-                await replier.note(core_texts.PHOTOS_RECEIVED.format(count=len(wanted)))
-            files = await download([attachment for attachment, _ in wanted])
-            await replier.send(await self.studio.photos(user, files))
-        await replier.finish()
+        turn = self.turns.take(str(interaction.user.id))  # before the first await: the order they were sent in
+        try:
+            replier = self.replier(interaction)
+            await replier.defer()
+            user = replier.user
+            wanted, refused = [], []
+            for attachment in list(attachments)[:MAX_FILES]:
+                kind = unsupported_kind(attachment, self.max_file_bytes)
+                (refused if kind else wanted).append((attachment, kind))
+            for attachment, kind in refused:
+                log.info("attachment %s from discord:%s refused: %s", attachment.filename, user.user_id, kind)
+                if kind == "file_too_big":
+                    await replier.send([Reply(f"{attachment.filename}: {too_big_text(self.max_file_bytes)}", private=True)])
+                else:
+                    await replier.send(await self.studio.unsupported(user, kind or ""))
+            if wanted:
+                if len(wanted) > BUSY_ALBUM:
+                    await replier.note(core_texts.PHOTOS_RECEIVED.format(count=len(wanted)))
+                files = await download([attachment for attachment, _ in wanted])
+                async with turn:  # checked after every earlier upload of theirs, never beside one
+                    await replier.send(await self.studio.photos(user, files))
+            await replier.finish()
+        finally:
+            turn.release()
 
     # ------------------------------------------------------------------ choices
     def style_choices(self, current: str) -> list[app_commands.Choice[str]]:

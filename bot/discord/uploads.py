@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import discord
@@ -18,6 +18,8 @@ from bot.discord import texts
 log = logging.getLogger(__name__)
 
 MAX_FILES = 10
+WINDOW_ID = "studio:upload"  # the upload window's custom_id: the same for every window ever opened
+FILE_UPLOAD = 19  # the file-upload component's type in a submit's payload
 DOWNLOADS_AT_ONCE = 4
 
 PhotoHandler = Callable[[discord.Interaction[Any], Sequence[discord.Attachment]], Awaitable[None]]
@@ -54,10 +56,15 @@ def too_big_text(max_bytes: int) -> str:
 
 class UploadModal(discord.ui.Modal):
     """A window with a file picker for 1–10 selfies (``discord.ui.FileUpload``, discord.py 2.7).
-    It must be an interaction's first response: nothing may defer before it."""
+    It must be an interaction's first response: nothing may defer before it.
+
+    One window serves everyone, like the buttons: its ``custom_id`` is fixed (``studio:upload``), it
+    has no timeout, the client registers it when it starts (``add_view``) and a submit does not end
+    it. So a window is answered however long the user took to pick their photos and whether or not
+    the bot restarted meanwhile: nothing about it is kept in memory between opening and submitting."""
 
     def __init__(self, on_photos: PhotoHandler) -> None:
-        super().__init__(title=texts.UPLOAD_TITLE, timeout=15 * 60)
+        super().__init__(title=texts.UPLOAD_TITLE, timeout=None, custom_id=WINDOW_ID)
         self.on_photos = on_photos
         self.files: discord.ui.FileUpload[Any] = discord.ui.FileUpload(
             custom_id="selfies", min_values=1, max_values=MAX_FILES, required=True
@@ -65,9 +72,31 @@ class UploadModal(discord.ui.Modal):
         self.add_item(discord.ui.Label(text=texts.UPLOAD_LABEL, description=texts.UPLOAD_HINT, component=self.files))
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
-        await self.on_photos(interaction, list(self.files.values))
+        # discord.py fills ``files`` from this submit just before calling here; read it before the
+        # first await, since the next submit (anyone's) fills the same window, and keep only the
+        # files this very submit carried: never another user's
+        sent = set(files_in_submit(interaction.data))
+        attachments = [attachment for attachment in self.files.values if str(attachment.id) in sent]
+        await self.on_photos(interaction, attachments)
 
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:  # type: ignore[override]
         handler = getattr(interaction.client, "front_end", None)
         if handler is not None:
             await handler.apologise(interaction, error)
+
+    def stop(self) -> None:
+        """Keep listening: discord.py stops a modal after its first submit, and this one window
+        serves every submit of every user."""
+
+
+def files_in_submit(data: Mapping[str, Any] | None) -> list[str]:
+    """The ids of the files a window's submit carried, read from its raw payload."""
+    def ids(components: Any) -> list[str]:
+        found: list[str] = []
+        for component in components or []:
+            if component.get("type") == FILE_UPLOAD:
+                found += [str(value) for value in component.get("values") or []]
+            found += ids(component.get("components")) + ids([component["component"]] if "component" in component else [])
+        return found
+
+    return ids((data or {}).get("components"))
