@@ -234,6 +234,16 @@ RECEIPT = (
     "✅ Payment received — thank you! {credits} added; you now have {balance}.\n"
     "🧾 {pack}: {price} · charge id {charge}"
 )
+PURCHASE_NOT_SOLD = (
+    "⚠️ I got your purchase (order {charge}), but it isn't a credit pack I sell right now, so I added no "
+    "credits. You won't be charged again for it, and it stays open so it can be refunded: ask Discord for "
+    "a refund (Settings → Subscriptions / Billing, or Discord's support), or get help here: {contact}."
+)
+ADMIN_PURCHASE_NOT_SOLD = (
+    "⚠️ Discord purchase {charge} by discord:{user_id} is for SKU {sku}, which no pack in STUDIO_CREDIT_PACKS "
+    "has: not credited, left unconsumed. Add a pack with that SKU (the next start credits it) or have "
+    "Discord refund it."
+)
 REFUND_NOTICE = "↩️ Your payment {charge} was refunded. {taken} taken back; you have {balance}."
 PAY_SUPPORT = (
     "🧾 Help with a payment: {contact}. Please include the charge id from your receipt.\n"

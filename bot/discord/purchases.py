@@ -26,6 +26,7 @@ class StoreTill:
         self.studio = studio
         self.client = client
         self.messenger = messenger
+        self._announced: set[int] = set()  # entitlements of unsold SKUs already announced (ids)
 
     async def on_purchase(self, entitlement: discord.Entitlement) -> None:
         """A consumable SKU was bought: its credits once per entitlement, then the entitlement is
@@ -35,6 +36,7 @@ class StoreTill:
         if pack is None or entitlement.user_id is None:
             log.error("entitlement %s for SKU %s (user %s): no credit pack has that SKU; left unconsumed until one does",
                       entitlement.id, entitlement.sku_id, entitlement.user_id)
+            await self._not_sold(entitlement)
             return
         buyer = UserRef(PLATFORM, str(entitlement.user_id), "")
         charge = Charge(PLATFORM, str(entitlement.id), buyer.user_id, pack.id, pack.credits)
@@ -68,6 +70,24 @@ class StoreTill:
             return
         if found:
             log.warning("reconciled %d Discord purchase(s) made while the bot was away", found)
+
+    async def _not_sold(self, entitlement: discord.Entitlement) -> None:
+        """A purchase of an SKU no pack has (e.g. a pack dropped from the settings while still in the
+        store): the buyer and the admins on Discord hear of it, once per entitlement. It stays
+        unconsumed, so Discord can refund it; the start-up pass lists only the packs' SKUs, so a
+        restart does not announce it again."""
+        if entitlement.id in self._announced or entitlement.user_id is None:
+            return
+        self._announced.add(entitlement.id)
+        contact = self.settings.payment_support or core_texts.PAY_SUPPORT_CONTACT
+        await self._tell(UserRef(PLATFORM, str(entitlement.user_id), ""),
+                         [Reply(core_texts.PURCHASE_NOT_SOLD.format(charge=entitlement.id, contact=contact), private=True)])
+        alert = Reply(core_texts.ADMIN_PURCHASE_NOT_SOLD.format(charge=entitlement.id, user_id=entitlement.user_id,
+                                                                sku=entitlement.sku_id))
+        for admin in self.settings.admins:
+            platform, _, admin_id = admin.partition(":")
+            if platform == PLATFORM and admin_id.isdigit():
+                await self._tell(UserRef(PLATFORM, admin_id, ""), [alert])
 
     async def _tell(self, buyer: UserRef, replies: list[Reply]) -> None:
         """A receipt in the buyer's DMs (a purchase comes without an interaction to answer)."""

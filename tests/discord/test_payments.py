@@ -136,3 +136,30 @@ async def test_selling_off_syncs_no_buy_command(bot_factory, discord: FakeDiscor
         balance = await discord.wait_for_text("You have")
         assert balance.buttons == []
     assert "buy" not in {c["name"] for c in discord.commands["global"]}
+
+
+async def test_a_purchase_of_a_sku_no_pack_sells_is_announced_to_the_buyer_and_the_admins_once(
+        bot_factory, discord: FakeDiscord) -> None:
+    admin = 777
+    stranger = discord.buy(ALEX, 1300000000000000099)  # e.g. a pack taken out of the settings, still in the store
+    async with bot_factory(credit_packs=PACKS, free_credits=0, admins=[f"discord:{admin}"],
+                           payment_support="help@studio.example"):
+        await slash(discord, ALEX, "start")
+        await discord.wait_for_text("Hi Alex")
+        await discord.dispatch(stranger, "ENTITLEMENT_CREATE")
+        notice = await discord.wait_for_text("isn't a credit pack I sell", channel_id=discord.dm_channel_id(ALEX))
+        assert stranger["id"] in notice.content and "added no credits" in notice.content
+        assert "refund" in notice.content and "help@studio.example" in notice.content
+        alert = await discord.wait_for_text("STUDIO_CREDIT_PACKS", channel_id=discord.dm_channel_id(admin))
+        assert stranger["id"] in alert.content and f"discord:{ALEX}" in alert.content
+        await discord.dispatch(stranger, "ENTITLEMENT_CREATE")  # delivered twice
+        await slash(discord, ALEX, "credits")
+        await discord.wait_for_text("You have 0 credits")
+    async with bot_factory(credit_packs=PACKS, free_credits=0, admins=[f"discord:{admin}"]) as bot:  # a restart
+        await bot.front_end.till.reconcile()  # (the start's own pass may still be under way)
+        await slash(discord, ALEX, "credits")
+        await discord.wait_until(lambda: len([m for m in discord.history if "You have 0 credits" in m.content]) == 2,
+                                 what="the balance after the restart")
+        assert discord.consumed == [] and await payment_rows(bot) == []
+    assert len(receipts(discord, "isn't a credit pack I sell")) == 1
+    assert len([m for m in discord.in_channel(discord.dm_channel_id(admin)) if "STUDIO_CREDIT_PACKS" in m.content]) == 1
