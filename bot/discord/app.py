@@ -160,7 +160,8 @@ class DiscordFrontEnd:
 
     # ------------------------------------------------------------------ commands
     def replier(self, interaction: Interaction) -> Replier:
-        return Replier(interaction, self.studio, self.messenger, self.limits, token_messages=self.token_messages)
+        return Replier(interaction, self.studio, self.messenger, self.limits, token_messages=self.token_messages,
+                        backlog=self.till.undelivered)
 
     async def serve_command(self, interaction: Interaction, name: str, args: list[str] | None = None) -> None:
         replier = self.replier(interaction)

@@ -5,6 +5,7 @@ deleted) takes the credits back. The decisions are the core's (bot/core/shop.py,
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import discord
 
@@ -26,6 +27,7 @@ class StoreTill:
         self.studio = studio
         self.client = client
         self.messenger = messenger
+        self._undelivered: dict[str, list[Reply]] = {}  # by Discord user id, until their next interaction
         self._announced: set[int] = set()  # entitlements of unsold SKUs already announced (ids)
 
     async def on_purchase(self, entitlement: discord.Entitlement) -> None:
@@ -89,13 +91,22 @@ class StoreTill:
             if platform == PLATFORM and admin_id.isdigit():
                 await self._tell(UserRef(PLATFORM, admin_id, ""), [alert])
 
+    def undelivered(self, user_id: str) -> list[Reply]:
+        """The notices that could not reach this user's DMs, taken: their next interaction shows them."""
+        return self._undelivered.pop(user_id, [])
+
     async def _tell(self, buyer: UserRef, replies: list[Reply]) -> None:
-        """A receipt in the buyer's DMs (a purchase comes without an interaction to answer)."""
+        """A receipt in the buyer's DMs (a purchase comes without an interaction to answer); where
+        the DMs are closed (or Discord fails), it waits for the buyer's next interaction instead."""
         if not replies:
             return
+        left = list(replies)
         try:
             channel = await self.client.create_dm(discord.Object(id=int(buyer.user_id)))
-            for reply in replies:
-                await self.messenger.send(str(channel.id), reply)
+            while left:
+                await self.messenger.send(str(channel.id), left[0])
+                left.pop(0)
         except Exception:
-            log.warning("could not send discord:%s their receipt", buyer.user_id, exc_info=True)
+            log.warning("could not send discord:%s their receipt; it comes with their next interaction", buyer.user_id,
+                        exc_info=True)
+            self._undelivered.setdefault(buyer.user_id, []).extend(replace(reply, private=True) for reply in left)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -59,12 +60,16 @@ def bot_upload_limit(interaction: discord.Interaction[Any]) -> int:
 
 class Replier:
     def __init__(self, interaction: discord.Interaction[Any], studio: Studio, messenger: Messenger,
-                 limits: UploadLimits, *, token_messages: TokenMessages | None = None) -> None:
+                 limits: UploadLimits, *, token_messages: TokenMessages | None = None,
+                 backlog: Callable[[str], list[Reply]] | None = None) -> None:
+        """``backlog``: the user's notices that found no other way to them (a receipt where their
+        DMs are closed), taken when this interaction is first answered and shown before the answer."""
         self.interaction = interaction
         self.token_messages = token_messages
         self.studio = studio
         self.messenger = messenger
         self.limits = limits
+        self.backlog = backlog
         self.user = user_of(interaction)
         self.ephemeral = not is_private_chat(interaction)
         self._placeholder = False  # a "thinking…" response waiting for its first answer
@@ -109,6 +114,9 @@ class Replier:
             await self.interaction.followup.send(text[:TEXT_LIMIT], ephemeral=self.ephemeral, wait=True)
 
     async def send(self, replies: list[Reply]) -> None:
+        if self.backlog is not None:
+            replies = [*self.backlog(self.user.user_id), *replies]
+            self.backlog = None
         for reply in replies:
             if reply.progress_of_job is not None:
                 await self._progress(reply)

@@ -163,3 +163,21 @@ async def test_a_purchase_of_a_sku_no_pack_sells_is_announced_to_the_buyer_and_t
         assert discord.consumed == [] and await payment_rows(bot) == []
     assert len(receipts(discord, "isn't a credit pack I sell")) == 1
     assert len([m for m in discord.in_channel(discord.dm_channel_id(admin)) if "STUDIO_CREDIT_PACKS" in m.content]) == 1
+
+
+async def test_a_buyer_whose_dms_are_closed_gets_the_receipt_with_their_next_command(bot_factory,
+                                                                                   discord: FakeDiscord) -> None:
+    discord.closed_dms.add(ALEX)
+    async with bot_factory(credit_packs=PACKS, free_credits=3):
+        entitlement = discord.buy(ALEX, SMALL_SKU)
+        await discord.dispatch(entitlement, "ENTITLEMENT_CREATE")
+        await discord.wait_until(lambda: int(entitlement["id"]) in discord.consumed, what="the entitlement consumed")
+        status = await slash(discord, ALEX, "status", guild=True)
+        receipt = await discord.wait_for_text("Payment received")
+        assert receipt.token == status["token"] and receipt.ephemeral  # only the buyer sees it, in the server
+        assert "10 credits added; you now have 13 credits" in receipt.content and entitlement["id"] in receipt.content
+        await discord.wait_for_text("Your status")
+        again = await slash(discord, ALEX, "credits", guild=True)
+        await discord.wait_for_text("You have 13 credits")
+        assert not [m for m in discord.answers_to(again) if "Payment received" in m.content]  # shown once
+        assert len([m for m in discord.history if "Payment received" in m.content]) == 1
