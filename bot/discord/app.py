@@ -102,7 +102,7 @@ class DiscordFrontEnd:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
         self.till = StoreTill(settings, studio, self.client, self.messenger)
-        self.max_file_bytes = int(settings.max_file_mb * 1024 * 1024)
+        self.max_file_bytes = studio.intake.max_file_bytes  # the photo check's own limit (decimal MB), not a second one
         self.turns = Turns()  # one user's uploads are checked in the order they were sent
         self.upload_window = UploadModal(self.serve_photos)  # one window for everyone, registered on start
 

@@ -14,6 +14,7 @@ import discord
 from bot.core import texts as core_texts
 from bot.core.replies import IncomingFile
 from bot.discord import texts
+from engine.intake.config import MB
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ async def download(attachments: Sequence[discord.Attachment]) -> list[IncomingFi
 
 
 def too_big_text(max_bytes: int) -> str:
-    return core_texts.FILE_TOO_BIG.format(limit_mb=round(max_bytes / 2**20))
+    return core_texts.FILE_TOO_BIG.format(limit_mb=f"{max_bytes / MB:g}")  # in the photo check's unit
 
 
 class UploadModal(discord.ui.Modal):

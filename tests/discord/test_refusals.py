@@ -1,0 +1,21 @@
+"""What the Discord user is told when the bot won't do what they asked: a file over the size
+limit, commands past the rate limit, a style name it doesn't know."""
+
+from __future__ import annotations
+
+from tests.discord.helpers import agree, slash
+from tests.support.discord_server import FakeDiscord
+
+ALEX = 701
+
+
+async def test_a_file_over_the_limit_in_mb_is_refused_before_download_naming_the_limit(bot_factory,
+                                                                                      discord: FakeDiscord) -> None:
+    async with bot_factory():
+        await agree(discord, ALEX)
+        size = 25_100_000  # over 25 MB (the photo check's limit), under 25 MiB
+        big = discord.add_attachment(b"\xff\xd8\xff\xe0" + bytes(size - 4), "IMG_9999.jpg")
+        await slash(discord, ALEX, "upload", photo=big)
+        refusal = await discord.wait_for_text("IMG_9999.jpg")
+        assert refusal.content == ("IMG_9999.jpg: This file is larger than the 25 MB I can download. "
+                                   "Please send a smaller copy of the photo.")
