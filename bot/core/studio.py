@@ -84,6 +84,9 @@ class Studio:
         self.unrecorded_retractors: dict[str, Callable[[str], Awaitable[None]]] = {}
         #: platform -> edit(chat id, message id, reply): /delete closes the progress messages of the jobs it stops
         self.editors: dict[str, Callable[[str, str, Reply], Awaitable[None]]] = {}
+        #: platforms where every request must get an answer, a refusal past the rate limit included
+        #: (Discord: an interaction left unanswered shows "thinking…", then vanishes)
+        self.answer_every_request: set[str] = set()
         #: per platform, how to give a payment's money back (set by front ends that sell)
         self.refunders: dict[str, GiveBack] = {}
         #: the /delete running per account: a second one at the same time (a double tap) waits for it
@@ -150,7 +153,8 @@ class Studio:
                      counted: bool = True) -> list[Reply]:
         """Rate limit (unless ``counted`` is False), then run; an unexpected error becomes an apology
         carrying an error id."""
-        if counted and (refused := self._over_limit(user, self.limiter, texts.RATE_LIMITED)) is not None:
+        if counted and (refused := self._over_limit(user, self.limiter, texts.RATE_LIMITED,
+                                                    again=texts.RATE_LIMITED_AGAIN)) is not None:
             return refused
         try:
             return await run()
@@ -160,18 +164,20 @@ class Studio:
                           extra={"error_id": error_id})
             return [Reply(texts.APOLOGY.format(error_id=error_id), private=True)]
 
-    @staticmethod
-    def _over_limit(user: UserRef, limiter: RateLimiter, template: str, *, count: int = 1,
-                    warn_every: float | None = None) -> list[Reply] | None:
+    def _over_limit(self, user: UserRef, limiter: RateLimiter, template: str, *, count: int = 1,
+                    warn_every: float | None = None, again: str | None = None) -> list[Reply] | None:
         """None when ``count`` more events of the user fit ``limiter``; else the refusal: ``template``
-        with the seconds to wait, once per burst of refusals (nothing for the rest of the burst)."""
+        with the seconds to wait, once per burst of refusals (nothing for the rest of the burst, except
+        where every request must be answered: there ``again``, or ``template``, each time)."""
         key = f"{user.platform}:{user.user_id}"
         if limiter.allow(key, count):
             return None
         log.info("rate limited %s (%d event(s))", key, count)
-        if not limiter.warn_once(key, every=warn_every):
-            return []
         wait = max(1, math.ceil(limiter.retry_after(key, count)))
+        if not limiter.warn_once(key, every=warn_every):
+            if user.platform not in self.answer_every_request:
+                return []
+            template = again or template
         return [Reply(template.format(seconds=wait), private=True)]
 
     @staticmethod

@@ -158,6 +158,7 @@ OUT_OF_CREDITS_BUY = (
 QUEUE_FULL = "You already have {limit} jobs waiting. I'll take new requests as soon as one finishes."
 RATE_LIMITED = ("Whoa, that's fast! Please wait {seconds} s and try again: what you send before then isn't "
                 "answered.")
+RATE_LIMITED_AGAIN = "Still too fast — try again in {seconds} s."
 PHOTOS_TOO_FAST = ("That's a lot of photos at once, so I didn't take the last ones. Please send the photos I "
                    "haven't answered again in {seconds} s.")
 

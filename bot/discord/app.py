@@ -97,6 +97,7 @@ class DiscordFrontEnd:
         studio.editors["discord"] = self.messenger.edit
         self.token_messages = TokenMessages()
         studio.unrecorded_retractors["discord"] = self.token_messages.take_back
+        studio.answer_every_request.add(PLATFORM)  # an unanswered interaction would vanish after "thinking…"
         watcher_options: dict[str, float] = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds

@@ -19,3 +19,23 @@ async def test_a_file_over_the_limit_in_mb_is_refused_before_download_naming_the
         refusal = await discord.wait_for_text("IMG_9999.jpg")
         assert refusal.content == ("IMG_9999.jpg: This file is larger than the 25 MB I can download. "
                                    "Please send a smaller copy of the photo.")
+
+
+async def test_every_command_past_the_rate_limit_is_answered_and_the_limit_holds(bot_factory,
+                                                                                discord: FakeDiscord) -> None:
+    async with bot_factory(commands_per_minute=3):
+        for _ in range(3):
+            command = await slash(discord, ALEX, "credits", guild=True)
+            await discord.wait_until(lambda c=command: any("You have" in m.content for m in discord.answers_to(c)),
+                                     what="the balance")
+        answers = []
+        for _ in range(3):
+            command = await slash(discord, ALEX, "status", guild=True)
+            await discord.wait_until(lambda c=command: any(m.content for m in discord.answers_to(c)), what="an answer")
+            [answer] = [m for m in discord.answers_to(command) if m.content]
+            assert answer.ephemeral
+            answers.append(answer.content)
+        assert answers[0].startswith("Whoa, that's fast! Please wait ")
+        assert all(a.startswith("Still too fast — try again in ") and a.endswith(" s.") for a in answers[1:])
+        assert not [m for m in discord.history if "Your status" in m.content]  # the limit still holds
+        assert discord.dangling() == [] and discord.deleted == []  # no "thinking…" left, none vanished
