@@ -8,7 +8,7 @@ import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,11 @@ PAYMENT_TRIES = 4  # a payment is credited even through a few seconds of databas
 
 class NotYours(Exception):
     """A button of somebody else's portraits."""
+
+
+def _folded(name: str) -> str:
+    """A name as compared with what a user typed: lower case, letters and digits only."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def new_error_id() -> str:
@@ -592,6 +597,8 @@ class Studio:
             return [self.style_picker(texts.PICK_STYLE)]
         if verb == "cat":
             return self._category(arg)
+        if verb == "named":  # a style's name as typed (Discord's /generate takes free text)
+            return await self._named_style(user, arg, source_message_id)
         if verb == "style":
             return await self._generate(user, arg, key_base=f"gen:{user.platform}:{user.user_id}:{user.chat_id}:{source_message_id}:{arg}")
         if verb == "more":
@@ -615,6 +622,20 @@ class Studio:
             return await self._buy(user, [])
         log.warning("unknown action %r", action)
         return [self.style_picker(texts.UNKNOWN_STYLE)]
+
+    async def _named_style(self, user: UserRef, typed: str, source_message_id: str) -> list[Reply]:
+        """A style named by id or title (any case, spacing or punctuation) is painted; a category's
+        name shows that category's styles; anything else is said to be unknown, with the picker."""
+        wanted = _folded(typed)
+        style = next((s for s in self.catalogue if wanted in (_folded(s.id), _folded(s.title))), None)
+        if style is not None:
+            return await self._generate(user, style.id, key_base=f"gen:{user.platform}:{user.user_id}:{user.chat_id}:"
+                                                                  f"{source_message_id}:{style.id}")
+        category = next((c for c in self.catalogue.used_categories() if wanted in (_folded(c.id), _folded(c.title))), None)
+        if category is not None:
+            return self._category(category.id)
+        name = " ".join(typed.split())[:40]
+        return [replace(self.style_picker(texts.UNKNOWN_STYLE_NAMED.format(name=name)), private=True)]
 
     def _category(self, category_id: str) -> list[Reply]:
         category = self.catalogue.categories.get(category_id)

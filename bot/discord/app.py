@@ -188,7 +188,7 @@ class DiscordFrontEnd:
         replier = self.replier(interaction)
         await replier.defer()
         for batch in range(batches):
-            replies = await self.studio.action(replier.user, f"style:{style_id}", source_message_id=f"{interaction.id}-{batch}")
+            replies = await self.studio.action(replier.user, f"named:{style_id}", source_message_id=f"{interaction.id}-{batch}")
             await replier.send(replies)
             if not all(reply.progress_of_job is not None for reply in replies):
                 break  # a refusal (credits, queue, unknown style): no point asking again

@@ -39,3 +39,24 @@ async def test_every_command_past_the_rate_limit_is_answered_and_the_limit_holds
         assert all(a.startswith("Still too fast — try again in ") and a.endswith(" s.") for a in answers[1:])
         assert not [m for m in discord.history if "Your status" in m.content]  # the limit still holds
         assert discord.dangling() == [] and discord.deleted == []  # no "thinking…" left, none vanished
+
+
+async def test_generate_with_a_typed_name_finds_the_category_or_says_the_name_is_unknown(bot_factory,
+                                                                                        discord: FakeDiscord) -> None:
+    async with bot_factory():
+        gym = await slash(discord, ALEX, "generate", guild=True, style="gym", batches=3)
+        await discord.wait_until(lambda: any(m.content for m in discord.answers_to(gym)), what="an answer")
+        [picker] = [m for m in discord.answers_to(gym) if m.content]
+        assert picker.content == "💪 Gym — pick one:" and picker.ephemeral
+        assert "🔥 Visible Abs" in picker.button_labels and "« Back" in picker.button_labels
+
+        odd = await slash(discord, ALEX, "generate", guild=True, style="<script>alert(1)</script>")
+        await discord.wait_until(lambda: any(m.content for m in discord.answers_to(odd)), what="an answer")
+        [unknown] = [m for m in discord.answers_to(odd) if m.content]
+        assert unknown.content.startswith("I don't know a style called “<script>alert(1)</script>”.")
+        assert "any more" not in unknown.content and unknown.ephemeral
+        assert "💪 Gym" in unknown.button_labels  # the categories to pick from
+
+        typed = await slash(discord, ALEX, "generate", guild=True, style="visible abs")  # a title, typed
+        await discord.wait_for_text("First I need to learn your face")
+        assert any("First I need" in m.content for m in discord.answers_to(typed))
