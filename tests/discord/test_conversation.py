@@ -176,25 +176,32 @@ async def test_a_double_tap_on_yes_deletes_once_and_both_taps_hear_the_truth(bot
         assert not any(p.is_file() for p in bot.settings.resolved_storage_dir.rglob("*"))
 
 
+async def finished_portraits(bot) -> str:
+    """The only user's finished portrait job (one portrait, stored): its button reference."""
+    from bot.core.job_refs import job_ref
+    from db.models import JobKind
+
+    async with bot.services.database.transaction() as session:
+        user = await session.scalar(select(User))
+        key = f"users/{user.id}/outputs/1/0.jpg"
+        job = Job(user_id=user.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ab" * 16,
+                  payload={"style_id": "linkedin-headshot"}, result={"images": [{"key": key, "index": 0}]})
+        session.add(job)
+        await session.flush()
+        ref = job_ref(job)
+    await bot.services.storage.put(key, obama_selfies(1)[0])
+    return ref
+
+
 async def test_delete_takes_back_the_full_resolution_files_sent_only_to_the_user(bot_factory, discord: FakeDiscord) -> None:
     """In a server the "Full-resolution files" answer is ephemeral: Discord keeps it out of the channel,
     so only its interaction token (15 minutes) can delete it; /delete does, like the portraits' album."""
     from bot.core import texts
-    from bot.core.job_refs import job_ref
     from bot.core.replies import Button, Reply
-    from db.models import JobKind
 
     async with bot_factory() as bot:
         await agree(discord, ALEX, guild=True)
-        async with bot.services.database.transaction() as session:
-            alex = await session.scalar(select(User))
-            key = f"users/{alex.id}/outputs/1/0.jpg"
-            job = Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ab" * 16,
-                      payload={"style_id": "linkedin-headshot"}, result={"images": [{"key": key, "index": 0}]})
-            session.add(job)
-            await session.flush()
-            ref = job_ref(job)
-        await bot.services.storage.put(key, obama_selfies(1)[0])
+        ref = await finished_portraits(bot)
         await bot.front_end.messenger.send(str(GUILD_CHANNEL_ID), Reply("Here you go!", (
             (Button(texts.BUTTON_FILES, f"files:{ref}"),),)))
         album = await discord.wait_for_text("Here you go!")
@@ -215,21 +222,11 @@ async def test_delete_takes_back_the_full_resolution_files_in_a_dm_also_after_15
     """In a DM the "Full-resolution files" answer is an ordinary message of the bot's: /delete takes it
     back through the channel, also once its interaction token has died."""
     from bot.core import texts
-    from bot.core.job_refs import job_ref
     from bot.core.replies import Button, Reply
-    from db.models import JobKind
 
     async with bot_factory() as bot:
         await agree(discord, ALEX)
-        async with bot.services.database.transaction() as session:
-            alex = await session.scalar(select(User))
-            key = f"users/{alex.id}/outputs/1/0.jpg"
-            job = Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ab" * 16,
-                      payload={"style_id": "linkedin-headshot"}, result={"images": [{"key": key, "index": 0}]})
-            session.add(job)
-            await session.flush()
-            ref = job_ref(job)
-        await bot.services.storage.put(key, obama_selfies(1)[0])
+        ref = await finished_portraits(bot)
         dm = discord.dm_channel_id(ALEX)
         await bot.front_end.messenger.send(str(dm), Reply("Here you go!", ((Button(texts.BUTTON_FILES, f"files:{ref}"),),)))
         pressed = await press(discord, ALEX, await discord.wait_for_text("Here you go!"), "Full-resolution files")
