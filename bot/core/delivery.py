@@ -57,11 +57,13 @@ async def album_reply(storage: Storage, job: Job, title: str, credits_left: int,
         pictures.append(Picture(await storage.get(image["key"]), f"portrait-{job.id}-{number}.{_extension(image['key'])}",
                                 caption))
     left = texts.CREDITS_LEFT.format(credits=texts.plural(credits_left, "credit"))
+    legend = likeness_lines(job, refunded)
     return Reply(
-        "\n".join([texts.DELIVERED.format(credits_left=left), *likeness_lines(job, refunded)]),
+        "\n".join([texts.DELIVERED.format(credits_left=left), *legend]),
         ((Button(texts.BUTTON_FILES, f"files:{job_ref(job)}"),),
          (Button(texts.BUTTON_MORE, f"more:{job_ref(job)}"), Button(texts.BUTTON_ANOTHER, "styles"))),
         album=tuple(pictures),
+        shared_text="\n".join([texts.DELIVERED.format(credits_left="").strip(), *legend]),  # the balance is theirs alone
     )
 
 

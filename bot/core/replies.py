@@ -82,6 +82,9 @@ class Reply:
     addressee: str = ""
     """The platform user id of whose job this message is about: where others read the chat too (a
     Discord server channel) the adapter names them; in their own chat it changes nothing."""
+    shared_text: str = ""
+    """The text where others read the chat too (a Discord server channel), without what is only the
+    user's business (their balance); empty: ``text`` everywhere."""
 
 
 @dataclass(frozen=True, slots=True)

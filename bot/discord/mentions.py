@@ -1,7 +1,8 @@
 """Who a message in a server channel is for: everyone there sees the progress and results of every
 member's jobs, so each names its owner (``<@id>``). Results notify the owner, and nobody else
 (``allowed_mentions``); progress messages and edits name them without a notification. In the
-owner's own DM nothing changes."""
+owner's own DM nothing changes. What is only the owner's business (their balance) stays out of a
+channel (``Reply.shared_text``)."""
 
 from __future__ import annotations
 
@@ -33,4 +34,4 @@ async def addressed(client: discord.Client, chat_id: str, reply: Reply, *,
     notify = not edit and reply.progress_of_job is None  # a result: the owner may have gone elsewhere
     mentions = discord.AllowedMentions(everyone=False, roles=False, replied_user=False,
                                        users=[discord.Object(id=int(owner))] if notify else False)
-    return replace(reply, text=f"<@{owner}> {reply.text}".rstrip()), mentions
+    return replace(reply, text=f"<@{owner}> {reply.shared_text or reply.text}".rstrip()), mentions

@@ -307,6 +307,30 @@ async def test_in_a_server_progress_and_results_name_whose_they_are(bot_factory,
         assert mine.content.startswith("🎨 Painting")
 
 
+async def test_results_in_a_server_channel_keep_the_balance_to_the_owner(bot_factory, discord: FakeDiscord) -> None:
+    """Portraits delivered in a channel say "Here you go!" to their owner without the balance everyone
+    there would read; in the owner's DM the balance is there as before."""
+    from db.models import JobKind, utcnow
+
+    async with bot_factory() as bot:
+        await agree(discord, ALEX, guild=True)
+        async with bot.services.database.transaction() as session:
+            alex = await session.scalar(select(User))
+            for number, chat in enumerate((GUILD_CHANNEL_ID, discord.dm_channel_id(ALEX)), start=1):
+                key = f"users/{alex.id}/outputs/{number}/0.jpg"
+                await bot.services.storage.put(key, obama_selfies(1)[0])
+                session.add(Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded,
+                                correlation_id=f"{number:02d}" * 16, payload={"style_id": "linkedin-headshot"},
+                                result={"images": [{"key": key, "index": 0}]}, reply_platform="discord",
+                                reply_chat_id=str(chat), finished_at=utcnow()))
+        public = await discord.wait_for(lambda m: m.channel_id == GUILD_CHANNEL_ID and "Here you go" in m.content,
+                                        timeout=30, what="the portraits in the channel")
+        assert public.content == f"<@{ALEX}> Here you go!" and "credit" not in public.content
+        private = await discord.wait_for(lambda m: m.channel_id == discord.dm_channel_id(ALEX) and "Here you go" in m.content,
+                                         timeout=30, what="the portraits in the DM")
+        assert private.content == "Here you go! · 3 credits left"
+
+
 async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) -> None:
     """The "thinking…" response goes away: the first answer is written into it (an edit of
     ``@original``), and when every answer goes to the channel (a progress message) it is deleted."""
