@@ -130,7 +130,7 @@ class Studio:
     async def text(self, user: UserRef, text: str) -> list[Reply]:
         return await self._guard(user, lambda: self._reply(texts.NOT_A_PHOTO_TEXT))
 
-    async def unsupported(self, user: UserRef, kind: str, *, limit_mb: int = 20) -> list[Reply]:
+    async def unsupported(self, user: UserRef, kind: str, *, limit_mb: int | str = 20) -> list[Reply]:
         """A sticker, video, animation, voice message or a file too large to download."""
         message = {
             "sticker": texts.STICKER, "video": texts.VIDEO, "animation": texts.ANIMATION, "audio": texts.AUDIO,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from dataclasses import dataclass
 
 from telegram import BotCommand, Message, Update
 from telegram.error import BadRequest
@@ -24,6 +25,13 @@ from studio.settings import Settings, require_secret
 log = logging.getLogger(__name__)
 
 BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile on Telegram's servers; a local Bot API server has none
+
+
+@dataclass(frozen=True, slots=True)
+class TooBig:
+    """A file not downloaded: over ``limit_mb`` (this install's, or Telegram's servers')."""
+
+    limit_mb: str
 COMMANDS = [
     ("start", "How it works"), ("styles", "Pick a style for new portraits"), ("status", "Your photos, model and jobs"),
     ("credits", "Your balance"), ("cancel", "Stop the running job"), ("delete", "Erase everything of yours"),
@@ -48,8 +56,12 @@ class TelegramFrontEnd:
             builder = builder.base_file_url(settings.telegram_base_file_url)
         self.settings = settings
         self.studio = studio
-        # Telegram's own servers refuse downloads over 20 MB; a local Bot API server refuses none.
-        self.download_limit = None if settings.telegram_base_url else BOT_API_DOWNLOAD_LIMIT
+        # Nothing larger than the photo check takes is downloaded; Telegram's own servers also refuse
+        # downloads over 20 MB (a local Bot API server refuses none). The refusal names the limit that holds.
+        ours = studio.intake.max_file_bytes
+        self.download_limit = ours if settings.telegram_base_url else min(ours, BOT_API_DOWNLOAD_LIMIT)
+        self.download_limit_mb = (f"{ours / 1_000_000:g}" if self.download_limit == ours
+                                  else str(BOT_API_DOWNLOAD_LIMIT // 1024 // 1024))
         self.application = builder.build()
         self.messenger = TelegramMessenger(self.application.bot)
         studio.editors[PLATFORM] = self.messenger.edit
@@ -173,21 +185,21 @@ class TelegramFrontEnd:
                 self.albums.add(album, None)
             raise
         if album is not None:
-            self.albums.add(album, incoming)
-        if incoming is None:
-            await self.send(user, await self.studio.unsupported(user, "file_too_big"))
+            self.albums.add(album, None if isinstance(incoming, TooBig) else incoming)
+        if isinstance(incoming, TooBig):
+            await self.send(user, await self.studio.unsupported(user, "file_too_big", limit_mb=incoming.limit_mb))
         elif album is None:
             await self._answer_photos(user, [incoming])
 
-    async def _download(self, message: Message) -> IncomingFile | None:
+    async def _download(self, message: Message) -> IncomingFile | TooBig:
         attachment = message.document or message.photo[-1]  # photo sizes come smallest first
-        if self.download_limit and (attachment.file_size or 0) > self.download_limit:
-            return None
+        if (attachment.file_size or 0) > self.download_limit:
+            return TooBig(self.download_limit_mb)
         try:
             telegram_file = await attachment.get_file()
         except BadRequest as error:
-            if "too big" in str(error).lower():
-                return None
+            if "too big" in str(error).lower():  # Telegram's servers' own limit
+                return TooBig(str(BOT_API_DOWNLOAD_LIMIT // 1024 // 1024))
             raise
         data = bytes(await telegram_file.download_as_bytearray())
         if message.document is not None:

@@ -110,14 +110,15 @@ def _port_in_use(error: BaseException | None) -> OSError | None:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, telegram: FakeTelegram, **overrides: Any) -> AsyncIterator[RunningBot]:
+async def running_bot(tmp_path: Path, telegram: FakeTelegram, *, intake: IntakeConfig = TEST_INTAKE,
+                      **overrides: Any) -> AsyncIterator[RunningBot]:
     """The bot, up: it polls (or its webhook listens) and its job watcher runs."""
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, data_dir=tmp_path / "data", telegram_token=TOKEN,
         telegram_base_url=telegram.base_url, telegram_base_file_url=telegram.base_file_url, **overrides,
     )
     services = await open_services(settings)
-    front_end = TelegramFrontEnd(settings, Studio(services, intake_config=TEST_INTAKE),
+    front_end = TelegramFrontEnd(settings, Studio(services, intake_config=intake),
                                  album_quiet_seconds=ALBUM_QUIET_SECONDS, poll_seconds=0.2,
                                  edit_interval_seconds=0.2, delivery_retry_seconds=2.0)
     ticks = _TickCounter(front_end)

@@ -75,8 +75,24 @@ async def test_stickers_videos_text_and_huge_files_get_helpful_answers(bot_facto
         await bot.telegram.wait_for_text(ALEX, "can't learn from videos")
         await bot.telegram.send_text(ALEX, "hello?")
         await bot.telegram.wait_for_text(ALEX, "I was expecting photos")
-        await bot.telegram.send_document(ALEX, b"x", "huge.jpg", file_size=25 * 1024 * 1024)
+        await bot.telegram.send_document(ALEX, b"x", "huge.jpg", file_size=22_000_000)  # Telegram's servers refuse it
         await bot.telegram.wait_for_text(ALEX, "larger than the 20 MB")
+        await bot.telegram.send_document(ALEX, b"x", "huger.jpg", file_size=26_000_000)  # over this install's 25 MB
+        await bot.telegram.wait_for_text(ALEX, "larger than the 25 MB")
+
+
+async def test_a_file_over_this_installs_limit_is_refused_with_that_limit_before_any_download(bot_factory) -> None:
+    """With a limit below Telegram's 20 MB, a file between the two is not downloaded (to be refused
+    vaguely after); the refusal names the limit that holds."""
+    from dataclasses import replace
+
+    from tests.telegram.conftest import TEST_INTAKE
+
+    async with bot_factory(intake=replace(TEST_INTAKE, max_file_bytes=10_000_000)) as bot:
+        await agree(bot.telegram, ALEX)
+        await bot.telegram.send_document(ALEX, b"x", "big.jpg", file_size=15_000_000)
+        await bot.telegram.wait_for_text(ALEX, "larger than the 10 MB I can download")
+        assert not any(method == "getFile" for method, _ in bot.telegram.calls)
 
 
 async def test_out_of_credits_is_refused_politely(bot_factory) -> None:
