@@ -27,7 +27,14 @@ class Turn:
         self.release()
 
     def release(self) -> None:
-        """The next upload's turn (also when this one is dropped before its turn came)."""
+        """The next upload's turn, once every earlier one is over too: also when this one is dropped
+        before its turn came (its photos were all refused), a later one still waits for those before it."""
+        if self._before is None or self._before.done():
+            self._over()
+        else:
+            self._before.add_done_callback(lambda _: self._over())
+
+    def _over(self) -> None:
         if not self._done.done():
             self._done.set_result(None)
         self._turns.forget(self._key, self._done)

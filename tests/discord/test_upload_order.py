@@ -37,3 +37,28 @@ async def test_quick_uploads_are_checked_in_the_order_they_were_sent(bot_factory
         assert seventh.startswith("Got your photo — looks great ✅"), seventh
         assert "7 of 8 good photos so far" in seventh
         assert not discord.dangling()
+
+
+async def test_an_upload_dropped_before_its_turn_does_not_let_a_later_one_pass_an_earlier_one() -> None:
+    """Upload 2 has nothing to check (all its files refused) and lets go before upload 1 is done:
+    upload 3 still waits for upload 1."""
+    import asyncio
+
+    from bot.discord.turns import Turns
+
+    turns = Turns()
+    first, second, third = turns.take("alex"), turns.take("alex"), turns.take("alex")
+    order: list[str] = []
+    await first.__aenter__()
+    second.release()
+
+    async def upload_three() -> None:
+        async with third:
+            order.append("three")
+
+    three = asyncio.create_task(upload_three())
+    await asyncio.sleep(0.05)
+    order.append("one")  # the first upload's check ends only now
+    first.release()
+    await asyncio.wait_for(three, 5)
+    assert order == ["one", "three"]
