@@ -19,7 +19,8 @@ from bot.telegram.app import TelegramFrontEnd
 from engine.intake import IntakeConfig
 from studio.services import Services, open_services
 from studio.settings import Settings
-from tests.support.telegram_server import FakeTelegram
+from tests.support.selfies import obama_selfies
+from tests.support.telegram_server import FakeTelegram, Sent
 
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 TEST_INTAKE = IntakeConfig(min_side_px=256)  # the sample set has 480p photos
@@ -188,6 +189,17 @@ def bot_factory(tmp_path: Path, telegram: FakeTelegram) -> Callable[..., Any]:
         return running_bot(tmp_path, telegram, **overrides)
 
     return make
+
+
+async def start_training(telegram: FakeTelegram, user_id: int) -> Sent:
+    """A consented user sends 8 good selfies as one album and starts training ("A man"): the
+    progress message it answers with."""
+    for data in obama_selfies(8):
+        await telegram.send_photo(user_id, data, media_group_id=f"selfies-{user_id}")
+    summary = await telegram.wait_for_text(user_id, "ready to train", timeout=60)
+    await telegram.press(user_id, summary, "Train my model")
+    await telegram.press(user_id, await telegram.wait_for_text(user_id, "Who is in the photos"), "A man")
+    return await telegram.wait_for_text(user_id, "Learning your face")
 
 
 async def agree(telegram: FakeTelegram, user_id: int, name: str = "Alex") -> None:

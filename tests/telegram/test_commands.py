@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from db import credits, jobs
 from db.models import Job, JobState, LoraModel, LoraStatus, SelfieSet, User
 from tests.support.selfies import obama_selfies
-from tests.telegram.conftest import agree
+from tests.telegram.conftest import agree, start_training
 
 ALEX = 501
 ADMIN = 900
@@ -133,12 +133,7 @@ async def test_after_a_cancelled_training_the_same_photos_train_again(bot_factor
     async with bot_factory(free_credits=2) as bot:
         await agree(bot.telegram, ALEX)
         telegram = bot.telegram
-        for data in obama_selfies(8):
-            await telegram.send_photo(ALEX, data, media_group_id="a")
-        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
-        await telegram.press(ALEX, summary, "Train my model")
-        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Who is in the photos"), "A man")
-        progress = await telegram.wait_for_text(ALEX, "Learning your face")
+        progress = await start_training(telegram, ALEX)
         await telegram.send_photo(ALEX, obama_selfies(9)[8])  # one more while it waits: kept for later
         await bot.settled(ALEX)
         await telegram.press(ALEX, progress, "Cancel")  # no worker runs: the job is still waiting

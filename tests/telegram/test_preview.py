@@ -12,8 +12,7 @@ from bot.core.preview import preview_key, queue_preview, preview_style
 from bot.core.replies import UserRef
 from db import queue
 from db.models import Job, JobKind, JobState, LoraModel, Photo
-from tests.support.selfies import obama_selfies
-from tests.telegram.conftest import agree
+from tests.telegram.conftest import agree, start_training
 
 ALEX = 501
 
@@ -21,12 +20,7 @@ ALEX = 501
 async def train(bot) -> None:  # type: ignore[no-untyped-def]
     telegram = bot.telegram
     await agree(telegram, ALEX)
-    for data in obama_selfies(8):
-        await telegram.send_photo(ALEX, data, media_group_id="a")
-    summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
-    await telegram.press(ALEX, summary, "Train my model")
-    await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Who is in the photos"), "A man")
-    await telegram.wait_for_text(ALEX, "Learning your face")
+    await start_training(telegram, ALEX)
 
 
 async def test_a_training_queues_one_free_preview_ahead_of_it(bot_factory) -> None:

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from db.models import AllowanceClaim, Photo, User
 from tests.support.selfies import obama_selfies
-from tests.telegram.conftest import agree
+from tests.telegram.conftest import agree, start_training
 
 ALEX = 501
 
@@ -146,12 +146,7 @@ async def test_delete_closes_the_progress_message_of_a_job_it_stops(bot_factory)
     async with bot_factory(free_credits=2) as bot:
         telegram = bot.telegram
         await agree(telegram, ALEX)
-        for data in obama_selfies(8):
-            await telegram.send_photo(ALEX, data, media_group_id="a")
-        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
-        await telegram.press(ALEX, summary, "Train my model")
-        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Who is in the photos"), "A man")
-        progress = await telegram.wait_for_text(ALEX, "Learning your face")
+        progress = await start_training(telegram, ALEX)
         await telegram.send_text(ALEX, "/delete")
         await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "erases everything"), "Yes, delete")
         await telegram.wait_for_text(ALEX, "everything of yours is gone")
