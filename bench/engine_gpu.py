@@ -188,6 +188,7 @@ def bench_training(args, spec, device, lora_dir: Path) -> dict[str, float]:  # t
 
 def bench_generation(args, spec, device, lora: Path | None) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Generation as the worker generates: fp16 weights, SDPA, the user's LoRA loaded."""
+    from bench.portrait_timeline import portrait_timeline, profile_portrait
     from engine.generate import GenerationRequest, Generator
     from engine.pipelines import apply_speedups
 
@@ -214,11 +215,14 @@ def bench_generation(args, spec, device, lora: Path | None) -> dict[str, float]:
     job = GenerationRequest(single.prompt, count=args.batch, steps=steps, aspect="1:1", lora=lora)
     clock.time("batch", lambda: generator.generate(job))
     per_image = clock.parts["images"] / args.images
+    timeline = portrait_timeline(generator, single, device)
+    if args.profile is not None:
+        profile_portrait(generator, single, device, args.profile)
     del generator, base, refiner
     return {"source": source, "dtype": str(dtype).removeprefix("torch."), "load_s": clock.parts["load"],
             "first_image_s": clock.parts["first_image"], "s_per_image": per_image, "batch": args.batch,
             "batch_s": clock.parts["batch"], "images_per_min": args.batch / clock.parts["batch"] * 60,
-            "peak_gib": _peak_gib(device)}
+            "peak_gib": _peak_gib(device), "timeline": timeline}
 
 
 def _preview_adapter(args, spec, base, scratch: Path):  # type: ignore[no-untyped-def]
@@ -444,6 +448,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-preview", action="store_true")
     parser.add_argument("--skip-job", action="store_true", help="skip the whole generate job (handle_generate)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write torch.profiler's op tables of one portrait here")
     return parser.parse_args(argv)
 
 
@@ -487,6 +493,13 @@ def main(argv: list[str] | None = None) -> int:
                      g["source"], g["dtype"], spec.resolution, args.steps or spec.steps, options, g["load_s"],
                      g["first_image_s"], g["s_per_image"], g["batch"], g["batch_s"], g["images_per_min"],
                      g["peak_gib"])
+            t = g["timeline"]
+            log.info("[%s] one portrait, %.2f s synchronised at each step: before the first step %.3f s, %d base "
+                     "steps × %.4f s, hand-off to the refiner %.3f s, %d refiner steps × %.4f s, after the last "
+                     "step %.3f s (VAE decode alone %.3f s); fixed part %.2f s, steps %.2f s",
+                     g["source"], t["total_s"], t["before_first_step_s"], t["base_steps"], t["base_step_s"],
+                     t.get("handoff_s", 0.0), t["refiner_steps"], t.get("refiner_step_s", 0.0),
+                     t["after_last_step_s"], t["vae_decode_s"], t["fixed_s"], t["steps_s"])
         if not args.skip_preview:
             p = bench_preview(args, spec, device, Path(scratch))
             figures["preview"] = p

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole GPU check on a lent machine, inside 8 minutes (the device tool runs it from the repo root,
 # with `carry: [".whl"]` prepared by bench/gpu_wheels.sh). Figures and logs go to $OUT (or ./out).
-#   1. training as production trains + generation with the user LoRA + the whole generate job with the
+#   1. training as production trains + generation with the user LoRA (one portrait split into its parts,
+#      and torch.profiler's op table of it in portrait_profile.txt) + the whole generate job with the
 #      trained LoRA, ranking against real selfies and finishing every aspect (bench.engine_gpu);
 #   2. the train-free preview: IP-Adapter load into the warm pipeline and one 1024² preview;
 #   3. finishing's GPU part, one portrait at a time against a job's portraits batched (bench.finishing_gpu);
@@ -25,7 +26,7 @@ bench() { local name=$1 limit=$2; shift 2
   [ "$limit" -gt 0 ] || return 0
   timeout "$limit" python3 -m bench.engine_gpu --json "$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1
   echo "== $name (exit $?)"; grep -E "^\[|environment|Error|error" "$OUT/$name.log" | tail -6; }
-bench engine ${MAIN_LIMIT:-270} --skip-preview
+bench engine ${MAIN_LIMIT:-270} --skip-preview --profile "$OUT/portrait_profile.txt"
 bench preview ${PREVIEW_LIMIT:-90} --skip-train --skip-generate --skip-job
 timeout ${FINISH_LIMIT:-60} python3 -m bench.finishing_gpu --json "$OUT/finishing.json" > "$OUT/finishing.log" 2>&1
 echo "== finishing (exit $?)"; grep -E "^\[|Error|error" "$OUT/finishing.log" | tail -4

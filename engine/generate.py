@@ -192,6 +192,8 @@ class Generator:
         """Size, steps, guidance and refiner split the request resolves to, budget-checked."""
         width, height = generation_size(request.aspect, self.spec.resolution, self.spec.size_multiple)
         steps = request.steps or self.spec.steps
+        if self.spec.max_steps is not None:
+            steps = min(steps, self.spec.max_steps)
         split = (request.refiner_split or self.spec.refiner_split) if request.use_refiner else None
         if not self.spec.has_refiner:
             split = None

@@ -35,6 +35,9 @@ class ModelSpec:
     seed: int = 0
     resolution: int = 1024
     steps: int = 30
+    #: a few-step model (SDXL-Lightning, Turbo, LCM) or the tiny test model paints at most this
+    #: many steps whatever a style asks (styles are written for 30-step models); None: no cap
+    max_steps: int | None = None
     guidance: float = 6.0
     refiner_split: float | None = None
     train_steps_per_image: int = 100
@@ -58,6 +61,8 @@ class ModelSpec:
             raise ValueError(f"model {self.name!r}: `base` (hub id or path) is required")
         if self.refiner_split is not None and not 0.0 < self.refiner_split < 1.0:
             raise ValueError(f"model {self.name!r}: refiner_split must be in (0, 1)")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"model {self.name!r}: max_steps must be at least 1")
         if not self.train_min_steps <= self.train_max_steps:
             raise ValueError(f"model {self.name!r}: train_min_steps > train_max_steps")
         if not 0.0 <= self.preview_scale <= 2.0:

@@ -11,6 +11,7 @@ from PIL import Image
 from engine.aspects import ASPECTS, ratio
 from engine.runtime.cli import generate_command, train_command
 from engine.portraits import compose_prompt
+from engine.models import get_spec
 
 SHARED = Path("/work/shared/photos")
 
@@ -114,11 +115,16 @@ def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path, dtype, gpu_image_site):
     else:
         from bench.engine_gpu import main
 
-        assert main([*args, "--skip-job"]) == 0
+        assert main([*args, "--skip-job", "--profile", str(tmp_path / "profile.txt")]) == 0
+        assert "aten::" in (tmp_path / "profile.txt").read_text()  # the op table of one portrait
     result = json.loads(figures.read_text())
     assert result["training"]["steps_timed"] == 4 and result["training"]["s_per_step"] > 0
     assert result["training"]["dtype"] == ("float32" if dtype == "auto" else "bfloat16")
     assert result["generation"]["s_per_image"] > 0 and result["generation"]["batch"] == 2
+    timeline = result["generation"]["timeline"]  # one portrait split into the steps and what surrounds them
+    assert timeline["base_steps"] + timeline["refiner_steps"] == get_spec("tiny").steps and timeline["refiner_steps"] > 0
+    assert timeline["vae_decode_s"] > 0 and timeline["after_last_step_s"] > 0
+    assert timeline["fixed_s"] + timeline["steps_s"] == pytest.approx(timeline["total_s"])
     preview = result["preview"]  # the IP-Adapter loaded into the pipeline and a preview painted, twice
     assert preview["adapter"] == "tiny adapter" and preview["images"] == 2
     assert preview["preview_s"] > 0 and preview["adapter_first_load_s"] > 0 and preview["adapter_warm_load_s"] > 0

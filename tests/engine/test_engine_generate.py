@@ -66,6 +66,19 @@ def test_budget_is_refused_before_any_work(tiny_spec):
     assert generator.plan(GenerationRequest("ohwx person", count=3, steps=4))["cost"] == 64 * 64 * 4 * 3
 
 
+def test_a_few_step_model_paints_its_cap_whatever_the_style_asks(generator, tiny_spec):
+    """Styles are written for 30-step models; a model with ``max_steps`` (Lightning, Turbo, tiny)
+    paints at most that many, and a full-size model paints what the style asks."""
+    from engine.models import get_spec
+
+    assert tiny_spec.max_steps == 4 and get_spec("sdxl").max_steps is None
+    steps: list[int] = []
+    generator.generate(GenerationRequest("ohwx person", count=1, steps=30), progress=lambda p: steps.append(p.step))
+    assert len(steps) == 4  # base and refiner together, split as the model splits
+    assert generator.plan(GenerationRequest("ohwx person", count=1, steps=30))["steps"] == 4
+    assert Generator(get_spec("sdxl"), device="cpu").plan(GenerationRequest("ohwx person", steps=32))["steps"] == 32
+
+
 def test_sdxl_budget_for_a_full_size_request():
     budget = Budget()
     assert budget.check(1024, 1024, 30, 8) == 1024 * 1024 * 30 * 8

@@ -1,0 +1,101 @@
+"""Where one portrait's time goes: the fixed cost around the denoising steps, and the steps.
+
+One 1024² portrait alone took 2.21 s on the H100 (bench/RESULTS.md, 2026-11-27) while 10 steps
+more or fewer moved it by ~0.45 s: about a third of it is not the steps. This splits a single
+``Generator.generate`` into parts from its own step callbacks, the device synchronised at each
+stamp (so the steps are counted as the GPU runs them, launches included):
+
+- ``before_first_step_s``: prompt encoding (both text encoders, prompt and negative), latents,
+  time ids, up to the first base step (that step itself subtracted);
+- ``base_step_s`` / ``refiner_step_s``: mean step of each UNet after its first;
+- ``handoff_s``: from the last base step to the refiner's first (its prompt encoding, its set-up);
+- ``after_last_step_s``: the VAE decode and the conversion to a PIL image (``vae_decode_s`` is the
+  decode alone, timed on its own).
+
+``--profile FILE`` also writes torch.profiler's op table of one portrait (CPU and CUDA time).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _sync(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _mean_step(stamps: list[float]) -> float:
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    return sum(gaps) / len(gaps) if gaps else float("nan")
+
+
+def _or_zero(value: float) -> float:
+    return 0.0 if value != value else value  # NaN: a single step, nothing to average
+
+
+def portrait_timeline(generator: Any, request: Any, device: Any) -> dict[str, float]:
+    """The parts of one ``generator.generate(request)`` (one portrait), in seconds."""
+    stamps: dict[str, list[float]] = {"base": [], "refiner": []}
+
+    def on_step(progress: Any) -> None:
+        _sync(device)
+        stamps[progress.stage].append(time.perf_counter())
+
+    _sync(device)
+    started = time.perf_counter()
+    generator.generate(request, progress=on_step)
+    _sync(device)
+    ended = time.perf_counter()
+    base, refiner = stamps["base"], stamps["refiner"]
+    base_step, refiner_step = _mean_step(base), _mean_step(refiner)
+    parts = {"total_s": ended - started, "base_steps": len(base), "refiner_steps": len(refiner),
+             "before_first_step_s": base[0] - started - _or_zero(base_step),
+             "base_step_s": base_step, "after_last_step_s": ended - (refiner or base)[-1]}
+    if refiner:
+        parts |= {"refiner_step_s": refiner_step,
+                  "handoff_s": refiner[0] - base[-1] - _or_zero(refiner_step)}
+    parts["vae_decode_s"] = _vae_decode_seconds(generator, request, device)
+    # every step counted at its UNet's mean (the first one's extra set-up goes to the fixed part)
+    parts["steps_s"] = len(base) * _or_zero(base_step) + len(refiner) * _or_zero(refiner_step)
+    parts["fixed_s"] = parts["total_s"] - parts["steps_s"]
+    return parts
+
+
+def _vae_decode_seconds(generator: Any, request: Any, device: Any) -> float:
+    """The decode of one portrait's latents alone (the pipeline's own scaling), warm."""
+    import torch
+
+    vae = generator.base.vae
+    plan = generator.plan(request)
+    factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    latents = torch.randn(1, vae.config.latent_channels, plan["height"] // factor, plan["width"] // factor,
+                          device=vae.device, dtype=vae.dtype)
+    with torch.inference_mode():
+        vae.decode(latents / vae.config.scaling_factor)  # warm
+        _sync(device)
+        started = time.perf_counter()
+        vae.decode(latents / vae.config.scaling_factor)
+        _sync(device)
+    return time.perf_counter() - started
+
+
+def profile_portrait(generator: Any, request: Any, device: Any, path: Path, rows: int = 40) -> None:
+    """torch.profiler's op tables of one portrait (by device time where there is a GPU, by CPU time)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        generator.generate(request)
+        _sync(device)
+    averages = prof.key_averages()
+    tables = []
+    if device.type == "cuda":
+        tables.append("by device time\n" + averages.table(sort_by="self_cuda_time_total", row_limit=rows))
+    tables.append("by CPU time\n" + averages.table(sort_by="self_cpu_time_total", row_limit=rows))
+    path.write_text(f"torch {torch.__version__}, {device}\n\n" + "\n\n".join(tables))
