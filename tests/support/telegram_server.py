@@ -81,6 +81,7 @@ class FakeTelegram:
         self._file_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._stopping = False
         self.port = 0
 
     # ------------------------------------------------------------------ server
@@ -91,6 +92,11 @@ class FakeTelegram:
         self._runner, self.port = await serve_locally(app)
 
     async def stop(self) -> None:
+        # a long poll the stopped bot left open ends now, not at its deadline: the server's
+        # clean-up waits for every request in flight (2 s of every test's teardown before)
+        self._stopping = True
+        async with self._changed:
+            self._changed.notify_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -368,7 +374,7 @@ class FakeTelegram:
         deadline = time.monotonic() + min(timeout, 2.0)
         async with self._changed:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            while not self._updates and time.monotonic() < deadline:
+            while not self._updates and not self._stopping and time.monotonic() < deadline:
                 try:
                     await asyncio.wait_for(self._changed.wait(), max(0.01, deadline - time.monotonic()))
                 except TimeoutError:
