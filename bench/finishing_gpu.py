@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1024, help="generated portrait side")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write torch.profiler's op tables of one batched restore + upscale here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = torch.device(args.device)
@@ -131,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
                 _sync(device)
                 times[name].append(time.perf_counter() - started)
         readback = _readback(device, args.portraits, 2 * size, args.rounds)
+        if args.profile is not None:
+            from bench.op_profile import write_op_profile
+
+            write_op_profile(lambda: upscaler.upscale_many(restorer.restore_many(images, boxes), 2), device,
+                             args.profile)
     parts = {name: round(statistics.median(values[-args.rounds:]), 4) for name, values in split.items()}
     figures = {name: round(statistics.median(values), 4) for name, values in times.items()}
     per_portrait = {name: round(value / args.portraits, 4) for name, value in figures.items()}

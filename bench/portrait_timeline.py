@@ -84,18 +84,8 @@ def _vae_decode_seconds(generator: Any, request: Any, device: Any) -> float:
     return time.perf_counter() - started
 
 
-def profile_portrait(generator: Any, request: Any, device: Any, path: Path, rows: int = 40) -> None:
-    """torch.profiler's op tables of one portrait (by device time where there is a GPU, by CPU time)."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
+def profile_portrait(generator: Any, request: Any, device: Any, path: Path) -> None:
+    """torch.profiler's op tables of one portrait."""
+    from bench.op_profile import write_op_profile
 
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=activities) as prof:
-        generator.generate(request)
-        _sync(device)
-    averages = prof.key_averages()
-    tables = []
-    if device.type == "cuda":
-        tables.append("by device time\n" + averages.table(sort_by="self_cuda_time_total", row_limit=rows))
-    tables.append("by CPU time\n" + averages.table(sort_by="self_cpu_time_total", row_limit=rows))
-    path.write_text(f"torch {torch.__version__}, {device}\n\n" + "\n\n".join(tables))
+    write_op_profile(lambda: generator.generate(request), device, path)

@@ -153,7 +153,10 @@ def test_gpu_finishing_benchmark_dry_run_on_the_cpu(tmp_path, gpu_image_site):
     """bench/finishing_gpu.py (the GPU check's finishing part) end to end: production-shaped restorer
     loaded from a weights file, a small upscaler, one by one against batched."""
     figures = tmp_path / "finishing.json"
-    run_as_on_the_gpu_machine(gpu_image_site, "bench.finishing_gpu", ["--device", "cpu", "--tiny", "--json", str(figures)])
+    profile = tmp_path / "profile.txt"
+    run_as_on_the_gpu_machine(gpu_image_site, "bench.finishing_gpu",
+                              ["--device", "cpu", "--tiny", "--json", str(figures), "--profile", str(profile)])
+    assert "aten::" in profile.read_text()  # the op table of one batched restore + upscale
     result = json.loads(figures.read_text())
     assert result["portraits"] == 2 and set(result["job_seconds"]) == {"one by one", "batched"}
     assert all(value > 0 for value in result["per_portrait"].values())
