@@ -597,6 +597,8 @@ class Studio:
             return [self.style_picker(texts.PICK_STYLE)]
         if verb == "cat":
             return self._category(arg)
+        if verb == "browse":  # a category's name as typed (Discord's /styles category: takes free text)
+            return self._typed_category(arg)
         if verb == "named":  # a style's name as typed (Discord's /generate takes free text)
             return await self._named_style(user, arg, source_message_id)
         if verb == "style":
@@ -636,6 +638,16 @@ class Studio:
             return self._category(category.id)
         name = " ".join(typed.split())[:40]
         return [replace(self.style_picker(texts.UNKNOWN_STYLE_NAMED.format(name=name)), private=True)]
+
+    def _typed_category(self, typed: str) -> list[Reply]:
+        """A category named by id or title (any case, spacing or punctuation), or the picker with
+        the typed name said to be unknown."""
+        wanted = _folded(typed)
+        category = next((c for c in self.catalogue.used_categories() if wanted in (_folded(c.id), _folded(c.title))), None)
+        if category is not None:
+            return self._category(category.id)
+        name = " ".join(typed.split())[:40]
+        return [replace(self.style_picker(texts.UNKNOWN_CATEGORY_NAMED.format(name=name)), private=True)]
 
     def _category(self, category_id: str) -> list[Reply]:
         category = self.catalogue.categories.get(category_id)

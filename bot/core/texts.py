@@ -147,6 +147,7 @@ PICK_IN_CATEGORY = "{emoji} {title} — pick one:"
 GENERATE_QUEUED = "🎨 Painting {count} {title} portraits…"
 UNKNOWN_STYLE = "I don't know that style any more. Here are the current ones:"
 UNKNOWN_STYLE_NAMED = "I don't know a style called “{name}”. Here are the styles — pick a category:"
+UNKNOWN_CATEGORY_NAMED = "I don't have a category called “{name}”. Here they are — pick one:"
 
 OUT_OF_CREDITS = (
     "You're out of credits: this needs {needed} and you have {balance}. "

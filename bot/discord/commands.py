@@ -59,7 +59,7 @@ def register(tree: app_commands.CommandTree[Any], front_end: DiscordFrontEnd) ->
     @app_commands.describe(category="Jump straight to one category")
     async def styles(interaction: Interaction, category: str | None = None) -> None:
         if category:
-            await front_end.serve_action(interaction, f"cat:{category}")
+            await front_end.serve_action(interaction, f"browse:{category}")
         else:
             await front_end.serve_command(interaction, "styles")
 

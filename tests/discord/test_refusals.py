@@ -60,3 +60,22 @@ async def test_generate_with_a_typed_name_finds_the_category_or_says_the_name_is
         typed = await slash(discord, ALEX, "generate", guild=True, style="visible abs")  # a title, typed
         await discord.wait_for_text("First I need to learn your face")
         assert any("First I need" in m.content for m in discord.answers_to(typed))
+
+
+async def test_styles_with_a_typed_category_finds_it_or_says_the_name_is_unknown(bot_factory,
+                                                                                 discord: FakeDiscord) -> None:
+    """/styles category: is free text where the autocomplete is not used: a category's title or id,
+    typed in any case, opens it; another name is named as unknown (not "any more"), with the picker."""
+    async with bot_factory():
+        for typed in ("gym", "  GYM "):
+            gym = await slash(discord, ALEX, "styles", guild=True, category=typed)
+            await discord.wait_until(lambda g=gym: any(m.content for m in discord.answers_to(g)), what="an answer")
+            [picker] = [m for m in discord.answers_to(gym) if m.content]
+            assert picker.content == "💪 Gym — pick one:"
+            assert "🔥 Visible Abs" in picker.button_labels and "« Back" in picker.button_labels
+
+        odd = await slash(discord, ALEX, "styles", guild=True, category="Anime")
+        await discord.wait_until(lambda: any(m.content for m in discord.answers_to(odd)), what="an answer")
+        [unknown] = [m for m in discord.answers_to(odd) if m.content]
+        assert unknown.content.startswith("I don't have a category called “Anime”.") and unknown.ephemeral
+        assert "💪 Gym" in unknown.button_labels  # the categories to pick from
