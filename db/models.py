@@ -360,3 +360,23 @@ class ReadCursor(Base):
     #: how many entries, from the oldest, have been read and settled
     position: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HeldNotice(Base):
+    """A message for a platform account that could not reach it when it was due (a Discord buyer's
+    receipt where their DMs are closed): shown with that account's next interaction, once, also
+    after a restart. Keyed by the platform account (a buyer may have no account row yet); /delete
+    removes them with the rest."""
+
+    __tablename__ = "held_notices"
+    __table_args__ = (
+        Index("ix_held_notices_account", "platform", "platform_user_id"),
+        NEVER_REUSED_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_user_id: Mapped[str] = mapped_column(String(64))
+    #: the reply: {"text": ..., "buttons": [[[label, action, sku_id], ...], ...]}
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

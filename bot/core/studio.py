@@ -25,7 +25,7 @@ from bot.core.selfies import AccountGone, BatchResult, SelfieBook, clean_filenam
 from bot.core.shop import (INVOICED_ON, STARS, CheckoutRefusal, GiveBack, PlatformRefused, checkout_refusal, invoice_for,
                            packs_on)
 from bot.core.shop import refund as refund_payment
-from db import credits, jobs, payments
+from db import credits, held_notices, jobs, payments
 from db.job_status import CancelOutcome, request_cancel
 from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
                        SetStatus, User)
@@ -360,6 +360,7 @@ class Studio:
     async def _delete_everything(self, user: UserRef) -> DeleteOutcome:
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
+            await held_notices.forget(session, user.platform, user.user_id)  # receipts waiting for them
             if account is None:
                 return DeleteOutcome()
             user_id = account.id

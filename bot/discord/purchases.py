@@ -5,16 +5,17 @@ deleted) takes the credits back. The decisions are the core's (bot/core/shop.py,
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from typing import Any
 
 import discord
 
 from bot.core import texts as core_texts
 from bot.core.messenger import Messenger
-from bot.core.replies import Reply, UserRef
+from bot.core.replies import Button, Reply, UserRef
 from bot.core.shop import pack_by_sku, packs_on
 from bot.core.studio import Studio
 from bot.discord.replier import PLATFORM
+from db import held_notices
 from db.payments import Charge
 from studio.settings import Settings
 
@@ -27,7 +28,8 @@ class StoreTill:
         self.studio = studio
         self.client = client
         self.messenger = messenger
-        self._undelivered: dict[str, list[Reply]] = {}  # by Discord user id, until their next interaction
+        self._holders: set[str] = set()  # Discord user ids that may have held notices
+        self._holders_read = False  # those of earlier runs are read from the database at the first interaction
         self._announced: set[int] = set()  # entitlements of unsold SKUs already announced (ids)
 
     async def on_purchase(self, entitlement: discord.Entitlement) -> None:
@@ -91,9 +93,18 @@ class StoreTill:
             if platform == PLATFORM and admin_id.isdigit():
                 await self._tell(UserRef(PLATFORM, admin_id, ""), [alert])
 
-    def undelivered(self, user_id: str) -> list[Reply]:
-        """The notices that could not reach this user's DMs, taken: their next interaction shows them."""
-        return self._undelivered.pop(user_id, [])
+    async def undelivered(self, user_id: str) -> list[Reply]:
+        """The notices that could not reach this user's DMs, taken: their next interaction shows
+        them (held in the database: a restart in between does not lose them)."""
+        if not self._holders_read:
+            async with self.studio.database.transaction() as session:
+                self._holders |= await held_notices.holders(session, PLATFORM)
+            self._holders_read = True
+        if user_id not in self._holders:
+            return []
+        self._holders.discard(user_id)
+        async with self.studio.database.transaction() as session:
+            return [_reply(body) for body in await held_notices.take(session, PLATFORM, user_id)]
 
     async def _tell(self, buyer: UserRef, replies: list[Reply]) -> None:
         """A receipt in the buyer's DMs (a purchase comes without an interaction to answer); where
@@ -109,4 +120,17 @@ class StoreTill:
         except Exception:
             log.warning("could not send discord:%s their receipt; it comes with their next interaction", buyer.user_id,
                         exc_info=True)
-            self._undelivered.setdefault(buyer.user_id, []).extend(replace(reply, private=True) for reply in left)
+            async with self.studio.database.transaction() as session:
+                await held_notices.hold(session, PLATFORM, buyer.user_id, [_body(reply) for reply in left])
+            self._holders.add(buyer.user_id)
+
+
+def _body(reply: Reply) -> dict[str, Any]:
+    """What a held notice keeps of a reply: its text and buttons (receipts have no pictures)."""
+    return {"text": reply.text, "buttons": [[[b.label, b.action, b.sku_id] for b in row] for row in reply.buttons]}
+
+
+def _reply(body: dict[str, Any]) -> Reply:
+    """A held notice as shown: only to its owner (ephemeral where it comes with a server command)."""
+    buttons = tuple(tuple(Button(label, action, sku_id) for label, action, sku_id in row) for row in body["buttons"])
+    return Reply(body["text"], buttons, private=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -61,7 +61,7 @@ def bot_upload_limit(interaction: discord.Interaction[Any]) -> int:
 class Replier:
     def __init__(self, interaction: discord.Interaction[Any], studio: Studio, messenger: Messenger,
                  limits: UploadLimits, *, token_messages: TokenMessages | None = None,
-                 backlog: Callable[[str], list[Reply]] | None = None) -> None:
+                 backlog: Callable[[str], Awaitable[list[Reply]]] | None = None) -> None:
         """``backlog``: the user's notices that found no other way to them (a receipt where their
         DMs are closed), taken when this interaction is first answered and shown before the answer."""
         self.interaction = interaction
@@ -115,7 +115,7 @@ class Replier:
 
     async def send(self, replies: list[Reply]) -> None:
         if self.backlog is not None:
-            replies = [*self.backlog(self.user.user_id), *replies]
+            replies = [*await self.backlog(self.user.user_id), *replies]
             self.backlog = None
         for reply in replies:
             if reply.progress_of_job is not None:

@@ -4,11 +4,13 @@ the bot was away are found at start, a refund (ENTITLEMENT_DELETE) takes the cre
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from db import credits
-from db.models import Payment, PaymentState, User
-from tests.discord.helpers import slash
+from db.models import HeldNotice, Payment, PaymentState, User
+from tests.discord.helpers import press, slash
 from tests.support.discord_server import FakeDiscord
 
 ALEX = 601
@@ -27,6 +29,19 @@ async def balance_of(bot, discord_user_id: int) -> int:
 async def payment_rows(bot) -> list[Payment]:
     async with bot.services.database.transaction() as session:
         return list((await session.scalars(select(Payment).order_by(Payment.id))).all())
+
+
+async def held_receipts(bot, count: int) -> None:
+    """Until ``count`` notices are held for ALEX in the database."""
+    async def held() -> int:
+        async with bot.services.database.transaction() as session:
+            return len((await session.scalars(select(HeldNotice).where(HeldNotice.platform_user_id == str(ALEX)))).all())
+
+    for _ in range(300):
+        if await held() == count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{await held()} held notices, not {count}")
 
 
 def receipts(discord: FakeDiscord, text: str) -> list[str]:
@@ -120,7 +135,6 @@ async def test_a_sku_no_pack_sells_is_left_unconsumed(bot_factory, discord: Fake
 
 
 async def test_the_buy_button_under_credits_opens_the_store(bot_factory, discord: FakeDiscord) -> None:
-    from tests.discord.helpers import press
 
     async with bot_factory(credit_packs=PACKS):
         await slash(discord, ALEX, "credits")
@@ -168,10 +182,11 @@ async def test_a_purchase_of_a_sku_no_pack_sells_is_announced_to_the_buyer_and_t
 async def test_a_buyer_whose_dms_are_closed_gets_the_receipt_with_their_next_command(bot_factory,
                                                                                    discord: FakeDiscord) -> None:
     discord.closed_dms.add(ALEX)
-    async with bot_factory(credit_packs=PACKS, free_credits=3):
+    async with bot_factory(credit_packs=PACKS, free_credits=3) as bot:
         entitlement = discord.buy(ALEX, SMALL_SKU)
         await discord.dispatch(entitlement, "ENTITLEMENT_CREATE")
         await discord.wait_until(lambda: int(entitlement["id"]) in discord.consumed, what="the entitlement consumed")
+        await held_receipts(bot, count=1)  # the DM was refused: the receipt waits
         status = await slash(discord, ALEX, "status", guild=True)
         receipt = await discord.wait_for_text("Payment received")
         assert receipt.token == status["token"] and receipt.ephemeral  # only the buyer sees it, in the server
@@ -181,3 +196,32 @@ async def test_a_buyer_whose_dms_are_closed_gets_the_receipt_with_their_next_com
         await discord.wait_for_text("You have 13 credits")
         assert not [m for m in discord.answers_to(again) if "Payment received" in m.content]  # shown once
         assert len([m for m in discord.history if "Payment received" in m.content]) == 1
+
+
+async def test_a_receipt_held_for_closed_dms_survives_a_restart_and_goes_with_delete(bot_factory,
+                                                                                   discord: FakeDiscord) -> None:
+    """Before: the receipt waited in the bot's memory, and a restart before the buyer's next command
+    lost it. Now it is held in the database until shown; /delete takes it with the rest."""
+    discord.closed_dms.add(ALEX)
+    async with bot_factory(credit_packs=PACKS, free_credits=3) as bot:
+        first = discord.buy(ALEX, SMALL_SKU)
+        await discord.dispatch(first, "ENTITLEMENT_CREATE")
+        await held_receipts(bot, count=1)
+    async with bot_factory(credit_packs=PACKS, free_credits=3) as bot:  # a restart
+        status = await slash(discord, ALEX, "status", guild=True)
+        receipt = await discord.wait_for_text("Payment received")
+        assert receipt.token == status["token"] and receipt.ephemeral and first["id"] in receipt.content
+        await held_receipts(bot, count=0)
+
+        await slash(discord, ALEX, "delete", guild=True)
+        confirm = await discord.wait_for_text("erases everything")
+        second = discord.buy(ALEX, SMALL_SKU)  # bought while the confirmation waits: its receipt is held
+        await discord.dispatch(second, "ENTITLEMENT_CREATE")
+        await held_receipts(bot, count=1)
+        await press(discord, ALEX, confirm, "Yes, delete", guild=True)
+        await discord.wait_for_text("everything of yours is gone")
+        await held_receipts(bot, count=0)  # nothing of the account is left, its receipts neither
+    async with bot_factory(credit_packs=PACKS, free_credits=3):
+        await slash(discord, ALEX, "start", guild=True)
+        await discord.wait_for_text("Hi Alex")
+    assert not [m for m in discord.history if second["id"] in m.content]
