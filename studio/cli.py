@@ -234,6 +234,34 @@ def generate(
 
 
 @app.command()
+def samples(
+    ctx: typer.Context,
+    style: Annotated[list[str] | None, typer.Option("--style", help="A style id (repeatable); default: every style.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for the samples (default: the "
+                                                "built-in styles' samples folder).")] = None,
+    model: Annotated[str, typer.Option(help="Base model: auto, sdxl, tiny, ...")] = "auto",
+    subject: Annotated[str, typer.Option(help="Who the samples show: person, woman, man.")] = "person",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Paint one sample portrait per style (base model, no personal LoRA) for the style picker's sheet."""
+    from engine.runtime.style_samples import SampleStyle, samples_command
+    from styles import load_catalogue
+    from styles.catalogue import BUILTIN_DIR, SAMPLES_DIR
+
+    catalogue = load_catalogue(settings_of(ctx).styles_dirs)
+    if unknown := [style_id for style_id in style or [] if style_id not in catalogue]:
+        typer.echo(f"Error: unknown style(s) {', '.join(unknown)}; `studio styles` lists them", err=True)
+        raise typer.Exit(2)
+    chosen = [catalogue.get(style_id) for style_id in style] if style else list(catalogue)
+    specs = [SampleStyle(
+        s.id, s.prompt.replace("{variation}", s.variations[0]), s.negative_prompt, s.sampler.steps,
+        s.sampler.guidance_scale, round(1 - s.sampler.refiner_fraction, 4) if s.sampler.refiner_fraction > 0 else None,
+        s.sampler.scheduler, s.lora.source if s.lora else None, s.lora.weight if s.lora else 0.8) for s in chosen]
+    raise typer.Exit(samples_command(specs, output or BUILTIN_DIR / SAMPLES_DIR, model=model, subject=subject,
+                                     seed=seed, settings=settings_of(ctx)))
+
+
+@app.command()
 def finish(
     ctx: typer.Context,
     images: Annotated[list[Path], typer.Argument(help="Generated portraits to finish.")],

@@ -20,6 +20,10 @@ BUILTIN_DIR = Path(__file__).parent
 CATEGORIES_FILE = "categories.toml"
 ASPECTS = ("1:1", "4:5", "9:16", "16:9", "2:3", "3:2")
 PLACEHOLDERS = frozenset({"token", "class_word", "variation"})
+SAMPLES_DIR = "samples"
+"""A styles folder's sample portraits, one per style: ``samples/<style id>.jpg`` (or .jpeg, .png,
+.webp), painted by ``studio samples``; the style picker shows them as a sheet."""
+SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
 class StyleError(ValueError):
@@ -179,8 +183,11 @@ def _load_categories(folder: Path) -> list[Category]:
 
 
 class Catalogue:
-    def __init__(self, styles: Iterable[Style], categories: Iterable[Category]) -> None:
+    def __init__(self, styles: Iterable[Style], categories: Iterable[Category],
+                 samples: dict[str, Path] | None = None) -> None:
         self.categories = {c.id: c for c in sorted(categories, key=lambda c: (c.order, c.id))}
+        #: a sample portrait per style id, where a styles folder has one
+        self.samples = dict(samples or {})
         self.styles = {s.id: s for s in sorted(styles, key=lambda s: (self._category_order(s.category), s.order, s.id))}
 
     def _category_order(self, category: str) -> int:
@@ -215,10 +222,12 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
     styles: dict[str, Style] = {}
     sources: dict[str, Path] = {}
     categories: dict[str, Category] = {}
+    samples: dict[str, Path] = {}
     for folder in folders:
         if not folder.is_dir():
             raise StyleError(f"{folder}: styles folder does not exist")
         categories |= {c.id: c for c in _load_categories(folder)}
+        samples |= _samples(folder)
         for path in sorted(folder.glob("*.toml")):
             if path.name != CATEGORIES_FILE:
                 style = load_style(path)
@@ -229,4 +238,10 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
                 f"{sources[style.id]}: field 'category': unknown category {style.category!r}; "
                 f"known: {', '.join(categories)}"
             )
-    return Catalogue(styles.values(), categories.values())
+    return Catalogue(styles.values(), categories.values(), {k: v for k, v in samples.items() if k in styles})
+
+
+def _samples(folder: Path) -> dict[str, Path]:
+    """``samples/<style id>.<image suffix>`` of a styles folder, by style id."""
+    found = sorted((folder / SAMPLES_DIR).glob("*")) if (folder / SAMPLES_DIR).is_dir() else []
+    return {path.stem: path for path in found if path.suffix.lower() in SAMPLE_SUFFIXES and path.is_file()}

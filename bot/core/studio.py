@@ -25,6 +25,7 @@ from bot.core.selfies import AccountGone, BatchResult, SelfieBook, clean_filenam
 from bot.core.shop import (INVOICED_ON, STARS, CheckoutRefusal, GiveBack, PlatformRefused, checkout_refusal, invoice_for,
                            packs_on)
 from bot.core.shop import refund as refund_payment
+from bot.core.style_sheet import StyleSheets
 from db import credits, held_notices, jobs, payments
 from db.job_status import CancelOutcome, request_cancel
 from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
@@ -77,6 +78,7 @@ class Studio:
         self.database = services.database
         self.storage = services.storage
         self.catalogue = services.catalogue
+        self.style_sheets = StyleSheets(self.catalogue)
         self.intake = intake_config or IntakeConfig.from_settings(self.settings)
         self.selfies = SelfieBook(self.database, self.storage, self.intake,
                                   check_workers=self.settings.photo_check_workers)
@@ -597,9 +599,9 @@ class Studio:
         if verb == "styles":
             return [self.style_picker(texts.PICK_STYLE)]
         if verb == "cat":
-            return self._category(arg)
+            return await self._category(arg)
         if verb == "browse":  # a category's name as typed (Discord's /styles category: takes free text)
-            return self._typed_category(arg)
+            return await self._typed_category(arg)
         if verb == "named":  # a style's name as typed (Discord's /generate takes free text)
             return await self._named_style(user, arg, source_message_id)
         if verb == "style":
@@ -636,21 +638,23 @@ class Studio:
                                                                   f"{source_message_id}:{style.id}")
         category = next((c for c in self.catalogue.used_categories() if wanted in (_folded(c.id), _folded(c.title))), None)
         if category is not None:
-            return self._category(category.id)
+            return await self._category(category.id)
         name = " ".join(typed.split())[:40]
         return [replace(self.style_picker(texts.UNKNOWN_STYLE_NAMED.format(name=name)), private=True)]
 
-    def _typed_category(self, typed: str) -> list[Reply]:
+    async def _typed_category(self, typed: str) -> list[Reply]:
         """A category named by id or title (any case, spacing or punctuation), or the picker with
         the typed name said to be unknown."""
         wanted = _folded(typed)
         category = next((c for c in self.catalogue.used_categories() if wanted in (_folded(c.id), _folded(c.title))), None)
         if category is not None:
-            return self._category(category.id)
+            return await self._category(category.id)
         name = " ".join(typed.split())[:40]
         return [replace(self.style_picker(texts.UNKNOWN_CATEGORY_NAMED.format(name=name)), private=True)]
 
-    def _category(self, category_id: str) -> list[Reply]:
+    async def _category(self, category_id: str) -> list[Reply]:
+        """The category's styles as buttons, under a sheet of their sample portraits where the styles
+        folders have samples."""
         category = self.catalogue.categories.get(category_id)
         styles = self.catalogue.in_category(category_id)
         if category is None or not styles:
@@ -658,7 +662,9 @@ class Studio:
         buttons = [Button(f"{s.emoji} {s.title}".strip(), f"style:{s.id}") for s in styles]
         rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
         rows.append((Button(texts.BUTTON_BACK, "styles"),))
-        return [Reply(texts.PICK_IN_CATEGORY.format(emoji=category.emoji, title=category.title), tuple(rows))]
+        sheet = await self.style_sheets.for_category(category_id)
+        return [Reply(texts.PICK_IN_CATEGORY.format(emoji=category.emoji, title=category.title), tuple(rows),
+                      album=(sheet,) if sheet is not None else ())]
 
     # ------------------------------------------------------------------ training
     async def _train_command(self, user: UserRef, _args: list[str]) -> list[Reply]:

@@ -64,7 +64,7 @@ def _fetch_lora(context: JobContext, key: str | None, name: str) -> Path | None:
     return write_atomically(context.work_dir / f"{name}.safetensors", context.storage.get(key))
 
 
-def _style_lora_place(source: str, models_dir: Path) -> Path:
+def style_lora_place(source: str, models_dir: Path) -> Path:
     """Where a style's ``[lora] source`` is looked for on disk: the path itself when absolute, a
     file name under the models folder, or the folder a hub id is fetched to (``owner--name``)."""
     path = Path(source).expanduser()
@@ -76,7 +76,7 @@ def _style_lora_place(source: str, models_dir: Path) -> Path:
 
 
 def _style_lora(context: JobContext, source: str | None) -> Path | None:
-    """The style's pre-styled LoRA: on disk (``_style_lora_place``), else the storage object of that
+    """The style's pre-styled LoRA: on disk (``style_lora_place``), else the storage object of that
     key. None when it is in neither: the style's prompt describes the look on its own, so the job
     goes on without it, with one warning per source per process. A file that is there but cannot
     be loaded still fails the job, when the generator loads it."""
@@ -85,7 +85,7 @@ def _style_lora(context: JobContext, source: str | None) -> Path | None:
     if source is None:
         return None
     models_dir = Path(context.options.models_dir)
-    place = _style_lora_place(source, models_dir)
+    place = style_lora_place(source, models_dir)
     if place.exists():
         return place
     try:

@@ -1,0 +1,99 @@
+"""The style picker's sample sheet: one sample portrait per style of a category, titled and in the
+order of the picker's buttons, so people can look rather than read (``styles/*/samples``,
+painted by ``studio samples``). Composed once per category and kept while its samples stay the same."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from io import BytesIO
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from bot.core.replies import Picture
+from styles.catalogue import Catalogue
+
+log = logging.getLogger(__name__)
+
+TILE = (320, 400)  # 4:5, the feed size most styles deliver
+LABEL_HEIGHT = 44
+GAP = 12
+BACKGROUND = (246, 244, 241)
+PLACEHOLDER = (222, 219, 214)
+INK = (34, 34, 34)
+FONT_SIZE = 22
+
+
+def _columns(count: int) -> int:
+    return 2 if count in (2, 4) else min(3, count)
+
+
+def _tile(path: Path | None) -> Image.Image:
+    if path is not None:
+        try:
+            with Image.open(path) as image:
+                image.draft("RGB", (TILE[0] * 2, TILE[1] * 2))  # a large JPEG is decoded at a fraction of its size
+                return ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), TILE, Image.Resampling.LANCZOS,
+                                    centering=(0.5, 0.35))
+        except (OSError, ValueError, Image.DecompressionBombError):
+            log.warning("style sample %s could not be read; its tile is left blank", path, exc_info=True)
+    return Image.new("RGB", TILE, PLACEHOLDER)
+
+
+def _fitted(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> str:
+    if draw.textlength(text, font=font) <= TILE[0] - 8:
+        return text
+    while text and draw.textlength(text + "…", font=font) > TILE[0] - 8:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def compose_sheet(tiles: list[tuple[str, Path | None]]) -> bytes:
+    """A JPEG sheet: each (title, sample or None) as a 4:5 tile with its title beneath."""
+    columns = _columns(len(tiles))
+    rows = math.ceil(len(tiles) / columns)
+    size = (columns * TILE[0] + (columns + 1) * GAP, rows * (TILE[1] + LABEL_HEIGHT) + (rows + 1) * GAP)
+    sheet = Image.new("RGB", size, BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=FONT_SIZE)
+    for index, (title, path) in enumerate(tiles):
+        row, column = divmod(index, columns)
+        x = GAP + column * (TILE[0] + GAP)
+        y = GAP + row * (TILE[1] + LABEL_HEIGHT + GAP)
+        sheet.paste(_tile(path), (x, y))
+        draw.text((x + TILE[0] // 2, y + TILE[1] + LABEL_HEIGHT // 2), _fitted(draw, title, font), fill=INK,
+                  font=font, anchor="mm")
+    out = BytesIO()
+    sheet.save(out, "JPEG", quality=85, optimize=True)
+    return out.getvalue()
+
+
+class StyleSheets:
+    """Sample sheets by category, recomposed when a sample file changes (``studio samples`` while
+    the bot runs)."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._made: dict[str, tuple[tuple[object, ...], Picture]] = {}
+
+    async def for_category(self, category_id: str) -> Picture | None:
+        """The category's sheet, or None where none of its styles has a sample."""
+        styles = self.catalogue.in_category(category_id)
+        tiles = [(style.title, self.catalogue.samples.get(style.id)) for style in styles]
+        tiles = [(title, path if path is not None and path.is_file() else None) for title, path in tiles]
+        if not any(path for _, path in tiles):
+            return None
+        version = tuple((str(path), path.stat().st_mtime_ns) if path else None for _, path in tiles)
+        made = self._made.get(category_id)
+        if made is not None and made[0] == version:
+            return made[1]
+        try:
+            data = await asyncio.to_thread(compose_sheet, tiles)  # decoding and encoding stay off the event loop
+        except Exception:
+            log.warning("could not compose the sample sheet of category %s", category_id, exc_info=True)
+            return None
+        picture = Picture(data, f"styles-{category_id}.jpg")
+        self._made[category_id] = (version, picture)
+        return picture

@@ -1,0 +1,64 @@
+"""Style samples: `studio samples` paints one per style into a styles folder's ``samples/``, the
+catalogue finds them there, and the picker's sheet is composed from them (once, until they change)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from io import BytesIO
+from pathlib import Path
+
+from PIL import Image
+
+from bot.core.style_sheet import StyleSheets
+from styles import load_catalogue
+from tests.support.style_samples import styles_folder_with_samples
+from tests.test_settings import run_studio
+
+
+def test_studio_samples_paints_one_sample_per_style_the_catalogue_finds(tmp_path: Path) -> None:
+    folder = tmp_path / "styles"
+    done = run_studio("samples", "--model", "tiny", "--style", "linkedin-headshot", "--style", "barbie-look",
+                      "-o", str(folder / "samples"), env={"STUDIO_DEVICE": "cpu", "STUDIO_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 style samples written" in done.stdout
+    assert "barbie-look" in done.stderr and "painted from the prompt alone" in done.stderr  # its LoRA is not here
+    assert sorted(p.name for p in (folder / "samples").iterdir()) == ["barbie-look.jpg", "linkedin-headshot.jpg"]
+    with Image.open(folder / "samples" / "linkedin-headshot.jpg") as sample:
+        assert (sample.format, sample.size) == ("JPEG", (640, 800))
+    assert set(load_catalogue([folder]).samples) == {"barbie-look", "linkedin-headshot"}
+
+    unknown = run_studio("samples", "--model", "tiny", "--style", "no-such-style", "-o", str(folder / "samples"))
+    assert unknown.returncode == 2 and "unknown style(s) no-such-style" in unknown.stderr
+
+
+def test_the_catalogue_takes_samples_of_known_styles_and_a_later_folder_wins(tmp_path: Path) -> None:
+    first = styles_folder_with_samples(tmp_path / "a")
+    second = tmp_path / "b" / "styles"
+    (second / "samples").mkdir(parents=True)
+    Image.new("RGB", (8, 10)).save(second / "samples" / "gym-abs.png")
+    catalogue = load_catalogue([first, second])
+    assert set(catalogue.samples) == {"gym-abs", "gym-lifting", "gym-workout"}  # not notes.txt, not an unknown id
+    assert catalogue.samples["gym-abs"] == second / "samples" / "gym-abs.png"
+    assert load_catalogue().samples == {}  # none are shipped: they are painted on a GPU by `studio samples`
+
+
+def test_a_sheet_is_made_once_and_again_when_a_sample_changes_and_a_broken_one_is_a_blank_tile(tmp_path: Path,
+                                                                                            caplog) -> None:
+    folder = styles_folder_with_samples(tmp_path)
+    sheets = StyleSheets(load_catalogue([folder]))
+    first = asyncio.run(sheets.for_category("gym"))
+    assert first is not None and first.filename == "styles-gym.jpg"
+    assert asyncio.run(sheets.for_category("gym")) is first
+    assert asyncio.run(sheets.for_category("dating")) is None  # no samples in that category
+
+    broken = folder / "samples" / "gym-abs.jpg"
+    broken.write_bytes(b"not a jpeg")
+    os.utime(broken, ns=(1, 1))
+    with caplog.at_level(logging.WARNING):
+        again = asyncio.run(sheets.for_category("gym"))
+    assert again is not None and again is not first
+    assert "could not be read" in caplog.text
+    with Image.open(BytesIO(again.data)) as sheet:
+        assert sheet.size == Image.open(BytesIO(first.data)).size
