@@ -636,21 +636,17 @@ class Studio:
         if style is not None:
             return await self._generate(user, style.id, key_base=f"gen:{user.platform}:{user.user_id}:{user.chat_id}:"
                                                                   f"{source_message_id}:{style.id}")
-        category = next((c for c in self.catalogue.used_categories() if wanted in (_folded(c.id), _folded(c.title))), None)
-        if category is not None:
-            return await self._category(category.id)
-        name = " ".join(typed.split())[:40]
-        return [replace(self.style_picker(texts.UNKNOWN_STYLE_NAMED.format(name=name)), private=True)]
+        return await self._typed_category(typed, unknown=texts.UNKNOWN_STYLE_NAMED)
 
-    async def _typed_category(self, typed: str) -> list[Reply]:
+    async def _typed_category(self, typed: str, unknown: str = texts.UNKNOWN_CATEGORY_NAMED) -> list[Reply]:
         """A category named by id or title (any case, spacing or punctuation), or the picker with
-        the typed name said to be unknown."""
+        the typed name said to be unknown (``unknown``, with ``{name}``)."""
         wanted = _folded(typed)
         category = next((c for c in self.catalogue.used_categories() if wanted in (_folded(c.id), _folded(c.title))), None)
         if category is not None:
             return await self._category(category.id)
         name = " ".join(typed.split())[:40]
-        return [replace(self.style_picker(texts.UNKNOWN_CATEGORY_NAMED.format(name=name)), private=True)]
+        return [replace(self.style_picker(unknown.format(name=name)), private=True)]
 
     async def _category(self, category_id: str) -> list[Reply]:
         """The category's styles as buttons, under a sheet of their sample portraits where the styles
