@@ -22,7 +22,8 @@ def test_studio_run_without_a_token_plays_the_whole_conversation_and_writes_the_
     out = done.stdout
     assert "set STUDIO_TELEGRAM_TOKEN" in out  # it says how to run the bots
     assert "Got 14 photos — 9 look great ✅" in out and "more than one person" in out  # refusals with reasons
-    for step in ("quick preview", "Your model is ready", "Here you go!", "full-resolution files"):
+    for step in ("quick preview", "Your model is ready", "Here you go!", "🖼  1 picture:", "🖼  4 pictures:",
+                 "📎 8 full-resolution files:"):
         assert step in out, step
     demo = tmp_path / "data" / "demo"
     albums = sorted(demo.glob("album-*/portrait-*.jpg"))

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.core.texts import plural
 from bot.core.notifier import JobWatcher
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
 from bot.core.studio import Studio
@@ -58,12 +59,12 @@ class ConsoleMessenger:
         self._ids += 1
         if reply.album:
             paths = self._save(f"album-{self._ids}", reply.album)
-            self.write(f"bot  🖼  {len(paths)} pictures: {paths[0].parent}/")
+            self.write(f"bot  🖼  {plural(len(paths), 'picture')}: {paths[0].parent}/")
             for path, picture in zip(paths, reply.album, strict=True):
                 self.write(f"       {path.name}  {picture.caption}")
         if reply.documents:
             paths = self._save(f"files-{self._ids}", reply.documents)
-            self.write(f"bot  📎 {len(paths)} full-resolution files: {paths[0].parent}/")
+            self.write(f"bot  📎 {plural(len(paths), 'full-resolution file')}: {paths[0].parent}/")
         if reply.text:
             self.write("bot  " + reply.text.replace("\n", "\n     "))
         self._show_buttons(reply)
