@@ -5,6 +5,7 @@
 #      and torch.profiler's op table of it in portrait_profile.txt) + the whole generate job with the
 #      trained LoRA, ranking against real selfies and finishing every aspect (bench.engine_gpu);
 #   2. the train-free preview: IP-Adapter load into the warm pipeline and one 1024² preview;
+#   2b. generation with the UNets and the VAE in channels-last memory format (production: off), against 1.;
 #   3. finishing's GPU part, one portrait at a time against a job's portraits batched, and the op table of a
 #      batched call in finishing_profile.txt (bench.finishing_gpu);
 #   4. (opt-in, CKPT_LIMIT=90) training with gradient checkpointing (measured 2026-11-27: 40 % slower);
@@ -29,6 +30,7 @@ bench() { local name=$1 limit=$2; shift 2
   echo "== $name (exit $?)"; grep -E "^\[|environment|Error|error" "$OUT/$name.log" | tail -6; }
 bench engine ${MAIN_LIMIT:-270} --skip-preview --profile "$OUT/portrait_profile.txt"
 bench preview ${PREVIEW_LIMIT:-90} --skip-train --skip-generate --skip-job
+bench channels-last ${CL_LIMIT:-60} --skip-train --skip-preview --skip-job --channels-last --images 3
 timeout ${FINISH_LIMIT:-60} python3 -m bench.finishing_gpu --json "$OUT/finishing.json" --profile "$OUT/finishing_profile.txt" > "$OUT/finishing.log" 2>&1
 echo "== finishing (exit $?)"; grep -E "^\[|Error|error" "$OUT/finishing.log" | tail -4
 bench checkpointing ${CKPT_LIMIT:-0} --skip-generate --skip-preview --skip-job --checkpointing --train-steps 15

@@ -167,3 +167,20 @@ def test_gpu_benchmark_runs_on_a_gpu():
     from bench.engine_gpu import main
 
     assert main(["--train-steps", "8", "--warmup", "2", "--images", "1", "--batch", "2"]) == 0
+
+
+def test_every_part_of_the_gpu_check_asks_for_options_its_script_has():
+    """bench/gpu_check.sh runs on a rare, short GPU loan: an option its parts pass that a bench no
+    longer has (or misspells) fails here, not there."""
+    import re
+    import shlex
+
+    from bench.engine_gpu import parse_args
+
+    script = (ROOT / "bench" / "gpu_check.sh").read_text()
+    parts = re.findall(r"^bench (\S+) \$\{\w+:-\d+\} (.*)$", script, flags=re.MULTILINE)
+    assert {name for name, _ in parts} >= {"engine", "preview", "channels-last", "checkpointing", "compiled"}
+    for _, options in parts:
+        parse_args(shlex.split(options.replace('"$OUT/', '"out/').replace("${COMPILE_MODE:-regional}", "regional")))
+    finishing = re.search(r"python3 -m bench\.finishing_gpu (.*?) >", script)
+    assert finishing is not None and "--profile" in finishing.group(1)
