@@ -33,10 +33,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.portrait_timeline import describe_timeline, portrait_timeline, profile_portrait
 
 log = logging.getLogger("bench.engine_gpu")
 
@@ -186,9 +189,13 @@ def bench_training(args, spec, device, lora_dir: Path) -> dict[str, float]:  # t
             "final_loss": result.final_loss, "peak_gib": _peak_gib(device)}
 
 
-def bench_generation(args, spec, device, lora: Path | None) -> dict[str, float]:  # type: ignore[no-untyped-def]
+PROFILED_STEPS = 4
+"""Steps of the profiled portrait: a 30-step one is ~2 M profiler events, minutes to read back."""
+
+
+def bench_generation(args, spec, device, lora: Path | None,  # type: ignore[no-untyped-def]
+                     on_measured: Callable[[dict[str, Any]], None] = lambda figures: None) -> dict[str, Any]:
     """Generation as the worker generates: fp16 weights, SDPA, the user's LoRA loaded."""
-    from bench.portrait_timeline import portrait_timeline, profile_portrait
     from engine.generate import GenerationRequest, Generator
     from engine.pipelines import apply_speedups
 
@@ -215,14 +222,18 @@ def bench_generation(args, spec, device, lora: Path | None) -> dict[str, float]:
     job = GenerationRequest(single.prompt, count=args.batch, steps=steps, aspect="1:1", lora=lora)
     clock.time("batch", lambda: generator.generate(job))
     per_image = clock.parts["images"] / args.images
-    timeline = portrait_timeline(generator, single, device)
+    figures = {"source": source, "dtype": str(dtype).removeprefix("torch."), "load_s": clock.parts["load"],
+               "first_image_s": clock.parts["first_image"], "s_per_image": per_image, "batch": args.batch,
+               "batch_s": clock.parts["batch"], "images_per_min": args.batch / clock.parts["batch"] * 60,
+               "peak_gib": _peak_gib(device), "timeline": portrait_timeline(generator, single, device)}
+    on_measured(figures)  # saved before the profile: a slow or failing profile loses nothing measured
     if args.profile is not None:
-        profile_portrait(generator, single, device, args.profile)
+        try:  # a short portrait: the fixed part's ops are the same, the steps' ops only repeat
+            profile_portrait(generator, replace(single, steps=min(steps, PROFILED_STEPS)), device, args.profile)
+        except Exception:
+            log.exception("the profile of one portrait failed; the figures above stand")
     del generator, base, refiner
-    return {"source": source, "dtype": str(dtype).removeprefix("torch."), "load_s": clock.parts["load"],
-            "first_image_s": clock.parts["first_image"], "s_per_image": per_image, "batch": args.batch,
-            "batch_s": clock.parts["batch"], "images_per_min": args.batch / clock.parts["batch"] * 60,
-            "peak_gib": _peak_gib(device), "timeline": timeline}
+    return figures
 
 
 def _preview_adapter(args, spec, base, scratch: Path):  # type: ignore[no-untyped-def]
@@ -483,9 +494,11 @@ def main(argv: list[str] | None = None) -> int:
                      t["prepare_and_first_step_s"], t["s_per_step"], t["steps_timed"], t["save_s"], args.photos,
                      t["policy_steps"], t["job_estimate_s"], t["job_estimate_s"] / 60, t["peak_gib"])
         if not args.skip_generate:
-            g = bench_generation(args, spec, device, lora)
-            figures["generation"] = g
-            _save(args, figures)  # each part as soon as it is measured: a later one may fail
+            def measured(g: dict[str, Any]) -> None:
+                figures["generation"] = g
+                _save(args, figures)  # each part as soon as it is measured: a later one may fail
+
+            g = bench_generation(args, spec, device, lora, measured)
             options = ", ".join(o for o, on in ((f"user LoRA {args.lora}", lora is not None and args.lora != "none"), ("channels-last", args.channels_last),
                                                 (f"compile {args.compile_mode}", args.compile)) if on) or "plain"
             log.info("[%s] generation %s, %dpx base %d steps + refiner, %s: load %.1f s, first image %.1f s, "
@@ -494,12 +507,8 @@ def main(argv: list[str] | None = None) -> int:
                      g["first_image_s"], g["s_per_image"], g["batch"], g["batch_s"], g["images_per_min"],
                      g["peak_gib"])
             t = g["timeline"]
-            log.info("[%s] one portrait, %.2f s synchronised at each step: before the first step %.3f s, %d base "
-                     "steps × %.4f s, hand-off to the refiner %.3f s, %d refiner steps × %.4f s, after the last "
-                     "step %.3f s (VAE decode alone %.3f s); fixed part %.2f s, steps %.2f s",
-                     g["source"], t["total_s"], t["before_first_step_s"], t["base_steps"], t["base_step_s"],
-                     t.get("handoff_s", 0.0), t["refiner_steps"], t.get("refiner_step_s", 0.0),
-                     t["after_last_step_s"], t["vae_decode_s"], t["fixed_s"], t["steps_s"])
+            log.info("[%s] one portrait, %.2f s synchronised at each step (%.2f s unsynchronised, above): %s",
+                     g["source"], t["total_s"], g["s_per_image"], describe_timeline(t))
         if not args.skip_preview:
             p = bench_preview(args, spec, device, Path(scratch))
             figures["preview"] = p

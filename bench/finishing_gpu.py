@@ -133,11 +133,20 @@ def main(argv: list[str] | None = None) -> int:
                 _sync(device)
                 times[name].append(time.perf_counter() - started)
         readback = _readback(device, args.portraits, 2 * size, args.rounds)
+        _report(args, device, size, times, split, readback)  # before the profile: it may be slow or fail
         if args.profile is not None:
             from bench.op_profile import write_op_profile
 
-            write_op_profile(lambda: upscaler.upscale_many(restorer.restore_many(images, boxes), 2), device,
-                             args.profile)
+            try:
+                write_op_profile(lambda: upscaler.upscale_many(restorer.restore_many(images, boxes), 2), device,
+                                 args.profile)
+            except Exception:
+                log.exception("the profile of one batched restore + upscale failed; the figures above stand")
+    return 0
+
+
+def _report(args: argparse.Namespace, device: torch.device, size: int, times: dict[str, list[float]],
+            split: dict[str, list[float]], readback: dict[str, float]) -> None:
     parts = {name: round(statistics.median(values[-args.rounds:]), 4) for name, values in split.items()}
     figures = {name: round(statistics.median(values), 4) for name, values in times.items()}
     per_portrait = {name: round(value / args.portraits, 4) for name, value in figures.items()}
@@ -152,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"device": str(device), "portraits": args.portraits, "size": size,
                                          "job_seconds": figures, "per_portrait": per_portrait,
                                          "batched_parts_seconds": parts, "readback_seconds": readback}, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

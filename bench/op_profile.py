@@ -23,6 +23,6 @@ def write_op_profile(run: Callable[[], Any], device: Any, path: Path, rows: int 
     averages = prof.key_averages()
     tables = []
     if cuda:
-        tables.append("by device time\n" + averages.table(sort_by="self_cuda_time_total", row_limit=rows))
+        tables.append("by device time\n" + averages.table(sort_by="self_device_time_total", row_limit=rows))
     tables.append("by CPU time\n" + averages.table(sort_by="self_cpu_time_total", row_limit=rows))
     path.write_text(f"torch {torch.__version__}, {device}\n\n" + "\n\n".join(tables))

@@ -29,17 +29,15 @@ def _sync(device: Any) -> None:
         torch.cuda.synchronize()
 
 
-def _mean_step(stamps: list[float]) -> float:
+def _mean_step(stamps: list[float]) -> float | None:
+    """The mean gap between step ends; None with fewer than two steps (nothing to average)."""
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    return sum(gaps) / len(gaps) if gaps else float("nan")
+    return sum(gaps) / len(gaps) if gaps else None
 
 
-def _or_zero(value: float) -> float:
-    return 0.0 if value != value else value  # NaN: a single step, nothing to average
-
-
-def portrait_timeline(generator: Any, request: Any, device: Any) -> dict[str, float]:
-    """The parts of one ``generator.generate(request)`` (one portrait), in seconds."""
+def portrait_timeline(generator: Any, request: Any, device: Any) -> dict[str, Any]:
+    """The parts of one ``generator.generate(request)`` (one portrait), in seconds; a part that did
+    not happen (no refiner) or cannot be told (a single step) is None."""
     stamps: dict[str, list[float]] = {"base": [], "refiner": []}
 
     def on_step(progress: Any) -> None:
@@ -53,17 +51,32 @@ def portrait_timeline(generator: Any, request: Any, device: Any) -> dict[str, fl
     ended = time.perf_counter()
     base, refiner = stamps["base"], stamps["refiner"]
     base_step, refiner_step = _mean_step(base), _mean_step(refiner)
-    parts = {"total_s": ended - started, "base_steps": len(base), "refiner_steps": len(refiner),
-             "before_first_step_s": base[0] - started - _or_zero(base_step),
-             "base_step_s": base_step, "after_last_step_s": ended - (refiner or base)[-1]}
-    if refiner:
-        parts |= {"refiner_step_s": refiner_step,
-                  "handoff_s": refiner[0] - base[-1] - _or_zero(refiner_step)}
-    parts["vae_decode_s"] = _vae_decode_seconds(generator, request, device)
-    # every step counted at its UNet's mean (the first one's extra set-up goes to the fixed part)
-    parts["steps_s"] = len(base) * _or_zero(base_step) + len(refiner) * _or_zero(refiner_step)
+    last = (refiner or base or [started])[-1]
+    parts: dict[str, Any] = {
+        "total_s": ended - started, "base_steps": len(base), "refiner_steps": len(refiner),
+        "before_first_step_s": base[0] - started - (base_step or 0.0) if base else None,
+        "base_step_s": base_step, "after_last_step_s": ended - last,
+        "refiner_step_s": refiner_step,
+        "handoff_s": refiner[0] - base[-1] - (refiner_step or 0.0) if refiner and base else None,
+        "vae_decode_s": _vae_decode_seconds(generator, request, device),
+    }
+    # every step counted at its UNet's mean (a lone step's time stays in the fixed part)
+    parts["steps_s"] = len(base) * (base_step or 0.0) + len(refiner) * (refiner_step or 0.0)
     parts["fixed_s"] = parts["total_s"] - parts["steps_s"]
     return parts
+
+
+def describe_timeline(t: dict[str, Any]) -> str:
+    """One line of the parts, for the check's log."""
+    def seconds(value: float | None, digits: int = 3) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f} s"
+
+    refiner = (f", hand-off to the refiner {seconds(t['handoff_s'])}, {t['refiner_steps']} refiner steps × "
+               f"{seconds(t['refiner_step_s'], 4)}") if t["refiner_steps"] else ", no refiner"
+    return (f"before the first step {seconds(t['before_first_step_s'])}, {t['base_steps']} base steps × "
+            f"{seconds(t['base_step_s'], 4)}{refiner}, after the last step {seconds(t['after_last_step_s'])} "
+            f"(VAE decode alone {seconds(t['vae_decode_s'])}); fixed part {seconds(t['fixed_s'], 2)}, "
+            f"steps {seconds(t['steps_s'], 2)}")
 
 
 def _vae_decode_seconds(generator: Any, request: Any, device: Any) -> float:
