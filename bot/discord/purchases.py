@@ -102,9 +102,16 @@ class StoreTill:
             self._holders_read = True
         if user_id not in self._holders:
             return []
-        self._holders.discard(user_id)
         async with self.studio.database.transaction() as session:
-            return [_reply(body) for body in await held_notices.take(session, PLATFORM, user_id)]
+            bodies = await held_notices.take(session, PLATFORM, user_id)
+        self._holders.discard(user_id)
+        replies = []
+        for body in bodies:
+            try:
+                replies.append(_reply(body))
+            except (KeyError, TypeError, ValueError):
+                log.error("a held notice for discord:%s could not be read and is dropped: %r", user_id, body)
+        return replies
 
     async def _tell(self, buyer: UserRef, replies: list[Reply]) -> None:
         """A receipt in the buyer's DMs (a purchase comes without an interaction to answer); where
@@ -120,8 +127,13 @@ class StoreTill:
         except Exception:
             log.warning("could not send discord:%s their receipt; it comes with their next interaction", buyer.user_id,
                         exc_info=True)
-            async with self.studio.database.transaction() as session:
-                await held_notices.hold(session, PLATFORM, buyer.user_id, [_body(reply) for reply in left])
+            try:
+                async with self.studio.database.transaction() as session:
+                    await held_notices.hold(session, PLATFORM, buyer.user_id, [_body(reply) for reply in left])
+            except Exception:  # the credits are in the ledger all the same; /credits shows them
+                log.error("could not hold the receipt for discord:%s either; it is lost: %s", buyer.user_id,
+                          " | ".join(reply.text for reply in left), exc_info=True)
+                return
             self._holders.add(buyer.user_id)
 
 

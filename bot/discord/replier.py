@@ -115,8 +115,12 @@ class Replier:
 
     async def send(self, replies: list[Reply]) -> None:
         if self.backlog is not None:
-            replies = [*await self.backlog(self.user.user_id), *replies]
-            self.backlog = None
+            backlog, self.backlog = self.backlog, None
+            try:
+                replies = [*await backlog(self.user.user_id), *replies]
+            except Exception:  # the answer itself must not be lost to a notice that waits anyway
+                log.warning("could not read the notices held for discord:%s; they wait for a later interaction",
+                            self.user.user_id, exc_info=True)
         for reply in replies:
             if reply.progress_of_job is not None:
                 await self._progress(reply)

@@ -225,3 +225,27 @@ async def test_a_receipt_held_for_closed_dms_survives_a_restart_and_goes_with_de
         await slash(discord, ALEX, "start", guild=True)
         await discord.wait_for_text("Hi Alex")
     assert not [m for m in discord.history if second["id"] in m.content]
+
+
+async def test_a_failing_read_of_held_receipts_costs_the_answer_nothing_and_the_receipt_comes_later(
+        bot_factory, discord: FakeDiscord, monkeypatch) -> None:
+    from db import held_notices
+
+    discord.closed_dms.add(ALEX)
+    async with bot_factory(credit_packs=PACKS, free_credits=3) as bot:
+        purchase = discord.buy(ALEX, SMALL_SKU)
+        await discord.dispatch(purchase, "ENTITLEMENT_CREATE")
+        await held_receipts(bot, count=1)
+        take = held_notices.take
+
+        async def broken(*args, **kwargs):
+            raise RuntimeError("database is locked")
+
+        monkeypatch.setattr(held_notices, "take", broken)
+        await slash(discord, ALEX, "status", guild=True)
+        await discord.wait_for_text("Your status")  # the answer, not an apology
+        assert not [m for m in discord.history if "went wrong" in m.content or "Payment received" in m.content]
+        monkeypatch.setattr(held_notices, "take", take)
+        credits_command = await slash(discord, ALEX, "credits", guild=True)
+        receipt = await discord.wait_for_text("Payment received")  # still held: shown with the next one
+        assert receipt.token == credits_command["token"] and purchase["id"] in receipt.content
