@@ -238,7 +238,8 @@ def samples(
     ctx: typer.Context,
     style: Annotated[list[str] | None, typer.Option("--style", help="A style id (repeatable); default: every style.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Folder for the samples (default: the "
-                                                "built-in styles' samples folder).")] = None,
+                                                "samples folder of the last STUDIO_STYLES_DIRS folder, else of "
+                                                "the built-in styles).")] = None,
     model: Annotated[str, typer.Option(help="Base model: auto, sdxl, tiny, ...")] = "auto",
     subject: Annotated[str, typer.Option(help="Who the samples show: person, woman, man.")] = "person",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -257,8 +258,10 @@ def samples(
         s.id, s.prompt.replace("{variation}", s.variations[0]), s.negative_prompt, s.sampler.steps,
         s.sampler.guidance_scale, round(1 - s.sampler.refiner_fraction, 4) if s.sampler.refiner_fraction > 0 else None,
         s.sampler.scheduler, s.lora.source if s.lora else None, s.lora.weight if s.lora else 0.8) for s in chosen]
-    raise typer.Exit(samples_command(specs, output or BUILTIN_DIR / SAMPLES_DIR, model=model, subject=subject,
-                                     seed=seed, settings=settings_of(ctx)))
+    folders = settings_of(ctx).styles_dirs  # where the bot looks: in a container, a mounted folder
+    default = (Path(folders[-1]) if folders else BUILTIN_DIR) / SAMPLES_DIR
+    raise typer.Exit(samples_command(specs, output or default, model=model, subject=subject, seed=seed,
+                                     settings=settings_of(ctx)))
 
 
 @app.command()

@@ -184,10 +184,11 @@ def _load_categories(folder: Path) -> list[Category]:
 
 class Catalogue:
     def __init__(self, styles: Iterable[Style], categories: Iterable[Category],
-                 samples: dict[str, Path] | None = None) -> None:
+                 sample_folders: Iterable[Path] = ()) -> None:
         self.categories = {c.id: c for c in sorted(categories, key=lambda c: (c.order, c.id))}
-        #: a sample portrait per style id, where a styles folder has one
-        self.samples = dict(samples or {})
+        #: the styles folders' ``samples/`` folders, a later one winning (looked into at each use:
+        #: ``studio samples`` may paint them while the bot runs)
+        self.sample_folders = list(sample_folders)
         self.styles = {s.id: s for s in sorted(styles, key=lambda s: (self._category_order(s.category), s.order, s.id))}
 
     def _category_order(self, category: str) -> int:
@@ -208,6 +209,20 @@ class Catalogue:
         except KeyError:
             raise KeyError(f"no style {style_id!r}") from None
 
+    def sample(self, style_id: str) -> Path | None:
+        """The style's sample portrait (``samples/<id>.jpg``, .jpeg, .png or .webp), if a folder has one."""
+        for folder in reversed(self.sample_folders):
+            found = {path.suffix.lower(): path for path in folder.glob(f"{style_id}.*")}
+            for suffix in SAMPLE_SUFFIXES:
+                if suffix in found and found[suffix].is_file():
+                    return found[suffix]
+        return None
+
+    @property
+    def samples(self) -> dict[str, Path]:
+        """Every style's sample, where there is one."""
+        return {style_id: path for style_id in self.styles if (path := self.sample(style_id)) is not None}
+
     def in_category(self, category: str) -> list[Style]:
         return [s for s in self if s.category == category]
 
@@ -222,12 +237,10 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
     styles: dict[str, Style] = {}
     sources: dict[str, Path] = {}
     categories: dict[str, Category] = {}
-    samples: dict[str, Path] = {}
     for folder in folders:
         if not folder.is_dir():
             raise StyleError(f"{folder}: styles folder does not exist")
         categories |= {c.id: c for c in _load_categories(folder)}
-        samples |= _samples(folder)
         for path in sorted(folder.glob("*.toml")):
             if path.name != CATEGORIES_FILE:
                 style = load_style(path)
@@ -238,10 +251,5 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
                 f"{sources[style.id]}: field 'category': unknown category {style.category!r}; "
                 f"known: {', '.join(categories)}"
             )
-    return Catalogue(styles.values(), categories.values(), {k: v for k, v in samples.items() if k in styles})
+    return Catalogue(styles.values(), categories.values(), [folder / SAMPLES_DIR for folder in folders])
 
-
-def _samples(folder: Path) -> dict[str, Path]:
-    """``samples/<style id>.<image suffix>`` of a styles folder, by style id."""
-    found = sorted((folder / SAMPLES_DIR).glob("*")) if (folder / SAMPLES_DIR).is_dir() else []
-    return {path.stem: path for path in found if path.suffix.lower() in SAMPLE_SUFFIXES and path.is_file()}

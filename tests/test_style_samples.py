@@ -19,8 +19,10 @@ from tests.test_settings import run_studio
 
 def test_studio_samples_paints_one_sample_per_style_the_catalogue_finds(tmp_path: Path) -> None:
     folder = tmp_path / "styles"
+    folder.mkdir()
     done = run_studio("samples", "--model", "tiny", "--style", "linkedin-headshot", "--style", "barbie-look",
-                      "-o", str(folder / "samples"), env={"STUDIO_DEVICE": "cpu", "STUDIO_DATA_DIR": str(tmp_path / "data")})
+                      env={"STUDIO_DEVICE": "cpu", "STUDIO_DATA_DIR": str(tmp_path / "data"),
+                           "STUDIO_STYLES_DIRS": str(folder)})  # no -o: into the operator's styles folder
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 style samples written" in done.stdout
     assert "barbie-look" in done.stderr and "painted from the prompt alone" in done.stderr  # its LoRA is not here
@@ -42,6 +44,20 @@ def test_the_catalogue_takes_samples_of_known_styles_and_a_later_folder_wins(tmp
     assert set(catalogue.samples) == {"gym-abs", "gym-lifting", "gym-workout"}  # not notes.txt, not an unknown id
     assert catalogue.samples["gym-abs"] == second / "samples" / "gym-abs.png"
     assert load_catalogue().samples == {}  # none are shipped: they are painted on a GPU by `studio samples`
+
+
+def test_samples_painted_while_the_bot_runs_are_shown_and_a_huge_one_is_not_decoded(tmp_path: Path, caplog) -> None:
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    sheets = StyleSheets(load_catalogue([folder]))
+    assert asyncio.run(sheets.for_category("gym")) is None
+    (folder / "samples").mkdir()
+    Image.new("RGB", (640, 800), (200, 40, 40)).save(folder / "samples" / "gym-abs.jpg")  # `studio samples` ran
+    assert asyncio.run(sheets.for_category("gym")) is not None
+    Image.new("1", (8000, 6000)).save(folder / "samples" / "gym-lifting.png")  # 48 MP: a bomb, for a thumbnail
+    with caplog.at_level(logging.WARNING):
+        assert asyncio.run(sheets.for_category("gym")) is not None
+    assert "over 40 MP; its tile is left blank" in caplog.text
 
 
 def test_a_sheet_is_made_once_and_again_when_a_sample_changes_and_a_broken_one_is_a_blank_tile(tmp_path: Path,

@@ -57,6 +57,9 @@ class ConsoleMessenger:
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         self._ids += 1
+        if reply.illustration is not None:
+            [path] = self._save(f"picture-{self._ids}", (reply.illustration,))
+            self.write(f"bot  🖼  {path}")
         if reply.album:
             paths = self._save(f"album-{self._ids}", reply.album)
             self.write(f"bot  🖼  {plural(len(paths), 'picture')}: {paths[0].parent}/")

@@ -85,6 +85,9 @@ class Reply:
     shared_text: str = ""
     """The text where others read the chat too (a Discord server channel), without what is only the
     user's business (their balance); empty: ``text`` everywhere."""
+    illustration: Picture | None = None
+    """A picture above the text that the message can do without (the style picker's sample sheet):
+    where it cannot be sent, the text and buttons still are. Not the user's: /delete leaves it."""
 
 
 @dataclass(frozen=True, slots=True)

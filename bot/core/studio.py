@@ -660,7 +660,7 @@ class Studio:
         rows.append((Button(texts.BUTTON_BACK, "styles"),))
         sheet = await self.style_sheets.for_category(category_id)
         return [Reply(texts.PICK_IN_CATEGORY.format(emoji=category.emoji, title=category.title), tuple(rows),
-                      album=(sheet,) if sheet is not None else ())]
+                      illustration=sheet)]
 
     # ------------------------------------------------------------------ training
     async def _train_command(self, user: UserRef, _args: list[str]) -> list[Reply]:

@@ -1,6 +1,7 @@
 """The style picker's sample sheet: one sample portrait per style of a category, titled and in the
 order of the picker's buttons, so people can look rather than read (``styles/*/samples``,
-painted by ``studio samples``). Composed once per category and kept while its samples stay the same."""
+painted by ``studio samples``). Composed once per category and kept while its samples stay the
+same; sent as the picker's illustration, which the picker does without where it cannot be sent."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ BACKGROUND = (246, 244, 241)
 PLACEHOLDER = (222, 219, 214)
 INK = (34, 34, 34)
 FONT_SIZE = 22
+MAX_TILES = 12  # 4 rows of 3: a taller sheet is a poster, and Telegram refuses sides summing over 10000 px
+MAX_SAMPLE_PIXELS = 40_000_000  # a sample is a thumbnail: a larger file (a PNG bomb) is not decoded
 
 
 def _columns(count: int) -> int:
@@ -34,6 +37,10 @@ def _tile(path: Path | None) -> Image.Image:
     if path is not None:
         try:
             with Image.open(path) as image:
+                if image.width * image.height > MAX_SAMPLE_PIXELS:
+                    log.warning("style sample %s is %d×%d px, over %d MP; its tile is left blank", path, image.width,
+                                image.height, MAX_SAMPLE_PIXELS // 1_000_000)
+                    return Image.new("RGB", TILE, PLACEHOLDER)
                 image.draft("RGB", (TILE[0] * 2, TILE[1] * 2))  # a large JPEG is decoded at a fraction of its size
                 return ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), TILE, Image.Resampling.LANCZOS,
                                     centering=(0.5, 0.35))
@@ -76,24 +83,33 @@ class StyleSheets:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self._made: dict[str, tuple[tuple[object, ...], Picture]] = {}
+        self._made: dict[str, tuple[tuple[object, ...], Picture | None]] = {}
 
     async def for_category(self, category_id: str) -> Picture | None:
-        """The category's sheet, or None where none of its styles has a sample."""
-        styles = self.catalogue.in_category(category_id)
-        tiles = [(style.title, self.catalogue.samples.get(style.id)) for style in styles]
-        tiles = [(title, path if path is not None and path.is_file() else None) for title, path in tiles]
-        if not any(path for _, path in tiles):
+        """The category's sheet, or None where none of its styles has a sample (or it cannot be
+        made: the picker is never held up by its samples)."""
+        styles = self.catalogue.in_category(category_id)[:MAX_TILES]
+        try:
+            tiles = [(style.title, self.catalogue.sample(style.id)) for style in styles]
+            if not any(path for _, path in tiles):
+                return None
+            version = tuple(_stamp(path) if path else None for _, path in tiles)
+        except OSError:  # a sample removed or unreadable while it was looked at
+            log.warning("could not look at the samples of category %s", category_id, exc_info=True)
             return None
-        version = tuple((str(path), path.stat().st_mtime_ns) if path else None for _, path in tiles)
         made = self._made.get(category_id)
         if made is not None and made[0] == version:
-            return made[1]
+            return made[1]  # a sheet that could not be made is not tried again until a sample changes
         try:
             data = await asyncio.to_thread(compose_sheet, tiles)  # decoding and encoding stay off the event loop
+            picture: Picture | None = Picture(data, f"styles-{category_id}.jpg")
         except Exception:
             log.warning("could not compose the sample sheet of category %s", category_id, exc_info=True)
-            return None
-        picture = Picture(data, f"styles-{category_id}.jpg")
+            picture = None
         self._made[category_id] = (version, picture)
         return picture
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    status = path.stat()
+    return str(path), status.st_mtime_ns, status.st_size

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
@@ -31,6 +33,8 @@ class Outgoing:
     content: str = ""
     uploads: list[Upload] = field(default_factory=list)
     with_buttons: bool = False
+    decorative: bool = False
+    """The uploads are the reply's illustration: the message goes without them where they fail."""
 
 
 def plan(reply: Reply, limit: int) -> list[Outgoing]:
@@ -48,7 +52,30 @@ def plan(reply: Reply, limit: int) -> list[Outgoing]:
     messages += document_messages
     if text or (reply.buttons and not any(m.with_buttons for m in messages)):
         messages.append(Outgoing(content=text or "…", with_buttons=True))
+    if reply.illustration is not None:
+        [illustration] = fit_album((reply.illustration,), limit)[0]
+        if messages and not messages[0].uploads:  # above its text, in the same message
+            messages[0].uploads, messages[0].decorative = [illustration], True
+        else:
+            messages.insert(0, Outgoing(uploads=[illustration], decorative=True))
     return messages
+
+
+async def without_illustration_if_refused(message: Outgoing, post: Callable[[list[discord.File]], Awaitable[Any]]
+                                         ) -> Any:
+    """``post(files)``; where Discord refuses a message's illustration, the message again without it
+    (nothing at all where the illustration was all there was)."""
+    try:
+        return await post(files_of(message))
+    except (discord.Forbidden, discord.NotFound):
+        raise
+    except discord.HTTPException as error:
+        if not message.decorative:
+            raise
+        log.warning("an illustration was refused (%s); the message goes without it", error)
+        if not message.content and not message.with_buttons:
+            return None
+        return await post([])
 
 
 def files_of(message: Outgoing) -> list[discord.File]:
@@ -111,12 +138,17 @@ class DiscordMessenger:
         with_files: list[str] = []
         for message in await asyncio.to_thread(plan, reply, self.limits.get(chat_id)):
             view = view_of(reply) if message.with_buttons else None
-            files = files_of(message)
-            sent = await channel.send(content=message.content or None, files=files or discord.utils.MISSING,
-                                      view=view or discord.utils.MISSING, allowed_mentions=mentions)
+
+            async def post(files: list[discord.File]) -> Any:
+                return await channel.send(content=message.content or None, files=files or discord.utils.MISSING,
+                                          view=view or discord.utils.MISSING, allowed_mentions=mentions)
+
+            sent = await without_illustration_if_refused(message, post)
+            if sent is None:
+                continue
             if message.with_buttons:
                 carrier = str(sent.id)
-            if files:
+            if message.uploads and not message.decorative:
                 with_files.append(str(sent.id))
         return carrier, with_files
 

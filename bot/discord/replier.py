@@ -20,7 +20,7 @@ from bot.core.replies import Reply, UserRef
 from bot.core.studio import Studio
 from bot.discord import texts
 from bot.discord.files import DEFAULT_UPLOAD_LIMIT
-from bot.discord.render import TEXT_LIMIT, UploadLimits, files_of, plan
+from bot.discord.render import TEXT_LIMIT, UploadLimits, plan, without_illustration_if_refused
 from bot.discord.token_messages import TokenMessages
 from bot.discord.views import view_of
 
@@ -157,24 +157,27 @@ class Replier:
     async def _follow_up(self, reply: Reply) -> None:
         messages = await asyncio.to_thread(plan, reply, self.upload_limit)
         for message in messages:
-            files = files_of(message) if message.uploads else None
             view = view_of(reply) if message.with_buttons else None
-            if self._placeholder:
-                # The first answer takes the "thinking…" message's place by editing it: Discord
-                # deprecated letting the first follow-up replace it.
-                sent: Any = await self.interaction.edit_original_response(
-                    content=message.content or None, attachments=files or discord.utils.MISSING,
-                    view=view or discord.utils.MISSING)
-                self._placeholder = False
-            else:
+
+            async def post(files: list[discord.File]) -> Any:
+                if self._placeholder:
+                    # The first answer takes the "thinking…" message's place by editing it: Discord
+                    # deprecated letting the first follow-up replace it.
+                    sent = await self.interaction.edit_original_response(
+                        content=message.content or None, attachments=files or discord.utils.MISSING,
+                        view=view or discord.utils.MISSING)
+                    self._placeholder = False
+                    return sent
                 options: dict[str, Any] = {"ephemeral": self.ephemeral, "wait": True}
                 if files:
                     options["files"] = files
                 if view is not None:
                     options["view"] = view
-                sent = await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
-            if files:  # the user's pictures: /delete takes them back
-                await self._remember(sent)
+                return await self.interaction.followup.send(message.content or discord.utils.MISSING, **options)
+
+            sent = await without_illustration_if_refused(message, post)
+            if sent is not None and message.uploads and not message.decorative:
+                await self._remember(sent)  # the user's pictures: /delete takes them back
 
     async def _remember(self, sent: Any) -> None:
         """In a DM the message is the bot's own, deletable through the channel at any time; an ephemeral

@@ -62,6 +62,15 @@ class TelegramMessenger:
     async def _send(self, chat_id: str, reply: Reply) -> str | None:
         if reply.typing:
             await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        if reply.illustration is not None:
+            picture = reply.illustration
+            try:
+                await self.bot.send_photo(chat_id, picture.data, caption=picture.caption[:CAPTION_LIMIT],
+                                          filename=picture.filename)
+            except BadRequest as error:  # e.g. PHOTO_INVALID_DIMENSIONS: the text and buttons go without it
+                if "chat not found" in str(error).lower():
+                    raise
+                log.warning("an illustration was refused in %s (%s); the message goes without it", chat_id, error)
         if reply.album:
             await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
             for chunk in _chunks(reply.album, ALBUM_LIMIT):

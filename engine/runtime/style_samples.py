@@ -39,7 +39,8 @@ class SampleStyle:
 
 def samples_command(styles: Sequence[SampleStyle], output_dir: Path, *, model: str = "auto", subject: str = "person",
                     seed: int = 0, settings: Any | None = None) -> int:
-    """``<output_dir>/<style id>.jpg`` for each style; 0 on success."""
+    """``<output_dir>/<style id>.jpg`` for each style; 0 when every one was painted (a style that
+    fails is said and skipped: the others are still painted), 1 when one failed, 2 when none could be."""
     from PIL import Image, ImageOps
 
     from engine.generate import GenerationRequest, Generator
@@ -56,8 +57,13 @@ def samples_command(styles: Sequence[SampleStyle], output_dir: Path, *, model: s
         generator = Generator(spec, models_dir=models_dir, device=settings.device, offline=settings.hf_offline)
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-        for style in styles:
-            started = time.monotonic()
+    except (EngineError, ValueError, OSError) as error:
+        print(f"Error: {error}")
+        return 2
+    failed = []
+    for style in styles:
+        started = time.monotonic()
+        try:
             lora = style_lora_place(style.lora_source, models_dir) if style.lora_source else None
             if lora is not None and not lora.exists():
                 log.warning("style %s: its LoRA %s is not in %s; its sample is painted from the prompt alone",
@@ -73,9 +79,13 @@ def samples_command(styles: Sequence[SampleStyle], output_dir: Path, *, model: s
             encoded = BytesIO()
             sample.save(encoded, "JPEG", quality=88, optimize=True)
             path = write_atomically(output_dir / f"{style.id}.jpg", encoded.getvalue())
-            print(f"  {style.id}: {path} ({time.monotonic() - started:.1f} s)")
-    except (EngineError, ValueError) as error:
-        print(f"Error: {error}")
-        return 2
+        except (EngineError, ValueError, OSError) as error:
+            print(f"  {style.id}: not painted: {error}")
+            failed.append(style.id)
+            continue
+        print(f"  {style.id}: {path} ({time.monotonic() - started:.1f} s)")
+    if failed:
+        print(f"{len(styles) - len(failed)} style samples written to {output_dir}; not painted: {', '.join(failed)}")
+        return 1 if len(failed) < len(styles) else 2
     print(f"{len(styles)} style samples written to {output_dir}")
     return 0

@@ -54,3 +54,14 @@ async def test_without_samples_the_picker_is_text_and_buttons(bot_factory) -> No
         await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Gym")
         await telegram.wait_for_text(ALEX, "Gym — pick one")
         assert not [m for m in telegram.sent_to(ALEX) if m.method in {"sendPhoto", "sendMediaGroup"}]
+
+
+async def test_a_sheet_telegram_refuses_leaves_the_picker_as_it_was(bot_factory, tmp_path) -> None:
+    async with bot_factory(styles_dirs=[styles_folder_with_samples(tmp_path)]) as bot:
+        telegram = bot.telegram
+        telegram.fail_once("sendPhoto", description="Bad Request: PHOTO_INVALID_DIMENSIONS")
+        await telegram.send_text(ALEX, "/styles")
+        await telegram.press(ALEX, await telegram.wait_for_text(ALEX, "Pick a style"), "Gym")
+        picker = await telegram.wait_for_text(ALEX, "Gym — pick one")
+        assert "🔥 Visible Abs" in picker.button_labels
+        assert not [m for m in telegram.sent_to(ALEX) if "went wrong" in (m.text or "")]
