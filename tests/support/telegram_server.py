@@ -86,6 +86,7 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ server
     async def start(self) -> None:
+        self._stopping = False
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
