@@ -31,8 +31,12 @@ def test_studio_samples_paints_one_sample_per_style_the_catalogue_finds(tmp_path
         assert (sample.format, sample.size) == ("JPEG", (640, 800))
     assert set(load_catalogue([folder]).samples) == {"barbie-look", "linkedin-headshot"}
 
-    unknown = run_studio("samples", "--model", "tiny", "--style", "no-such-style", "-o", str(folder / "samples"))
-    assert unknown.returncode == 2 and "unknown style(s) no-such-style" in unknown.stderr
+    from typer.testing import CliRunner
+
+    from studio.cli import app
+
+    unknown = CliRunner().invoke(app, ["samples", "--model", "tiny", "--style", "no-such-style", "-o", str(folder)])
+    assert unknown.exit_code == 2 and "unknown style(s) no-such-style" in unknown.output
 
 
 def test_the_catalogue_takes_samples_of_known_styles_and_a_later_folder_wins(tmp_path: Path) -> None:

@@ -63,10 +63,15 @@ class TelegramMessenger:
         if reply.typing:
             await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
         if reply.illustration is not None:
+            # One message where it fits: the picture with the text as its caption and the buttons under it.
+            alone = not (reply.album or reply.documents or reply.invoice) and len(reply.text) <= CAPTION_LIMIT
             picture = reply.illustration
             try:
-                await self.bot.send_photo(chat_id, picture.data, caption=picture.caption[:CAPTION_LIMIT],
-                                          filename=picture.filename)
+                sent = await self.bot.send_photo(chat_id, picture.data, filename=picture.filename,
+                                                 caption=reply.text if alone else picture.caption[:CAPTION_LIMIT],
+                                                 reply_markup=keyboard(reply) if alone else None)
+                if alone:
+                    return str(sent.message_id)
             except BadRequest as error:  # e.g. PHOTO_INVALID_DIMENSIONS: the text and buttons go without it
                 if "chat not found" in str(error).lower():
                     raise

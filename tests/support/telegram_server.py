@@ -434,9 +434,12 @@ class FakeTelegram:
         chat_id = int(params["chat_id"])
         upload = self._upload(params[kind], params)
         caption = params.get("caption", "")
+        markup = params.get("reply_markup") or {}
         message = self._bot_message(chat_id, caption=caption, **{kind: _file_json(kind, upload)})
+        if markup:
+            message["reply_markup"] = markup
         await self._record(Sent(method, chat_id, message["message_id"], caption=caption,
-                                media=[{"type": kind, "caption": caption, **upload}]))
+                                buttons=markup.get("inline_keyboard", []), media=[{"type": kind, "caption": caption, **upload}]))
         return message
 
     async def _m_sendMediaGroup(self, params: dict[str, Any]) -> list[dict[str, Any]]:
