@@ -249,3 +249,20 @@ async def test_a_failing_read_of_held_receipts_costs_the_answer_nothing_and_the_
         credits_command = await slash(discord, ALEX, "credits", guild=True)
         receipt = await discord.wait_for_text("Payment received")  # still held: shown with the next one
         assert receipt.token == credits_command["token"] and purchase["id"] in receipt.content
+
+
+async def test_a_notice_held_past_ninety_days_is_dropped(database) -> None:
+    from datetime import timedelta
+
+    from db import held_notices
+    from db.models import utcnow
+
+    async with database.transaction() as session:
+        await held_notices.hold(session, "discord", "1", [{"text": "old", "buttons": []}])
+        await held_notices.hold(session, "discord", "2", [{"text": "new", "buttons": []}])
+    async with database.transaction() as session:
+        assert await held_notices.holders(session, "discord", now=utcnow() + timedelta(days=91)) == set()
+    async with database.transaction() as session:
+        await held_notices.hold(session, "discord", "2", [{"text": "new", "buttons": []}])
+        assert await held_notices.holders(session, "discord") == {"2"}
+        assert await held_notices.take(session, "discord", "2") == [{"text": "new", "buttons": []}]
