@@ -261,7 +261,11 @@ class Studio:
         return Reply(texts.OUT_OF_CREDITS.format(needed=needed, balance=balance), private=True)
 
     async def _styles(self, user: UserRef, _args: list[str]) -> list[Reply]:
-        return [self.style_picker(texts.PICK_STYLE)]
+        return [await self._style_overview()]
+
+    async def _style_overview(self) -> Reply:
+        """The categories, under a sheet of one sample per category where every one has a sample."""
+        return replace(self.style_picker(texts.PICK_STYLE), illustration=await self.style_sheets.overview())
 
     def style_picker(self, text: str) -> Reply:
         categories = self.catalogue.used_categories()
@@ -596,8 +600,8 @@ class Studio:
             return await self._reply(texts.SELFIE_TIPS)
         if verb == "consent":
             return await self._consent(user)
-        if verb == "styles":
-            return [self.style_picker(texts.PICK_STYLE)]
+        if verb == "styles":  # "styles:back" from a category: the categories again, without their sheet
+            return [await self._style_overview()] if arg != "back" else [self.style_picker(texts.PICK_STYLE)]
         if verb == "cat":
             return await self._category(arg)
         if verb == "browse":  # a category's name as typed (Discord's /styles category: takes free text)
@@ -657,7 +661,7 @@ class Studio:
             return [self.style_picker(texts.UNKNOWN_STYLE)]
         buttons = [Button(f"{s.emoji} {s.title}".strip(), f"style:{s.id}") for s in styles]
         rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
-        rows.append((Button(texts.BUTTON_BACK, "styles"),))
+        rows.append((Button(texts.BUTTON_BACK, "styles:back"),))
         sheet = await self.style_sheets.for_category(category_id)
         return [Reply(texts.PICK_IN_CATEGORY.format(emoji=category.emoji, title=category.title), tuple(rows),
                       illustration=sheet)]

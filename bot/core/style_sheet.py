@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -26,6 +27,7 @@ PLACEHOLDER = (222, 219, 214)
 INK = (34, 34, 34)
 FONT_SIZE = 22
 MAX_TILES = 12  # 4 rows of 3: a taller sheet is a poster, and Telegram refuses sides summing over 10000 px
+OVERVIEW = "*"  # the categories' sheet (no category id has a star)
 MAX_SAMPLE_PIXELS = 40_000_000  # a sample is a thumbnail: a larger file (a PNG bomb) is not decoded
 
 
@@ -89,24 +91,39 @@ class StyleSheets:
         """The category's sheet, or None where none of its styles has a sample (or it cannot be
         made: the picker is never held up by its samples)."""
         styles = self.catalogue.in_category(category_id)[:MAX_TILES]
+        return await self._sheet(category_id, lambda: [(s.title, self.catalogue.sample(s.id)) for s in styles],
+                                 complete=False)
+
+    async def overview(self) -> Picture | None:
+        """One tile per category (its first style with a sample), titled as the categories' buttons;
+        None unless every category has one (a mostly blank first look is worse than none)."""
+        def tiles() -> list[tuple[str, Path | None]]:
+            return [(category.title, next((path for style in self.catalogue.in_category(category.id)
+                                           if (path := self.catalogue.sample(style.id)) is not None), None))
+                    for category in self.catalogue.used_categories()[:MAX_TILES]]
+
+        return await self._sheet(OVERVIEW, tiles, complete=True)
+
+    async def _sheet(self, name: str, tiles_of: Callable[[], list[tuple[str, Path | None]]], *,
+                     complete: bool) -> Picture | None:
         try:
-            tiles = [(style.title, self.catalogue.sample(style.id)) for style in styles]
-            if not any(path for _, path in tiles):
+            tiles = tiles_of()
+            if not any(path for _, path in tiles) or (complete and not all(path for _, path in tiles)):
                 return None
             version = tuple(_stamp(path) if path else None for _, path in tiles)
         except OSError:  # a sample removed or unreadable while it was looked at
-            log.warning("could not look at the samples of category %s", category_id, exc_info=True)
+            log.warning("could not look at the samples for the %s sheet", name, exc_info=True)
             return None
-        made = self._made.get(category_id)
+        made = self._made.get(name)
         if made is not None and made[0] == version:
             return made[1]  # a sheet that could not be made is not tried again until a sample changes
         try:
             data = await asyncio.to_thread(compose_sheet, tiles)  # decoding and encoding stay off the event loop
-            picture: Picture | None = Picture(data, f"styles-{category_id}.jpg")
+            picture: Picture | None = Picture(data, "styles.jpg" if name == OVERVIEW else f"styles-{name}.jpg")
         except Exception:
-            log.warning("could not compose the sample sheet of category %s", category_id, exc_info=True)
+            log.warning("could not compose the %s sample sheet", name, exc_info=True)
             picture = None
-        self._made[category_id] = (version, picture)
+        self._made[name] = (version, picture)
         return picture
 
 

@@ -67,3 +67,27 @@ async def test_a_sheet_telegram_refuses_leaves_the_picker_as_it_was(bot_factory,
         picker = await telegram.wait_for_text(ALEX, "Gym — pick one")
         assert picker.method == "sendMessage" and "🔥 Visible Abs" in picker.button_labels
         assert not [m for m in telegram.sent_to(ALEX) if "went wrong" in (m.text or "")]
+
+
+async def test_styles_shows_one_sample_per_category_when_every_category_has_one(bot_factory, tmp_path) -> None:
+    from styles import load_catalogue
+
+    folder = styles_folder_with_samples(tmp_path)  # the gym styles only: no overview yet
+    async with bot_factory(styles_dirs=[folder]) as bot:
+        telegram = bot.telegram
+        await telegram.send_text(ALEX, "/styles")
+        partial = await telegram.wait_for_text(ALEX, "Pick a style")
+        assert partial.method == "sendMessage"
+        for style in load_catalogue():  # `studio samples` has painted them all
+            Image.new("RGB", (64, 80), (90, 90, 90)).save(folder / "samples" / f"{style.id}.jpg")
+        await telegram.send_text(ALEX, "/styles")
+        overview = await telegram.wait_for(lambda m: "Pick a style" in (m.caption or "")
+                                           and m.message_id > partial.message_id, what="the styles with a sheet")
+        assert overview.method == "sendPhoto" and overview.media[0]["filename"] == "styles.jpg"
+        assert "💪 Gym" in overview.button_labels
+        await telegram.press(ALEX, overview, "Gym")
+        gym = await telegram.wait_for_text(ALEX, "Gym — pick one")
+        await telegram.press(ALEX, gym, "Back")  # back to the categories: no second overview sheet in the chat
+        back = await telegram.wait_for(lambda m: "Pick a style" in (m.text or "") and m.message_id > gym.message_id,
+                                       what="the categories again")
+        assert back.method == "sendMessage"
