@@ -61,6 +61,58 @@ def _new(finisher, image, face, aspects):  # type: ignore[no-untyped-def]
     return [encode_image(finished, "JPEG") for finished in finisher.finish_portrait(image, aspects, face).values()]
 
 
+def _blend_before(image, face):  # type: ignore[no-untyped-def]
+    """blur_background as it was until session 8: the 256 px mask brought up to full size as floats,
+    feathered there (a 20 px Gaussian on 2048²), and a float blend of the three channels."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from engine.post import MASK_SIDE, _grabcut, _scaled_box
+
+    rgb = np.asarray(image.convert("RGB"))
+    height, width = rgb.shape[:2]
+    factor = min(1.0, MASK_SIDE / max(width, height))
+    small = image.resize((round(width * factor), round(height * factor)), Image.Resampling.BILINEAR)
+    foreground = cv2.resize(_grabcut(np.asarray(small), _scaled_box(face, factor), 3), (width, height),
+                            interpolation=cv2.INTER_LINEAR)
+    alpha = cv2.GaussianBlur(foreground, (0, 0), max(1.0, 0.01 * max(width, height)))[..., None]
+    sigma = max(0.5, 6.0 * max(width, height) / 1024)
+    reduced = cv2.resize(rgb, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    blurred = cv2.resize(cv2.GaussianBlur(reduced, (0, 0), sigma / 4), (width, height),
+                         interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    out = blurred + (rgb.astype(np.float32) - blurred) * alpha
+    return Image.fromarray(out.round().clip(0, 255).astype(np.uint8))
+
+
+def _blends(photos, faces, rounds: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """The background blur alone at the delivered 2048², before and after session 8, alternately."""
+    import numpy as np
+
+    from engine.post import blur_background
+
+    times: dict[str, list[float]] = {"before": [], "now": []}
+    differences = []
+    for image, face in zip(photos, faces, strict=True):
+        if face is None:
+            continue
+        scaled = image.resize((image.width * 2, image.height * 2))
+        box = tuple(round(v * 2) for v in face)
+        for _ in range(rounds):
+            for name, run in (("before", _blend_before), ("now", blur_background)):
+                started = time.perf_counter()
+                run(scaled, box)
+                times[name].append(time.perf_counter() - started)
+        differences.append(np.abs(np.asarray(_blend_before(scaled, box), np.int16)
+                                  - np.asarray(blur_background(scaled, box), np.int16)))
+    log.info("background blur of a 2048² portrait, one core: before p50 %.3f s, now p50 %.3f s (%.2fx); "
+             "pixels differ by %.2f levels on average, %.1f %% by more than 8",
+             statistics.median(times["before"]), statistics.median(times["now"]),
+             statistics.median(times["before"]) / statistics.median(times["now"]),
+             float(np.mean([d.mean() for d in differences])),
+             100 * float(np.mean([(d > 8).mean() for d in differences])))
+
+
 def _mask_iou(image, face) -> float:  # type: ignore[no-untyped-def]
     from engine.post import subject_mask
 
@@ -108,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                  f", old {old_times[-1]:.1f} s, mask IoU {ious[-1]:.3f}" if index < args.old_photos else "")
     log.info("per 1024² portrait -> %d aspects at 2048², one core: new p50 %.2f s (max %.2f) over %d portraits",
              len(aspects), statistics.median(new_times), max(new_times), len(new_times))
+    _blends(photos, faces)
     if old_times:
         paired = new_times[: len(old_times)]
         log.info("old p50 %.1f s over %d portraits; old/new on the same portraits %.0fx; mask IoU (256 px vs full) "

@@ -28,18 +28,24 @@ def _scaled_box(face: Box, factor: float) -> Box:
     return tuple(int(round(v * factor)) for v in face)  # type: ignore[return-value]
 
 
-def subject_mask(image: Image.Image, face: Box, *, iterations: int = 3, side: int | None = MASK_SIDE) -> np.ndarray:
-    """Foreground probability (H, W) in [0, 1]: GrabCut seeded with the face (sure) and a body region,
-    run on a copy at most ``side`` px long (None: at full size) and brought back up to the image."""
+def subject_mask(image: Image.Image, face: Box, *, iterations: int = 3, side: int | None = MASK_SIDE,
+                 as_bytes: bool = False) -> np.ndarray:
+    """Foreground probability (H, W) in [0, 1] (``as_bytes``: 0-255 uint8): GrabCut seeded with the
+    face (sure) and a body region, run on a copy at most ``side`` px long (None: at full size),
+    feathered by 1 % of the side there and brought back up to the image (a smooth mask loses
+    nothing to bilinear scaling, and a 20 px blur of a 2048² float mask cost more than GrabCut)."""
     width, height = image.size
     factor = 1.0 if side is None else min(1.0, side / max(width, height))
     small = image if factor == 1.0 else image.resize((max(1, round(width * factor)), max(1, round(height * factor))),
                                                      Image.Resampling.BILINEAR)
     foreground = _grabcut(np.asarray(small.convert("RGB")), _scaled_box(face, factor), iterations)
+    feather = max(1.0, 0.01 * max(width, height))
+    foreground = cv2.GaussianBlur(foreground, (0, 0), max(0.5, feather * factor))
+    if as_bytes:
+        foreground = (foreground * 255.0).round().astype(np.uint8)
     if foreground.shape != (height, width):
         foreground = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_LINEAR)
-    feather = max(1.0, 0.01 * max(width, height))
-    return cv2.GaussianBlur(foreground, (0, 0), feather)
+    return foreground
 
 
 def _grabcut(rgb: np.ndarray, face: Box, iterations: int) -> np.ndarray:
@@ -72,19 +78,26 @@ def blur_background(image: Image.Image, face: Box, *, strength: float = 1.0,
     comparison in bench/finishing.py)."""
     if strength <= 0:
         return image
-    rgb = np.asarray(image.convert("RGB"))
-    alpha = subject_mask(image, face, side=mask_side)[..., None]
+    sharp = image.convert("RGB")
+    rgb = np.asarray(sharp)
     height, width = rgb.shape[:2]
     sigma = max(0.5, strength * 6.0 * max(width, height) / 1024)
-    shrink = 4 if mask_side is not None and sigma >= 4 else 1
+    if mask_side is None:  # everything at full size, in floats (the reference path)
+        alpha = subject_mask(image, face, side=None)[..., None]
+        blurred_f = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), sigma)
+        out = blurred_f + (rgb.astype(np.float32) - blurred_f) * alpha
+        return Image.fromarray(out.round().clip(0, 255).astype(np.uint8))
+    mask = subject_mask(image, face, side=mask_side, as_bytes=True)
+    shrink = 4 if sigma >= 4 else 1
     if shrink > 1:
         small = cv2.resize(rgb, (max(1, width // shrink), max(1, height // shrink)), interpolation=cv2.INTER_AREA)
         blurred = cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / shrink), (width, height),
-                             interpolation=cv2.INTER_LINEAR).astype(np.float32)
+                             interpolation=cv2.INTER_LINEAR)
     else:
-        blurred = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), sigma)
-    out = blurred + (rgb.astype(np.float32) - blurred) * alpha
-    return Image.fromarray(out.round().clip(0, 255).astype(np.uint8))
+        blurred = cv2.GaussianBlur(rgb, (0, 0), sigma)
+    # sharp where the subject is, blurred elsewhere: one pass over bytes (a float blend of a 2048²
+    # portrait cost ~0.2 s of the ~0.75 s the CPU part took)
+    return Image.composite(sharp, Image.fromarray(blurred), Image.fromarray(mask, "L"))
 
 
 def finish_for_aspects(image: Image.Image, face: Box, aspects: list[str], *, sharpen_amount: float = 0.6,

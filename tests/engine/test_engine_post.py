@@ -93,3 +93,30 @@ def test_rank_keeps_the_most_alike_and_drops_faceless(tmp_path):
     assert {r.index for r in ranked} == {2, 3} and ranked[0].distance <= ranked[1].distance < 0.6
     everyone = rank_by_identity(outputs, [reference], keep=10)
     assert 1 not in {r.index for r in everyone} and everyone[-1].index == 0
+
+
+def test_the_byte_blend_is_the_float_blend_at_the_delivered_size(monkeypatch):
+    """The background blur blends sharp and blurred pixels through the mask in one pass over bytes;
+    it must give what the float blend it replaced gives, to a level, at 2048² (the delivered size)."""
+    import cv2
+
+    from engine import post
+
+    image, face = _portrait()
+    image = image.resize((2048, 2560), Image.Resampling.BILINEAR)
+    face = tuple(v * 12.8 for v in face)
+    yy, xx = np.mgrid[0:2560, 0:2048]
+    alpha = np.clip(1.4 - np.hypot(xx - 1024, yy - 1200) / 700, 0, 1).astype(np.float32)  # a smooth subject
+
+    def fixed_mask(image, face, *, side=None, as_bytes=False, iterations=3):
+        return (alpha * 255).round().astype(np.uint8) if as_bytes else alpha
+
+    monkeypatch.setattr(post, "subject_mask", fixed_mask)
+    out = np.asarray(post.blur_background(image, face), np.float32)
+    rgb = np.asarray(image, np.float32)
+    reduced = cv2.resize(np.asarray(image), (512, 640), interpolation=cv2.INTER_AREA)
+    blurred = cv2.resize(cv2.GaussianBlur(reduced, (0, 0), 6.0 * 2560 / 1024 / 4), (2048, 2560),
+                         interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    expected = blurred + (rgb - blurred) * alpha[..., None]
+    assert np.abs(out - expected).max() <= 2
+    assert np.abs(out - rgb)[1100:1300, 924:1124].max() <= 2  # the subject's middle stays sharp
