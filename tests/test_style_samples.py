@@ -82,3 +82,18 @@ def test_a_sheet_is_made_once_and_again_when_a_sample_changes_and_a_broken_one_i
     assert "could not be read" in caplog.text
     with Image.open(BytesIO(again.data)) as sheet:
         assert sheet.size == Image.open(BytesIO(first.data)).size
+
+
+def test_two_first_openings_at_once_compose_the_sheet_once(tmp_path: Path, monkeypatch) -> None:
+    from bot.core import style_sheet
+
+    composed = []
+    real = style_sheet.compose_sheet
+    monkeypatch.setattr(style_sheet, "compose_sheet", lambda tiles: (composed.append(1), real(tiles))[1])
+    sheets = StyleSheets(load_catalogue([styles_folder_with_samples(tmp_path)]))
+
+    async def both() -> list:
+        return await asyncio.gather(sheets.for_category("gym"), sheets.for_category("gym"))
+
+    first, second = asyncio.run(both())
+    assert first is second is not None and composed == [1]

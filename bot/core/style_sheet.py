@@ -86,6 +86,7 @@ class StyleSheets:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self._made: dict[str, tuple[tuple[object, ...], Picture | None]] = {}
+        self._making: dict[str, asyncio.Lock] = {}  # two first openings at once compose it once
 
     async def for_category(self, category_id: str) -> Picture | None:
         """The category's sheet, or None where none of its styles has a sample (or it cannot be
@@ -114,17 +115,18 @@ class StyleSheets:
         except OSError:  # a sample removed or unreadable while it was looked at
             log.warning("could not look at the samples for the %s sheet", name, exc_info=True)
             return None
-        made = self._made.get(name)
-        if made is not None and made[0] == version:
-            return made[1]  # a sheet that could not be made is not tried again until a sample changes
-        try:
-            data = await asyncio.to_thread(compose_sheet, tiles)  # decoding and encoding stay off the event loop
-            picture: Picture | None = Picture(data, "styles.jpg" if name == OVERVIEW else f"styles-{name}.jpg")
-        except Exception:
-            log.warning("could not compose the %s sample sheet", name, exc_info=True)
-            picture = None
-        self._made[name] = (version, picture)
-        return picture
+        async with self._making.setdefault(name, asyncio.Lock()):
+            made = self._made.get(name)
+            if made is not None and made[0] == version:
+                return made[1]  # a sheet that could not be made is not tried again until a sample changes
+            try:
+                data = await asyncio.to_thread(compose_sheet, tiles)  # decoding and encoding stay off the event loop
+                picture: Picture | None = Picture(data, "styles.jpg" if name == OVERVIEW else f"styles-{name}.jpg")
+            except Exception:
+                log.warning("could not compose the %s sample sheet", name, exc_info=True)
+                picture = None
+            self._made[name] = (version, picture)
+            return picture
 
 
 def _stamp(path: Path) -> tuple[str, int, int]:
