@@ -373,8 +373,8 @@ def bench_job(args, spec, device, lora: Path | None, scratch: Path) -> dict[str,
     job = GenerateJob(
         user_id=1, style_id=style.id, prompt=style.prompts("ohwx", "man", count, seed=7), negative_prompt=style.negative_prompt,
         lora_key=lora_key, base_model=spec.name, count=count, aspect=style.aspects[0], steps=args.steps or style.sampler.steps,
-        guidance=style.sampler.guidance_scale, seed=7, use_refiner=style.sampler.refiner_fraction > 0,
-        refiner_split=round(1 - style.sampler.refiner_fraction, 4) if style.sampler.refiner_fraction > 0 else None,
+        guidance=style.sampler.guidance_scale, seed=7, use_refiner=style.sampler.refiner_split is not None,
+        refiner_split=style.sampler.refiner_split,
         scheduler=style.sampler.scheduler, output_prefix="users/1/outputs/pending/", output_aspects=list(style.aspects),
         reference_embeddings=references, extra_candidates=count // 2, min_likeness=70, likeness_retries=1)
     runs = []

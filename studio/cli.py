@@ -256,7 +256,7 @@ def samples(
     chosen = [catalogue.get(style_id) for style_id in style] if style else list(catalogue)
     specs = [SampleStyle(
         s.id, s.prompt.replace("{variation}", s.variations[0]), s.negative_prompt, s.sampler.steps,
-        s.sampler.guidance_scale, round(1 - s.sampler.refiner_fraction, 4) if s.sampler.refiner_fraction > 0 else None,
+        s.sampler.guidance_scale, s.sampler.refiner_split,
         s.sampler.scheduler, s.lora.source if s.lora else None, s.lora.weight if s.lora else 0.8) for s in chosen]
     folders = settings_of(ctx).styles_dirs  # where the bot looks: in a container, a mounted folder
     default = (Path(folders[-1]) if folders else BUILTIN_DIR) / SAMPLES_DIR

@@ -44,6 +44,11 @@ class Sampler(BaseModel):
     refiner_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="Share of steps done by the refiner.")
     scheduler: str = Field("euler", description="A sampler of engine/schedulers.py, e.g. dpmpp_2m_karras.")
 
+    @property
+    def refiner_split(self) -> float | None:
+        """The base→refiner hand-off (the generator's ``refiner_split``); None: no refiner."""
+        return round(1 - self.refiner_fraction, 4) if self.refiner_fraction > 0 else None
+
     @field_validator("scheduler")
     @classmethod
     def _known_scheduler(cls, value: str) -> str:

@@ -120,3 +120,10 @@ def test_the_refiner_never_repaints_a_large_face() -> None:
             assert style.sampler.refiner_fraction == 0, style.id
         else:
             assert style.sampler.refiner_fraction <= 0.2, style.id
+
+
+def test_a_samplers_refiner_fraction_is_the_generators_hand_off() -> None:
+    from styles.catalogue import Sampler
+
+    assert Sampler(refiner_fraction=0.2).refiner_split == 0.8
+    assert Sampler(refiner_fraction=0.0).refiner_split is None  # no refiner

@@ -58,13 +58,12 @@ def best_references(photos: Sequence[Photo]) -> list[ReferenceImage]:
 def preview_payload(style: Style, lora: LoraModel, training: Job, photos: Sequence[Photo], *, count: int,
                     base_model: str, references: list[list[float]]) -> PreviewJob:
     seed = secrets.randbelow(2**31)
-    refiner = style.sampler.refiner_fraction
     return PreviewJob(
         user_id=lora.user_id, style_id=style.id, prompt=style.prompts(SUBJECT, lora.class_word, count, seed=seed),
         negative_prompt=style.negative_prompt, style_lora_key=style.lora.source if style.lora else None,
         style_lora_weight=style.lora.weight if style.lora else 0.8, base_model=base_model, count=count,
         aspect=style.aspects[0], steps=style.sampler.steps, guidance=style.sampler.guidance_scale, seed=seed,
-        use_refiner=refiner > 0, refiner_split=round(1 - refiner, 4) if refiner > 0 else None,
+        use_refiner=style.sampler.refiner_split is not None, refiner_split=style.sampler.refiner_split,
         scheduler=style.sampler.scheduler, output_prefix=f"{user_prefix(lora.user_id)}previews/{lora.id}/",
         output_aspects=[style.aspects[0]], reference_embeddings=references, extra_candidates=1,
         reference_images=best_references(photos), training_job_id=training.id,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
-from io import BytesIO
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
