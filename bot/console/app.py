@@ -53,7 +53,8 @@ class ConsoleMessenger:
         if not reply.buttons:
             return
         self.buttons = [button for row in reply.buttons for button in row]
-        self.write("     " + "  ".join(f"[{n}] {b.label}" for n, b in enumerate(self.buttons, start=1)))
+        self.write("     " + "  ".join(f"[{n}] {b.label}" + (f" ({b.url})" if b.url else "")
+                                      for n, b in enumerate(self.buttons, start=1)))
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         self._ids += 1
@@ -105,7 +106,11 @@ class ConsoleFrontEnd:
             name, *args = line[1:].split()
             await self._show(await self.studio.command(USER, name, args))
         elif line.isdigit() and 1 <= int(line) <= len(self.messenger.buttons):
-            await self.press_action(self.messenger.buttons[int(line) - 1].action, echo=False)
+            button = self.messenger.buttons[int(line) - 1]
+            if button.url:  # a link: a terminal can only show it
+                self.write(f"bot  {button.url}")
+            else:
+                await self.press_action(button.action, echo=False)
         elif line.startswith("photos "):
             await self.send_photos(photo_files([Path(p) for p in line.split()[1:]]), echo=False)
         else:

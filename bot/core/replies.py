@@ -28,6 +28,8 @@ class Button:
     sku_id: int | None = None
     """A store item this button buys where the platform sells through its own store (Discord's
     premium buttons show the item and its price themselves); elsewhere it is pressed like any other."""
+    url: str = ""
+    """A link the button opens instead of coming back as an action (``action`` is then unused)."""
 
     def __post_init__(self) -> None:
         if len(self.action.encode()) > MAX_ACTION_BYTES:

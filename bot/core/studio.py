@@ -132,6 +132,13 @@ class Studio:
     async def text(self, user: UserRef, text: str) -> list[Reply]:
         return await self._guard(user, lambda: self._reply(texts.NOT_A_PHOTO_TEXT))
 
+    async def private_chat_only(self, user: UserRef, private_chat_link: str) -> list[Reply]:
+        """A command said where others read along (a Telegram group): selfies, portraits and balances are
+        the user's alone, so nothing is started there (no account, no consent); the answer is the way
+        to the private chat."""
+        button = Button(texts.BUTTON_OPEN_PRIVATE_CHAT, "", url=private_chat_link)
+        return await self._guard(user, lambda: self._reply(texts.PRIVATE_CHAT_ONLY, (button,)))
+
     async def unsupported(self, user: UserRef, kind: str, *, limit_mb: int | str = 20) -> list[Reply]:
         """A sticker, video, animation, voice message or a file too large to download."""
         message = {

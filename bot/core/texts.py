@@ -46,6 +46,10 @@ SELFIE_TIPS = (
 )
 
 UNKNOWN_COMMAND = "I don't know /{name} 🤔"
+PRIVATE_CHAT_ONLY = ("🔒 Your selfies and portraits are yours alone, so I only work in a private chat. "
+                     "Tap below to open ours — everything starts there.")
+PRIVATE_CHAT_ONLY_ALERT = "🔒 I only work in a private chat with you: message me directly to continue."
+BUTTON_OPEN_PRIVATE_CHAT = "💬 Open a private chat"
 HELP = (
     "Here's what I can do:\n"
     "/start — how it works\n"

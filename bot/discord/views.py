@@ -72,6 +72,8 @@ def view_of(reply: Reply) -> discord.ui.View | None:
         for button in row:
             if button.sku_id is not None:  # Discord's store: the button shows the SKU and its price itself
                 view.add_item(discord.ui.Button(style=discord.ButtonStyle.premium, sku_id=button.sku_id, row=row_number))
+            elif button.url:
+                view.add_item(discord.ui.Button(label=button.label[:LABEL_LIMIT], url=button.url, row=row_number))
             else:
                 view.add_item(StudioButton(button.label, button.action, row=row_number))
     return view

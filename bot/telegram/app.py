@@ -8,8 +8,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from telegram import BotCommand, Message, Update
+from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update
 from telegram.error import BadRequest
+from telegram.constants import ChatType
 from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.core import texts
@@ -39,6 +40,9 @@ COMMANDS = [
 ]
 SELLING_COMMANDS = [("buy", "Buy credits"), ("paysupport", "Help with a payment")]
 ADMIN_COMMANDS = ["grant", "train", "refund"]
+GROUP_COMMANDS = [("start", "Open a private chat with me")]
+"""The command menu in groups: the conversation happens only in private chats (``_in_group``)."""
+PRIVATE_CHAT_PAYLOAD = "group"  # /start's deep-link payload from a group's "Open a private chat" button
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # what the bot handles; Telegram sends nothing else
 SELLING_UPDATES = [Update.PRE_CHECKOUT_QUERY]  # payments themselves arrive as messages
 
@@ -80,9 +84,12 @@ class TelegramFrontEnd:
 
     def _register(self) -> None:
         app = self.application
-        new = filters.UpdateType.MESSAGE  # an edit of an old message is not a new request (nor a new photo)
-        self.till.register(app)
-        app.add_handler(CommandHandler([name for name, _ in self.commands] + ADMIN_COMMANDS, self._on_command, filters=new))
+        # an edit of an old message is not a new request (nor a new photo); a group is no place for selfies
+        new = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
+        commands = [name for name, _ in self.commands] + ADMIN_COMMANDS
+        self.till.register(app)  # payments are credited wherever they arrive
+        app.add_handler(CommandHandler(commands, self._in_group, filters=filters.UpdateType.MESSAGE & filters.ChatType.GROUPS))
+        app.add_handler(CommandHandler(commands, self._on_command, filters=new))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_handler(MessageHandler(new & (filters.PHOTO | filters.Document.ALL), self._on_file))
         app.add_handler(MessageHandler(new & filters.Sticker.ALL, self._unsupported("sticker")))
@@ -98,6 +105,8 @@ class TelegramFrontEnd:
         """Serve until ``stop`` is set."""
         async with self.application:
             await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in self.commands])
+            await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in GROUP_COMMANDS],
+                                                       scope=BotCommandScopeAllGroupChats())
             await self.application.start()
             try:
                 await self._serve(stop)
@@ -137,6 +146,14 @@ class TelegramFrontEnd:
                 await self.studio.remember_progress_message(reply.progress_of_job, message_id)
 
     # ------------------------------------------------------------------ handlers
+    def private_chat_link(self) -> str:
+        return f"https://t.me/{self.application.bot.username}?start={PRIVATE_CHAT_PAYLOAD}"
+
+    async def _in_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """One of our commands in a group (Telegram delivers a group's other messages only where the bot
+        reads everything, and those get no answer): the way to the private chat."""
+        await self.send(user_of(update), await self.studio.private_chat_only(user_of(update), self.private_chat_link()))
+
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
@@ -164,6 +181,10 @@ class TelegramFrontEnd:
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         assert query is not None
+        if query.message is not None and query.message.chat.type != ChatType.PRIVATE:
+            # a button the bot once posted where others read along: any member could press it
+            await query.answer(texts.PRIVATE_CHAT_ONLY_ALERT, show_alert=True)
+            return
         await query.answer()
         if is_one_shot(query.data or "") and query.message:
             try:

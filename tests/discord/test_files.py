@@ -69,3 +69,14 @@ def test_more_button_rows_than_discord_allows_are_reflowed_not_dropped() -> None
     assert len(components) == 4 and all(len(row["components"]) <= 5 for row in components)
     small = view_of(Reply("Two rows", ((Button("A", "a"),), (Button("B", "b"), Button("C", "c")))))
     assert small is not None and [len(row["components"]) for row in small.to_components()] == [1, 2]  # kept as laid out
+
+
+def test_a_link_button_opens_its_link_instead_of_coming_back_as_an_action() -> None:
+    from bot.core.replies import Button
+    from bot.discord.views import view_of
+
+    view = view_of(Reply("Go there", ((Button("Open", "", url="https://example.com/a"), Button("Stay", "styles")),)))
+    assert view is not None
+    link, stay = view.children
+    assert link.url == "https://example.com/a" and link.style.name == "link"  # type: ignore[attr-defined]
+    assert stay.custom_id == "studio:styles"  # type: ignore[attr-defined]

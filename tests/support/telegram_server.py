@@ -59,6 +59,7 @@ class FakeTelegram:
         self.history: list[Sent] = []
         self.edits: list[Sent] = []
         self.commands: list[dict[str, Any]] = []
+        self.commands_by_scope: dict[str, list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] = {}
         self.callback_answers: list[dict[str, Any]] = []
         self.chat_actions: list[tuple[int, str]] = []
@@ -113,7 +114,9 @@ class FakeTelegram:
     def _user(self, user_id: int, name: str) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": name, "language_code": "en"}
 
-    def _chat(self, user_id: int, name: str) -> dict[str, Any]:
+    def _chat(self, user_id: int, name: str, group: int | None = None) -> dict[str, Any]:
+        if group is not None:  # a group the bot was added to (group ids are negative)
+            return {"id": group, "type": "supergroup", "title": "Friends"}
         return {"id": user_id, "type": "private", "first_name": name}
 
     async def _push(self, update: dict[str, Any]) -> int:
@@ -124,18 +127,19 @@ class FakeTelegram:
             self._changed.notify_all()
         return update_id
 
-    def _base_message(self, user_id: int, name: str, **fields: Any) -> dict[str, Any]:
-        return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self._chat(user_id, name),
-                "from": self._user(user_id, name), **fields}
+    def _base_message(self, user_id: int, name: str, group: int | None = None, **fields: Any) -> dict[str, Any]:
+        return {"message_id": next(self._message_ids), "date": int(time.time()),
+                "chat": self._chat(user_id, name, group), "from": self._user(user_id, name), **fields}
 
-    def _text_message(self, user_id: int, name: str, text: str) -> dict[str, Any]:
+    def _text_message(self, user_id: int, name: str, text: str, group: int | None = None) -> dict[str, Any]:
         fields: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        return self._base_message(user_id, name, **fields)
+        return self._base_message(user_id, name, group, **fields)
 
-    async def send_text(self, user_id: int, text: str, name: str = "Alex") -> int:
-        return await self._push({"message": self._text_message(user_id, name, text)})
+    async def send_text(self, user_id: int, text: str, name: str = "Alex", *, group: int | None = None) -> int:
+        """``group``: said in that group chat (a negative id) instead of the user's private chat with the bot."""
+        return await self._push({"message": self._text_message(user_id, name, text, group)})
 
     async def edit_text(self, user_id: int, message_id: int, text: str, name: str = "Alex") -> int:
         """The user edits a message they sent earlier: an ``edited_message`` update."""
@@ -150,13 +154,13 @@ class FakeTelegram:
         return {"file_id": file_id, "file_unique_id": f"u{number}", "file_size": self.file_sizes[file_id]}
 
     async def send_photo(self, user_id: int, data: bytes, *, name: str = "Alex", media_group_id: str | None = None,
-                         width: int = 1280, height: int = 960) -> int:
+                         width: int = 1280, height: int = 960, group: int | None = None) -> int:
         info = self.add_file(data)
         photo = [{**info, "width": width, "height": height}]
         fields: dict[str, Any] = {"photo": photo}
         if media_group_id:
             fields["media_group_id"] = media_group_id
-        return await self._push({"message": self._base_message(user_id, name, **fields)})
+        return await self._push({"message": self._base_message(user_id, name, group, **fields)})
 
     async def send_document(self, user_id: int, data: bytes, filename: str, mime_type: str = "image/jpeg", *,
                             name: str = "Alex", media_group_id: str | None = None, file_size: int | None = None) -> int:
@@ -181,7 +185,9 @@ class FakeTelegram:
         """Press a button of ``message``; ``forged_data``: with other callback data than the bot put
         there (a client may send anything up to 64 bytes)."""
         button = message.button(label_part)
-        bot_message = {"message_id": message.message_id, "date": int(time.time()), "chat": self._chat(user_id, name),
+        group = message.chat_id if message.chat_id < 0 else None
+        bot_message = {"message_id": message.message_id, "date": int(time.time()),
+                       "chat": self._chat(user_id, name, group),
                        "from": {"id": BOT_ID, "is_bot": True, "first_name": "Studio", "username": BOT_USERNAME},
                        "text": message.text or "…"}
         query = {"id": f"cq-{next(self._update_ids)}", "from": self._user(user_id, name), "chat_instance": "ci-1",
@@ -333,8 +339,8 @@ class FakeTelegram:
         return web.Response(status=404)
 
     def _bot_message(self, chat_id: int, **fields: Any) -> dict[str, Any]:
-        return {"message_id": next(self._message_ids), "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private"},
+        chat = {"id": chat_id, "type": "private"} if chat_id > 0 else {"id": chat_id, "type": "supergroup", "title": "Friends"}
+        return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat,
                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Studio", "username": BOT_USERNAME}, **fields}
 
     async def _record(self, sent: Sent, *, edit: bool = False) -> None:
@@ -366,7 +372,10 @@ class FakeTelegram:
         return True
 
     async def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
-        self.commands = params.get("commands", [])
+        scope = (params.get("scope") or {}).get("type", "default")
+        self.commands_by_scope[scope] = params.get("commands", [])
+        if scope == "default":
+            self.commands = self.commands_by_scope[scope]
         return True
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
