@@ -1,6 +1,8 @@
 """The GPU part of finishing a job's portraits: face restoration and 2x upscaling, one network call
 per portrait (before) against a job's portraits batched (``Finisher.enhance_many``: faces restored
-in one batch, same-size portraits upscaled together), alternately in one run.
+in one batch, same-size portraits upscaled together), alternately in one run. Then the options
+production has off: the upscaler in channels-last memory format, and (on a GPU) both batched paths
+again with ``torch.backends.cudnn.benchmark``.
 
 Random weights in the production architectures (GFPGAN v1.4-shaped face restorer at 512 px,
 Real-ESRGAN x2 RRDB 23 blocks, both through spandrel as a weights file would be loaded), so the
@@ -18,6 +20,7 @@ import json
 import logging
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -81,6 +84,23 @@ def _readback(device: torch.device, count: int, side: int, rounds: int) -> dict[
     return {name: round(statistics.median(values[1:]), 4) for name, values in times.items()}
 
 
+def _alternately(paths: dict[str, Callable[[], None]], device: torch.device, rounds: int, *,
+                 warm_up: bool) -> dict[str, list[float]]:
+    """Each path's seconds per round, the paths taking turns so that drift hits them all."""
+    if warm_up:  # load, kernels (and cuDNN's choices where it benchmarks)
+        for run in paths.values():
+            run()
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(rounds):
+        for name, run in paths.items():
+            _sync(device)
+            started = time.perf_counter()
+            run()
+            _sync(device)
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda")
@@ -101,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         restorer_file, upscaler_file = _weights(Path(folder), args.tiny)
         restorer = FaceRestorer(RestoreConfig(face_model_weights=restorer_file, prefer="face_model", align=False), device)
         upscaler = Upscaler(upscaler_file, device)  # production's tile and precision for this device
+        channels_last = Upscaler(upscaler_file, device, channels_last=True)  # the option production has off
         images, boxes = _portraits(args.portraits, size)
 
         def one_by_one() -> None:
@@ -120,18 +141,17 @@ def main(argv: list[str] | None = None) -> int:
             split["restore"].append(middle - started)
             split["upscale"].append(time.perf_counter() - middle)
 
-        paths = {"one by one": one_by_one, "batched": batched}
-        if not args.tiny:
-            for run in paths.values():  # warm-up: load, kernels
-                run()
-        times: dict[str, list[float]] = {name: [] for name in paths}
-        for _ in range(args.rounds):
-            for name, run in paths.items():  # alternately, so drift hits both
-                _sync(device)
-                started = time.perf_counter()
-                run()
-                _sync(device)
-                times[name].append(time.perf_counter() - started)
+        def batched_channels_last() -> None:
+            channels_last.upscale_many(restorer.restore_many(images, boxes), 2)
+
+        paths = {"one by one": one_by_one, "batched": batched, "batched, channels-last": batched_channels_last}
+        times = _alternately(paths, device, args.rounds, warm_up=not args.tiny)
+        if device.type == "cuda":  # cuDNN picking each convolution's fastest algorithm for these sizes
+            torch.backends.cudnn.benchmark = True
+            tuned = _alternately({"batched": lambda: upscaler.upscale_many(restorer.restore_many(images, boxes), 2),
+                                  "batched, channels-last": batched_channels_last}, device, args.rounds, warm_up=True)
+            torch.backends.cudnn.benchmark = False
+            times |= {f"{name}, cudnn.benchmark": values for name, values in tuned.items()}
         readback = _readback(device, args.portraits, 2 * size, args.rounds)
         _report(args, device, size, times, split, readback)  # before the profile: it may be slow or fail
         if args.profile is not None:
@@ -154,6 +174,9 @@ def _report(args: argparse.Namespace, device: torch.device, size: int, times: di
              device, args.portraits, size, 2 * size, figures["one by one"], figures["batched"],
              per_portrait["batched"], figures["one by one"] / max(figures["batched"], 1e-9))
     log.info("[finishing on %s] batched: restoring %.3f s, upscaling %.3f s", device, parts["restore"], parts["upscale"])
+    for name in [name for name in figures if name not in ("one by one", "batched")]:
+        log.info("[finishing on %s] %s %.3f s (%.3f s a portrait), %.2fx batched", device, name, figures[name],
+                 per_portrait[name], figures["batched"] / max(figures[name], 1e-9))
     log.info("[finishing on %s] %d upscaled portraits read back to images: as float32 on the CPU %.3f s, "
              "as bytes from the device %.3f s", device, args.portraits, readback["float32 on the CPU"],
              readback["bytes from the device"])

@@ -14,11 +14,14 @@ import torch
 from PIL import Image
 
 
-def to_tensor(images: Sequence[Image.Image], device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Same-size images as one (N, 3, H, W) batch in [0, 1]."""
+def to_tensor(images: Sequence[Image.Image], device: torch.device, dtype: torch.dtype = torch.float32, *,
+              channels_last: bool = False) -> torch.Tensor:
+    """Same-size images as one (N, 3, H, W) batch in [0, 1]; ``channels_last``: in that memory format
+    (the images' own pixel order, so no copy reorders them)."""
     stacked = np.stack([np.asarray(image.convert("RGB")) for image in images])
     batch = torch.from_numpy(stacked).to(device, non_blocking=False)
-    return batch.permute(0, 3, 1, 2).to(dtype, memory_format=torch.contiguous_format).div_(255.0)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    return batch.permute(0, 3, 1, 2).to(dtype, memory_format=layout).div_(255.0)
 
 
 def to_images(tensor: torch.Tensor) -> list[Image.Image]:

@@ -53,16 +53,19 @@ CPU_TILE = 512
 
 class Upscaler:
     """``upscale(image, scale)``: the model's own factor, then resized to the asked one if they differ.
-    On a GPU it runs in half precision (as Real-ESRGAN's own inference does) with whole-portrait tiles."""
+    On a GPU it runs in half precision (as Real-ESRGAN's own inference does) with whole-portrait tiles.
+    ``channels_last``: the network and its input in that memory format (tensor cores' own layout for
+    convolutions; production has it off until a GPU run shows it pays, bench/finishing_gpu.py)."""
 
     def __init__(self, weights: Path | None = None, device: str | torch.device = "cpu", *,
-                 tile: int | None = None, overlap: int = 32, half: bool = True) -> None:
+                 tile: int | None = None, overlap: int = 32, half: bool = True, channels_last: bool = False) -> None:
         self.weights = Path(weights) if weights else None
         self.device = torch.device(device)
         on_gpu = self.device.type == "cuda"
         self.tile = tile or (GPU_TILE if on_gpu else CPU_TILE)
         self.overlap = overlap
         self.half = half and on_gpu
+        self.channels_last = channels_last
         self._model: Any = None
         self._warned = False
 
@@ -80,6 +83,8 @@ class Upscaler:
                 raise ValueError(f"{self.weights} is not a super-resolution model ({descriptor.purpose})")
             if self.half and descriptor.supports_half:
                 descriptor.model.half()
+            if self.channels_last:
+                descriptor.model.to(memory_format=torch.channels_last)
             self._model = descriptor.eval()
             log.info("upscaler: %s x%d from %s", descriptor.architecture.name, descriptor.scale, self.weights)
         return self._model
@@ -107,7 +112,8 @@ class Upscaler:
                 chunk = indices[start:start + batch]
                 dtype = torch.float16 if self.half and model.supports_half else torch.float32
                 with torch.inference_mode():
-                    tensor = to_tensor([images[i] for i in chunk], self.device, dtype)
+                    tensor = to_tensor([images[i] for i in chunk], self.device, dtype,
+                                       channels_last=self.channels_last)
                     result = to_images(tiled(model, tensor, model.scale, self.tile, self.overlap))
                 for index, image in zip(chunk, result, strict=True):
                     target = (width * scale, height * scale)

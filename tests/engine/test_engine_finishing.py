@@ -372,3 +372,17 @@ def test_pixels_survive_the_trip_through_tensors_exactly():
     assert np.array_equal(np.asarray(back[1]), np.asarray(images[1].convert("RGB")))
     assert np.asarray(to_images(torch.full((1, 3, 2, 2), 1.7))[0]).max() == 255  # out of range is clipped
     assert to_tensor(images[:1], torch.device("cpu"), torch.float16).dtype == torch.float16
+
+
+def test_channels_last_upscaling_paints_the_same_portrait(tmp_path):
+    """The memory format is a speed option (bench/finishing_gpu.py measures it): the pixels stay."""
+    weights = _realesrgan_file(tmp_path / "x2.pth", 2)
+    image = _noise(48, 40)
+    channels_last = Upscaler(weights, tile=512, channels_last=True)
+    out = channels_last.upscale(image, scale=2)
+    plain = Upscaler(weights, tile=512).upscale(image, scale=2)
+    kernels = [p for p in channels_last.model().model.parameters() if p.dim() == 4]
+    assert kernels and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                           for p in kernels if p.shape[1] > 1 and p.shape[-1] > 1)
+    assert out.size == plain.size == (96, 80)
+    assert np.abs(np.asarray(out, float) - np.asarray(plain, float)).max() <= 1
