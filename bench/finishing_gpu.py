@@ -71,20 +71,14 @@ def _readback(device: torch.device, count: int, side: int, rounds: int) -> dict[
 
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     output = torch.rand(count, 3, side, side, device=device, dtype=dtype)
-    paths = {"float32 on the CPU": lambda: [_old_to_image(output, i) for i in range(count)],
-             "bytes from the device": lambda: to_images(output)}
-    times: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(rounds + 1):
-        for name, run in paths.items():
-            _sync(device)
-            started = time.perf_counter()
-            run()
-            _sync(device)
-            times[name].append(time.perf_counter() - started)
-    return {name: round(statistics.median(values[1:]), 4) for name, values in times.items()}
+    paths: dict[str, Callable[[], object]] = {
+        "float32 on the CPU": lambda: [_old_to_image(output, i) for i in range(count)],
+        "bytes from the device": lambda: to_images(output)}
+    times = _alternately(paths, device, rounds, warm_up=True)
+    return {name: round(statistics.median(values), 4) for name, values in times.items()}
 
 
-def _alternately(paths: dict[str, Callable[[], None]], device: torch.device, rounds: int, *,
+def _alternately(paths: dict[str, Callable[[], object]], device: torch.device, rounds: int, *,
                  warm_up: bool) -> dict[str, list[float]]:
     """Each path's seconds per round, the paths taking turns so that drift hits them all."""
     if warm_up:  # load, kernels (and cuDNN's choices where it benchmarks)
