@@ -55,6 +55,8 @@ class DeleteOutcome:
 
 MAX_REFERENCES = 12  # selfie embeddings sent with a generation to rank its outputs by likeness
 TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
+#: the stage each kind of job spends most of its time in: its progress title already names it
+MAIN_STAGE = {JobKind.train: "training", JobKind.generate: "generating"}
 PAYMENT_TRIES = 4  # a payment is credited even through a few seconds of database trouble
 
 
@@ -755,7 +757,9 @@ class Studio:
         elif eta := texts.duration(job.eta_seconds):
             line += f" · {eta} left"
         stage = texts.STAGE_NAMES.get(job.stage)
-        return f"{line}\n{stage}…" if stage and job.stage not in {"queued", "done"} else line
+        if not stage or job.stage in {"queued", "done"} or MAIN_STAGE.get(job.kind) == job.stage:
+            return line  # the title already says it ("🧠 Learning your face…" while training)
+        return f"{line}\n{stage}…"
 
     async def current_lora(self, session: AsyncSession, user_id: int) -> LoraModel | None:
         """The user's newest model, its status and its selfie set's brought up to date with its
