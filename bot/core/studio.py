@@ -277,19 +277,27 @@ class Studio:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             lora = await self.current_lora(session, account.id)  # first: a set whose training ended may collect again
+            painter = await self.painting_lora(session, account.id)
             selfie_set = await self.selfies.open_set(session, account.id)
             photos = await self.selfies.photos(session, selfie_set.id)
             active = await jobs.active_jobs(session, account.id)
-            figure = await self._model_likeness(session, lora) if lora is not None else None
+            figure = await self._model_likeness(session, painter) if painter is not None else None
         accepted = sum(p.accepted for p in photos)
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
-            template = texts.STATUS_PHOTOS if lora is None or lora.status == LoraStatus.failed else texts.STATUS_NEXT_PHOTOS
+            first_model = painter is None and (lora is None or lora.status == LoraStatus.failed)
+            template = texts.STATUS_PHOTOS if first_model else texts.STATUS_NEXT_PHOTOS
             lines.append(template.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
-        model_line = texts.STATUS_MODEL[lora.status if lora else "none"]
-        if lora is not None and lora.status == LoraStatus.ready and figure is not None:
-            model_line += texts.STATUS_LIKENESS.format(likeness=figure)
-        lines.append(model_line)
+        if painter is None:
+            lines.append(texts.STATUS_MODEL[lora.status if lora else "none"])
+        else:  # the model that paints; a newer one training, or whose training stopped, beside it
+            model_line = texts.STATUS_MODEL[LoraStatus.ready]
+            if figure is not None:
+                model_line += texts.STATUS_LIKENESS.format(likeness=figure)
+            lines.append(model_line)
+            if lora is not None and lora.id != painter.id:
+                lines.append(texts.STATUS_NEW_MODEL_TRAINING if lora.status == LoraStatus.training
+                             else texts.STATUS_NEW_MODEL_STOPPED)
         for job in active:
             stage = texts.STAGE_NAMES.get(job.stage, job.stage)
             lines.append(texts.STATUS_JOB.format(kind=job.kind.capitalize(), stage=stage, percent=round(job.progress * 100)))
@@ -550,6 +558,7 @@ class Studio:
             if account.consented_at is None:  # no photo is looked at, let alone kept, before consent
                 return await self.consent_first()
             lora = await self.current_lora(session, user_id)
+            painter = await self.painting_lora(session, user_id)
         try:
             result = await self.selfies.add(user_id, files)
         except AccountGone:
@@ -558,7 +567,7 @@ class Studio:
         names = [clean_filename(f.filename) if f.sent_as_document else "" for f in files]
         # with a model trained or training, new photos start a set for a next one: say so, or "1 of 8
         # so far" reads as if the photos the model learnt from were lost
-        next_model = lora is not None and lora.status in (LoraStatus.training, LoraStatus.ready)
+        next_model = painter is not None or (lora is not None and lora.status == LoraStatus.training)
         return [self.batch_summary(result, names, next_model=next_model)]
 
     def batch_summary(self, result: BatchResult, names: Sequence[str] = (), *, next_model: bool = False) -> Reply:
@@ -776,6 +785,16 @@ class Studio:
                 await self.selfies.reopen(session, selfie_set)
         return lora
 
+    @staticmethod
+    async def painting_lora(session: AsyncSession, user_id: int) -> LoraModel | None:
+        """The model that paints: the user's newest ready one. A newer model still training, or whose
+        training stopped, does not take the place of the one that painted until then (call
+        ``current_lora`` first, so a training that ended is reflected)."""
+        return await session.scalar(
+            select(LoraModel).where(LoraModel.user_id == user_id, LoraModel.status == LoraStatus.ready)
+            .order_by(LoraModel.id.desc()).limit(1)
+        )
+
     # ------------------------------------------------------------------ generation
     async def _generate(self, user: UserRef, style_id: str, *, key_base: str, seed: int | None = None) -> list[Reply]:
         if style_id not in self.catalogue:
@@ -783,11 +802,12 @@ class Studio:
         style = self.catalogue.get(style_id)
         async with self.database.transaction() as session:
             account = await self.account(session, user)
-            lora = await self.current_lora(session, account.id)
-            if lora is None or lora.status == LoraStatus.failed:
-                return [Reply(texts.NO_MODEL.format(min_photos=self.intake.min_photos))]
-            if lora.status != LoraStatus.ready:
+            newest = await self.current_lora(session, account.id)
+            lora = await self.painting_lora(session, account.id)
+            if lora is None and newest is not None and newest.status == LoraStatus.training:
                 return [Reply(texts.MODEL_TRAINING)]
+            if lora is None:
+                return [Reply(texts.NO_MODEL.format(min_photos=self.intake.min_photos))]
             key = await self._fresh_key(session, key_base)
             try:
                 enqueued = await jobs.enqueue(

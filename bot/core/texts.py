@@ -297,3 +297,8 @@ BUTTON_ANOTHER = "🎨 Another style"
 BUTTON_DELETE_YES = "Yes, delete everything"
 BUTTON_DELETE_NO = "No, keep it"
 BUTTON_CANCEL = "🛑 Cancel"
+
+# --- a returning user (appended) -------------------------------------------------------------------
+STATUS_NEW_MODEL_TRAINING = "🧠 New model: training… (your current one paints until it's ready)"
+STATUS_NEW_MODEL_STOPPED = ("🧠 New model: its training stopped; /train tries again (your current model "
+                            "still paints)")
