@@ -203,7 +203,13 @@ class Studio:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             balance, consented = account.credits, account.consented_at is not None
+            newest = await self.current_lora(session, account.id)
+            painter = await self.painting_lora(session, account.id)
         text = texts.welcome(user.display_name, balance, self.intake.min_photos, self._max_photos)
+        if painter is not None:  # a returning user: not "send me selfies" alone, as if they began again
+            text += "\n\n" + texts.WELCOME_BACK_READY
+        elif newest is not None and newest.status == LoraStatus.training:
+            text += "\n\n" + texts.WELCOME_BACK_TRAINING
         replies = await self._reply(text, (Button(texts.BUTTON_TIPS, "tips"), Button(texts.BUTTON_SEE_STYLES, "styles")))
         return replies if consented else [*replies, self.consent_request(texts.CONSENT)]
 
@@ -695,7 +701,11 @@ class Studio:
         selfie_set = await self.selfies.open_set(session, account.id)
         accepted = await self.selfies.accepted(session, selfie_set.id)
         if len(accepted) < self.intake.min_photos:
-            return Reply(texts.TRAIN_NOT_READY.format(missing=self.intake.min_photos - len(accepted)), private=True)
+            missing = self.intake.min_photos - len(accepted)
+            if await self.painting_lora(session, account.id) is not None:  # e.g. an old summary's Train button
+                return Reply(texts.TRAIN_NEW_NOT_READY.format(missing=missing),
+                             ((Button(texts.BUTTON_SEE_STYLES, "styles"),),), private=True)
+            return Reply(texts.TRAIN_NOT_READY.format(missing=missing), private=True)
         if account.credits < self.settings.train_cost:
             return self.out_of_credits(UserRef(account.platform, account.platform_user_id, ""), self.settings.train_cost,
                                        account.credits)

@@ -302,3 +302,7 @@ BUTTON_CANCEL = "🛑 Cancel"
 STATUS_NEW_MODEL_TRAINING = "🧠 New model: training… (your current one paints until it's ready)"
 STATUS_NEW_MODEL_STOPPED = ("🧠 New model: its training stopped; /train tries again (your current model "
                             "still paints)")
+WELCOME_BACK_READY = "✨ Welcome back — your model is ready: tap “See styles” to paint new portraits."
+WELCOME_BACK_TRAINING = "🧠 I'm still learning your face — I'll tell you here as soon as your model is ready."
+TRAIN_NEW_NOT_READY = ("Your model has already learnt from the photos you sent before ✅ Pick a style to paint with "
+                       "it. To train a new model, send {missing} more new selfies.")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from db.models import Job, JobKind
+from db import queue
+from db.models import Job, JobKind, JobState, LoraModel
 from tests.support.telegram_server import FakeTelegram, Sent
 from tests.telegram.conftest import agree, start_training
 from tests.telegram.test_commands import ALEX, give_ready_model
@@ -56,3 +57,54 @@ async def test_the_old_model_paints_while_a_new_one_trains_and_after_that_traini
             paintings = list(await session.scalars(select(Job).where(Job.kind == JobKind.generate)))
             # both painted with the model that was ready
             assert [job.payload["lora_key"].rsplit("/", 1)[-1] for job in paintings] == ["1.safetensors"] * 2
+
+
+async def finish_training(bot) -> None:  # type: ignore[no-untyped-def]
+    """The worker's part: the preview skipped (no adapter), the training done."""
+    async with bot.services.database.transaction() as session:
+        lease = await queue.claim(session, "w1", lease_seconds=30, kinds=["preview"])
+        assert lease is not None
+        assert await queue.complete(session, lease, JobState.succeeded, result={"images": [], "skipped": "no adapter"})
+        lora = await session.scalar(select(LoraModel).order_by(LoraModel.id.desc()))
+        lease = await queue.claim(session, "w1", lease_seconds=30, kinds=["train"])
+        assert lease is not None and lora is not None
+        assert await queue.complete(session, lease, JobState.succeeded, result={
+            "lora_key": f"users/{lora.user_id}/loras/{lora.id}.safetensors", "base_model": "tiny", "token": "ohwx",
+            "class_word": "man", "steps": 8, "final_loss": 0.1, "seconds": 1.0})
+
+
+async def test_old_train_buttons_after_the_model_is_ready_say_it_learnt_from_those_photos(bot_factory) -> None:
+    """Before: "Train my model" of the old photo summary, pressed a week later (or /train), said "I
+    need 8 more good photos before I can learn your face" to a user whose face was learnt."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        progress = await start_training(telegram, ALEX)
+        summary = await telegram.wait_for_text(ALEX, "ready to train")
+        await finish_training(bot)
+        ready = await after(telegram, "Your model is ready", progress)
+
+        await telegram.press(ALEX, summary, "Train my model")
+        answer = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > ready.message_id, what="an answer")
+        assert "already learnt" in answer.text and "8 more new selfies" in answer.text, answer.text
+        assert "See styles" in " ".join(answer.button_labels)
+        await telegram.send_text(ALEX, "/train")
+        again = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > answer.message_id, what="an answer")
+        assert "already learnt" in again.text, again.text
+        async with bot.services.database.transaction() as session:
+            assert len(list(await session.scalars(select(Job).where(Job.kind == JobKind.train)))) == 1
+
+
+async def test_start_tells_a_returning_user_their_model_is_ready(bot_factory) -> None:
+    """Before: /start, what a user types when they come back weeks later, only told them to send
+    8–20 selfies, as if they had to begin again."""
+    async with bot_factory() as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        first = await telegram.wait_for_text(ALEX, "Hi Alex")
+        assert "Welcome back" not in first.text
+        await give_ready_model(bot, ALEX)
+        await telegram.send_text(ALEX, "/start")
+        welcome = await after(telegram, "Hi Alex", first)
+        assert "your model is ready" in welcome.text, welcome.text
+        assert "See styles" in " ".join(welcome.button_labels)
