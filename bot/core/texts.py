@@ -306,3 +306,4 @@ WELCOME_BACK_READY = "✨ Welcome back — your model is ready: tap “See style
 WELCOME_BACK_TRAINING = "🧠 I'm still learning your face — I'll tell you here as soon as your model is ready."
 TRAIN_NEW_NOT_READY = ("Your model has already learnt from the photos you sent before ✅ Pick a style to paint with "
                        "it. To train a new model, send {missing} more new selfies.")
+BUTTON_TRY_AGAIN = "🔁 Try again"

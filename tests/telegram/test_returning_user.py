@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from db import queue
+from db import jobs, queue
 from db.models import Job, JobKind, JobState, LoraModel
 from tests.support.telegram_server import FakeTelegram, Sent
 from tests.telegram.conftest import agree, start_training
@@ -108,3 +108,38 @@ async def test_start_tells_a_returning_user_their_model_is_ready(bot_factory) ->
         welcome = await after(telegram, "Hi Alex", first)
         assert "your model is ready" in welcome.text, welcome.text
         assert "See styles" in " ".join(welcome.button_labels)
+
+
+async def test_a_failed_job_offers_to_try_again(bot_factory) -> None:
+    """Before: "😔 Training didn't work this time" and "I couldn't paint those portraits" ended the
+    conversation: no button, no word of what to do next (/train is not in the menu)."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        progress = await start_training(telegram, ALEX)
+        async with bot.services.database.transaction() as session:
+            training = await session.scalar(select(Job).where(Job.kind == JobKind.train))
+            assert training is not None
+            assert await jobs.finish(session, training.id, JobState.failed, error_code="engine_error")
+        failed = await after(telegram, "Training didn't work", progress)
+        await telegram.press(ALEX, failed, "Try again")
+        question = await after(telegram, "Who is in the photos", failed)
+        await telegram.press(ALEX, question, "A man")
+        await after(telegram, "Learning your face", question)
+        await finish_training(bot)
+        ready = await after(telegram, "Your model is ready", question)
+
+        answer = await paint_dating(telegram, ready)
+        assert "Painting 4" in answer.text
+        async with bot.services.database.transaction() as session:
+            painting = await session.scalar(select(Job).where(Job.kind == JobKind.generate))
+            assert painting is not None
+            assert await jobs.finish(session, painting.id, JobState.failed, error_code="engine_error")
+        failed = await after(telegram, "I couldn't paint those portraits", answer)
+        assert "Another style" in " ".join(failed.button_labels)
+        await telegram.press(ALEX, failed, "Try again")
+        again = await after(telegram, "Painting 4 Dating", failed)
+        assert again
+        async with bot.services.database.transaction() as session:
+            paintings = list(await session.scalars(select(Job).where(Job.kind == JobKind.generate)))
+            assert [job.payload["style_id"] for job in paintings] == ["dating-profile"] * 2
