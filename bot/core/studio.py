@@ -260,11 +260,14 @@ class Studio:
             generate_cost=texts.plural(self.settings.generate_cost, "credit"),
         ), *rows, private=True)
 
-    def out_of_credits(self, user: UserRef, needed: int, balance: int) -> Reply:
+    def out_of_credits(self, user: UserRef, needed: int, balance: int, *, has_model: bool = True) -> Reply:
+        """The refusal for want of credits; ``has_model``: the user has a model that paints (a first
+        training's refusal does not speak of one)."""
+        kept = texts.KEPT_PHOTOS_AND_MODEL if has_model else texts.KEPT_PHOTOS
         if self.selling(user.platform) and not self.settings.is_banned(user.platform, user.user_id):
-            return Reply(texts.OUT_OF_CREDITS_BUY.format(needed=needed, balance=balance),
+            return Reply(texts.OUT_OF_CREDITS_BUY.format(needed=needed, balance=balance, kept=kept),
                          ((Button(texts.BUTTON_BUY, "buy"),),), private=True)
-        return Reply(texts.OUT_OF_CREDITS.format(needed=needed, balance=balance), private=True)
+        return Reply(texts.OUT_OF_CREDITS.format(needed=needed, balance=balance, kept=kept), private=True)
 
     async def _styles(self, user: UserRef, _args: list[str]) -> list[Reply]:
         return [await self._style_overview()]
@@ -288,6 +291,7 @@ class Studio:
             photos = await self.selfies.photos(session, selfie_set.id)
             active = await jobs.active_jobs(session, account.id)
             figure = await self._model_likeness(session, painter) if painter is not None else None
+            ready_to_train = len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos
         accepted = sum(p.accepted for p in photos)
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
@@ -308,7 +312,26 @@ class Studio:
             stage = texts.STAGE_NAMES.get(job.stage, job.stage)
             lines.append(texts.STATUS_JOB.format(kind=job.kind.capitalize(), stage=stage, percent=round(job.progress * 100)))
         lines.append(texts.STATUS_CREDITS.format(credits=account.credits))
-        return await self._reply("\n".join(lines), private=True)
+        return await self._reply("\n".join(lines), *self._status_next_step(user, account.credits, painter, lora, active,
+                                                                          ready_to_train), private=True)
+
+    def _status_next_step(self, user: UserRef, balance: int, painter: LoraModel | None, newest: LoraModel | None,
+                          active: Sequence[Job], ready_to_train: bool) -> tuple[tuple[Button, ...], ...]:
+        """/status's way on: train a set that is ready, paint with a model that is, buy what that needs."""
+        training = any(job.kind == JobKind.train for job in active) or (
+            newest is not None and newest.status == LoraStatus.training)
+        buttons: list[Button] = []
+        cost = 0
+        if ready_to_train and not training:
+            buttons.append(Button(texts.BUTTON_TRAIN, "train"))
+            cost = self.settings.train_cost
+        if painter is not None:
+            buttons.append(Button(texts.BUTTON_SEE_STYLES, "styles"))
+            cost = min(cost, self.settings.generate_cost) if cost else self.settings.generate_cost
+        if buttons and balance < cost and self.selling(user.platform) and not self.settings.is_banned(
+                user.platform, user.user_id):
+            buttons.append(Button(texts.BUTTON_BUY, "buy"))
+        return (tuple(buttons),) if buttons else ()
 
     async def _cancel(self, user: UserRef, _args: list[str], *, button: str | None = None) -> list[Reply]:
         """Every active job of the user (``/cancel``), or with a progress message's ``button`` just
@@ -700,15 +723,16 @@ class Studio:
             return Reply(texts.TRAIN_ALREADY)
         selfie_set = await self.selfies.open_set(session, account.id)
         accepted = await self.selfies.accepted(session, selfie_set.id)
+        has_model = await self.painting_lora(session, account.id) is not None
         if len(accepted) < self.intake.min_photos:
             missing = self.intake.min_photos - len(accepted)
-            if await self.painting_lora(session, account.id) is not None:  # e.g. an old summary's Train button
+            if has_model:  # e.g. an old summary's Train button
                 return Reply(texts.TRAIN_NEW_NOT_READY.format(missing=missing),
                              ((Button(texts.BUTTON_SEE_STYLES, "styles"),),), private=True)
             return Reply(texts.TRAIN_NOT_READY.format(missing=missing), private=True)
         if account.credits < self.settings.train_cost:
             return self.out_of_credits(UserRef(account.platform, account.platform_user_id, ""), self.settings.train_cost,
-                                       account.credits)
+                                       account.credits, has_model=has_model)
         return None
 
     async def _train(self, user: UserRef, class_word: str) -> list[Reply]:
@@ -728,7 +752,8 @@ class Studio:
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
             except credits.InsufficientCredits as error:
-                return [self.out_of_credits(user, error.needed, error.balance)]
+                has_model = await self.painting_lora(session, account.id) is not None
+                return [self.out_of_credits(user, error.needed, error.balance, has_model=has_model)]
             except jobs.TrainingAlreadyRunning:
                 return [Reply(texts.TRAIN_ALREADY)]
             except jobs.QueueLimitReached as error:

@@ -151,11 +151,11 @@ UNKNOWN_CATEGORY_NAMED = "I don't have a category called “{name}”. Here they
 
 OUT_OF_CREDITS = (
     "You're out of credits: this needs {needed} and you have {balance}. "
-    "Ask an admin for more credits — your photos and model stay here, ready."
+    "Ask an admin for more credits — {kept}."
 )
 OUT_OF_CREDITS_BUY = (
     "You're out of credits: this needs {needed} and you have {balance}. "
-    "Buy more below — your photos and model stay here, ready."
+    "Buy more below — {kept}."
 )
 QUEUE_FULL = "You already have {limit} jobs waiting. I'll take new requests as soon as one finishes."
 RATE_LIMITED = ("Whoa, that's fast! Please wait {seconds} s and try again: what you send before then isn't "
@@ -307,3 +307,5 @@ WELCOME_BACK_TRAINING = "🧠 I'm still learning your face — I'll tell you her
 TRAIN_NEW_NOT_READY = ("Your model has already learnt from the photos you sent before ✅ Pick a style to paint with "
                        "it. To train a new model, send {missing} more new selfies.")
 BUTTON_TRY_AGAIN = "🔁 Try again"
+KEPT_PHOTOS_AND_MODEL = "your photos and model stay here, ready"
+KEPT_PHOTOS = "your photos stay here, ready"

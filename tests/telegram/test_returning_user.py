@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from db import jobs, queue
 from db.models import Job, JobKind, JobState, LoraModel
+from tests.support.selfies import obama_selfies
 from tests.support.telegram_server import FakeTelegram, Sent
 from tests.telegram.conftest import agree, start_training
 from tests.telegram.test_commands import ALEX, give_ready_model
@@ -143,3 +144,44 @@ async def test_a_failed_job_offers_to_try_again(bot_factory) -> None:
         async with bot.services.database.transaction() as session:
             paintings = list(await session.scalars(select(Job).where(Job.kind == JobKind.generate)))
             assert [job.payload["style_id"] for job in paintings] == ["dating-profile"] * 2
+
+
+async def test_status_offers_the_next_step_at_each_stage(bot_factory) -> None:
+    """Before: /status listed "Photos: 8 good of 8 sent" and "Model: ready" with no button: the way on
+    (train, paint) was in an old message somewhere up the chat."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        for data in obama_selfies(8):
+            await telegram.send_photo(ALEX, data, media_group_id="set")
+        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
+        await telegram.send_text(ALEX, "/status")
+        status = await after(telegram, "Your status", summary)
+        await telegram.press(ALEX, status, "Train my model")
+        question = await after(telegram, "Who is in the photos", status)
+        await telegram.press(ALEX, question, "A man")
+        progress = await after(telegram, "Learning your face", question)
+        await telegram.send_text(ALEX, "/status")
+        status = await after(telegram, "Your status", progress)
+        assert not any("Train" in label for label in status.button_labels), status.button_labels
+        await finish_training(bot)
+        ready = await after(telegram, "Your model is ready", status)
+        await telegram.send_text(ALEX, "/status")
+        status = await after(telegram, "Your status", ready)
+        await telegram.press(ALEX, status, "See styles")
+        await after(telegram, "Pick a style", status)
+
+
+async def test_out_of_credits_for_a_first_model_does_not_speak_of_a_model(bot_factory) -> None:
+    """Before: a user without a model, refused a training for want of credits, was told "your photos
+    and model stay here, ready"."""
+    async with bot_factory(free_credits=0) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        for data in obama_selfies(8):
+            await telegram.send_photo(ALEX, data, media_group_id="set")
+        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
+        await telegram.press(ALEX, summary, "Train my model")
+        refusal = await after(telegram, "out of credits", summary)
+        assert "needs 1 and you have 0" in refusal.text
+        assert "model" not in refusal.text and "your photos stay here" in refusal.text, refusal.text
