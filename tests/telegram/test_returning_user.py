@@ -3,10 +3,12 @@ messages, runs out of credits on the way, and reads /status, /credits and /help 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from db import jobs, queue
-from db.models import Job, JobKind, JobState, LoraModel
+from db.models import Job, JobKind, JobState, LoraModel, utcnow
 from tests.support.selfies import obama_selfies
 from tests.support.telegram_server import FakeTelegram, Sent
 from tests.telegram.conftest import agree, start_training
@@ -185,3 +187,16 @@ async def test_out_of_credits_for_a_first_model_does_not_speak_of_a_model(bot_fa
         refusal = await after(telegram, "out of credits", summary)
         assert "needs 1 and you have 0" in refusal.text
         assert "model" not in refusal.text and "your photos stay here" in refusal.text, refusal.text
+
+
+async def test_the_expiry_notice_offers_the_styles_it_asks_for(bot_factory) -> None:
+    """Before: "Paint any style before then to keep it" came without a button: the way to the styles
+    was a command to remember, or an old message weeks up the chat."""
+    async with bot_factory(model_retention_days=90, expiry_notice_days=7) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        await bot.front_end.watcher.retention.run(utcnow() + timedelta(days=85))
+        notice = await telegram.wait_for_text(ALEX, "I'll delete it, with its portraits")
+        await telegram.press(ALEX, notice, "See styles")
+        await after(telegram, "Pick a style", notice)
