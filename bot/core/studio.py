@@ -544,7 +544,29 @@ class Studio:
         return [Reply(texts.RECEIPT.format(credits=texts.plural(credited.credits, "credit"),
                                            balance=texts.plural(credited.balance, "credit"),
                                            pack=texts.plural(credited.credits, "credit"), price=price,
-                                           charge=charge.external_id), private=True)]
+                                           charge=charge.external_id), await self._after_purchase(user),
+                      private=True)]
+
+    async def _after_purchase(self, user: UserRef) -> tuple[tuple[Button, ...], ...]:
+        """The receipt's way back to what the credits were bought for: the styles where a model
+        paints, else the training of a set that is ready. Nothing where that can't be read now (the
+        payment is recorded: the receipt goes all the same)."""
+        try:
+            async with self.database.transaction() as session:
+                account = await find_user(session, user.platform, user.user_id)
+                if account is None:
+                    return ()
+                await self.current_lora(session, account.id)
+                if await self.painting_lora(session, account.id) is not None:
+                    return ((Button(texts.BUTTON_SEE_STYLES, "styles"),),)
+                if await jobs.active_jobs(session, account.id, JobKind.train):
+                    return ()
+                selfie_set = await self.selfies.open_set(session, account.id)
+                if len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos:
+                    return ((Button(texts.BUTTON_TRAIN, "train"),),)
+        except Exception:
+            log.warning("no next step for the receipt of %s:%s", user.platform, user.user_id, exc_info=True)
+        return ()
 
     async def refunded(self, user: UserRef, external_id: str) -> list[Reply]:
         """The platform says it gave a payment back (also when the operator did it here): the

@@ -200,3 +200,41 @@ async def test_the_expiry_notice_offers_the_styles_it_asks_for(bot_factory) -> N
         notice = await telegram.wait_for_text(ALEX, "I'll delete it, with its portraits")
         await telegram.press(ALEX, notice, "See styles")
         await after(telegram, "Pick a style", notice)
+
+
+async def test_the_receipt_of_credits_bought_mid_flow_leads_back_to_it(bot_factory) -> None:
+    """Before: out of credits, Buy, Pay: the receipt said how many credits came and stopped there;
+    the style the user wanted was an old message up the chat."""
+    from tests.telegram.test_payments import PACKS
+
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        refusal = await paint_dating(telegram, 0)
+        assert "out of credits" in refusal.text
+        await telegram.press(ALEX, refusal, "Buy credits")
+        await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
+        await telegram.pay(ALEX, telegram.invoices_to(ALEX)[0])
+        receipt = await after(telegram, "Payment received", refusal)
+        await telegram.press(ALEX, receipt, "See styles")
+        await after(telegram, "Pick a style", receipt)
+
+
+async def test_the_receipt_of_a_user_ready_to_train_offers_the_training(bot_factory) -> None:
+    from tests.telegram.test_payments import PACKS
+
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        for data in obama_selfies(8):
+            await telegram.send_photo(ALEX, data, media_group_id="set")
+        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
+        await telegram.press(ALEX, summary, "Train my model")
+        refusal = await after(telegram, "out of credits", summary)
+        await telegram.press(ALEX, refusal, "Buy credits")
+        await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
+        await telegram.pay(ALEX, telegram.invoices_to(ALEX)[0])
+        receipt = await after(telegram, "Payment received", refusal)
+        await telegram.press(ALEX, receipt, "Train my model")
+        await after(telegram, "Who is in the photos", receipt)
