@@ -130,7 +130,19 @@ class Studio:
         return await self._guard(user, lambda: self._action(user, action, source_message_id))
 
     async def text(self, user: UserRef, text: str) -> list[Reply]:
-        return await self._guard(user, lambda: self._reply(texts.NOT_A_PHOTO_TEXT))
+        return await self._guard(user, lambda: self._typed(user))
+
+    async def _typed(self, user: UserRef) -> list[Reply]:
+        """A message typed to the bot: selfies are what it wants, unless a model paints already
+        (a user back for more portraits): then the styles."""
+        async with self.database.transaction() as session:
+            account = await find_user(session, user.platform, user.user_id)
+            if account is not None:
+                await self.current_lora(session, account.id)
+            painter = await self.painting_lora(session, account.id) if account is not None else None
+        if painter is not None:
+            return [self.style_picker(texts.TYPED_WITH_MODEL)]
+        return await self._reply(texts.NOT_A_PHOTO_TEXT)
 
     async def unsupported(self, user: UserRef, kind: str, *, limit_mb: int | str = 20) -> list[Reply]:
         """A sticker, video, animation, voice message or a file too large to download."""

@@ -309,3 +309,4 @@ TRAIN_NEW_NOT_READY = ("Your model has already learnt from the photos you sent b
 BUTTON_TRY_AGAIN = "🔁 Try again"
 KEPT_PHOTOS_AND_MODEL = "your photos and model stay here, ready"
 KEPT_PHOTOS = "your photos stay here, ready"
+TYPED_WITH_MODEL = "I don't read messages 🙂 Your model is ready: 🎨 Pick a style for new portraits, or use /help."

@@ -238,3 +238,19 @@ async def test_the_receipt_of_a_user_ready_to_train_offers_the_training(bot_fact
         receipt = await after(telegram, "Payment received", refusal)
         await telegram.press(ALEX, receipt, "Train my model")
         await after(telegram, "Who is in the photos", receipt)
+
+
+async def test_a_message_typed_beside_a_ready_model_is_answered_with_the_styles(bot_factory) -> None:
+    """Before: a user back for more portraits who typed "more pictures please" was told "I was
+    expecting photos 🙂 Send me selfies", as if their model were not there."""
+    async with bot_factory() as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await telegram.send_text(ALEX, "hello")
+        first = await telegram.wait_for_text(ALEX, "I was expecting photos")  # no model yet: selfies are what's next
+        await give_ready_model(bot, ALEX)
+        await telegram.send_text(ALEX, "more pictures please")
+        answer = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > first.message_id, what="an answer")
+        assert "expecting photos" not in answer.text and "Pick a style" in answer.text, answer.text
+        await telegram.press(ALEX, answer, "Dating")
+        await after(telegram, "Dating — pick one", answer)
