@@ -966,7 +966,9 @@ class Studio:
                 job = await self._own_job(session, user, button)
             except NotYours:
                 return [Reply(texts.NOT_YOUR_BUTTON, private=True)]
-            if job is None or job.kind != JobKind.generate:
+            if job is None:  # gone with a /delete or the retention sweep: not a bare picker, as if it worked
+                return [self.style_picker(texts.PORTRAITS_GONE)]
+            if job.kind != JobKind.generate:
                 return [self.style_picker(texts.PICK_STYLE)]
             style_id = job.payload.get("style_id", "")
         return await self._generate(user, style_id, key_base=f"more:{job.id}:{source_message_id}")

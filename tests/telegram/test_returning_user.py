@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.core.job_refs import job_ref
 from db import jobs, queue
 from db.models import Job, JobKind, JobState, LoraModel, utcnow
 from tests.support.selfies import obama_selfies
@@ -254,3 +255,45 @@ async def test_a_message_typed_beside_a_ready_model_is_answered_with_the_styles(
         assert "expecting photos" not in answer.text and "Pick a style" in answer.text, answer.text
         await telegram.press(ALEX, answer, "Dating")
         await after(telegram, "Dating — pick one", answer)
+
+
+async def test_once_the_new_model_is_ready_it_paints(bot_factory) -> None:
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        progress = await start_training(telegram, ALEX)
+        await finish_training(bot)
+        ready = await after(telegram, "Your model is ready", progress)
+        answer = await paint_dating(telegram, ready)
+        assert "Painting 4" in answer.text
+        await telegram.send_text(ALEX, "/status")
+        status = await after(telegram, "Your status", answer)
+        assert "Model: ready" in status.text and "New model" not in status.text, status.text
+        async with bot.services.database.transaction() as session:
+            painting = await session.scalar(select(Job).where(Job.kind == JobKind.generate))
+            assert painting is not None and painting.payload["lora_key"].endswith("/loras/2.safetensors")
+
+
+async def test_more_like_this_of_an_album_from_before_a_delete_says_those_portraits_are_gone(bot_factory) -> None:
+    """Before: the old album's "More like this", pressed after /delete and /start, answered a bare
+    "Pick a style:", as if the button had done what it says."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        answer = await paint_dating(telegram, 0)
+        async with bot.services.database.transaction() as session:
+            old = await session.scalar(select(Job).where(Job.kind == JobKind.generate))
+            assert old is not None
+            old_button = f"more:{job_ref(old)}"
+        await telegram.send_text(ALEX, "/delete")
+        confirm = await after(telegram, "erases everything", answer)
+        await telegram.press(ALEX, confirm, "Yes, delete")
+        gone = await after(telegram, "everything of yours is gone", confirm)
+        await telegram.send_text(ALEX, "/start")
+        welcome = await after(telegram, "Hi Alex", gone)
+        await telegram.press(ALEX, welcome, "See styles", forged_data=old_button)  # the album's button, as sent then
+        reply = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > welcome.message_id
+                                        and "Before your first photo" not in m.text, what="an answer")
+        assert "aren't here any more" in reply.text, reply.text
