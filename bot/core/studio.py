@@ -631,9 +631,11 @@ class Studio:
         # with a model trained or training, new photos start a set for a next one: say so, or "1 of 8
         # so far" reads as if the photos the model learnt from were lost
         next_model = painter is not None or (lora is not None and lora.status == LoraStatus.training)
-        return [self.batch_summary(result, names, next_model=next_model)]
+        return [self.batch_summary(result, names, next_model=next_model, painting=painter is not None)]
 
-    def batch_summary(self, result: BatchResult, names: Sequence[str] = (), *, next_model: bool = False) -> Reply:
+    def batch_summary(self, result: BatchResult, names: Sequence[str] = (), *, next_model: bool = False,
+                      painting: bool = False) -> Reply:
+        """``next_model``: a model is trained or training; ``painting``: one is ready and paints."""
         batch = result.batch
         good = sum(v.ok for v in batch)
         if len(batch) == 1:
@@ -653,6 +655,8 @@ class Studio:
         if report.ready_to_train:
             lines.append(f"You have {report.accepted} good photos. " + texts.SET_READY.format(
                 minutes=TRAIN_MINUTES_ESTIMATE, cost=texts.plural(self.settings.train_cost, "credit")))
+            if painting:  # a returning user: what a new model means for the one they have
+                lines.append(texts.NEXT_MODEL_REPLACES)
             return Reply("\n".join(lines), ((Button(texts.BUTTON_TRAIN, "train"), Button(texts.BUTTON_ADD_MORE, "add_more")),),
                          private=True)
         missing = max(0, self.intake.min_photos - report.accepted)

@@ -310,3 +310,5 @@ BUTTON_TRY_AGAIN = "🔁 Try again"
 KEPT_PHOTOS_AND_MODEL = "your photos and model stay here, ready"
 KEPT_PHOTOS = "your photos stay here, ready"
 TYPED_WITH_MODEL = "I don't read messages 🙂 Your model is ready: 🎨 Pick a style for new portraits, or use /help."
+NEXT_MODEL_REPLACES = ("A model trained on these paints your portraits from then on; your current one keeps painting "
+                       "until then.")

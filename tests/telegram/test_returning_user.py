@@ -43,6 +43,8 @@ async def test_the_old_model_paints_while_a_new_one_trains_and_after_that_traini
         await agree(telegram, ALEX)
         await give_ready_model(bot, ALEX)
         progress = await start_training(telegram, ALEX)
+        summary = await telegram.wait_for_text(ALEX, "ready to train")  # and what a new model means for the one there
+        assert "your current one keeps painting until then" in summary.text, summary.text
 
         answer = await paint_dating(telegram, progress)
         assert "Painting 4" in answer.text, answer.text
