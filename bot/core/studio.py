@@ -880,7 +880,7 @@ class Studio:
             if lora is None and newest is not None and newest.status == LoraStatus.training:
                 return [Reply(texts.MODEL_TRAINING)]
             if lora is None:
-                return [Reply(texts.NO_MODEL.format(min_photos=self.intake.min_photos))]
+                return [await self._no_model(session, account.id)]
             key = await self._fresh_key(session, key_base)
             try:
                 enqueued = await jobs.enqueue(
@@ -900,6 +900,14 @@ class Studio:
             enqueued.job.payload = {**enqueued.job.payload, "output_prefix": f"{user_prefix(account.id)}outputs/{enqueued.job.id}/"}
         title = texts.GENERATE_QUEUED.format(count=self.settings.images_per_generation, title=style.title)
         return [self.progress_reply(enqueued.job, title)]
+
+    async def _no_model(self, session: AsyncSession, user_id: int) -> Reply:
+        """A style asked for before any model paints: send selfies, or (the photos are there, their
+        training failed or was stopped) train them."""
+        selfie_set = await self.selfies.open_set(session, user_id)
+        if len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos:
+            return Reply(texts.NO_MODEL_PHOTOS_READY, ((Button(texts.BUTTON_TRAIN, "train"),),))
+        return Reply(texts.NO_MODEL.format(min_photos=self.intake.min_photos))
 
     @staticmethod
     async def _fresh_key(session: AsyncSession, base: str) -> str:

@@ -312,3 +312,4 @@ KEPT_PHOTOS = "your photos stay here, ready"
 TYPED_WITH_MODEL = "I don't read messages 🙂 Your model is ready: 🎨 Pick a style for new portraits, or use /help."
 NEXT_MODEL_REPLACES = ("A model trained on these paints your portraits from then on; your current one keeps painting "
                        "until then.")
+NO_MODEL_PHOTOS_READY = "First I need to learn your face: your photos are ready, tap “Train my model”."

@@ -299,3 +299,19 @@ async def test_more_like_this_of_an_album_from_before_a_delete_says_those_portra
         reply = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > welcome.message_id
                                         and "Before your first photo" not in m.text, what="an answer")
         assert "aren't here any more" in reply.text, reply.text
+
+
+async def test_a_style_after_a_failed_first_training_offers_that_training_again(bot_factory) -> None:
+    """Before: with 8 good photos whose training had failed, a style answered "First I need to learn
+    your face: send 8+ selfies and tap “Train my model”": photos they had sent, a button they no
+    longer had."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        progress = await start_training(telegram, ALEX)
+        await telegram.press(ALEX, progress, "Cancel")
+        stopped = await after(telegram, "Stopped", progress)
+        answer = await paint_dating(telegram, stopped)
+        assert "learn your face" in answer.text and "send 8+ selfies" not in answer.text, answer.text
+        await telegram.press(ALEX, answer, "Train my model")
+        await after(telegram, "Who is in the photos", answer)
