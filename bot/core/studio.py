@@ -660,9 +660,9 @@ class Studio:
             return Reply("\n".join(lines), ((Button(texts.BUTTON_TRAIN, "train"), Button(texts.BUTTON_ADD_MORE, "add_more")),),
                          private=True)
         missing = max(0, self.intake.min_photos - report.accepted)
-        if missing and next_model:
-            lines.append(texts.NEXT_MODEL_PHOTOS.format(accepted=report.accepted, min_photos=self.intake.min_photos,
-                                                        missing=missing))
+        if missing and next_model:  # beside a first model still learning: no "current model" yet
+            template = texts.NEXT_MODEL_PHOTOS if painting else texts.PHOTOS_WHILE_FIRST_TRAINING
+            lines.append(template.format(accepted=report.accepted, min_photos=self.intake.min_photos, missing=missing))
         elif missing:
             lines.append(f"{report.accepted} of {self.intake.min_photos} good photos so far — send {missing} more.")
         if len(batch) - good:

@@ -313,3 +313,8 @@ TYPED_WITH_MODEL = "I don't read messages 🙂 Your model is ready: 🎨 Pick a 
 NEXT_MODEL_REPLACES = ("A model trained on these paints your portraits from then on; your current one keeps painting "
                        "until then.")
 NO_MODEL_PHOTOS_READY = "First I need to learn your face: your photos are ready, tap “Train my model”."
+PHOTOS_WHILE_FIRST_TRAINING = (
+    "I'm still learning your face from the photos you sent before. These start a new set, for a next model: "
+    "{accepted} of {min_photos} good photos so far (send {missing} more to train one); should this training not "
+    "work out, they join the photos it learns from."
+)

@@ -315,3 +315,17 @@ async def test_a_style_after_a_failed_first_training_offers_that_training_again(
         assert "learn your face" in answer.text and "send 8+ selfies" not in answer.text, answer.text
         await telegram.press(ALEX, answer, "Train my model")
         await after(telegram, "Who is in the photos", answer)
+
+
+async def test_a_photo_sent_while_the_first_model_trains_does_not_speak_of_a_current_model(bot_factory) -> None:
+    """Before: a photo sent while the first model was still learning was answered "Your current model
+    keeps the photos it learnt from": there was no model yet, and should that training fail the
+    photo joins the ones it learns from."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        progress = await start_training(telegram, ALEX)
+        await telegram.send_photo(ALEX, obama_selfies(9)[8])
+        answer = await after(telegram, "Got your photo", progress)
+        assert "current model" not in answer.text, answer.text
+        assert "still learning your face" in answer.text and "1 of 8" in answer.text, answer.text
