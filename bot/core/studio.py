@@ -304,13 +304,16 @@ class Studio:
             active = await jobs.active_jobs(session, account.id)
             figure = await self._model_likeness(session, painter) if painter is not None else None
             ready_to_train = len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos
+            expired = lora is None and await self._model_expired(session, account.id)
         accepted = sum(p.accepted for p in photos)
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
             first_model = painter is None and (lora is None or lora.status == LoraStatus.failed)
             template = texts.STATUS_PHOTOS if first_model else texts.STATUS_NEXT_PHOTOS
             lines.append(template.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
-        if painter is None:
+        if expired:
+            lines.append(texts.STATUS_MODEL_EXPIRED.format(days=self.settings.model_retention_days))
+        elif painter is None:
             lines.append(texts.STATUS_MODEL[lora.status if lora else "none"])
         else:  # the model that paints; a newer one training, or whose training stopped, beside it
             model_line = texts.STATUS_MODEL[LoraStatus.ready]
@@ -907,7 +910,20 @@ class Studio:
         selfie_set = await self.selfies.open_set(session, user_id)
         if len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos:
             return Reply(texts.NO_MODEL_PHOTOS_READY, ((Button(texts.BUTTON_TRAIN, "train"),),))
+        if await self._model_expired(session, user_id):
+            return Reply(texts.MODEL_EXPIRED.format(days=self.settings.model_retention_days,
+                                                    min_photos=self.intake.min_photos))
         return Reply(texts.NO_MODEL.format(min_photos=self.intake.min_photos))
+
+    async def _model_expired(self, session: AsyncSession, user_id: int) -> bool:
+        """A model of the user was trained and none is left: the retention sweep deleted it for disuse
+        (/delete deletes the account, jobs and all)."""
+        if not self.settings.model_retention_days or await session.scalar(
+                select(LoraModel.id).where(LoraModel.user_id == user_id).limit(1)) is not None:
+            return False
+        trained = select(Job.id).where(Job.user_id == user_id, Job.kind == JobKind.train,
+                                       Job.state == JobState.succeeded).limit(1)
+        return await session.scalar(trained) is not None
 
     @staticmethod
     async def _fresh_key(session: AsyncSession, base: str) -> str:

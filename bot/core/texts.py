@@ -318,3 +318,6 @@ PHOTOS_WHILE_FIRST_TRAINING = (
     "{accepted} of {min_photos} good photos so far (send {missing} more to train one); should this training not "
     "work out, they join the photos it learns from."
 )
+MODEL_EXPIRED = ("Your last model was deleted after {days} days without use (/privacy), so I need to learn your "
+                 "face again: send {min_photos}+ selfies and tap “Train my model”.")
+STATUS_MODEL_EXPIRED = "🧠 Model: deleted after {days} days without use — send selfies to train a new one"

@@ -329,3 +329,23 @@ async def test_a_photo_sent_while_the_first_model_trains_does_not_speak_of_a_cur
         answer = await after(telegram, "Got your photo", progress)
         assert "current model" not in answer.text, answer.text
         assert "still learning your face" in answer.text and "1 of 8" in answer.text, answer.text
+
+
+async def test_a_user_back_after_their_model_expired_is_told_why_it_is_gone(bot_factory) -> None:
+    """Before: back months later, after the retention sweep had deleted their unused model, a user
+    was told "First I need to learn your face" and /status said "Model: not trained yet", as if it
+    had never been."""
+    async with bot_factory(free_credits=5, model_retention_days=90) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        progress = await start_training(telegram, ALEX)
+        await finish_training(bot)
+        ready = await after(telegram, "Your model is ready", progress)
+        await bot.front_end.watcher.retention.run(utcnow() + timedelta(days=91))
+        async with bot.services.database.transaction() as session:
+            assert await session.scalar(select(LoraModel)) is None
+        answer = await paint_dating(telegram, ready)
+        assert "deleted after 90 days without use" in answer.text and "send 8+ selfies" in answer.text, answer.text
+        await telegram.send_text(ALEX, "/status")
+        status = await after(telegram, "Your status", answer)
+        assert "deleted after 90 days without use" in status.text and "not trained yet" not in status.text, status.text
