@@ -68,7 +68,8 @@ class RetentionSweeper:
             return
         text = texts.MODEL_EXPIRES.format(date=f"{notice.expires_at:%-d %B %Y}")
         try:
-            await self.messenger.send(chat, Reply(text, ((Button(texts.BUTTON_SEE_STYLES, "styles"),),)))  # the way to keep it
+            # with the way to keep it: paint a style
+            await self.messenger.send(chat, Reply(text, ((Button(texts.BUTTON_SEE_STYLES, "styles"),),)))
         except Unreachable:
             log.info("user %s can't be told that their model goes on %s: their chat is closed", user.id,
                      notice.expires_at.date())

@@ -16,6 +16,11 @@ from tests.telegram.conftest import agree, start_training
 from tests.telegram.test_commands import ALEX, give_ready_model
 
 
+def answer_after(telegram: FakeTelegram, since: Sent):  # type: ignore[no-untyped-def]
+    """The first message to Alex after ``since``, whatever it says."""
+    return telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > since.message_id, what="an answer")
+
+
 def after(telegram: FakeTelegram, part: str, since: int | Sent):  # type: ignore[no-untyped-def]
     """The first message to Alex containing ``part`` sent after message ``since``."""
     since_id = since.message_id if isinstance(since, Sent) else since
@@ -30,7 +35,7 @@ async def paint_dating(telegram: FakeTelegram, since: int | Sent) -> Sent:
     await telegram.press(ALEX, picker, "Dating")
     dating = await after(telegram, "Dating — pick one", picker)
     await telegram.press(ALEX, dating, "Dating")
-    return await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > dating.message_id, what="an answer")
+    return await answer_after(telegram, dating)
 
 
 async def test_the_old_model_paints_while_a_new_one_trains_and_after_that_training_stops(bot_factory) -> None:
@@ -91,11 +96,11 @@ async def test_old_train_buttons_after_the_model_is_ready_say_it_learnt_from_tho
         ready = await after(telegram, "Your model is ready", progress)
 
         await telegram.press(ALEX, summary, "Train my model")
-        answer = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > ready.message_id, what="an answer")
+        answer = await answer_after(telegram, ready)
         assert "already learnt" in answer.text and "8 more new selfies" in answer.text, answer.text
         assert "See styles" in " ".join(answer.button_labels)
         await telegram.send_text(ALEX, "/train")
-        again = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > answer.message_id, what="an answer")
+        again = await answer_after(telegram, answer)
         assert "already learnt" in again.text, again.text
         async with bot.services.database.transaction() as session:
             assert len(list(await session.scalars(select(Job).where(Job.kind == JobKind.train)))) == 1
@@ -253,7 +258,7 @@ async def test_a_message_typed_beside_a_ready_model_is_answered_with_the_styles(
         first = await telegram.wait_for_text(ALEX, "I was expecting photos")  # no model yet: selfies are what's next
         await give_ready_model(bot, ALEX)
         await telegram.send_text(ALEX, "more pictures please")
-        answer = await telegram.wait_for(lambda m: m.chat_id == ALEX and m.message_id > first.message_id, what="an answer")
+        answer = await answer_after(telegram, first)
         assert "expecting photos" not in answer.text and "Pick a style" in answer.text, answer.text
         await telegram.press(ALEX, answer, "Dating")
         await after(telegram, "Dating — pick one", answer)
