@@ -354,3 +354,25 @@ async def test_a_user_back_after_their_model_expired_is_told_why_it_is_gone(bot_
         await telegram.send_text(ALEX, "/status")
         status = await after(telegram, "Your status", answer)
         assert "deleted after 90 days without use" in status.text and "not trained yet" not in status.text, status.text
+
+
+async def test_a_running_job_stopped_on_request_is_confirmed_in_a_new_message(bot_factory) -> None:
+    """Before: /cancel of a running job answered "Stopping it now. I'll confirm here once it has
+    stopped, and its credits go back then", and the confirmation was only an edit of the progress
+    message further up the chat: nothing new arrived, nothing said the credit was back."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        progress = await paint_dating(telegram, 0)
+        async with bot.services.database.transaction() as session:  # a worker takes it
+            lease = await queue.claim(session, "w1", lease_seconds=30)
+            assert lease is not None
+        await telegram.send_text(ALEX, "/cancel")
+        stopping = await after(telegram, "Stopping it now", progress)
+        async with bot.services.database.transaction() as session:  # the worker stops at its next step
+            assert await queue.complete(session, lease, JobState.cancelled, error_code="cancelled")
+        confirmed = await after(telegram, "Stopped", stopping)
+        assert confirmed.method == "sendMessage" and "credit is back" in confirmed.text, confirmed
+        await telegram.send_text(ALEX, "/credits")
+        assert "You have 5 credits" in (await after(telegram, "💳", confirmed)).text
