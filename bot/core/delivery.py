@@ -85,7 +85,10 @@ def failure_reply(job: Job) -> Reply:
     if job.state == JobState.cancelled:
         return Reply(texts.CANCELLED.format(refund=refund).strip())
     template = texts.TRAIN_FAILED if job.kind == JobKind.train else texts.GENERATE_FAILED
-    return Reply(template.format(refund=refund, error_id=job.correlation_id).replace("  ", " "))
+    # the next step: the same again (a training's set collects again once it failed), or another style
+    retry = (((Button(texts.BUTTON_TRY_AGAIN, "train"),),) if job.kind == JobKind.train else
+             ((Button(texts.BUTTON_TRY_AGAIN, f"more:{job_ref(job)}"), Button(texts.BUTTON_ANOTHER, "styles")),))
+    return Reply(template.format(refund=refund, error_id=job.correlation_id).replace("  ", " "), retry)
 
 
 async def preview_album(storage: Storage, job: Job, title: str) -> Reply:

@@ -192,7 +192,9 @@ class JobWatcher:
         outcome = failure_reply(job)
         if job.reply_message_id:  # the progress message never stays "working…"
             await self._edit(job, Reply(outcome.text if job.state == JobState.cancelled else f"{self._title(job)} {texts.STOPPED}"))
-        if job.state != JobState.cancelled or not job.reply_message_id:
+        # a cancel answered at once ("Stopped", it was waiting) has its say; one that stopped a job
+        # that had started was promised a confirmation ("I'll confirm here once it has stopped")
+        if job.state != JobState.cancelled or not job.reply_message_id or job.started_at is not None:
             await self.messenger.send(chat, self._to_owner(job, outcome))
 
     # ------------------------------------------------------------------ preview

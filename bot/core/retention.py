@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.core import texts
 from bot.core.messenger import Messenger, Unreachable
-from bot.core.replies import Reply
+from bot.core.replies import Button, Reply
 from db import retention
 from db.orphans import sweep_orphans
 from db.models import User, utcnow
@@ -68,7 +68,8 @@ class RetentionSweeper:
             return
         text = texts.MODEL_EXPIRES.format(date=f"{notice.expires_at:%-d %B %Y}")
         try:
-            await self.messenger.send(chat, Reply(text))
+            # with the way to keep it: paint a style
+            await self.messenger.send(chat, Reply(text, ((Button(texts.BUTTON_SEE_STYLES, "styles"),),)))
         except Unreachable:
             log.info("user %s can't be told that their model goes on %s: their chat is closed", user.id,
                      notice.expires_at.date())

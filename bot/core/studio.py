@@ -132,7 +132,19 @@ class Studio:
         return await self._guard(user, lambda: self._action(user, action, source_message_id))
 
     async def text(self, user: UserRef, text: str) -> list[Reply]:
-        return await self._guard(user, lambda: self._reply(texts.NOT_A_PHOTO_TEXT))
+        return await self._guard(user, lambda: self._typed(user))
+
+    async def _typed(self, user: UserRef) -> list[Reply]:
+        """A message typed to the bot: selfies are what it wants, unless a model paints already
+        (a user back for more portraits): then the styles."""
+        async with self.database.transaction() as session:
+            account = await find_user(session, user.platform, user.user_id)
+            if account is not None:
+                await self.current_lora(session, account.id)
+            painter = await self.painting_lora(session, account.id) if account is not None else None
+        if painter is not None:
+            return [self.style_picker(texts.TYPED_WITH_MODEL)]
+        return await self._reply(texts.NOT_A_PHOTO_TEXT)
 
     async def private_chat_only(self, user: UserRef, private_chat_link: str) -> list[Reply]:
         """A command said where others read along (a Telegram group): selfies, portraits and balances are
@@ -212,7 +224,13 @@ class Studio:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             balance, consented = account.credits, account.consented_at is not None
+            newest = await self.current_lora(session, account.id)
+            painter = await self.painting_lora(session, account.id)
         text = texts.welcome(user.display_name, balance, self.intake.min_photos, self._max_photos)
+        if painter is not None:  # a returning user: not "send me selfies" alone, as if they began again
+            text += "\n\n" + texts.WELCOME_BACK_READY
+        elif newest is not None and newest.status == LoraStatus.training:
+            text += "\n\n" + texts.WELCOME_BACK_TRAINING
         replies = await self._reply(text, (Button(texts.BUTTON_TIPS, "tips"), Button(texts.BUTTON_SEE_STYLES, "styles")))
         return replies if consented else [*replies, self.consent_request(texts.CONSENT)]
 
@@ -263,11 +281,14 @@ class Studio:
             generate_cost=texts.plural(self.settings.generate_cost, "credit"),
         ), *rows, private=True)
 
-    def out_of_credits(self, user: UserRef, needed: int, balance: int) -> Reply:
+    def out_of_credits(self, user: UserRef, needed: int, balance: int, *, has_model: bool = True) -> Reply:
+        """The refusal for want of credits; ``has_model``: the user has a model that paints (a first
+        training's refusal does not speak of one)."""
+        kept = texts.KEPT_PHOTOS_AND_MODEL if has_model else texts.KEPT_PHOTOS
         if self.selling(user.platform) and not self.settings.is_banned(user.platform, user.user_id):
-            return Reply(texts.OUT_OF_CREDITS_BUY.format(needed=needed, balance=balance),
+            return Reply(texts.OUT_OF_CREDITS_BUY.format(needed=needed, balance=balance, kept=kept),
                          ((Button(texts.BUTTON_BUY, "buy"),),), private=True)
-        return Reply(texts.OUT_OF_CREDITS.format(needed=needed, balance=balance), private=True)
+        return Reply(texts.OUT_OF_CREDITS.format(needed=needed, balance=balance, kept=kept), private=True)
 
     async def _styles(self, user: UserRef, _args: list[str]) -> list[Reply]:
         return [await self._style_overview()]
@@ -286,24 +307,55 @@ class Studio:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             lora = await self.current_lora(session, account.id)  # first: a set whose training ended may collect again
+            painter = await self.painting_lora(session, account.id)
             selfie_set = await self.selfies.open_set(session, account.id)
             photos = await self.selfies.photos(session, selfie_set.id)
             active = await jobs.active_jobs(session, account.id)
-            figure = await self._model_likeness(session, lora) if lora is not None else None
+            figure = await self._model_likeness(session, painter) if painter is not None else None
+            ready_to_train = len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos
+            expired = lora is None and await self._model_expired(session, account.id)
         accepted = sum(p.accepted for p in photos)
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
-            template = texts.STATUS_PHOTOS if lora is None or lora.status == LoraStatus.failed else texts.STATUS_NEXT_PHOTOS
+            first_model = painter is None and (lora is None or lora.status == LoraStatus.failed)
+            template = texts.STATUS_PHOTOS if first_model else texts.STATUS_NEXT_PHOTOS
             lines.append(template.format(accepted=accepted, total=len(photos), min_photos=self.intake.min_photos))
-        model_line = texts.STATUS_MODEL[lora.status if lora else "none"]
-        if lora is not None and lora.status == LoraStatus.ready and figure is not None:
-            model_line += texts.STATUS_LIKENESS.format(likeness=figure)
-        lines.append(model_line)
+        if expired:
+            lines.append(texts.STATUS_MODEL_EXPIRED.format(days=self.settings.model_retention_days))
+        elif painter is None:
+            lines.append(texts.STATUS_MODEL[lora.status if lora else "none"])
+        else:  # the model that paints; a newer one training, or whose training stopped, beside it
+            model_line = texts.STATUS_MODEL[LoraStatus.ready]
+            if figure is not None:
+                model_line += texts.STATUS_LIKENESS.format(likeness=figure)
+            lines.append(model_line)
+            if lora is not None and lora.id != painter.id:
+                lines.append(texts.STATUS_NEW_MODEL_TRAINING if lora.status == LoraStatus.training
+                             else texts.STATUS_NEW_MODEL_STOPPED)
         for job in active:
             stage = texts.STAGE_NAMES.get(job.stage, job.stage)
             lines.append(texts.STATUS_JOB.format(kind=job.kind.capitalize(), stage=stage, percent=round(job.progress * 100)))
         lines.append(texts.STATUS_CREDITS.format(credits=account.credits))
-        return await self._reply("\n".join(lines), private=True)
+        return await self._reply("\n".join(lines), *self._status_next_step(user, account.credits, painter, lora, active,
+                                                                          ready_to_train), private=True)
+
+    def _status_next_step(self, user: UserRef, balance: int, painter: LoraModel | None, newest: LoraModel | None,
+                          active: Sequence[Job], ready_to_train: bool) -> tuple[tuple[Button, ...], ...]:
+        """/status's way on: train a set that is ready, paint with a model that is, buy what that needs."""
+        training = any(job.kind == JobKind.train for job in active) or (
+            newest is not None and newest.status == LoraStatus.training)
+        buttons: list[Button] = []
+        cost = 0
+        if ready_to_train and not training:
+            buttons.append(Button(texts.BUTTON_TRAIN, "train"))
+            cost = self.settings.train_cost
+        if painter is not None:
+            buttons.append(Button(texts.BUTTON_SEE_STYLES, "styles"))
+            cost = min(cost, self.settings.generate_cost) if cost else self.settings.generate_cost
+        if buttons and balance < cost and self.selling(user.platform) and not self.settings.is_banned(
+                user.platform, user.user_id):
+            buttons.append(Button(texts.BUTTON_BUY, "buy"))
+        return (tuple(buttons),) if buttons else ()
 
     async def _cancel(self, user: UserRef, _args: list[str], *, button: str | None = None) -> list[Reply]:
         """Every active job of the user (``/cancel``), or with a progress message's ``button`` just
@@ -516,7 +568,29 @@ class Studio:
         return [Reply(texts.RECEIPT.format(credits=texts.plural(credited.credits, "credit"),
                                            balance=texts.plural(credited.balance, "credit"),
                                            pack=texts.plural(credited.credits, "credit"), price=price,
-                                           charge=charge.external_id), private=True)]
+                                           charge=charge.external_id), await self._after_purchase(user),
+                      private=True)]
+
+    async def _after_purchase(self, user: UserRef) -> tuple[tuple[Button, ...], ...]:
+        """The receipt's way back to what the credits were bought for: the styles where a model
+        paints, else the training of a set that is ready. Nothing where that can't be read now (the
+        payment is recorded: the receipt goes all the same)."""
+        try:
+            async with self.database.transaction() as session:
+                account = await find_user(session, user.platform, user.user_id)
+                if account is None:
+                    return ()
+                await self.current_lora(session, account.id)
+                if await self.painting_lora(session, account.id) is not None:
+                    return ((Button(texts.BUTTON_SEE_STYLES, "styles"),),)
+                if await jobs.active_jobs(session, account.id, JobKind.train):
+                    return ()
+                selfie_set = await self.selfies.open_set(session, account.id)
+                if len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos:
+                    return ((Button(texts.BUTTON_TRAIN, "train"),),)
+        except Exception:
+            log.warning("no next step for the receipt of %s:%s", user.platform, user.user_id, exc_info=True)
+        return ()
 
     async def refunded(self, user: UserRef, external_id: str) -> list[Reply]:
         """The platform says it gave a payment back (also when the operator did it here): the
@@ -559,6 +633,7 @@ class Studio:
             if account.consented_at is None:  # no photo is looked at, let alone kept, before consent
                 return await self.consent_first()
             lora = await self.current_lora(session, user_id)
+            painter = await self.painting_lora(session, user_id)
         try:
             result = await self.selfies.add(user_id, files)
         except AccountGone:
@@ -567,10 +642,12 @@ class Studio:
         names = [clean_filename(f.filename) if f.sent_as_document else "" for f in files]
         # with a model trained or training, new photos start a set for a next one: say so, or "1 of 8
         # so far" reads as if the photos the model learnt from were lost
-        next_model = lora is not None and lora.status in (LoraStatus.training, LoraStatus.ready)
-        return [self.batch_summary(result, names, next_model=next_model)]
+        next_model = painter is not None or (lora is not None and lora.status == LoraStatus.training)
+        return [self.batch_summary(result, names, next_model=next_model, painting=painter is not None)]
 
-    def batch_summary(self, result: BatchResult, names: Sequence[str] = (), *, next_model: bool = False) -> Reply:
+    def batch_summary(self, result: BatchResult, names: Sequence[str] = (), *, next_model: bool = False,
+                      painting: bool = False) -> Reply:
+        """``next_model``: a model is trained or training; ``painting``: one is ready and paints."""
         batch = result.batch
         good = sum(v.ok for v in batch)
         if len(batch) == 1:
@@ -590,12 +667,14 @@ class Studio:
         if report.ready_to_train:
             lines.append(f"You have {report.accepted} good photos. " + texts.SET_READY.format(
                 minutes=TRAIN_MINUTES_ESTIMATE, cost=texts.plural(self.settings.train_cost, "credit")))
+            if painting:  # a returning user: what a new model means for the one they have
+                lines.append(texts.NEXT_MODEL_REPLACES)
             return Reply("\n".join(lines), ((Button(texts.BUTTON_TRAIN, "train"), Button(texts.BUTTON_ADD_MORE, "add_more")),),
                          private=True)
         missing = max(0, self.intake.min_photos - report.accepted)
-        if missing and next_model:
-            lines.append(texts.NEXT_MODEL_PHOTOS.format(accepted=report.accepted, min_photos=self.intake.min_photos,
-                                                        missing=missing))
+        if missing and next_model:  # beside a first model still learning: no "current model" yet
+            template = texts.NEXT_MODEL_PHOTOS if painting else texts.PHOTOS_WHILE_FIRST_TRAINING
+            lines.append(template.format(accepted=report.accepted, min_photos=self.intake.min_photos, missing=missing))
         elif missing:
             lines.append(f"{report.accepted} of {self.intake.min_photos} good photos so far — send {missing} more.")
         if len(batch) - good:
@@ -694,11 +773,16 @@ class Studio:
             return Reply(texts.TRAIN_ALREADY)
         selfie_set = await self.selfies.open_set(session, account.id)
         accepted = await self.selfies.accepted(session, selfie_set.id)
+        has_model = await self.painting_lora(session, account.id) is not None
         if len(accepted) < self.intake.min_photos:
-            return Reply(texts.TRAIN_NOT_READY.format(missing=self.intake.min_photos - len(accepted)), private=True)
+            missing = self.intake.min_photos - len(accepted)
+            if has_model:  # e.g. an old summary's Train button
+                return Reply(texts.TRAIN_NEW_NOT_READY.format(missing=missing),
+                             ((Button(texts.BUTTON_SEE_STYLES, "styles"),),), private=True)
+            return Reply(texts.TRAIN_NOT_READY.format(missing=missing), private=True)
         if account.credits < self.settings.train_cost:
             return self.out_of_credits(UserRef(account.platform, account.platform_user_id, ""), self.settings.train_cost,
-                                       account.credits)
+                                       account.credits, has_model=has_model)
         return None
 
     async def _train(self, user: UserRef, class_word: str) -> list[Reply]:
@@ -718,7 +802,8 @@ class Studio:
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
             except credits.InsufficientCredits as error:
-                return [self.out_of_credits(user, error.needed, error.balance)]
+                has_model = await self.painting_lora(session, account.id) is not None
+                return [self.out_of_credits(user, error.needed, error.balance, has_model=has_model)]
             except jobs.TrainingAlreadyRunning:
                 return [Reply(texts.TRAIN_ALREADY)]
             except jobs.QueueLimitReached as error:
@@ -787,6 +872,16 @@ class Studio:
                 await self.selfies.reopen(session, selfie_set)
         return lora
 
+    @staticmethod
+    async def painting_lora(session: AsyncSession, user_id: int) -> LoraModel | None:
+        """The model that paints: the user's newest ready one. A newer model still training, or whose
+        training stopped, does not take the place of the one that painted until then (call
+        ``current_lora`` first, so a training that ended is reflected)."""
+        return await session.scalar(
+            select(LoraModel).where(LoraModel.user_id == user_id, LoraModel.status == LoraStatus.ready)
+            .order_by(LoraModel.id.desc()).limit(1)
+        )
+
     # ------------------------------------------------------------------ generation
     async def _generate(self, user: UserRef, style_id: str, *, key_base: str, seed: int | None = None) -> list[Reply]:
         if style_id not in self.catalogue:
@@ -794,11 +889,12 @@ class Studio:
         style = self.catalogue.get(style_id)
         async with self.database.transaction() as session:
             account = await self.account(session, user)
-            lora = await self.current_lora(session, account.id)
-            if lora is None or lora.status == LoraStatus.failed:
-                return [Reply(texts.NO_MODEL.format(min_photos=self.intake.min_photos))]
-            if lora.status != LoraStatus.ready:
+            newest = await self.current_lora(session, account.id)
+            lora = await self.painting_lora(session, account.id)
+            if lora is None and newest is not None and newest.status == LoraStatus.training:
                 return [Reply(texts.MODEL_TRAINING)]
+            if lora is None:
+                return [await self._no_model(session, account.id)]
             key = await self._fresh_key(session, key_base)
             try:
                 enqueued = await jobs.enqueue(
@@ -818,6 +914,27 @@ class Studio:
             enqueued.job.payload = {**enqueued.job.payload, "output_prefix": f"{user_prefix(account.id)}outputs/{enqueued.job.id}/"}
         title = texts.GENERATE_QUEUED.format(count=self.settings.images_per_generation, title=style.title)
         return [self.progress_reply(enqueued.job, title)]
+
+    async def _no_model(self, session: AsyncSession, user_id: int) -> Reply:
+        """A style asked for before any model paints: send selfies, or (the photos are there, their
+        training failed or was stopped) train them."""
+        selfie_set = await self.selfies.open_set(session, user_id)
+        if len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos:
+            return Reply(texts.NO_MODEL_PHOTOS_READY, ((Button(texts.BUTTON_TRAIN, "train"),),))
+        if await self._model_expired(session, user_id):
+            return Reply(texts.MODEL_EXPIRED.format(days=self.settings.model_retention_days,
+                                                    min_photos=self.intake.min_photos))
+        return Reply(texts.NO_MODEL.format(min_photos=self.intake.min_photos))
+
+    async def _model_expired(self, session: AsyncSession, user_id: int) -> bool:
+        """A model of the user was trained and none is left: the retention sweep deleted it for disuse
+        (/delete deletes the account, jobs and all)."""
+        if not self.settings.model_retention_days or await session.scalar(
+                select(LoraModel.id).where(LoraModel.user_id == user_id).limit(1)) is not None:
+            return False
+        trained = select(Job.id).where(Job.user_id == user_id, Job.kind == JobKind.train,
+                                       Job.state == JobState.succeeded).limit(1)
+        return await session.scalar(trained) is not None
 
     @staticmethod
     async def _fresh_key(session: AsyncSession, base: str) -> str:
@@ -888,7 +1005,9 @@ class Studio:
                 job = await self._own_job(session, user, button)
             except NotYours:
                 return [Reply(texts.NOT_YOUR_BUTTON, private=True)]
-            if job is None or job.kind != JobKind.generate:
+            if job is None:  # gone with a /delete or the retention sweep: not a bare picker, as if it worked
+                return [self.style_picker(texts.PORTRAITS_GONE)]
+            if job.kind != JobKind.generate:
                 return [self.style_picker(texts.PICK_STYLE)]
             style_id = job.payload.get("style_id", "")
         return await self._generate(user, style_id, key_base=f"more:{job.id}:{source_message_id}")

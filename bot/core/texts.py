@@ -155,11 +155,11 @@ UNKNOWN_CATEGORY_NAMED = "I don't have a category called “{name}”. Here they
 
 OUT_OF_CREDITS = (
     "You're out of credits: this needs {needed} and you have {balance}. "
-    "Ask an admin for more credits — your photos and model stay here, ready."
+    "Ask an admin for more credits — {kept}."
 )
 OUT_OF_CREDITS_BUY = (
     "You're out of credits: this needs {needed} and you have {balance}. "
-    "Buy more below — your photos and model stay here, ready."
+    "Buy more below — {kept}."
 )
 QUEUE_FULL = "You already have {limit} jobs waiting. I'll take new requests as soon as one finishes."
 RATE_LIMITED = ("Whoa, that's fast! Please wait {seconds} s and try again: what you send before then isn't "
@@ -301,3 +301,27 @@ BUTTON_ANOTHER = "🎨 Another style"
 BUTTON_DELETE_YES = "Yes, delete everything"
 BUTTON_DELETE_NO = "No, keep it"
 BUTTON_CANCEL = "🛑 Cancel"
+
+# --- a returning user (appended) -------------------------------------------------------------------
+STATUS_NEW_MODEL_TRAINING = "🧠 New model: training… (your current one paints until it's ready)"
+STATUS_NEW_MODEL_STOPPED = ("🧠 New model: its training stopped; /train tries again (your current model "
+                            "still paints)")
+WELCOME_BACK_READY = "✨ Welcome back — your model is ready: tap “See styles” to paint new portraits."
+WELCOME_BACK_TRAINING = "🧠 I'm still learning your face — I'll tell you here as soon as your model is ready."
+TRAIN_NEW_NOT_READY = ("Your model has already learnt from the photos you sent before ✅ Pick a style to paint with "
+                       "it. To train a new model, send {missing} more new selfies.")
+BUTTON_TRY_AGAIN = "🔁 Try again"
+KEPT_PHOTOS_AND_MODEL = "your photos and model stay here, ready"
+KEPT_PHOTOS = "your photos stay here, ready"
+TYPED_WITH_MODEL = "I don't read messages 🙂 Your model is ready: 🎨 Pick a style for new portraits, or use /help."
+NEXT_MODEL_REPLACES = ("A model trained on these paints your portraits from then on; your current one keeps painting "
+                       "until then.")
+NO_MODEL_PHOTOS_READY = "First I need to learn your face: your photos are ready, tap “Train my model”."
+PHOTOS_WHILE_FIRST_TRAINING = (
+    "I'm still learning your face from the photos you sent before. These start a new set, for a next model: "
+    "{accepted} of {min_photos} good photos so far (send {missing} more to train one); should this training not "
+    "work out, they join the photos it learns from."
+)
+MODEL_EXPIRED = ("Your last model was deleted after {days} days without use (/privacy), so I need to learn your "
+                 "face again: send {min_photos}+ selfies and tap “Train my model”.")
+STATUS_MODEL_EXPIRED = "🧠 Model: deleted after {days} days without use — send selfies to train a new one"
