@@ -81,7 +81,7 @@ async def originals_reply(storage: Storage, job: Job, title: str) -> Reply:
 
 
 def failure_reply(job: Job) -> Reply:
-    refund = texts.REFUNDED if job.credits_reserved else ""
+    refund = texts.refunded(job.credits_reserved) if job.credits_reserved else ""
     if job.state == JobState.cancelled:
         return Reply(texts.CANCELLED.format(refund=refund).strip())
     template = texts.TRAIN_FAILED if job.kind == JobKind.train else texts.GENERATE_FAILED

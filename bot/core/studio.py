@@ -825,9 +825,10 @@ class Studio:
                 lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
                 token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
             ).to_payload()
-            await queue_preview(session, user, preview_style(self.catalogue), lora, job, photos,
-                                count=self.settings.preview_images, base_model=self._base_model(),
-                                references=await self._references(session, lora))
+            if await self.painting_lora(session, account.id) is None:  # a first portrait while a first model learns
+                await queue_preview(session, user, preview_style(self.catalogue), lora, job, photos,
+                                    count=self.settings.preview_images, base_model=self._base_model(),
+                                    references=await self._references(session, lora))
         return [self.progress_reply(job, texts.TRAIN_QUEUED)]
 
     def progress_reply(self, job: Job, title: str, position: int | None = None) -> Reply:

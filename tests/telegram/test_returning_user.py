@@ -70,12 +70,15 @@ async def test_the_old_model_paints_while_a_new_one_trains_and_after_that_traini
             assert [job.payload["lora_key"].rsplit("/", 1)[-1] for job in paintings] == ["1.safetensors"] * 2
 
 
-async def finish_training(bot) -> None:  # type: ignore[no-untyped-def]
-    """The worker's part: the preview skipped (no adapter), the training done."""
+async def finish_training(bot, *, preview: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """The worker's part: the preview skipped (no adapter), the training done. ``preview``: a first
+    training has one queued with it; a retrain beside a ready model has none."""
     async with bot.services.database.transaction() as session:
         lease = await queue.claim(session, "w1", lease_seconds=30, kinds=["preview"])
-        assert lease is not None
-        assert await queue.complete(session, lease, JobState.succeeded, result={"images": [], "skipped": "no adapter"})
+        assert (lease is not None) == preview
+        if lease is not None:
+            assert await queue.complete(session, lease, JobState.succeeded,
+                                        result={"images": [], "skipped": "no adapter"})
         lora = await session.scalar(select(LoraModel).order_by(LoraModel.id.desc()))
         lease = await queue.claim(session, "w1", lease_seconds=30, kinds=["train"])
         assert lease is not None and lora is not None
@@ -270,7 +273,7 @@ async def test_once_the_new_model_is_ready_it_paints(bot_factory) -> None:
         await agree(telegram, ALEX)
         await give_ready_model(bot, ALEX)
         progress = await start_training(telegram, ALEX)
-        await finish_training(bot)
+        await finish_training(bot, preview=False)
         ready = await after(telegram, "Your model is ready", progress)
         answer = await paint_dating(telegram, ready)
         assert "Painting 4" in answer.text
@@ -376,3 +379,17 @@ async def test_a_running_job_stopped_on_request_is_confirmed_in_a_new_message(bo
         assert confirmed.method == "sendMessage" and "credit is back" in confirmed.text, confirmed
         await telegram.send_text(ALEX, "/credits")
         assert "You have 5 credits" in (await after(telegram, "💳", confirmed)).text
+
+
+async def test_a_retrain_beside_a_ready_model_queues_no_quick_preview(bot_factory) -> None:
+    """The train-free preview is there for a first portrait while a first model learns; beside a
+    model that paints it would arrive as "a quick preview… It isn't your personal model yet" to a
+    user who has one (and take GPU time ahead of everyone's trainings)."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        await start_training(telegram, ALEX)
+        async with bot.services.database.transaction() as session:
+            kinds = [job.kind for job in await session.scalars(select(Job).where(Job.state == JobState.queued))]
+        assert kinds == [JobKind.train]
