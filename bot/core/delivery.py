@@ -80,15 +80,20 @@ async def originals_reply(storage: Storage, job: Job, title: str) -> Reply:
     return Reply(documents=tuple(documents))
 
 
-def failure_reply(job: Job) -> Reply:
+def failure_reply(job: Job, *, model_paints: bool = False) -> Reply:
+    """``model_paints``: the user has a model that paints (a failed training was a retrain)."""
     refund = texts.refunded(job.credits_reserved) if job.credits_reserved else ""
     if job.state == JobState.cancelled:
         return Reply(texts.CANCELLED.format(refund=refund).strip())
     template = texts.TRAIN_FAILED if job.kind == JobKind.train else texts.GENERATE_FAILED
+    text = template.format(refund=refund, error_id=job.correlation_id).replace("  ", " ")
     # the next step: the same again (a training's set collects again once it failed), or another style
-    retry = (((Button(texts.BUTTON_TRY_AGAIN, "train"),),) if job.kind == JobKind.train else
-             ((Button(texts.BUTTON_TRY_AGAIN, f"more:{job_ref(job)}"), Button(texts.BUTTON_ANOTHER, "styles")),))
-    return Reply(template.format(refund=refund, error_id=job.correlation_id).replace("  ", " "), retry)
+    if job.kind != JobKind.train:
+        return Reply(text, ((Button(texts.BUTTON_TRY_AGAIN, f"more:{job_ref(job)}"), Button(texts.BUTTON_ANOTHER, "styles")),))
+    if model_paints:  # not as if the face learnt before were lost too
+        return Reply(f"{text}\n{texts.RETRAIN_FAILED_MODEL_PAINTS}",
+                     ((Button(texts.BUTTON_TRY_AGAIN, "train"), Button(texts.BUTTON_SEE_STYLES, "styles")),))
+    return Reply(text, ((Button(texts.BUTTON_TRY_AGAIN, "train"),),))
 
 
 async def preview_album(storage: Storage, job: Job, title: str) -> Reply:

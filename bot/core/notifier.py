@@ -189,13 +189,17 @@ class JobWatcher:
                 await self._send_album(job, await album_reply(self.studio.storage, job, self.studio.style_title(job),
                                                               balance, refunded))
             return
-        outcome = failure_reply(job)
+        outcome = failure_reply(job, model_paints=job.kind == JobKind.train and await self._model_paints(job.user_id))
         if job.reply_message_id:  # the progress message never stays "working…"
             await self._edit(job, Reply(outcome.text if job.state == JobState.cancelled else f"{self._title(job)} {texts.STOPPED}"))
         # a cancel answered at once ("Stopped", it was waiting) has its say; one that stopped a job
         # that had started was promised a confirmation ("I'll confirm here once it has stopped")
         if job.state != JobState.cancelled or not job.reply_message_id or job.started_at is not None:
             await self.messenger.send(chat, self._to_owner(job, outcome))
+
+    async def _model_paints(self, user_id: int) -> bool:
+        async with self.studio.database.transaction() as session:
+            return await Studio.painting_lora(session, user_id) is not None
 
     # ------------------------------------------------------------------ preview
     def _model_ready(self, preview: Job | None, training: Job) -> Reply:

@@ -331,3 +331,4 @@ PHOTOS_WHILE_FIRST_TRAINING = (
 MODEL_EXPIRED = ("Your last model was deleted after {days} days without use (/privacy), so I need to learn your "
                  "face again: send {min_photos}+ selfies and tap “Train my model”.")
 STATUS_MODEL_EXPIRED = "🧠 Model: deleted after {days} days without use — send selfies to train a new one"
+RETRAIN_FAILED_MODEL_PAINTS = "Nothing is lost: your current model still paints, and your new photos are kept."

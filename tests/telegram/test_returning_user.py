@@ -393,3 +393,20 @@ async def test_a_retrain_beside_a_ready_model_queues_no_quick_preview(bot_factor
         async with bot.services.database.transaction() as session:
             kinds = [job.kind for job in await session.scalars(select(Job).where(Job.state == JobState.queued))]
         assert kinds == [JobKind.train]
+
+
+async def test_a_failed_retrain_says_the_model_there_still_paints(bot_factory) -> None:
+    """Before: "😔 Training didn't work this time" alone, to a user whose model paints: it read as if
+    the face learnt before were lost too."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        progress = await start_training(telegram, ALEX)
+        async with bot.services.database.transaction() as session:
+            training = await session.scalar(select(Job).where(Job.kind == JobKind.train, Job.state == JobState.queued))
+            assert training is not None
+            assert await jobs.finish(session, training.id, JobState.failed, error_code="engine_error")
+        failed = await after(telegram, "Training didn't work", progress)
+        assert "your current model still paints" in failed.text, failed.text
+        assert failed.button_labels == ["🔁 Try again", "🎨 See styles"]
