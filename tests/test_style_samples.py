@@ -97,3 +97,17 @@ def test_two_first_openings_at_once_compose_the_sheet_once(tmp_path: Path, monke
 
     first, second = asyncio.run(both())
     assert first is second is not None and composed == [1]
+
+
+def test_a_title_in_cyrillic_is_drawn_in_its_own_letters_not_boxes() -> None:
+    """Style titles are data (TOML): an operator who writes them in Russian gets a sheet that says them."""
+    import numpy as np
+    import pytest
+
+    from bot.core.style_sheet import title_font
+
+    font = title_font()
+    if not hasattr(font, "path"):
+        pytest.skip("no system font beyond Latin here (the sheet falls back to Pillow's font)")
+    zhe, de = (np.asarray(font.getmask(letter)) for letter in ("Ж", "Д"))
+    assert zhe.shape != de.shape or (zhe != de).any()

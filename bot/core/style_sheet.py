@@ -6,6 +6,7 @@ same; sent as the picker's illustration, which the picker does without where it 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -29,6 +30,9 @@ FONT_SIZE = 22
 MAX_TILES = 12  # 4 rows of 3: a taller sheet is a poster, and Telegram refuses sides summing over 10000 px
 OVERVIEW = "*"  # the categories' sheet (no category id has a star)
 MAX_SAMPLE_PIXELS = 40_000_000  # a sample is a thumbnail: a larger file (a PNG bomb) is not decoded
+#: fonts with more than Latin (style titles are data, and may be Cyrillic, Greek…), found on the system
+#: by name; Pillow's built-in font, the fallback, draws any other letter as a box
+TITLE_FONTS = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf", "Arial.ttf")
 
 
 def _columns(count: int) -> int:
@@ -59,6 +63,18 @@ def _fitted(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont |
     return text.rstrip() + "…"
 
 
+@functools.cache
+def title_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for name in TITLE_FONTS:
+        try:
+            return ImageFont.truetype(name, FONT_SIZE)
+        except OSError:
+            continue
+    log.info("none of %s on this system: sample sheet titles use Pillow's font (Latin letters only)",
+             ", ".join(TITLE_FONTS))
+    return ImageFont.load_default(size=FONT_SIZE)
+
+
 def compose_sheet(tiles: list[tuple[str, Path | None]]) -> bytes:
     """A JPEG sheet: each (title, sample or None) as a 4:5 tile with its title beneath."""
     columns = _columns(len(tiles))
@@ -66,7 +82,7 @@ def compose_sheet(tiles: list[tuple[str, Path | None]]) -> bytes:
     size = (columns * TILE[0] + (columns + 1) * GAP, rows * (TILE[1] + LABEL_HEIGHT) + (rows + 1) * GAP)
     sheet = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=FONT_SIZE)
+    font = title_font()
     for index, (title, path) in enumerate(tiles):
         row, column = divmod(index, columns)
         x = GAP + column * (TILE[0] + GAP)
