@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from studio.redaction import redact
-from studio.settings import ConfigError, Settings, env_name, load_settings
+from studio.settings import ConfigError, Platform, Settings, env_name, load_settings
 
 log = logging.getLogger("studio")
 
@@ -92,19 +92,26 @@ def config(
         typer.echo(f"{env_name(name):<36} {shown}")
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # so that `grant telegram 42 -3` takes 3
 def grant(
     ctx: typer.Context,
-    platform: Annotated[str, typer.Argument(help="telegram, discord or console.")],
+    platform: Annotated[Platform, typer.Argument(help="telegram, discord or console.")],
     user_id: Annotated[str, typer.Argument(help="The user's id on that platform.")],
     amount: Annotated[int, typer.Argument(help="Credits to add (negative to take away).")],
     note: Annotated[str, typer.Option(help="Why, for the ledger.")] = "",
 ) -> None:
-    """Give a user credits (admin)."""
+    """Give a user credits, or take some away with a negative amount (admin)."""
+    from db.credits import InsufficientCredits
     from studio.admin import grant_credits
 
-    balance = asyncio.run(grant_credits(settings_of(ctx), platform, user_id, amount, note=note))
-    typer.echo(f"{platform}:{user_id} now has {balance} credit(s)")
+    account = f"{platform.value}:{user_id}"
+    try:
+        balance = asyncio.run(grant_credits(settings_of(ctx), platform.value, user_id, amount, note=note))
+    except InsufficientCredits as short:
+        typer.echo(f"not granted: {account} has {short.balance} credit(s), so {short.needed} can't be taken "
+                   "away (a balance never goes below zero)", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{account} now has {balance} credit(s)")
 
 
 @app.command("refund")
@@ -116,6 +123,8 @@ def refund_command(
         "and record the shortfall (a balance never goes below zero).")] = False,
 ) -> None:
     """Give a Telegram Stars payment back (refundStarPayment) and take its credits back."""
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.core.shop import PlatformRefused
     from db.payments import RefundRefused
     from studio.admin import refund
@@ -127,6 +136,13 @@ def refund_command(
         raise typer.Exit(1) from None
     except PlatformRefused as error:
         typer.echo(f"not refunded: Telegram said {error}", err=True)
+        raise typer.Exit(1) from None
+    except InvalidToken:
+        typer.echo("not refunded: Telegram rejected the bot token in STUDIO_TELEGRAM_TOKEN", err=True)
+        raise typer.Exit(1) from None
+    except NetworkError as error:  # before or during refundStarPayment: running it again finishes it
+        typer.echo(redact(f"not refunded: Telegram can't be reached ({error}); run `studio refund {charge_id}` "
+                          "again once it can (a refund half done is finished then, never done twice)"), err=True)
         raise typer.Exit(1) from None
 
 
@@ -319,15 +335,15 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Apply database migrations (also done at every start)."""
     from db.session import Database
 
-    async def _upgrade() -> None:
+    async def _upgrade() -> tuple[str, str]:
         database = Database.from_settings(settings_of(ctx))
         try:
-            await database.migrate()
+            return database.where, await database.migrate()
         finally:
             await database.dispose()
 
-    asyncio.run(_upgrade())
-    typer.echo("database is up to date")
+    where, revision = asyncio.run(_upgrade())
+    typer.echo(f"database {where} is up to date (revision {revision})")
 
 
 def main() -> None:
@@ -341,6 +357,16 @@ def main() -> None:
     except StyleError as error:
         print(f"Style catalogue error: {error}", file=sys.stderr)
         sys.exit(2)
+    except Exception as error:
+        from studio.failures import explain
+
+        explained = explain(error)
+        if explained is None:
+            raise  # a bug: the uncaught-exception hook logs it with its traceback, redacted
+        line, code = explained
+        log.debug("%s", line, exc_info=True)
+        print(redact(line), file=sys.stderr)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,106 @@
+"""The operator's `studio` commands: a mistake in the set-up (a database that can't be reached, a data
+folder that can't be written, a model name that does not exist, no internet for a download, a typo
+in an admin command) ends with one line that says what to do and a non-zero exit code, never a
+traceback; and nothing of a configured secret reaches the terminal."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sqlite3
+from pathlib import Path
+
+from tests.test_settings import run_studio
+
+INFO_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ INFO ")
+TOKEN = "7654321098:AAF-operator-test-secret-token-value"
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def assert_one_clear_line(result, *, says: str, code: int = 1) -> str:  # type: ignore[no-untyped-def]
+    output = result.stdout + result.stderr
+    assert result.returncode == code, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.strip() and not INFO_LINE.match(line)]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert says in errors[0], errors[0]
+    return errors[0]
+
+
+def test_an_unreachable_database_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://studio:hunter2-pass@127.0.0.1:{closed_port()}/studio"
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_DATABASE_URL": url, "STUDIO_TELEGRAM_TOKEN": TOKEN}
+    for command in (("db", "upgrade"), ("retention", "--dry-run"), ("payments",)):
+        result = run_studio(*command, env=env, cwd=tmp_path)
+        line = assert_one_clear_line(result, says="STUDIO_DATABASE_URL")
+        assert "can't open the database" in line and "127.0.0.1" in line
+        assert "hunter2-pass" not in result.stdout + result.stderr and TOKEN not in result.stdout + result.stderr
+
+
+def test_a_data_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    result = run_studio("db", "upgrade", env={"STUDIO_DATA_DIR": str(not_a_folder / "data")}, cwd=tmp_path)
+    line = assert_one_clear_line(result, says="STUDIO_DATA_DIR")
+    assert str(not_a_folder / "data") in line
+
+
+def test_db_upgrade_says_what_it_did(tmp_path: Path) -> None:
+    result = run_studio("db", "upgrade", env={"STUDIO_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert str(tmp_path / "studio.db") in result.stdout and "up to date" in result.stdout
+    with sqlite3.connect(tmp_path / "studio.db") as db:
+        assert db.execute("select version_num from alembic_version").fetchone()[0] in result.stdout
+
+
+def test_models_fetch_refuses_an_unknown_name_and_an_unreachable_hub_in_one_line(tmp_path: Path) -> None:
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
+           "HF_HUB_ETAG_TIMEOUT": "2", "HF_HUB_DOWNLOAD_TIMEOUT": "2"}
+    unknown = run_studio("models", "fetch", "sdxll", env=env, cwd=tmp_path)
+    assert_one_clear_line(unknown, says="unknown base model 'sdxll'", code=2)
+    assert "sdxl" in unknown.stderr.split("known:")[1]
+    offline = run_studio("models", "fetch", "sdxl", env=env, cwd=tmp_path)
+    assert offline.returncode == 1 and "Traceback" not in offline.stderr, offline.stderr[-3000:]
+    last = offline.stderr.strip().splitlines()[-1]
+    assert "stabilityai/stable-diffusion-xl-base-1.0" in last and "internet" in last, last
+
+
+def test_finish_into_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    photo = Path(__file__).parent / "fixtures" / "photos"
+    image = next(p for p in sorted(photo.iterdir()) if p.suffix.lower() in {".jpg", ".jpeg"})
+    result = run_studio("finish", str(image), "-o", str(blocker / "out"), env={"STUDIO_DATA_DIR": str(tmp_path)},
+                        cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error:") and str(blocker / "out") in last, last
+
+
+def test_grant_refuses_an_unknown_platform_and_takes_credits_with_a_negative_amount(tmp_path: Path) -> None:
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_FREE_CREDITS": "3"}
+    typo = run_studio("grant", "telegrm", "42", "5", env=env, cwd=tmp_path)
+    assert typo.returncode == 2 and "Traceback" not in typo.stderr, typo.stderr
+    assert "telegrm" in typo.stderr and "telegram" in typo.stderr
+    given = run_studio("grant", "telegram", "42", "5", env=env, cwd=tmp_path)
+    assert given.returncode == 0 and "telegram:42 now has 8 credit(s)" in given.stdout, given.stderr
+    taken = run_studio("grant", "telegram", "42", "-3", env=env, cwd=tmp_path)  # README: "give (or take)"
+    assert taken.returncode == 0 and "telegram:42 now has 5 credit(s)" in taken.stdout, taken.stderr
+    too_many = run_studio("grant", "telegram", "42", "-100", env=env, cwd=tmp_path)
+    assert_one_clear_line(too_many, says="not granted: telegram:42 has 5 credit(s)")
+    with sqlite3.connect(tmp_path / "studio.db") as db:
+        assert db.execute("select platform, credits from users").fetchall() == [("telegram", 5)]
+
+
+def test_refund_with_telegram_unreachable_is_one_line(tmp_path: Path) -> None:
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_TELEGRAM_TOKEN": TOKEN,
+           "STUDIO_TELEGRAM_BASE_URL": f"http://127.0.0.1:{closed_port()}/bot"}
+    result = run_studio("refund", "some-charge", env=env, cwd=tmp_path)
+    assert_one_clear_line(result, says="not refunded: Telegram can't be reached")
+    assert TOKEN not in result.stdout + result.stderr
