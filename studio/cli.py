@@ -242,7 +242,11 @@ def generate(
     from engine.runtime.cli import generate_command
     from styles import load_catalogue
 
-    chosen = load_catalogue(settings_of(ctx).styles_dirs).get(style)
+    catalogue = load_catalogue(settings_of(ctx).styles_dirs)
+    if style not in catalogue:
+        typer.echo(f"Error: unknown style(s) {style}; `studio styles` lists them", err=True)
+        raise typer.Exit(2)
+    chosen = catalogue.get(style)
     raise typer.Exit(generate_command(
         lora, chosen.prompt.replace("{variation}", chosen.variations[0]), output, model, count, list(chosen.aspects),
         negative_prompt=chosen.negative_prompt, seed=seed, steps=chosen.sampler.steps, settings=settings_of(ctx),

@@ -256,7 +256,8 @@ class Settings(BaseSettings):
             raise ValueError("needs an async driver, e.g. sqlite+aiosqlite:///path.db or postgresql+asyncpg://...")
         return value
 
-    @field_validator("telegram_token", "discord_token", "runpod_api_key", mode="before")
+    @field_validator("telegram_token", "discord_token", "runpod_api_key", "s3_access_key_id", "s3_secret_access_key",
+                     "account_hash_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

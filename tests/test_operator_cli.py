@@ -104,3 +104,25 @@ def test_refund_with_telegram_unreachable_is_one_line(tmp_path: Path) -> None:
     result = run_studio("refund", "some-charge", env=env, cwd=tmp_path)
     assert_one_clear_line(result, says="not refunded: Telegram can't be reached")
     assert TOKEN not in result.stdout + result.stderr
+
+
+def test_config_masks_the_token_and_calls_an_empty_secret_not_set(tmp_path: Path) -> None:
+    """A `.env` made from a template (`STUDIO_S3_ACCESS_KEY_ID=`) showed '(set)' for keys that are empty
+    (the storage then uses boto3's chain): the operator is told they are not set."""
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_TELEGRAM_TOKEN": TOKEN, "STUDIO_S3_ACCESS_KEY_ID": "",
+           "STUDIO_S3_SECRET_ACCESS_KEY": "", "STUDIO_ACCOUNT_HASH_KEY": "", "STUDIO_DISCORD_TOKEN": ""}
+    result = run_studio("config", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = dict(line.split(None, 1) for line in result.stdout.splitlines() if len(line.split(None, 1)) == 2)
+    assert shown["STUDIO_TELEGRAM_TOKEN"] == "(set)"
+    for name in ("STUDIO_S3_ACCESS_KEY_ID", "STUDIO_S3_SECRET_ACCESS_KEY", "STUDIO_ACCOUNT_HASH_KEY",
+                 "STUDIO_DISCORD_TOKEN"):
+        assert shown[name] == "(not set)", (name, shown[name])
+    for part in TOKEN.split(":"):
+        assert part not in result.stdout + result.stderr
+
+
+def test_generate_refuses_an_unknown_style_in_one_line(tmp_path: Path) -> None:
+    result = run_studio("generate", str(tmp_path / "lora"), "--style", "linkedin", env={"STUDIO_DATA_DIR": str(tmp_path)},
+                        cwd=tmp_path)
+    assert_one_clear_line(result, says="unknown style(s) linkedin; `studio styles` lists them", code=2)
