@@ -5,6 +5,7 @@ traceback; and nothing of a configured secret reaches the terminal."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sqlite3
@@ -126,3 +127,26 @@ def test_generate_refuses_an_unknown_style_in_one_line(tmp_path: Path) -> None:
     result = run_studio("generate", str(tmp_path / "lora"), "--style", "linkedin", env={"STUDIO_DATA_DIR": str(tmp_path)},
                         cwd=tmp_path)
     assert_one_clear_line(result, says="unknown style(s) linkedin; `studio styles` lists them", code=2)
+
+
+def test_library_progress_bars_stay_out_of_the_log(tmp_path: Path) -> None:
+    """The worker's log (data/worker.log, or the service's stderr) got tqdm bars from transformers
+    ('Loading weights:   0%|...', 'Writing model shards') in the middle of its one-line-per-event
+    records; a log that is not a terminal gets none."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "worker_like.py"
+    script.write_text("from studio.logs import configure_logging\n"
+                      "configure_logging('INFO')\n"
+                      "import logging, warnings\n"
+                      "from transformers.utils import logging as hf_logging\n"
+                      "for _ in hf_logging.tqdm(range(3), desc='Loading weights'): pass\n"
+                      "warnings.warn('a library warning')\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1],
+                            env={k: v for k, v in os.environ.items() if "PROGRESS" not in k and "TQDM" not in k})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Loading weights" not in result.stderr and "it/s" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "WARNING" in lines[0] and "UserWarning: a library warning" in lines[0], result.stderr
