@@ -7,6 +7,7 @@ directory. Secrets are ``SecretStr``: they print as ``**********`` and are never
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -245,6 +246,13 @@ class Settings(BaseSettings):
             platform, _, user_id = item.partition(":")
             if platform not in {p.value for p in Platform} or not user_id:
                 raise ValueError(f"{item!r} is not platform:user_id (e.g. telegram:12345)")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _torch_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            raise ValueError("one of auto, cpu, cuda, cuda:N (the GPU's index), mps")
         return value
 
     @field_validator("database_url")

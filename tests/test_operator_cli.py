@@ -150,3 +150,39 @@ def test_library_progress_bars_stay_out_of_the_log(tmp_path: Path) -> None:
     assert "Loading weights" not in result.stderr and "it/s" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "WARNING" in lines[0] and "UserWarning: a library warning" in lines[0], result.stderr
+
+
+def test_the_worker_refuses_a_model_it_cannot_serve_instead_of_failing_every_job(tmp_path: Path) -> None:
+    """STUDIO_BASE_MODEL=sdxl without its weights (the hub is never reached at run time) or a misspelt
+    model started a worker that claimed every job and failed it, retry after retry: it refuses to start
+    (exit 2, so `studio run` stops the bots too) with one line saying what to do."""
+    base = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_DEVICE": "cpu"}
+    unknown = run_studio("worker", "--once", env=base | {"STUDIO_BASE_MODEL": "sdxll"}, cwd=tmp_path)
+    assert_one_clear_line(unknown, says="unknown base model 'sdxll'", code=2)
+    missing = run_studio("worker", "--once", env=base | {"STUDIO_BASE_MODEL": "sdxl"}, cwd=tmp_path)
+    line = assert_one_clear_line(missing, says="weights for base model 'sdxl' are not in", code=2)
+    assert "studio models fetch sdxl" in line
+
+
+def test_a_device_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    base = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_BASE_MODEL": "tiny"}
+    typo = run_studio("worker", "--once", env=base | {"STUDIO_DEVICE": "gpu"}, cwd=tmp_path)
+    assert_one_clear_line(typo, says="STUDIO_DEVICE", code=2)
+    import torch
+
+    if not torch.cuda.is_available():
+        absent = run_studio("worker", "--once", env=base | {"STUDIO_DEVICE": "cuda"}, cwd=tmp_path)
+        line = assert_one_clear_line(absent, says="STUDIO_DEVICE=cuda", code=2)
+        assert "CUDA is not available" in line
+
+
+def test_the_demo_stops_with_the_reason_when_the_worker_refuses_to_start(tmp_path: Path) -> None:
+    """`make run` without a token and with STUDIO_BASE_MODEL=sdxl but no weights: the worker refuses to
+    start, and the demo waited 30 minutes for a training nobody would run. It stops at once and says why."""
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_DEVICE": "cpu", "STUDIO_BASE_MODEL": "sdxl",
+           "STUDIO_PHOTO_CHECK_WORKERS": "0"}
+    result = run_studio("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout + result.stderr)[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("The demo stopped early: the engine worker exited (code 2)"), last
+    assert "weights for base model 'sdxl' are not in" in last and str(tmp_path / "worker.log") in last

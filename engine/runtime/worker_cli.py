@@ -62,6 +62,7 @@ async def serve(
 
 def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = None) -> int:
     """Entry point for `studio worker [--once] [--id ID]`; returns the process exit code."""
+    from engine.errors import DeviceUnavailable, UnknownModel, WeightsMissing
     from engine.runtime.startup import TinyFallbackRefused
     from engine.runtime.worker import ClaimsFailing
 
@@ -72,5 +73,12 @@ def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = Non
         return 1
     except TinyFallbackRefused as error:
         log.error("%s", error)
+        return 2
+    except (UnknownModel, WeightsMissing) as error:  # every job would fail: refuse, so `studio run` stops the bots
+        log.error("STUDIO_BASE_MODEL=%s: %s; the worker does not start", settings.base_model, error)
+        return 2
+    except DeviceUnavailable as error:
+        log.error("STUDIO_DEVICE=%s: %s on this machine; the worker does not start (set STUDIO_DEVICE=auto or "
+                  "cpu, or run it where the GPU is)", settings.device, error)
         return 2
     return 0
