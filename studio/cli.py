@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 
 from studio.redaction import redact
-from studio.settings import ConfigError, Platform, Settings, env_name, load_settings
+from studio.settings import ConfigError, Platform, Settings, env_name, load_settings, unknown_variables
 
 log = logging.getLogger("studio")
 
@@ -40,6 +41,8 @@ def _startup(ctx: typer.Context) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level, secrets=settings.secret_values(), json_lines=settings.log_json)
+    for line in unknown_variables(os.environ):
+        log.warning("%s", line)
     ctx.obj = settings
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -338,6 +339,30 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise ConfigError(f"Configuration error: {describe_validation_error(error)}") from None
+
+
+NOT_SETTINGS = ("STUDIO_TEST_",)  # the test suite's own switches (STUDIO_TEST_REQUIRE_POSTGRES, ...)
+
+
+def unknown_variables(environ: Mapping[str, str], dotenv: Path = Path(".env")) -> list[str]:
+    """One line per STUDIO_* variable (environment or .env) that is no setting, a typo most likely,
+    with the nearest setting: pydantic-settings ignores them, so a misspelt token would go unnoticed."""
+    from difflib import get_close_matches
+
+    from dotenv import dotenv_values
+
+    known = {env_name(name) for name in Settings.model_fields}
+    found = [(name, "environment") for name in environ]
+    if dotenv.is_file():
+        found += [(name, str(dotenv)) for name in dotenv_values(dotenv)]
+    lines = []
+    for name, where in found:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper.startswith(NOT_SETTINGS):
+            continue
+        near = get_close_matches(upper, known, n=1)
+        lines.append(f"{name} is not a setting ({where}), so it is ignored" + (f"; did you mean {near[0]}?" if near else ""))
+    return lines
 
 
 def require_secret(settings: Settings, field: str, purpose: str) -> str:

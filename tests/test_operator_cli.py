@@ -186,3 +186,18 @@ def test_the_demo_stops_with_the_reason_when_the_worker_refuses_to_start(tmp_pat
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("The demo stopped early: the engine worker exited (code 2)"), last
     assert "weights for base model 'sdxl' are not in" in last and str(tmp_path / "worker.log") in last
+
+
+def test_a_misspelt_variable_is_named_not_silently_ignored(tmp_path: Path) -> None:
+    """STUDIO_TELEGRAM_TOKN=... (in the environment or .env) was ignored without a word: the bot then
+    played the terminal demo and the operator had no clue why."""
+    (tmp_path / ".env").write_text(f"STUDIO_FREE_CREDIT=5\nOTHER_TOOL=1\n")
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_TELEGRAM_TOKN": TOKEN, "STUDIO_TEST_REQUIRE_POSTGRES": "1"}
+    result = run_studio("config", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 2, result.stderr
+    assert any("STUDIO_TELEGRAM_TOKN is not a setting" in w and "STUDIO_TELEGRAM_TOKEN" in w for w in warnings)
+    assert any("STUDIO_FREE_CREDIT is not a setting" in w and ".env" in w and "STUDIO_FREE_CREDITS" in w
+               for w in warnings)
+    assert TOKEN not in result.stdout + result.stderr
