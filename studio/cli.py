@@ -91,7 +91,13 @@ def config(
             typer.echo(f"| `{env_name(name)}` | {shown} | {field.description or ''}{' (secret)' if secret else ''} |")
             continue
         value = getattr(settings, name)
-        shown = ("(set)" if value is not None else "(not set)") if secret else redact(str(value))
+        resolved = getattr(settings, f"resolved_{name}", None)  # what an empty one stands for
+        if secret:
+            shown = "(set)" if value is not None else "(not set)"
+        elif value in (None, "") and resolved is not None:
+            shown = f"(default) {redact(str(resolved))}"
+        else:
+            shown = "(not set)" if value is None else redact(str(value))
         typer.echo(f"{env_name(name):<36} {shown}")
 
 

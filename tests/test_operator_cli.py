@@ -201,3 +201,15 @@ def test_a_misspelt_variable_is_named_not_silently_ignored(tmp_path: Path) -> No
     assert any("STUDIO_FREE_CREDIT is not a setting" in w and ".env" in w and "STUDIO_FREE_CREDITS" in w
                for w in warnings)
     assert TOKEN not in result.stdout + result.stderr
+
+
+def test_config_shows_the_effective_paths_not_none(tmp_path: Path) -> None:
+    """`studio config` ("the effective configuration") printed None for the storage and models folders and
+    nothing for the database: an operator could not see where the data goes."""
+    result = run_studio("config", env={"STUDIO_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = dict(line.split(None, 1) for line in result.stdout.splitlines() if len(line.split(None, 1)) == 2)
+    assert shown["STUDIO_DATABASE_URL"] == f"(default) sqlite+aiosqlite:///{tmp_path}/studio.db"
+    assert shown["STUDIO_STORAGE_DIR"] == f"(default) {tmp_path / 'storage'}"
+    assert shown["STUDIO_MODELS_DIR"] == f"(default) {tmp_path / 'models'}"
+    assert "None" not in result.stdout
