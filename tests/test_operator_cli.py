@@ -213,3 +213,11 @@ def test_config_shows_the_effective_paths_not_none(tmp_path: Path) -> None:
     assert shown["STUDIO_STORAGE_DIR"] == f"(default) {tmp_path / 'storage'}"
     assert shown["STUDIO_MODELS_DIR"] == f"(default) {tmp_path / 'models'}"
     assert "None" not in result.stdout
+
+
+def test_runpod_without_an_endpoint_id_is_a_configuration_line(tmp_path: Path) -> None:
+    key = "rpa_operator_test_key_0123456789"
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_ENGINE_BACKEND": "runpod", "STUDIO_RUNPOD_API_KEY": key}
+    result = run_studio("worker", "--once", env=env, cwd=tmp_path)
+    assert_one_clear_line(result, says="Configuration error: STUDIO_RUNPOD_ENDPOINT_ID is not set", code=2)
+    assert key not in result.stdout + result.stderr
