@@ -6,6 +6,7 @@ uncaught exception (logged with its traceback, redacted)."""
 from __future__ import annotations
 
 from db.session import DatabaseUnavailable
+from db.storage import StorageUnavailable
 from engine.errors import FetchFailed, UnknownModel, WeightsMissing
 
 USAGE_EXIT = 2  # the command was asked for something that does not exist
@@ -21,6 +22,12 @@ def explain(error: BaseException) -> tuple[str, int] | None:
         else:
             advice = "check STUDIO_DATABASE_URL and that the database server is up and reachable from here"
         return f"Database error: {error}; {advice}", FAILED_EXIT
+    if isinstance(error, StorageUnavailable):
+        if "S3 bucket" in str(error):
+            advice = "check STUDIO_S3_BUCKET, STUDIO_S3_ENDPOINT_URL, STUDIO_S3_REGION and the S3 keys"
+        else:
+            advice = "set STUDIO_STORAGE_DIR (or STUDIO_DATA_DIR) to a folder this user can write"
+        return f"Storage error: {error}; {advice}", FAILED_EXIT
     if isinstance(error, UnknownModel):
         return f"Error: {error} (engine/models.toml; `studio models list`)", USAGE_EXIT
     if isinstance(error, (FetchFailed, WeightsMissing)):

@@ -221,3 +221,16 @@ def test_runpod_without_an_endpoint_id_is_a_configuration_line(tmp_path: Path) -
     result = run_studio("worker", "--once", env=env, cwd=tmp_path)
     assert_one_clear_line(result, says="Configuration error: STUDIO_RUNPOD_ENDPOINT_ID is not set", code=2)
     assert key not in result.stdout + result.stderr
+
+
+def test_storage_that_cannot_be_written_stops_start_up_in_one_line(tmp_path: Path) -> None:
+    """S3 storage with a wrong endpoint (or bucket, or keys) started the bots with 'ready: ... storage s3'
+    and failed at the first user's first photo: start-up writes a probe and says what to check."""
+    secret = "operator-test-s3-secret-0123456789"
+    env = {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_STORAGE_BACKEND": "s3", "STUDIO_S3_BUCKET": "portraits",
+           "STUDIO_S3_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}", "STUDIO_S3_ACCESS_KEY_ID": "AKIATEST",
+           "STUDIO_S3_SECRET_ACCESS_KEY": secret, "STUDIO_BASE_MODEL": "tiny", "STUDIO_DEVICE": "cpu"}
+    result = run_studio("run", env=env, cwd=tmp_path)
+    line = assert_one_clear_line(result, says="Storage error: can't write to S3 bucket portraits")
+    assert "STUDIO_S3_ENDPOINT_URL" in line and "engine worker started" not in result.stderr
+    assert secret not in result.stdout + result.stderr

@@ -37,9 +37,11 @@ async def serve(
             log.info("engine: %s", describe_environment(settings, model))
     database = Database.from_settings(settings)
     await database.migrate()
+    storage = storage_from_settings(settings)
+    await storage.check()
     backend = backend_from_settings(settings, preload=preload)
     worker = Worker(
-        database, storage_from_settings(settings), backend, options=EngineOptions.from_settings(settings),
+        database, storage, backend, options=EngineOptions.from_settings(settings),
         config=WorkerConfig.from_settings(settings, **config), worker_id=worker_id,
     )
     loop = asyncio.get_running_loop()
