@@ -62,6 +62,12 @@ def worker_reason(log_file: Path | None) -> str:
     return errors[-1] if errors else "no error in its log"
 
 
+async def _say_when_gone(worker: Any) -> None:
+    code = await worker_exit(worker)
+    print(f"The engine worker exited (code {code}): {worker_reason(worker.log_file)} (its log: {worker.log_file}). "
+          "Nothing will be painted; type /quit.", flush=True)
+
+
 async def run_console_autoplay(services: Services, out_dir: Path | None = None, *, worker: Any = None) -> int:
     """The demo once; a worker that exits (it refused the model or device, or died) stops it at once
     with its reason, instead of leaving the demo waiting for a training nobody runs."""
@@ -112,7 +118,11 @@ async def run_console(settings: Settings, *, auto: bool, out_dir: Path | None = 
         console = ConsoleFrontEnd(Studio(services), out_dir or settings.data_dir / "demo")
         stop = asyncio.Event()
         watcher = asyncio.create_task(console.watcher.run(stop))
-        await console.interactive(stop)
+        gone = asyncio.create_task(_say_when_gone(worker))
+        try:
+            await console.interactive(stop)
+        finally:
+            gone.cancel()
         await watcher
         return 0
     finally:

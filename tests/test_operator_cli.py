@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import sqlite3
+import threading
 from pathlib import Path
 
 from tests.test_settings import run_studio
@@ -234,3 +235,31 @@ def test_storage_that_cannot_be_written_stops_start_up_in_one_line(tmp_path: Pat
     line = assert_one_clear_line(result, says="Storage error: can't write to S3 bucket portraits")
     assert "STUDIO_S3_ENDPOINT_URL" in line and "engine worker started" not in result.stderr
     assert secret not in result.stdout + result.stderr
+
+
+def test_the_interactive_demo_says_when_the_worker_is_gone(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env |= {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_DEVICE": "cpu", "STUDIO_BASE_MODEL": "sdxl",
+            "STUDIO_PHOTO_CHECK_WORKERS": "0"}
+    demo = subprocess.Popen([sys.executable, "-m", "studio.cli", "demo"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
+    guard = threading.Timer(90, demo.kill)  # a demo that never says it ends the loop below, and fails
+    guard.start()
+    try:
+        seen = []
+        assert demo.stdout is not None and demo.stdin is not None
+        for line in demo.stdout:
+            seen.append(line)
+            if "engine worker exited" in line:
+                break
+        demo.stdin.write("/quit\n")
+        demo.stdin.flush()
+        demo.wait(60)
+    finally:
+        guard.cancel()
+        demo.kill()
+    notice = seen[-1] if seen else ""
+    assert "engine worker exited (code 2)" in notice and "weights for base model 'sdxl'" in notice, "".join(seen)
