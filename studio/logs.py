@@ -41,6 +41,15 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
+class OneLineFormatter(logging.Formatter):
+    """Text records, one line each: line breaks inside a message (a database error's '[SQL: ...]'
+    part) are written as ' | '; a traceback, when there is one, still follows on its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        text = super().formatMessage(record)
+        return " | ".join(part for part in text.splitlines() if part.strip()) if "\n" in text or "\r" in text else text
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload = {
@@ -61,7 +70,7 @@ def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), json_
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(SecretRedactingFilter(secrets))
     handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        JsonFormatter() if json_lines else OneLineFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -263,3 +263,20 @@ def test_the_interactive_demo_says_when_the_worker_is_gone(tmp_path: Path) -> No
         demo.kill()
     notice = seen[-1] if seen else ""
     assert "engine worker exited (code 2)" in notice and "weights for base model 'sdxl'" in notice, "".join(seen)
+
+
+def test_a_message_with_line_breaks_is_still_one_log_line(tmp_path: Path) -> None:
+    """A database error's text ('... \\n[SQL: ...]\\n(Background on this error ...)') logged as a job's
+    failure became three lines in the journal, two of them without time or level."""
+    import subprocess
+    import sys
+
+    script = ("from studio.logs import configure_logging\n"
+              "import logging\n"
+              "configure_logging('INFO')\n"
+              "logging.getLogger('engine.runtime.worker').warning('job 7 failed: %s', "
+              "'(sqlite3.OperationalError) disk I/O error\\n[SQL: UPDATE jobs]\\n(Background on this error)')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parents[1])
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "WARNING" in lines[0] and "[SQL: UPDATE jobs]" in lines[0], result.stderr
