@@ -114,6 +114,10 @@ def grant(
     from studio.admin import grant_credits
 
     account = f"{platform.value}:{user_id}"
+    if platform != Platform.console and not (user_id.isascii() and user_id.isdigit()):
+        typer.echo(f"Error: {platform.value} user ids are numbers, not {user_id!r} (a @username or a display name "
+                   "is not an account; the id is in the bot's log lines and in `studio payments`)", err=True)
+        raise typer.Exit(2)
     try:
         balance = asyncio.run(grant_credits(settings_of(ctx), platform.value, user_id, amount, note=note))
     except InsufficientCredits as short:

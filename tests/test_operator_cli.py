@@ -90,6 +90,8 @@ def test_grant_refuses_an_unknown_platform_and_takes_credits_with_a_negative_amo
     typo = run_studio("grant", "telegrm", "42", "5", env=env, cwd=tmp_path)
     assert typo.returncode == 2 and "Traceback" not in typo.stderr, typo.stderr
     assert "telegrm" in typo.stderr and "telegram" in typo.stderr
+    username = run_studio("grant", "telegram", "@alice", "5", env=env, cwd=tmp_path)  # ids are numbers
+    assert_one_clear_line(username, says="telegram user ids are numbers", code=2)
     given = run_studio("grant", "telegram", "42", "5", env=env, cwd=tmp_path)
     assert given.returncode == 0 and "telegram:42 now has 8 credit(s)" in given.stdout, given.stderr
     taken = run_studio("grant", "telegram", "42", "-3", env=env, cwd=tmp_path)  # README: "give (or take)"
