@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import socket
@@ -58,7 +59,17 @@ def worker_reason(log_file: Path | None) -> str:
         lines = log_file.read_text(errors="replace").splitlines() if log_file is not None else []
     except OSError:
         lines = []
-    errors = [line.split(": ", 1)[-1] for line in lines if " ERROR " in line or " CRITICAL " in line]
+    errors = []
+    for line in lines:
+        if line.startswith("{"):  # STUDIO_LOG_JSON
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("level") in ("ERROR", "CRITICAL"):
+                errors.append(str(record.get("message", "")))
+        elif " ERROR " in line or " CRITICAL " in line:
+            errors.append(line.split(": ", 1)[-1])
     return errors[-1] if errors else "no error in its log"
 
 
