@@ -208,6 +208,9 @@ def _download(snapshot_download: Any, name: str, source: str, target: Path, **op
     """One hub snapshot into ``target``; a hub that can't be reached or refuses is a FetchFailed."""
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    from engine.library_logs import route_library_logs
+
+    route_library_logs()  # the hub's warnings (a retried download) through the process's logging, once
     try:
         snapshot_download(source, local_dir=target, **options)
     except LocalEntryNotFoundError as error:  # what the hub client raises when it can't connect at all

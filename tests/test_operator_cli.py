@@ -282,3 +282,20 @@ def test_a_message_with_line_breaks_is_still_one_log_line(tmp_path: Path) -> Non
                             cwd=Path(__file__).resolve().parents[1])
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "WARNING" in lines[0] and "[SQL: UPDATE jobs]" in lines[0], result.stderr
+
+
+def test_a_model_hub_warning_is_one_formatted_record(tmp_path: Path) -> None:
+    """huggingface_hub logs through a stderr handler of its own as well as to the root logger: each of its
+    warnings (a download retried, a cache that can't be written) came out twice, once raw and unredacted."""
+    import subprocess
+    import sys
+
+    script = ("from studio.logs import configure_logging\n"
+              "configure_logging('INFO')\n"
+              "import engine.pipelines\n"
+              "from huggingface_hub.utils import logging as hub_logging\n"
+              "hub_logging.get_logger('huggingface_hub.file_download').warning('a hub warning')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1])
+    lines = [line for line in result.stderr.splitlines() if "a hub warning" in line]
+    assert len(lines) == 1 and "WARNING huggingface_hub.file_download: a hub warning" in lines[0], result.stderr
