@@ -299,3 +299,36 @@ def test_a_model_hub_warning_is_one_formatted_record(tmp_path: Path) -> None:
                             cwd=Path(__file__).resolve().parents[1])
     lines = [line for line in result.stderr.splitlines() if "a hub warning" in line]
     assert len(lines) == 1 and "WARNING huggingface_hub.file_download: a hub warning" in lines[0], result.stderr
+
+
+def test_a_second_sigterm_is_not_a_second_stop_line(tmp_path: Path) -> None:
+    """Under systemd (or `timeout`, or Docker) SIGTERM goes to the whole group, and `studio run` then
+    terminates its worker itself: the worker logged 'stop requested' twice for one stop."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env |= {"STUDIO_DATA_DIR": str(tmp_path), "STUDIO_DEVICE": "cpu", "STUDIO_BASE_MODEL": "tiny"}
+    worker = subprocess.Popen([sys.executable, "-m", "studio.cli", "worker"], stderr=subprocess.PIPE, text=True,
+                              env=env, cwd=tmp_path)
+    guard = threading.Timer(120, worker.kill)
+    guard.start()
+    try:
+        assert worker.stderr is not None
+        seen = []
+        for line in worker.stderr:
+            seen.append(line)
+            if "engine.runtime.worker: worker" in line and "started" in line:
+                break
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        seen += worker.stderr.readlines()
+        worker.wait(60)
+    finally:
+        guard.cancel()
+        worker.kill()
+    assert worker.returncode == 0, "".join(seen)
+    assert sum("stop requested" in line for line in seen) == 1, "".join(seen)

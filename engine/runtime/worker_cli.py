@@ -45,8 +45,12 @@ async def serve(
         config=WorkerConfig.from_settings(settings, **config), worker_id=worker_id,
     )
     loop = asyncio.get_running_loop()
+    stopping: list[bool] = []
 
     def on_signal() -> None:
+        if stopping:  # SIGTERM to the whole group, then `studio run` terminating its worker: one stop
+            return
+        stopping.append(True)
         log.warning("stop requested: giving the running job (if any) back to the queue")
         worker.stop(interrupt=True)
 
