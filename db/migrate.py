@@ -28,15 +28,20 @@ def alembic_config(url: str | None = None) -> Config:
 MIGRATION_LOCK = 0x5354_5544  # "STUD"
 
 
-def _upgrade(connection: Any) -> None:
+def _upgrade(connection: Any) -> str:
+    from alembic.runtime.migration import MigrationContext
+
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+    return MigrationContext.configure(connection).get_current_revision() or ""
 
 
-async def upgrade_to_head(engine: AsyncEngine) -> None:
+async def upgrade_to_head(engine: AsyncEngine) -> str:
+    """Apply every pending migration; returns the schema's revision."""
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
-    log.info("database schema is up to date")
+        revision = await connection.run_sync(_upgrade)
+    log.info("database schema is up to date (revision %s)", revision)
+    return revision

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -50,6 +50,21 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, foreig
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class DatabaseUnavailable(Exception):
+    """The database can't be opened at all (server unreachable, credentials refused, the SQLite file's
+    folder not writable): an operator's set-up to fix, not a bug. The message carries no password."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"can't open the database {where}: {reason}")
+        self.where, self.reason = where, reason
+
+
+def _reason(error: BaseException) -> str:
+    orig = getattr(error, "orig", None)
+    text = str(orig if orig is not None else error).strip().splitlines()
+    return (text[0] if text else "") or type(error).__name__
+
+
 class Database:
     """An async engine plus its session factory."""
 
@@ -59,9 +74,13 @@ class Database:
         self.lock_patience_seconds = lock_patience_seconds
         self.busy_timeout_ms = busy_timeout_ms
         parsed = make_url(url)
+        self.where = parsed.render_as_string(hide_password=True)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseUnavailable(self.where, f"its folder can't be made ({_reason(error)})") from error
         self.engine = create_async_engine(url, echo=echo, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine, busy_timeout_ms)
@@ -108,18 +127,28 @@ class Database:
                 pause = min(pause * 2, 0.5)
                 await session.begin()
 
-    async def migrate(self) -> None:
+    async def reachable(self, engine: AsyncEngine | None = None) -> None:
+        """Open one connection, or raise DatabaseUnavailable saying why (every start does this first)."""
+        try:
+            async with (engine or self.engine).connect():
+                pass
+        except (OSError, DBAPIError) as error:  # refused, unknown host, timeout, bad password, unwritable file
+            raise DatabaseUnavailable(self.where, _reason(error)) from error
+
+    async def migrate(self) -> str:
+        """Bring the schema to the newest migration; returns its revision."""
         from db.migrate import upgrade_to_head
 
         if not self.is_sqlite:
-            await upgrade_to_head(self.engine)
-            return
+            await self.reachable()
+            return await upgrade_to_head(self.engine)
         # SQLite's way to change a table is to rebuild it, which needs foreign keys off (dropping a
         # parent table would cascade into its children); migrations check them themselves.
         engine = create_async_engine(self.url)
         _install_sqlite_pragmas(engine, self.busy_timeout_ms, foreign_keys=False)
         try:
-            await upgrade_to_head(engine)
+            await self.reachable(engine)
+            return await upgrade_to_head(engine)
         finally:
             await engine.dispose()
 

@@ -32,6 +32,11 @@ class ObjectNotFound(StorageError, KeyError):
     pass
 
 
+class StorageUnavailable(StorageError):
+    """The storage can't be written at all (a folder that can't be made, a bucket that can't be reached
+    or refuses the keys): checked at start, so the first user's photo is not where it shows."""
+
+
 USERS = "users/"
 
 
@@ -84,6 +89,9 @@ class Storage(abc.ABC):
     async def delete_user(self, user_id: int) -> int:
         return await self.delete_prefix(user_prefix(user_id))
 
+    async def check(self) -> None:
+        """Raise StorageUnavailable when nothing could be written here (the start-up check)."""
+
     async def user_ids(self) -> set[int]:
         """The users that have anything stored (``users/<id>/``), for the sweep of what /delete could
         not remove (db/orphans.py). This default lists every key; the backends list folders."""
@@ -109,6 +117,14 @@ class LocalStorage(Storage):
 
     def path(self, key: str) -> Path:
         return self.root / validate_key(key)
+
+    async def check(self) -> None:
+        try:
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-")
+            os.close(fd)
+            os.remove(probe)
+        except OSError as error:
+            raise StorageUnavailable(f"can't write to the storage folder {self.root}: {error.strerror or error}") from error
 
     def _write(self, key: str, data: bytes) -> None:
         target = self.path(key)
@@ -209,6 +225,19 @@ class S3Storage(Storage):
 
     def _full(self, key: str) -> str:
         return self.prefix + validate_key(key)
+
+    async def check(self) -> None:
+        """Write and delete one small object under the prefix (what the bot and workers need: no
+        bucket-level permission such as ListBucket is assumed)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = f"{self.prefix}.studio-start-probe"
+        where = f"S3 bucket {self.bucket} at {self.client.meta.endpoint_url}"
+        try:
+            await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=key, Body=b"")
+            await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as error:
+            raise StorageUnavailable(f"can't write to {where}: {error}") from error
 
     async def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> str:
         await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=self._full(key), Body=data, ContentType=content_type)

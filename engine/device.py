@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from engine.errors import DeviceUnavailable
+
 _PRECISIONS = {"no": torch.float32, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -13,7 +15,7 @@ def resolve_device(setting: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(setting)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {setting!r} requested but CUDA is not available")
+        raise DeviceUnavailable(f"device {setting!r} requested but CUDA is not available")
     return device
 
 

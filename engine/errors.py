@@ -28,6 +28,14 @@ class WeightsMissing(EngineError):
     """Model weights are not on this machine; the message names the command that fetches them."""
 
 
+class DeviceUnavailable(EngineError, RuntimeError):
+    """The torch device asked for (``cuda``, ``cuda:1``) is not on this machine."""
+
+
+class FetchFailed(EngineError):
+    """Weights could not be downloaded (no internet, the hub refused); the message says what to do."""
+
+
 class UnknownModel(EngineError, KeyError):
     """No entry of that name in the model registry."""
 

@@ -1,12 +1,13 @@
 """transformers and diffusers log through their own stderr handler and do not propagate, so their
-warnings bypass the process's logging (format, JSON lines, redaction). Once they are imported,
-their records go to the root logger like everyone else's, at the level they chose."""
+warnings bypass the process's logging (format, JSON lines, redaction); huggingface_hub has a stderr
+handler of its own too and also propagates, so its warnings came out twice, once raw. Once they are
+imported, their records go to the root logger like everyone else's, at the level they chose."""
 
 from __future__ import annotations
 
 import logging
 
-LIBRARIES = ("transformers", "diffusers")
+LIBRARIES = ("transformers", "diffusers", "huggingface_hub")  # the hub: a handler of its own, and propagates too
 
 # Warnings that say nothing is wrong, logged at every LoRA load or dtype cast: kept at DEBUG, so an
 # operator's log shows the warnings that matter. (logger, the message's start)

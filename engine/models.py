@@ -10,9 +10,9 @@ import logging
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from engine.errors import UnknownModel, WeightsMissing
+from engine.errors import FetchFailed, UnknownModel, WeightsMissing
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,26 @@ def _allow_patterns(variant: str | None) -> list[str]:
     return ["*.json", "*.txt", weights]
 
 
+def _download(snapshot_download: Any, name: str, source: str, target: Path, **options: Any) -> None:
+    """One hub snapshot into ``target``; a hub that can't be reached or refuses is a FetchFailed."""
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    from engine.library_logs import route_library_logs
+
+    route_library_logs()  # the hub's warnings (a retried download) through the process's logging, once
+    try:
+        snapshot_download(source, local_dir=target, **options)
+    except LocalEntryNotFoundError as error:  # what the hub client raises when it can't connect at all
+        raise FetchFailed(
+            f"can't reach the model hub to download {source} (no internet access here?): run "
+            f"`studio models fetch {name}` on a machine with internet access and copy {target} to this "
+            f"machine's models folder (STUDIO_MODELS_DIR)") from error
+    except HfHubHTTPError as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise FetchFailed(f"the model hub refused {source}: {first} (a gated model needs HF_TOKEN and the "
+                          "licence accepted on its page; internet access is needed)") from error
+
+
 def fetch_model(name: str, models_dir: Path, *, token: str | None = None,
                 registry: dict[str, ModelSpec] | None = None) -> list[Path]:
     """Download every hub component of ``name`` into ``models_dir`` (needs internet)."""
@@ -218,13 +238,13 @@ def fetch_model(name: str, models_dir: Path, *, token: str | None = None,
         target = local_dir(source, models_dir)
         variant = None if source == spec.vae else spec.variant
         log.info("fetching %s into %s", source, target)
-        snapshot_download(source, local_dir=target, allow_patterns=_allow_patterns(variant), token=token)
+        _download(snapshot_download, name, source, target, allow_patterns=_allow_patterns(variant), token=token)
         fetched.append(target)
     if spec.preview_adapter not in ("", "tiny") and not _is_path(spec.preview_adapter):
         target = local_dir(spec.preview_adapter, models_dir)
         patterns = [f"{spec.preview_subfolder}/{spec.preview_weights}", f"{spec.preview_encoder}/*.json",
                     f"{spec.preview_encoder}/*.safetensors"]
         log.info("fetching the preview adapter %s (%s) into %s", spec.preview_adapter, spec.preview_weights, target)
-        snapshot_download(spec.preview_adapter, local_dir=target, allow_patterns=patterns, token=token)
+        _download(snapshot_download, name, spec.preview_adapter, target, allow_patterns=patterns, token=token)
         fetched.append(target)
     return fetched

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import socket
@@ -36,14 +37,51 @@ async def run_main(settings: Settings) -> int:
     try:
         if not front_ends:
             print(NO_TOKEN_NOTICE, flush=True)
-            return await run_console_autoplay(services)
+            return await run_console_autoplay(services, worker=worker)
         return await run_front_ends(services, front_ends, worker)
     finally:
         worker.stop()
         await services.close()
 
 
-async def run_console_autoplay(services: Services, out_dir: Path | None = None) -> int:
+async def worker_exit(worker: Any, poll_seconds: float = 0.5) -> int:
+    """The engine worker's exit code, once it has exited."""
+    while True:
+        code = worker.process.poll() if worker.process is not None else None
+        if code is not None:
+            return int(code)
+        await asyncio.sleep(poll_seconds)
+
+
+def worker_reason(log_file: Path | None) -> str:
+    """The worker's last error line (what it refused, or why it died), from its log file."""
+    try:
+        lines = log_file.read_text(errors="replace").splitlines() if log_file is not None else []
+    except OSError:
+        lines = []
+    errors = []
+    for line in lines:
+        if line.startswith("{"):  # STUDIO_LOG_JSON
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("level") in ("ERROR", "CRITICAL"):
+                errors.append(str(record.get("message", "")))
+        elif " ERROR " in line or " CRITICAL " in line:
+            errors.append(line.split(": ", 1)[-1])
+    return errors[-1] if errors else "no error in its log"
+
+
+async def _say_when_gone(worker: Any) -> None:
+    code = await worker_exit(worker)
+    print(f"The engine worker exited (code {code}): {worker_reason(worker.log_file)} (its log: {worker.log_file}). "
+          "Nothing will be painted; type /quit.", flush=True)
+
+
+async def run_console_autoplay(services: Services, out_dir: Path | None = None, *, worker: Any = None) -> int:
+    """The demo once; a worker that exits (it refused the model or device, or died) stops it at once
+    with its reason, instead of leaving the demo waiting for a training nobody runs."""
     from bot.console.app import ConsoleFrontEnd, DemoStopped
     from bot.console.samples import demo_selfies
     from bot.core.studio import Studio
@@ -52,12 +90,24 @@ async def run_console_autoplay(services: Services, out_dir: Path | None = None) 
     console = ConsoleFrontEnd(Studio(services), out_dir)
     stop = asyncio.Event()
     watcher = asyncio.create_task(console.watcher.run(stop))
+    play = asyncio.create_task(console.autoplay(demo_selfies(), style_id="linkedin-headshot", timeout=1800))
+    gone = asyncio.create_task(worker_exit(worker)) if worker is not None else None
     try:
-        await console.autoplay(demo_selfies(), style_id="linkedin-headshot", timeout=1800)
+        await asyncio.wait([task for task in (play, gone) if task is not None], return_when=asyncio.FIRST_COMPLETED)
+        if not play.done() and gone is not None:
+            play.cancel()
+            await asyncio.gather(play, return_exceptions=True)
+            code = gone.result()
+            print(f"\nThe demo stopped early: the engine worker exited (code {code}): "
+                  f"{worker_reason(worker.log_file)} (its log: {worker.log_file})", flush=True)
+            return REFUSED_EXIT if code == REFUSED_EXIT else 1
+        await play
     except DemoStopped as stopped:
         print(f"\nThe demo stopped early: {stopped}", flush=True)
         return 1
     finally:
+        if gone is not None:
+            gone.cancel()
         stop.set()
         await watcher
     print(f"\nDone. The portraits are in {out_dir.resolve()}/ (engine log: {services.settings.data_dir / 'worker.log'}).")
@@ -75,11 +125,15 @@ async def run_console(settings: Settings, *, auto: bool, out_dir: Path | None = 
     worker.start()
     try:
         if auto:
-            return await run_console_autoplay(services, out_dir)
+            return await run_console_autoplay(services, out_dir, worker=worker)
         console = ConsoleFrontEnd(Studio(services), out_dir or settings.data_dir / "demo")
         stop = asyncio.Event()
         watcher = asyncio.create_task(console.watcher.run(stop))
-        await console.interactive(stop)
+        gone = asyncio.create_task(_say_when_gone(worker))
+        try:
+            await console.interactive(stop)
+        finally:
+            gone.cancel()
         await watcher
         return 0
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 
 from studio.redaction import redact
-from studio.settings import ConfigError, Settings, env_name, load_settings
+from studio.settings import ConfigError, Platform, Settings, env_name, load_settings, unknown_variables
 
 log = logging.getLogger("studio")
 
@@ -40,6 +41,8 @@ def _startup(ctx: typer.Context) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level, secrets=settings.secret_values(), json_lines=settings.log_json)
+    for line in unknown_variables(os.environ):
+        log.warning("%s", line)
     ctx.obj = settings
 
 
@@ -88,23 +91,40 @@ def config(
             typer.echo(f"| `{env_name(name)}` | {shown} | {field.description or ''}{' (secret)' if secret else ''} |")
             continue
         value = getattr(settings, name)
-        shown = ("(set)" if value is not None else "(not set)") if secret else redact(str(value))
+        resolved = getattr(settings, f"resolved_{name}", None)  # what an empty one stands for
+        if secret:
+            shown = "(set)" if value is not None else "(not set)"
+        elif value in (None, "") and resolved is not None:
+            shown = f"(default) {redact(str(resolved))}"
+        else:
+            shown = "(not set)" if value is None else redact(str(value))
         typer.echo(f"{env_name(name):<36} {shown}")
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # so that `grant telegram 42 -3` takes 3
 def grant(
     ctx: typer.Context,
-    platform: Annotated[str, typer.Argument(help="telegram, discord or console.")],
+    platform: Annotated[Platform, typer.Argument(help="telegram, discord or console.")],
     user_id: Annotated[str, typer.Argument(help="The user's id on that platform.")],
     amount: Annotated[int, typer.Argument(help="Credits to add (negative to take away).")],
     note: Annotated[str, typer.Option(help="Why, for the ledger.")] = "",
 ) -> None:
-    """Give a user credits (admin)."""
+    """Give a user credits, or take some away with a negative amount (admin)."""
+    from db.credits import InsufficientCredits
     from studio.admin import grant_credits
 
-    balance = asyncio.run(grant_credits(settings_of(ctx), platform, user_id, amount, note=note))
-    typer.echo(f"{platform}:{user_id} now has {balance} credit(s)")
+    account = f"{platform.value}:{user_id}"
+    if platform != Platform.console and not (user_id.isascii() and user_id.isdigit()):
+        typer.echo(f"Error: {platform.value} user ids are numbers, not {user_id!r} (a @username or a display name "
+                   "is not an account; the id is in the bot's log lines and in `studio payments`)", err=True)
+        raise typer.Exit(2)
+    try:
+        balance = asyncio.run(grant_credits(settings_of(ctx), platform.value, user_id, amount, note=note))
+    except InsufficientCredits as short:
+        typer.echo(f"not granted: {account} has {short.balance} credit(s), so {short.needed} can't be taken "
+                   "away (a balance never goes below zero)", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{account} now has {balance} credit(s)")
 
 
 @app.command("refund")
@@ -116,6 +136,8 @@ def refund_command(
         "and record the shortfall (a balance never goes below zero).")] = False,
 ) -> None:
     """Give a Telegram Stars payment back (refundStarPayment) and take its credits back."""
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.core.shop import PlatformRefused
     from db.payments import RefundRefused
     from studio.admin import refund
@@ -127,6 +149,13 @@ def refund_command(
         raise typer.Exit(1) from None
     except PlatformRefused as error:
         typer.echo(f"not refunded: Telegram said {error}", err=True)
+        raise typer.Exit(1) from None
+    except InvalidToken:
+        typer.echo("not refunded: Telegram rejected the bot token in STUDIO_TELEGRAM_TOKEN", err=True)
+        raise typer.Exit(1) from None
+    except NetworkError as error:  # before or during refundStarPayment: running it again finishes it
+        typer.echo(redact(f"not refunded: Telegram can't be reached ({error}); run `studio refund {charge_id}` "
+                          "again once it can (a refund half done is finished then, never done twice)"), err=True)
         raise typer.Exit(1) from None
 
 
@@ -226,7 +255,11 @@ def generate(
     from engine.runtime.cli import generate_command
     from styles import load_catalogue
 
-    chosen = load_catalogue(settings_of(ctx).styles_dirs).get(style)
+    catalogue = load_catalogue(settings_of(ctx).styles_dirs)
+    if style not in catalogue:
+        typer.echo(f"Error: unknown style(s) {style}; `studio styles` lists them", err=True)
+        raise typer.Exit(2)
+    chosen = catalogue.get(style)
     raise typer.Exit(generate_command(
         lora, chosen.prompt.replace("{variation}", chosen.variations[0]), output, model, count, list(chosen.aspects),
         negative_prompt=chosen.negative_prompt, seed=seed, steps=chosen.sampler.steps, settings=settings_of(ctx),
@@ -319,15 +352,15 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Apply database migrations (also done at every start)."""
     from db.session import Database
 
-    async def _upgrade() -> None:
+    async def _upgrade() -> tuple[str, str]:
         database = Database.from_settings(settings_of(ctx))
         try:
-            await database.migrate()
+            return database.where, await database.migrate()
         finally:
             await database.dispose()
 
-    asyncio.run(_upgrade())
-    typer.echo("database is up to date")
+    where, revision = asyncio.run(_upgrade())
+    typer.echo(f"database {where} is up to date (revision {revision})")
 
 
 def main() -> None:
@@ -341,6 +374,16 @@ def main() -> None:
     except StyleError as error:
         print(f"Style catalogue error: {error}", file=sys.stderr)
         sys.exit(2)
+    except Exception as error:
+        from studio.failures import explain
+
+        explained = explain(error)
+        if explained is None:
+            raise  # a bug: the uncaught-exception hook logs it with its traceback, redacted
+        line, code = explained
+        log.debug("%s", line, exc_info=True)
+        print(redact(line), file=sys.stderr)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
+import warnings
 from collections.abc import Iterable
 from types import TracebackType
+from typing import TextIO
 
 from studio.redaction import REDACTED, redact, register
 
@@ -38,6 +41,15 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
+class OneLineFormatter(logging.Formatter):
+    """Text records, one line each: line breaks inside a message (a database error's '[SQL: ...]'
+    part) are written as ' | '; a traceback, when there is one, still follows on its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        text = super().formatMessage(record)
+        return " | ".join(part for part in text.splitlines() if part.strip()) if "\n" in text or "\r" in text else text
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload = {
@@ -58,7 +70,7 @@ def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), json_
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(SecretRedactingFilter(secrets))
     handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        JsonFormatter() if json_lines else OneLineFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -66,10 +78,38 @@ def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), json_
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)  # libraries' warnings.warn(...) become log records ("py.warnings")
+    warnings.showwarning = _warning_as_one_line
+    if json_lines or not sys.stderr.isatty():
+        _quiet_progress_bars()
     _route_uncaught_exceptions()
     # Chatty libraries: keep their warnings, drop their per-request info lines.
     for name in ("httpx", "httpcore", "discord.http", "botocore", "urllib3", "aiosqlite", "alembic", "werkzeug"):
         logging.getLogger(name).setLevel(max(logging.getLevelName(level), logging.WARNING))
+
+
+def _warning_as_one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                         file: TextIO | None = None, line: str | None = None) -> None:
+    """A library's warning is one record (logging's own capture adds the source line on a second line)."""
+    if file is not None:  # someone asked for it on a stream of their own
+        file.write(warnings.formatwarning(message, category, filename, lineno, line))
+        return
+    logging.getLogger("py.warnings").warning("%s: %s (%s:%s)", category.__name__, message, filename, lineno)
+
+
+def _quiet_progress_bars() -> None:
+    """tqdm bars (transformers' 'Loading weights', hub downloads, peft) are for a terminal: in a log file or
+    a service's journal they are lines of carriage returns between the records. Also for the worker
+    child, which inherits the environment; an operator's own setting wins."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    if "huggingface_hub" in sys.modules:  # imported already: its switch was read at import
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
 
 def _route_uncaught_exceptions() -> None:

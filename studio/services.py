@@ -30,6 +30,7 @@ class Services:
 async def open_services(settings: Settings) -> Services:
     catalogue = load_catalogue(settings.styles_dirs)  # a broken style pack stops start-up here
     storage = storage_from_settings(settings)  # so does a storage setting that is missing
+    await storage.check()  # and storage that can't be written (StorageUnavailable)
     database = Database.from_settings(settings)
     await database.migrate()
     log.info(

@@ -7,6 +7,8 @@ directory. Secrets are ``SecretStr``: they print as ``**********`` and are never
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -247,6 +249,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not platform:user_id (e.g. telegram:12345)")
         return value
 
+    @field_validator("device")
+    @classmethod
+    def _torch_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            raise ValueError("one of auto, cpu, cuda, cuda:N (the GPU's index), mps")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -256,7 +265,8 @@ class Settings(BaseSettings):
             raise ValueError("needs an async driver, e.g. sqlite+aiosqlite:///path.db or postgresql+asyncpg://...")
         return value
 
-    @field_validator("telegram_token", "discord_token", "runpod_api_key", mode="before")
+    @field_validator("telegram_token", "discord_token", "runpod_api_key", "s3_access_key_id", "s3_secret_access_key",
+                     "account_hash_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -329,6 +339,30 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise ConfigError(f"Configuration error: {describe_validation_error(error)}") from None
+
+
+NOT_SETTINGS = ("STUDIO_TEST_",)  # the test suite's own switches (STUDIO_TEST_REQUIRE_POSTGRES, ...)
+
+
+def unknown_variables(environ: Mapping[str, str], dotenv: Path = Path(".env")) -> list[str]:
+    """One line per STUDIO_* variable (environment or .env) that is no setting, a typo most likely,
+    with the nearest setting: pydantic-settings ignores them, so a misspelt token would go unnoticed."""
+    from difflib import get_close_matches
+
+    from dotenv import dotenv_values
+
+    known = {env_name(name) for name in Settings.model_fields}
+    found = [(name, "environment") for name in environ]
+    if dotenv.is_file():
+        found += [(name, str(dotenv)) for name in dotenv_values(dotenv)]
+    lines = []
+    for name, where in found:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper.startswith(NOT_SETTINGS):
+            continue
+        near = get_close_matches(upper, known, n=1)
+        lines.append(f"{name} is not a setting ({where}), so it is ignored" + (f"; did you mean {near[0]}?" if near else ""))
+    return lines
 
 
 def require_secret(settings: Settings, field: str, purpose: str) -> str:

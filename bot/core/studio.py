@@ -36,6 +36,7 @@ from db.users import delete_user, find_user, get_or_create_user, record_consent
 from engine.intake import IntakeConfig
 from engine.jobs import GenerateJob, TrainJob
 from studio.services import Services
+from studio.settings import Platform
 from styles import Style
 from styles.prompt_fit import PERSONAL_TOKEN  # the rare token a personal LoRA binds the face to
 
@@ -498,6 +499,8 @@ class Studio:
             return await self._reply(texts.GRANT_USAGE, private=True)
         platform, _, target = args[0].rpartition(":")
         platform = platform or user.platform
+        if platform not in set(Platform) or (platform != Platform.console and not (target.isascii() and target.isdigit())):
+            return await self._reply(texts.GRANT_USAGE, private=True)  # a typo would credit an account nobody has
         amount = int(args[1])
         async with self.database.transaction() as session:
             account, _ = await get_or_create_user(session, platform, target, free_credits=self.settings.free_credits,

@@ -17,11 +17,16 @@ class TinyFallbackRefused(RuntimeError):
 
 def chosen_model(settings: Any, front_ends: list[str]) -> str:
     """The base model the worker will serve; raises TinyFallbackRefused (one line, what to do)
-    when ``auto`` finds no SDXL weights or no GPU and a chat front end is configured."""
-    from engine.models import cuda_available, get_spec, weights_present
+    when ``auto`` finds no SDXL weights or no GPU and a chat front end is configured, UnknownModel for
+    a name not in engine/models.toml, WeightsMissing for a named model whose weights are not here
+    (offline: every job would fail)."""
+    from engine.models import cuda_available, get_spec, require_weights, weights_present
 
-    if settings.base_model != "auto":
-        return str(settings.base_model)
+    if settings.base_model != "auto":  # a model named on purpose: it must exist, and be here when offline
+        spec = get_spec(str(settings.base_model))  # UnknownModel
+        if settings.hf_offline:
+            require_weights(spec, Path(settings.resolved_models_dir))  # WeightsMissing
+        return spec.name
     models_dir = Path(settings.resolved_models_dir)
     sdxl = get_spec("sdxl")
     weights, gpu = weights_present(sdxl, models_dir), cuda_available(settings.device)

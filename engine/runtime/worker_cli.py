@@ -37,14 +37,20 @@ async def serve(
             log.info("engine: %s", describe_environment(settings, model))
     database = Database.from_settings(settings)
     await database.migrate()
+    storage = storage_from_settings(settings)
+    await storage.check()
     backend = backend_from_settings(settings, preload=preload)
     worker = Worker(
-        database, storage_from_settings(settings), backend, options=EngineOptions.from_settings(settings),
+        database, storage, backend, options=EngineOptions.from_settings(settings),
         config=WorkerConfig.from_settings(settings, **config), worker_id=worker_id,
     )
     loop = asyncio.get_running_loop()
+    stopping: list[bool] = []
 
     def on_signal() -> None:
+        if stopping:  # SIGTERM to the whole group, then `studio run` terminating its worker: one stop
+            return
+        stopping.append(True)
         log.warning("stop requested: giving the running job (if any) back to the queue")
         worker.stop(interrupt=True)
 
@@ -62,6 +68,7 @@ async def serve(
 
 def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = None) -> int:
     """Entry point for `studio worker [--once] [--id ID]`; returns the process exit code."""
+    from engine.errors import DeviceUnavailable, UnknownModel, WeightsMissing
     from engine.runtime.startup import TinyFallbackRefused
     from engine.runtime.worker import ClaimsFailing
 
@@ -72,5 +79,12 @@ def run_worker(settings: Any, *, once: bool = False, worker_id: str | None = Non
         return 1
     except TinyFallbackRefused as error:
         log.error("%s", error)
+        return 2
+    except (UnknownModel, WeightsMissing) as error:  # every job would fail: refuse, so `studio run` stops the bots
+        log.error("STUDIO_BASE_MODEL=%s: %s; the worker does not start", settings.base_model, error)
+        return 2
+    except DeviceUnavailable as error:
+        log.error("STUDIO_DEVICE=%s: %s on this machine; the worker does not start (set STUDIO_DEVICE=auto or "
+                  "cpu, or run it where the GPU is)", settings.device, error)
         return 2
     return 0

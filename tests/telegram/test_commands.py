@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from db import credits, jobs
 from db.models import Job, JobState, LoraModel, LoraStatus, SelfieSet, User
+from db.users import find_user
 from tests.support.selfies import obama_selfies
 from tests.telegram.conftest import agree, start_training
 
@@ -113,6 +114,12 @@ async def test_admin_grant(bot_factory) -> None:
         await bot.telegram.send_text(ADMIN, "/grant 501 5", name="Root")
         granted = await bot.telegram.wait_for_text(ADMIN, "Granted 5 credits to telegram:501")
         assert "balance is 8" in granted.text  # 3 free + 5
+        for typo in ("/grant telegrm:501 5", "/grant @alice 5"):  # credited accounts nobody has
+            await bot.telegram.send_text(ADMIN, typo, name="Root")
+            await bot.telegram.wait_for_text(ADMIN, "Usage: /grant")
+        async with bot.services.database.transaction() as session:
+            assert await find_user(session, "telegrm", "501") is None
+            assert await find_user(session, "telegram", "@alice") is None
 
 
 async def test_an_unexpected_failure_gets_an_apology_with_an_error_id(bot_factory, caplog: pytest.LogCaptureFixture) -> None:

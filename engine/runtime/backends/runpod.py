@@ -47,9 +47,11 @@ class RunPodBackend:
 
     @classmethod
     def from_settings(cls, settings: Any, **options: Any) -> RunPodBackend:
-        from studio.settings import require_secret
+        from studio.settings import ConfigError, require_secret
 
         key = require_secret(settings, "runpod_api_key", "engine_backend=runpod")
+        if not settings.runpod_endpoint_id:
+            raise ConfigError("Configuration error: STUDIO_RUNPOD_ENDPOINT_ID is not set; engine_backend=runpod needs it.")
         client = RunPodClient(settings.runpod_endpoint_id, key, base_url=settings.runpod_base_url)
         return cls(client, **options)
 
