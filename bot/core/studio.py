@@ -502,11 +502,15 @@ class Studio:
         if platform not in set(Platform) or (platform != Platform.console and not (target.isascii() and target.isdigit())):
             return await self._reply(texts.GRANT_USAGE, private=True)  # a typo would credit an account nobody has
         amount = int(args[1])
-        async with self.database.transaction() as session:
-            account, _ = await get_or_create_user(session, platform, target, free_credits=self.settings.free_credits,
-                                                  allowance_key=self.allowance_key)
-            balance = await credits.grant(session, account.id, amount, reason="admin_grant",
-                                          note=f"by {user.platform}:{user.user_id}")
+        try:
+            async with self.database.transaction() as session:
+                account, _ = await get_or_create_user(session, platform, target, free_credits=self.settings.free_credits,
+                                                      allowance_key=self.allowance_key)
+                balance = await credits.grant(session, account.id, amount, reason="admin_grant",
+                                              note=f"by {user.platform}:{user.user_id}")
+        except credits.InsufficientCredits as short:  # nothing written: the transaction rolled back
+            return await self._reply(texts.GRANT_MORE_THAN_BALANCE.format(
+                platform=platform, user_id=target, balance=short.balance, taken=short.needed), private=True)
         return await self._reply(texts.GRANTED.format(amount=amount, platform=platform, user_id=target, balance=balance),
                                  private=True)
 

@@ -266,6 +266,8 @@ REFUND_FAILED = "Not refunded: the platform said {error}."
 GRANT_USAGE = "Usage: /grant <user id> <credits> (admins only)"
 GRANTED = "Granted {amount} credits to {platform}:{user_id}; their balance is {balance}."
 NOT_ADMIN = "That command is for admins."
+GRANT_MORE_THAN_BALANCE = ("Not granted: {platform}:{user_id} has {balance} credits, so {taken} can't be taken "
+                           "away (a balance never goes below 0).")
 
 QUEUE_POSITION = "You're #{position} in line"
 STAGE_NAMES = {

@@ -114,6 +114,10 @@ async def test_admin_grant(bot_factory) -> None:
         await bot.telegram.send_text(ADMIN, "/grant 501 5", name="Root")
         granted = await bot.telegram.wait_for_text(ADMIN, "Granted 5 credits to telegram:501")
         assert "balance is 8" in granted.text  # 3 free + 5
+        await bot.telegram.send_text(ADMIN, "/grant 501 -9", name="Root")  # more than there is: said, nothing taken
+        await bot.telegram.wait_for_text(ADMIN, "Not granted: telegram:501 has 8 credits, so 9 can't be taken away")
+        await bot.telegram.send_text(ADMIN, "/grant 501 -3", name="Root")
+        await bot.telegram.wait_for_text(ADMIN, "balance is 5")
         for typo in ("/grant telegrm:501 5", "/grant @alice 5"):  # credited accounts nobody has
             await bot.telegram.send_text(ADMIN, typo, name="Root")
             await bot.telegram.wait_for_text(ADMIN, "Usage: /grant")
