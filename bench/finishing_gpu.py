@@ -123,11 +123,12 @@ def main(argv: list[str] | None = None) -> int:
                 upscaler.upscale(restorer.restore(image, [box]), 2)
 
         split: dict[str, list[float]] = {"restore": [], "upscale": []}
+        restored: list[Image.Image] = []  # the last batched restore's portraits, for the upscaler's options
 
         def batched() -> None:
             _sync(device)
             started = time.perf_counter()
-            restored = restorer.restore_many(images, boxes)
+            restored[:] = restorer.restore_many(images, boxes)
             _sync(device)
             middle = time.perf_counter()
             upscaler.upscale_many(restored, 2)
@@ -135,19 +136,20 @@ def main(argv: list[str] | None = None) -> int:
             split["restore"].append(middle - started)
             split["upscale"].append(time.perf_counter() - middle)
 
-        def batched_channels_last() -> None:
-            channels_last.upscale_many(restorer.restore_many(images, boxes), 2)
-
-        paths = {"one by one": one_by_one, "batched": batched, "batched, channels-last": batched_channels_last}
+        paths = {"one by one": one_by_one, "batched": batched}
         times = _alternately(paths, device, args.rounds, warm_up=not args.tiny)
-        if device.type == "cuda":  # cuDNN picking each convolution's fastest algorithm for these sizes
+        # the options production has off, on the upscaler alone (the restorer is the same either way)
+        upscales = {"upscale": lambda: upscaler.upscale_many(restored, 2),
+                    "upscale, channels-last": lambda: channels_last.upscale_many(restored, 2)}
+        options = _alternately(upscales, device, args.rounds, warm_up=not args.tiny)
+        if device.type == "cuda":  # cuDNN timing each convolution's algorithms for these fixed sizes
             torch.backends.cudnn.benchmark = True
             tuned = _alternately({"batched": lambda: upscaler.upscale_many(restorer.restore_many(images, boxes), 2),
-                                  "batched, channels-last": batched_channels_last}, device, args.rounds, warm_up=True)
+                                  **upscales}, device, args.rounds, warm_up=True)
             torch.backends.cudnn.benchmark = False
-            times |= {f"{name}, cudnn.benchmark": values for name, values in tuned.items()}
+            options |= {f"{name}, cudnn.benchmark": values for name, values in tuned.items()}
         readback = _readback(device, args.portraits, 2 * size, args.rounds)
-        _report(args, device, size, times, split, readback)  # before the profile: it may be slow or fail
+        _report(args, device, size, times, split, readback, options)  # before the profile: it may be slow or fail
         if args.profile is not None:
             from bench.op_profile import write_op_profile
 
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace, device: torch.device, size: int, times: dict[str, list[float]],
-            split: dict[str, list[float]], readback: dict[str, float]) -> None:
+            split: dict[str, list[float]], readback: dict[str, float], options: dict[str, list[float]]) -> None:
     parts = {name: round(statistics.median(values[-args.rounds:]), 4) for name, values in split.items()}
     figures = {name: round(statistics.median(values), 4) for name, values in times.items()}
     per_portrait = {name: round(value / args.portraits, 4) for name, value in figures.items()}
@@ -168,16 +170,22 @@ def _report(args: argparse.Namespace, device: torch.device, size: int, times: di
              device, args.portraits, size, 2 * size, figures["one by one"], figures["batched"],
              per_portrait["batched"], figures["one by one"] / max(figures["batched"], 1e-9))
     log.info("[finishing on %s] batched: restoring %.3f s, upscaling %.3f s", device, parts["restore"], parts["upscale"])
-    for name in [name for name in figures if name not in ("one by one", "batched")]:
-        log.info("[finishing on %s] %s %.3f s (%.3f s a portrait), %.2fx batched", device, name, figures[name],
-                 per_portrait[name], figures["batched"] / max(figures[name], 1e-9))
+    optional = {name: round(statistics.median(values), 4) for name, values in options.items()}
+    for name, value in optional.items():
+        if name == "upscale":
+            log.info("[finishing on %s] upscale alone (batched): %.3f s for %d portraits", device, value, args.portraits)
+            continue
+        reference = optional["upscale"] if name.startswith("upscale") else figures["batched"]
+        log.info("[finishing on %s] %s: %.3f s for %d portraits, %.2fx %s", device, name, value, args.portraits,
+                 reference / max(value, 1e-9), "the plain upscale" if name.startswith("upscale") else "batched")
     log.info("[finishing on %s] %d upscaled portraits read back to images: as float32 on the CPU %.3f s, "
              "as bytes from the device %.3f s", device, args.portraits, readback["float32 on the CPU"],
              readback["bytes from the device"])
     if args.json:
         args.json.write_text(json.dumps({"device": str(device), "portraits": args.portraits, "size": size,
                                          "job_seconds": figures, "per_portrait": per_portrait,
-                                         "batched_parts_seconds": parts, "readback_seconds": readback}, indent=2))
+                                         "batched_parts_seconds": parts, "readback_seconds": readback,
+                                         "options_seconds": optional}, indent=2))
 
 
 if __name__ == "__main__":
