@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import credits, jobs
 from db.models import FINAL_JOB_STATES, Job, JobKind, JobState, utcnow
 
+#: a job cancelled before any worker had it (this time round): the user was answered "Stopped" at once
+CANCELLED_WHILE_WAITING = "cancelled by the user while it waited"
+
 
 @dataclass(frozen=True)
 class JobStatus:
@@ -136,7 +139,7 @@ async def request_cancel(session: AsyncSession, job_id: int, *, user_id: int | N
     # can claim it between these statements; claims also skip flagged jobs.
     moved = await jobs.transition(
         session, job_id, JobState.cancelled, expected=(JobState.queued,), finished_at=utcnow(),
-        stage="cancelled", error_code="cancelled", error_message="cancelled by the user",
+        stage="cancelled", error_code="cancelled", error_message=CANCELLED_WHILE_WAITING,
     )
     if not moved:
         return CancelOutcome.requested

@@ -26,7 +26,7 @@ from bot.core.retention import RetentionSweeper
 from bot.core.studio import Studio
 from db import credits
 from db.delivery import DELIVERY_RETRY_SECONDS, claim_delivery, mark_delivered, undelivered_jobs
-from db.job_status import queue_position
+from db.job_status import CANCELLED_WHILE_WAITING, queue_position
 from db.models import Job, JobKind, JobState, PostedMessage, User
 
 log = logging.getLogger(__name__)
@@ -192,9 +192,10 @@ class JobWatcher:
         outcome = failure_reply(job, model_paints=job.kind == JobKind.train and await self._model_paints(job.user_id))
         if job.reply_message_id:  # the progress message never stays "working…"
             await self._edit(job, Reply(outcome.text if job.state == JobState.cancelled else f"{self._title(job)} {texts.STOPPED}"))
-        # a cancel answered at once ("Stopped", it was waiting) has its say; one that stopped a job
-        # that had started was promised a confirmation ("I'll confirm here once it has stopped")
-        if job.state != JobState.cancelled or not job.reply_message_id or job.started_at is not None:
+        # a cancel answered at once ("Stopped", it was waiting, also after a restart had put it back in
+        # line) has had its say; one that stopped a running job was promised a confirmation ("I'll
+        # confirm here once it has stopped")
+        if job.state != JobState.cancelled or not job.reply_message_id or job.error_message != CANCELLED_WHILE_WAITING:
             await self.messenger.send(chat, self._to_owner(job, outcome))
 
     async def _model_paints(self, user_id: int) -> bool:

@@ -384,7 +384,7 @@ class Studio:
                     stopping += 1
         if stopping and not refunded:
             return await self._reply(texts.CANCEL_STOPPING)
-        refund = texts.CANCEL_REFUND.format(credits=texts.plural(refunded, "credit")) if refunded else ""
+        refund = texts.refunded(refunded) if refunded else ""
         text = texts.CANCELLED.format(refund=refund).strip()
         return await self._reply(f"{text}\n{texts.CANCEL_STOPPING}" if stopping else text)
 

@@ -279,13 +279,11 @@ STAGE_NAMES = {
 TRAIN_FAILED = "😔 Training didn't work this time. {refund} (error id {error_id})"
 GENERATE_FAILED = "😔 I couldn't paint those portraits. {refund} (error id {error_id})"
 STOPPED = "— stopped."
-REFUNDED = "Your credit is back on your balance."
-REFUNDED_MANY = "Your {credits} credits are back on your balance."
 
 
 def refunded(credits: int) -> str:
-    """What a failed or stopped job that had reserved ``credits`` says of them."""
-    return REFUNDED if credits == 1 else REFUNDED_MANY.format(credits=credits)
+    """What a failed or stopped job says of the ``credits`` it gave back (one wording everywhere)."""
+    return CANCEL_REFUND.format(credits=plural(credits, "credit"))
 APOLOGY = "😔 Something went wrong on my side. Please try again in a moment. (error id {error_id})"
 
 ALBUM_CAPTION = "{title} · {index} of {count}"

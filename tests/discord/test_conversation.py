@@ -390,7 +390,7 @@ async def test_training_in_a_server_shows_progress_in_the_channel_and_cancels(bo
         cancel = await press(discord, ALEX, progress, "Cancel", guild=True)
         stopped = await discord.wait_for(lambda m: m.message_id == progress.message_id and "Stopped" in m.content,
                                          timeout=15, what="the progress message edited to its final state")
-        assert stopped.buttons == [] and "Your credit is back on your balance" in stopped.content
+        assert stopped.buttons == [] and "Your 1 credit went back to your balance" in stopped.content
         assert (await discord.wait_for_callback(cancel)).type == 6
 
 

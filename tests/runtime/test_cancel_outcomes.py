@@ -76,7 +76,7 @@ async def test_a_cancelled_training_ends_cancelled_and_refunded_whatever_its_att
     assert outcome is not None and outcome.state == JobState.cancelled and outcome.written
     job = await get(database, job_id)
     assert (job.state, job.error_code, job.credit_state) == (JobState.cancelled, "cancelled", CreditState.refunded)
-    assert failure_reply(job).text == texts.CANCELLED.format(refund="Your 3 credits are back on your balance.").strip()
+    assert failure_reply(job).text == texts.CANCELLED.format(refund="Your 3 credits went back to your balance.").strip()
     assert await balance(database, user) == 10 and await refunds(database, job_id) == 1
     # later reaps and claims change nothing: the refund happened once, and the user can train again
     async with database.transaction() as session:
@@ -122,7 +122,7 @@ async def test_a_job_left_queued_with_its_cancel_requested_is_ended_by_the_reape
     assert report.cancelled == [stuck] and report.remote_orphans == [(stuck, "runpod", "rp-7")]
     job = await get(database, stuck)
     assert (job.state, job.error_code, job.credit_state) == (JobState.cancelled, "cancelled", CreditState.refunded)
-    assert failure_reply(job).text == texts.CANCELLED.format(refund="Your 3 credits are back on your balance.").strip()
+    assert failure_reply(job).text == texts.CANCELLED.format(refund="Your 3 credits went back to your balance.").strip()
     assert await balance(database, user) == 10 and await refunds(database, stuck) == 1
     async with database.transaction() as session:  # once only
         assert not await queue.reap_expired(session)

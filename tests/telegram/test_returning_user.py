@@ -376,7 +376,7 @@ async def test_a_running_job_stopped_on_request_is_confirmed_in_a_new_message(bo
         async with bot.services.database.transaction() as session:  # the worker stops at its next step
             assert await queue.complete(session, lease, JobState.cancelled, error_code="cancelled")
         confirmed = await after(telegram, "Stopped", stopping)
-        assert confirmed.method == "sendMessage" and "credit is back" in confirmed.text, confirmed
+        assert confirmed.method == "sendMessage" and "Your 1 credit went back to your balance" in confirmed.text, confirmed
         await telegram.send_text(ALEX, "/credits")
         assert "You have 5 credits" in (await after(telegram, "💳", confirmed)).text
 
@@ -410,3 +410,26 @@ async def test_a_failed_retrain_says_the_model_there_still_paints(bot_factory) -
         failed = await after(telegram, "Training didn't work", progress)
         assert "your current model still paints" in failed.text, failed.text
         assert failed.button_labels == ["🔁 Try again", "🎨 See styles"]
+
+
+async def test_a_job_put_back_in_line_by_a_restart_then_cancelled_is_confirmed_once(bot_factory) -> None:
+    """A painting had started, a deploy restarted its worker and it waits in line again; the user
+    cancels. /cancel answers "Stopped" at once (it was waiting): before, the watcher then sent a second
+    "Stopped. Your credit is back", as for a running job, so the refund read as made twice."""
+    async with bot_factory(free_credits=5) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        progress = await paint_dating(telegram, 0)
+        async with bot.services.database.transaction() as session:  # a worker takes it...
+            lease = await queue.claim(session, "w1", lease_seconds=30)
+            assert lease is not None
+        async with bot.services.database.transaction() as session:  # ...and is restarted: back in line
+            assert await queue.give_back(session, lease) == JobState.queued
+        await telegram.send_text(ALEX, "/cancel")
+        stopped = await after(telegram, "Stopped", progress)
+        assert "Your 1 credit went back to your balance" in stopped.text
+        await bot.watcher_ticks(2)  # every chance to deliver the job's outcome
+        await bot.settled(ALEX)
+        later = [m.text for m in telegram.sent_to(ALEX) if m.message_id > stopped.message_id]
+        assert not any("Stopped" in text for text in later), later
