@@ -23,10 +23,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     STUDIO_HF_OFFLINE=true \
     STUDIO_DEVICE=cuda
 
-# libgl/glib for OpenCV-based restorers; tini reaps children and forwards SIGTERM (the worker
+# libgl/glib for OpenCV-based restorers; DejaVu for the style sheets' non-Latin titles; tini reaps children and forwards SIGTERM (the worker
 # gives its running job back to the queue on SIGTERM).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 tini \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 tini fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
