@@ -53,10 +53,16 @@ async def worker_exit(worker: Any, poll_seconds: float = 0.5) -> int:
         await asyncio.sleep(poll_seconds)
 
 
-def worker_reason(log_file: Path | None) -> str:
-    """The worker's last error line (what it refused, or why it died), from its log file."""
+def worker_reason(log_file: Path | None, offset: int = 0) -> str:
+    """The worker's last error line (what it refused, or why it died), from its log file after
+    ``offset`` (where this run began: the file keeps earlier runs' lines)."""
     try:
-        lines = log_file.read_text(errors="replace").splitlines() if log_file is not None else []
+        if log_file is None:
+            lines = []
+        else:
+            with log_file.open("rb") as log:
+                log.seek(offset)
+                lines = log.read().decode(errors="replace").splitlines()
     except OSError:
         lines = []
     errors = []
@@ -75,7 +81,7 @@ def worker_reason(log_file: Path | None) -> str:
 
 async def _say_when_gone(worker: Any) -> None:
     code = await worker_exit(worker)
-    print(f"The engine worker exited (code {code}): {worker_reason(worker.log_file)} (its log: {worker.log_file}). "
+    print(f"The engine worker exited (code {code}): {worker_reason(worker.log_file, worker.log_offset)} (its log: {worker.log_file}). "
           "Nothing will be painted; type /quit.", flush=True)
 
 
@@ -99,7 +105,7 @@ async def run_console_autoplay(services: Services, out_dir: Path | None = None, 
             await asyncio.gather(play, return_exceptions=True)
             code = gone.result()
             print(f"\nThe demo stopped early: the engine worker exited (code {code}): "
-                  f"{worker_reason(worker.log_file)} (its log: {worker.log_file})", flush=True)
+                  f"{worker_reason(worker.log_file, worker.log_offset)} (its log: {worker.log_file})", flush=True)
             return REFUSED_EXIT if code == REFUSED_EXIT else 1
         await play
     except DemoStopped as stopped:

@@ -22,6 +22,8 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._log_handle = None
         self.starts = 0
+        #: where this run's lines begin in ``log_file`` (it is appended to across runs)
+        self.log_offset = 0
 
     def start(self) -> None:
         """Start the worker (again, after it died: the new one reaps the dead one's expired leases,
@@ -31,6 +33,8 @@ class WorkerProcess:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             if self._log_handle is None:
                 self._log_handle = self.log_file.open("ab")
+            self._log_handle.flush()
+            self.log_offset = self._log_handle.tell()
             output = self._log_handle
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             list(self.command), stdout=output, stderr=output, env=dict(os.environ),

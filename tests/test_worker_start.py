@@ -77,3 +77,18 @@ async def test_a_worker_that_dies_is_started_again_and_one_that_refuses_stops_th
     stop, refused = asyncio.Event(), []
     await asyncio.wait_for(app.supervise_worker(refusing, stop, refused, poll_seconds=0.02), 10)
     assert refused == [app.REFUSED_EXIT] and stop.is_set() and refusing.starts == 1
+
+
+def test_the_reason_a_worker_gave_is_read_from_its_own_run_not_an_earlier_one(tmp_path) -> None:
+    """worker.log is appended to across runs: yesterday's refusal is not why today's worker died."""
+    from studio.app import worker_reason
+    from studio.worker_process import WorkerProcess
+
+    log_file = tmp_path / "worker.log"
+    log_file.write_text("2026-11-26 10:00:00 ERROR engine: weights for base model 'sdxl' are not in /models\n")
+    killed = WorkerProcess(log_file=log_file, command=(sys.executable, "-c", "print('loading', flush=True)"))
+    killed.start()
+    assert killed.process is not None and killed.process.wait(30) == 0
+    killed.stop()
+    assert worker_reason(log_file, killed.log_offset) == "no error in its log"
+    assert "weights for base model" in worker_reason(log_file)  # the whole file: yesterday's line
