@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, StarTransaction, TransactionPartnerUser, Update, User
+from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes, MessageHandler, PreCheckoutQueryHandler, filters
 
@@ -37,6 +38,15 @@ def user_of(update: Update) -> UserRef:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     return UserRef(PLATFORM, str(user.id), str(chat.id), user.first_name or "", user.language_code or "")
+
+
+def receipt_to(update: Update) -> UserRef:
+    """Whose payment it is, and where its receipt goes: the buyer's private chat with the bot. An
+    invoice an older version posted in a group is paid there, but a receipt names a balance."""
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE and update.effective_user is not None:
+        return buyer_of(update.effective_user)
+    return user_of(update)
 
 
 def buyer_of(user: User) -> UserRef:
@@ -71,7 +81,7 @@ class StarsTill:
         message = update.effective_message
         assert message is not None and message.successful_payment is not None
         payment = message.successful_payment
-        user = user_of(update)
+        user = receipt_to(update)
         ordered = InvoicePayload.decode(payment.invoice_payload)
         if ordered is None:  # not an invoice of ours: recorded all the same, with no credits, for the operator
             log.error("payment %s with an unknown invoice payload %r", payment.telegram_payment_charge_id,
@@ -85,7 +95,7 @@ class StarsTill:
     async def _on_refunded(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None and message.refunded_payment is not None
-        user = user_of(update)
+        user = receipt_to(update)
         await self.send(user, await self.studio.refunded(user, message.refunded_payment.telegram_payment_charge_id))
 
     async def reconcile(self) -> None:

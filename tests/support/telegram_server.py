@@ -236,10 +236,12 @@ class FakeTelegram:
                        "invoice_payload": payment["invoice_payload"]}})
         return payment
 
-    async def deliver_payment(self, user_id: int, payment: dict[str, Any], name: str = "Alex") -> int:
+    async def deliver_payment(self, user_id: int, payment: dict[str, Any], name: str = "Alex", *,
+                              group: int | None = None) -> int:
         """The service message with ``successful_payment``; deliver the same payment again to
-        play Telegram delivering an update twice (a new update, the same charge)."""
-        return await self._push({"message": self._base_message(user_id, name, successful_payment=payment)})
+        play Telegram delivering an update twice (a new update, the same charge). ``group``: paid
+        under an invoice posted in that group."""
+        return await self._push({"message": self._base_message(user_id, name, group, successful_payment=payment)})
 
     async def pay(self, user_id: int, invoice: Sent, name: str = "Alex") -> dict[str, Any]:
         """Tap Pay, wait for the bot's yes, and pay: returns the successful_payment delivered."""

@@ -71,3 +71,20 @@ async def test_the_group_command_menu_has_only_the_way_to_the_private_chat(bot_f
         await bot.settled(ALEX)
         assert [c["command"] for c in bot.telegram.commands_by_scope["all_group_chats"]] == ["start"]
         assert {"styles", "delete", "privacy"} <= {c["command"] for c in bot.telegram.commands}
+
+
+async def test_an_invoice_paid_in_a_group_is_credited_and_its_receipt_goes_to_the_private_chat(bot_factory) -> None:
+    """An invoice an older version posted in a group can still be paid there: the credits are the
+    buyer's all the same, and the receipt, which names their balance, is for them alone."""
+    from tests.telegram.test_payments import PACKS, balance_of, open_invoice
+
+    async with bot_factory(credit_packs=PACKS, free_credits=3) as bot:
+        telegram = bot.telegram
+        invoice = await open_invoice(telegram)
+        query_id = await telegram.pre_checkout(ALEX, invoice)
+        assert (await telegram.checkout_answer(query_id))["ok"]
+        await telegram.deliver_payment(ALEX, telegram.successful_payment(query_id), group=FRIENDS)
+        receipt = await telegram.wait_for_text(ALEX, "Payment received")
+        assert "you now have 13 credits" in receipt.text
+        assert await balance_of(bot, ALEX) == 13
+        assert telegram.sent_to(FRIENDS) == []
