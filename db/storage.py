@@ -227,11 +227,11 @@ class S3Storage(Storage):
         return self.prefix + validate_key(key)
 
     async def check(self) -> None:
-        """Write and delete one small object under the prefix (what the bot and workers need: no
-        bucket-level permission such as ListBucket is assumed)."""
+        """Write and delete one small object where the bot writes (``users/``, which a least-privilege
+        key may be limited to; no user's folder), needing no bucket-level permission such as ListBucket."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        key = f"{self.prefix}.studio-start-probe"
+        key = f"{self.prefix}{USERS}.studio-start-probe"
         where = f"S3 bucket {self.bucket} at {self.client.meta.endpoint_url}"
         try:
             await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=key, Body=b"")

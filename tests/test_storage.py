@@ -140,3 +140,17 @@ async def test_objects_s3_refuses_to_delete_are_not_counted_as_deleted() -> None
                           {"Bucket": "bucket", "Delete": {"Objects": [{"Key": k} for k in keys], "Quiet": True}})
         with pytest.raises(StorageError, match="1 of 2 objects under users/1/ were not deleted"):
             await storage.delete_prefix("users/1/")
+
+
+async def test_the_start_up_probe_writes_where_the_bot_writes_and_leaves_nothing(storage: Storage, monkeypatch) -> None:
+    """A least-privilege key may write only under ``users/`` (all the bot ever writes): the probe stays
+    there too, so such a key is not refused at start; and it is no user's folder."""
+    written: list[str] = []
+    if isinstance(storage, S3Storage):
+        put = storage.client.put_object
+        monkeypatch.setattr(storage.client, "put_object", lambda **kw: (written.append(kw["Key"]), put(**kw))[1])
+    await storage.check()
+    assert all(key.startswith(storage.prefix + "users/") for key in written)
+    assert await storage.list("users/") == [] and await storage.user_ids() == set()
+    if isinstance(storage, LocalStorage):
+        assert not any(storage.root.iterdir()) if storage.root.exists() else True
