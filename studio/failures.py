@@ -5,12 +5,16 @@ uncaught exception (logged with its traceback, redacted)."""
 
 from __future__ import annotations
 
+import errno
+
 from db.session import DatabaseUnavailable
 from db.storage import StorageUnavailable
 from engine.errors import FetchFailed, UnknownModel, WeightsMissing
 
 USAGE_EXIT = 2  # the command was asked for something that does not exist
 FAILED_EXIT = 1  # the command could not do it here, as things are set up
+SETUP_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.ENOTDIR,
+                          errno.EISDIR, errno.EEXIST, errno.EDQUOT})
 
 
 def explain(error: BaseException) -> tuple[str, int] | None:
@@ -32,8 +36,7 @@ def explain(error: BaseException) -> tuple[str, int] | None:
         return f"Error: {error} (engine/models.toml; `studio models list`)", USAGE_EXIT
     if isinstance(error, (FetchFailed, WeightsMissing)):
         return f"Error: {error}", FAILED_EXIT
-    if isinstance(error, OSError):  # a folder or file of the set-up: missing, not writable, not a folder
-        if error.filename is not None and error.strerror:
-            return f"Error: {error.strerror}: {error.filename}", FAILED_EXIT
-        return f"Error: {error}", FAILED_EXIT
-    return None
+    if isinstance(error, OSError) and error.filename is not None and error.errno in SETUP_ERRNOS:
+        # a folder or file of the set-up: missing, not writable, not a folder, a full disk
+        return f"Error: {error.strerror or error}: {error.filename}", FAILED_EXIT
+    return None  # any other OSError (a socket, a bug's missing file…) keeps its traceback

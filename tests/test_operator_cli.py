@@ -332,3 +332,16 @@ def test_a_second_sigterm_is_not_a_second_stop_line(tmp_path: Path) -> None:
         worker.kill()
     assert worker.returncode == 0, "".join(seen)
     assert sum("stop requested" in line for line in seen) == 1, "".join(seen)
+
+
+def test_only_a_file_or_folder_of_the_set_up_is_explained_in_one_line() -> None:
+    """A path that can't be written is the operator's to fix; an OSError with no path (a socket, a
+    broken pipe) or of another kind is a bug's, and keeps its traceback."""
+    import errno
+
+    from studio.failures import explain
+
+    assert explain(PermissionError(errno.EACCES, "Permission denied", "/srv/out")) == (
+        "Error: Permission denied: /srv/out", 1)
+    assert explain(ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")) is None
+    assert explain(OSError("something odd")) is None
