@@ -346,14 +346,15 @@ class Studio:
         training = any(job.kind == JobKind.train for job in active) or (
             newest is not None and newest.status == LoraStatus.training)
         buttons: list[Button] = []
-        cost = 0
+        costs: list[int] = []
         if ready_to_train and not training:
             buttons.append(Button(texts.BUTTON_TRAIN, "train"))
-            cost = self.settings.train_cost
+            costs.append(self.settings.train_cost)
         if painter is not None:
             buttons.append(Button(texts.BUTTON_SEE_STYLES, "styles"))
-            cost = min(cost, self.settings.generate_cost) if cost else self.settings.generate_cost
-        if buttons and balance < cost and self.selling(user.platform) and not self.settings.is_banned(
+            costs.append(self.settings.generate_cost)
+        # Buy where any step offered needs more than the balance (a painting affordable, a training not)
+        if any(balance < cost for cost in costs) and self.selling(user.platform) and not self.settings.is_banned(
                 user.platform, user.user_id):
             buttons.append(Button(texts.BUTTON_BUY, "buy"))
         return (tuple(buttons),) if buttons else ()

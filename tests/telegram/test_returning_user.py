@@ -433,3 +433,20 @@ async def test_a_job_put_back_in_line_by_a_restart_then_cancelled_is_confirmed_o
         await bot.settled(ALEX)
         later = [m.text for m in telegram.sent_to(ALEX) if m.message_id > stopped.message_id]
         assert not any("Stopped" in text for text in later), later
+
+
+async def test_status_offers_buy_when_the_training_it_offers_costs_more_than_the_balance(bot_factory) -> None:
+    """A balance that pays for a painting but not for a training: /status offered Train and See styles
+    without Buy (it compared the balance with the cheaper step), and Train was then refused."""
+    from tests.telegram.test_payments import PACKS
+
+    async with bot_factory(credit_packs=PACKS, free_credits=1, train_cost=3, generate_cost=1) as bot:
+        telegram = bot.telegram
+        await agree(telegram, ALEX)
+        await give_ready_model(bot, ALEX)
+        for data in obama_selfies(8):
+            await telegram.send_photo(ALEX, data, media_group_id="new set")
+        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
+        await telegram.send_text(ALEX, "/status")
+        status = await after(telegram, "Your status", summary)
+        assert status.button_labels == ["🚀 Train my model", "🎨 See styles", "💳 Buy credits"], status.button_labels
