@@ -139,10 +139,11 @@ class StoreTill:
 
 def _body(reply: Reply) -> dict[str, Any]:
     """What a held notice keeps of a reply: its text and buttons (receipts have no pictures)."""
-    return {"text": reply.text, "buttons": [[[b.label, b.action, b.sku_id] for b in row] for row in reply.buttons]}
+    return {"text": reply.text, "buttons": [[[b.label, b.action, b.sku_id, b.url] for b in row] for row in reply.buttons]}
 
 
 def _reply(body: dict[str, Any]) -> Reply:
     """A held notice as shown: only to its owner (ephemeral where it comes with a server command)."""
-    buttons = tuple(tuple(Button(label, action, sku_id) for label, action, sku_id in row) for row in body["buttons"])
+    # a notice held before links were kept has three fields a button
+    buttons = tuple(tuple(Button(*fields) for fields in row) for row in body["buttons"])
     return Reply(body["text"], buttons, private=True)

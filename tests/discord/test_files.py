@@ -80,3 +80,16 @@ def test_a_link_button_opens_its_link_instead_of_coming_back_as_an_action() -> N
     link, stay = view.children
     assert link.url == "https://example.com/a" and link.style.name == "link"  # type: ignore[attr-defined]
     assert stay.custom_id == "studio:styles"  # type: ignore[attr-defined]
+
+
+def test_a_held_notice_keeps_its_buttons_links_included_and_reads_one_held_before() -> None:
+    """Receipts wait in the database for a buyer whose DMs are closed: every kind of button comes back."""
+    from bot.core.replies import Button
+    from bot.discord.purchases import _body, _reply
+
+    held = Reply("Payment received", ((Button("🎨 See styles", "styles"), Button("Help", "", url="https://example.com/h")),
+                                      (Button("Buy", "buy", sku_id=7),)))
+    back = _reply(_body(held))
+    assert back.buttons == held.buttons and back.text == held.text and back.private
+    older = _reply({"text": "Payment received", "buttons": [[["🎨 See styles", "styles", None]]]})
+    assert older.buttons == ((Button("🎨 See styles", "styles"),),)
