@@ -200,7 +200,7 @@ class JobWatcher:
 
     async def _model_paints(self, user_id: int) -> bool:
         async with self.studio.database.transaction() as session:
-            return await Studio.painting_lora(session, user_id) is not None
+            return await self.studio.painting_lora(session, user_id) is not None
 
     # ------------------------------------------------------------------ preview
     def _model_ready(self, preview: Job | None, training: Job) -> Reply:

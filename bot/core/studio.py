@@ -140,8 +140,6 @@ class Studio:
         (a user back for more portraits): then the styles."""
         async with self.database.transaction() as session:
             account = await find_user(session, user.platform, user.user_id)
-            if account is not None:
-                await self.current_lora(session, account.id)
             painter = await self.painting_lora(session, account.id) if account is not None else None
         if painter is not None:
             return [self.style_picker(texts.TYPED_WITH_MODEL)]
@@ -313,7 +311,7 @@ class Studio:
             photos = await self.selfies.photos(session, selfie_set.id)
             active = await jobs.active_jobs(session, account.id)
             figure = await self._model_likeness(session, painter) if painter is not None else None
-            ready_to_train = len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos
+            ready_to_train = await self._ready_to_train(session, selfie_set)
             expired = lora is None and await self._model_expired(session, account.id)
         accepted = sum(p.accepted for p in photos)
         lines = [texts.STATUS_HEADER]
@@ -588,13 +586,12 @@ class Studio:
                 account = await find_user(session, user.platform, user.user_id)
                 if account is None:
                     return ()
-                await self.current_lora(session, account.id)
                 if await self.painting_lora(session, account.id) is not None:
                     return ((Button(texts.BUTTON_SEE_STYLES, "styles"),),)
                 if await jobs.active_jobs(session, account.id, JobKind.train):
                     return ()
                 selfie_set = await self.selfies.open_set(session, account.id)
-                if len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos:
+                if await self._ready_to_train(session, selfie_set):
                     return ((Button(texts.BUTTON_TRAIN, "train"),),)
         except Exception:
             log.warning("no next step for the receipt of %s:%s", user.platform, user.user_id, exc_info=True)
@@ -881,15 +878,18 @@ class Studio:
                 await self.selfies.reopen(session, selfie_set)
         return lora
 
-    @staticmethod
-    async def painting_lora(session: AsyncSession, user_id: int) -> LoraModel | None:
+    async def painting_lora(self, session: AsyncSession, user_id: int) -> LoraModel | None:
         """The model that paints: the user's newest ready one. A newer model still training, or whose
-        training stopped, does not take the place of the one that painted until then (call
-        ``current_lora`` first, so a training that ended is reflected)."""
+        training stopped, does not take the place of the one that painted until then. The newest
+        model's status is brought up to date with its training first (``current_lora``)."""
+        await self.current_lora(session, user_id)
         return await session.scalar(
             select(LoraModel).where(LoraModel.user_id == user_id, LoraModel.status == LoraStatus.ready)
             .order_by(LoraModel.id.desc()).limit(1)
         )
+
+    async def _ready_to_train(self, session: AsyncSession, selfie_set: SelfieSet) -> bool:
+        return len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos
 
     # ------------------------------------------------------------------ generation
     async def _generate(self, user: UserRef, style_id: str, *, key_base: str, seed: int | None = None) -> list[Reply]:
@@ -928,7 +928,7 @@ class Studio:
         """A style asked for before any model paints: send selfies, or (the photos are there, their
         training failed or was stopped) train them."""
         selfie_set = await self.selfies.open_set(session, user_id)
-        if len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos:
+        if await self._ready_to_train(session, selfie_set):
             return Reply(texts.NO_MODEL_PHOTOS_READY, ((Button(texts.BUTTON_TRAIN, "train"),),))
         if await self._model_expired(session, user_id):
             return Reply(texts.MODEL_EXPIRED.format(days=self.settings.model_retention_days,
