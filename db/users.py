@@ -15,6 +15,15 @@ from db.models import User, utcnow
 log = logging.getLogger(__name__)
 
 
+NUMERIC_ID_PLATFORMS = frozenset({"telegram", "discord"})
+
+
+def is_account_id(platform: str, platform_user_id: str) -> bool:
+    """Whether an admin's ``platform_user_id`` can name an account there: Telegram's and Discord's
+    are numbers (a @username or display name is not one, and a grant to it would credit nobody)."""
+    return platform not in NUMERIC_ID_PLATFORMS or (platform_user_id.isascii() and platform_user_id.isdigit())
+
+
 async def find_user(session: AsyncSession, platform: str, platform_user_id: str) -> User | None:
     return await session.scalar(
         select(User).where(User.platform == platform, User.platform_user_id == str(platform_user_id))

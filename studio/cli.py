@@ -111,10 +111,11 @@ def grant(
 ) -> None:
     """Give a user credits, or take some away with a negative amount (admin)."""
     from db.credits import InsufficientCredits
+    from db.users import is_account_id
     from studio.admin import grant_credits
 
     account = f"{platform.value}:{user_id}"
-    if platform != Platform.console and not (user_id.isascii() and user_id.isdigit()):
+    if not is_account_id(platform.value, user_id):
         typer.echo(f"Error: {platform.value} user ids are numbers, not {user_id!r} (a @username or a display name "
                    "is not an account; the id is in the bot's log lines and in `studio payments`)", err=True)
         raise typer.Exit(2)

@@ -32,7 +32,7 @@ from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, Lora
                        SetStatus, User)
 from db.storage import ObjectNotFound, user_prefix
 from db.allowance import load_key
-from db.users import delete_user, find_user, get_or_create_user, record_consent
+from db.users import delete_user, find_user, get_or_create_user, is_account_id, record_consent
 from engine.intake import IntakeConfig
 from engine.jobs import GenerateJob, TrainJob
 from studio.services import Services
@@ -498,7 +498,7 @@ class Studio:
             return await self._reply(texts.GRANT_USAGE, private=True)
         platform, _, target = args[0].rpartition(":")
         platform = platform or user.platform
-        if platform not in set(Platform) or (platform != Platform.console and not (target.isascii() and target.isdigit())):
+        if platform not in set(Platform) or not is_account_id(platform, target):
             return await self._reply(texts.GRANT_USAGE, private=True)  # a typo would credit an account nobody has
         amount = int(args[1])
         try:
