@@ -213,6 +213,14 @@ async def test_the_expiry_notice_offers_the_styles_it_asks_for(bot_factory) -> N
         await after(telegram, "Pick a style", notice)
 
 
+async def buy_from(telegram: FakeTelegram, refusal: Sent) -> Sent:
+    """Buy credits from an out-of-credits refusal: its Buy button, the first pack's invoice paid; the receipt."""
+    await telegram.press(ALEX, refusal, "Buy credits")
+    await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
+    await telegram.pay(ALEX, telegram.invoices_to(ALEX)[0])
+    return await after(telegram, "Payment received", refusal)
+
+
 async def test_the_receipt_of_credits_bought_mid_flow_leads_back_to_it(bot_factory) -> None:
     """Before: out of credits, Buy, Pay: the receipt said how many credits came and stopped there;
     the style the user wanted was an old message up the chat."""
@@ -224,10 +232,7 @@ async def test_the_receipt_of_credits_bought_mid_flow_leads_back_to_it(bot_facto
         await give_ready_model(bot, ALEX)
         refusal = await paint_dating(telegram, 0)
         assert "out of credits" in refusal.text
-        await telegram.press(ALEX, refusal, "Buy credits")
-        await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
-        await telegram.pay(ALEX, telegram.invoices_to(ALEX)[0])
-        receipt = await after(telegram, "Payment received", refusal)
+        receipt = await buy_from(telegram, refusal)
         await telegram.press(ALEX, receipt, "See styles")
         await after(telegram, "Pick a style", receipt)
 
@@ -243,10 +248,7 @@ async def test_the_receipt_of_a_user_ready_to_train_offers_the_training(bot_fact
         summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
         await telegram.press(ALEX, summary, "Train my model")
         refusal = await after(telegram, "out of credits", summary)
-        await telegram.press(ALEX, refusal, "Buy credits")
-        await telegram.wait_for(lambda m: len(telegram.invoices_to(ALEX)) == 2, what="two invoices")
-        await telegram.pay(ALEX, telegram.invoices_to(ALEX)[0])
-        receipt = await after(telegram, "Payment received", refusal)
+        receipt = await buy_from(telegram, refusal)
         await telegram.press(ALEX, receipt, "Train my model")
         await after(telegram, "Who is in the photos", receipt)
 
