@@ -185,17 +185,22 @@ async def test_status_offers_the_next_step_at_each_stage(bot_factory) -> None:
         await after(telegram, "Pick a style", status)
 
 
+async def training_refused_for_credits(telegram: FakeTelegram) -> Sent:
+    """A set of 8 good selfies, Train my model tapped with too few credits: the refusal."""
+    for data in obama_selfies(8):
+        await telegram.send_photo(ALEX, data, media_group_id="set")
+    summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
+    await telegram.press(ALEX, summary, "Train my model")
+    return await after(telegram, "out of credits", summary)
+
+
 async def test_out_of_credits_for_a_first_model_does_not_speak_of_a_model(bot_factory) -> None:
     """Before: a user without a model, refused a training for want of credits, was told "your photos
     and model stay here, ready"."""
     async with bot_factory(free_credits=0) as bot:
         telegram = bot.telegram
         await agree(telegram, ALEX)
-        for data in obama_selfies(8):
-            await telegram.send_photo(ALEX, data, media_group_id="set")
-        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
-        await telegram.press(ALEX, summary, "Train my model")
-        refusal = await after(telegram, "out of credits", summary)
+        refusal = await training_refused_for_credits(telegram)
         assert "needs 1 and you have 0" in refusal.text
         assert "model" not in refusal.text and "your photos stay here" in refusal.text, refusal.text
 
@@ -243,11 +248,7 @@ async def test_the_receipt_of_a_user_ready_to_train_offers_the_training(bot_fact
     async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
         telegram = bot.telegram
         await agree(telegram, ALEX)
-        for data in obama_selfies(8):
-            await telegram.send_photo(ALEX, data, media_group_id="set")
-        summary = await telegram.wait_for_text(ALEX, "ready to train", timeout=60)
-        await telegram.press(ALEX, summary, "Train my model")
-        refusal = await after(telegram, "out of credits", summary)
+        refusal = await training_refused_for_credits(telegram)
         receipt = await buy_from(telegram, refusal)
         await telegram.press(ALEX, receipt, "Train my model")
         await after(telegram, "Who is in the photos", receipt)
