@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 NUMERIC_ID_PLATFORMS = frozenset({"telegram", "discord"})
 
 
+class NoAccount(Exception):
+    """Credits to take from an account that does not exist (a grant would create it to take them)."""
+
+
 def is_account_id(platform: str, platform_user_id: str) -> bool:
     """Whether an admin's ``platform_user_id`` can name an account there: Telegram's and Discord's
     are numbers (a @username or display name is not one, and a grant to it would credit nobody)."""

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from db import credits
 from db.session import Database
-from db.users import get_or_create_user
+from db.users import NoAccount, find_user, get_or_create_user
 from studio.settings import Settings
 
 
@@ -15,6 +15,8 @@ async def grant_credits(settings: Settings, platform: str, platform_user_id: str
     try:
         await database.migrate()
         async with database.transaction() as session:
+            if amount < 0 and await find_user(session, platform, platform_user_id) is None:
+                raise NoAccount(f"{platform}:{platform_user_id}")
             user, _ = await get_or_create_user(session, platform, platform_user_id, free_credits=settings.free_credits,
                                                allowance_key=allowance_key(settings))
             return await credits.grant(session, user.id, amount, reason="admin_grant", note=note)

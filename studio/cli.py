@@ -111,7 +111,7 @@ def grant(
 ) -> None:
     """Give a user credits, or take some away with a negative amount (admin)."""
     from db.credits import InsufficientCredits
-    from db.users import is_account_id
+    from db.users import NoAccount, is_account_id
     from studio.admin import grant_credits
 
     account = f"{platform.value}:{user_id}"
@@ -124,6 +124,9 @@ def grant(
     except InsufficientCredits as short:
         typer.echo(f"not granted: {account} has {short.balance} credit(s), so {short.needed} can't be taken "
                    "away (a balance never goes below zero)", err=True)
+        raise typer.Exit(1) from None
+    except NoAccount:
+        typer.echo(f"not granted: {account} has no account here, so there are no credits to take away", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{account} now has {balance} credit(s)")
 

@@ -98,6 +98,8 @@ def test_grant_refuses_an_unknown_platform_and_takes_credits_with_a_negative_amo
     assert taken.returncode == 0 and "telegram:42 now has 5 credit(s)" in taken.stdout, taken.stderr
     too_many = run_studio("grant", "telegram", "42", "-100", env=env, cwd=tmp_path)
     assert_one_clear_line(too_many, says="not granted: telegram:42 has 5 credit(s)")
+    nobody = run_studio("grant", "telegram", "43", "-1", env=env, cwd=tmp_path)  # not "has 3": nobody is there
+    assert_one_clear_line(nobody, says="not granted: telegram:43 has no account here")
     with sqlite3.connect(tmp_path / "studio.db") as db:
         assert db.execute("select platform, credits from users").fetchall() == [("telegram", 5)]
 

@@ -503,6 +503,9 @@ class Studio:
         amount = int(args[1])
         try:
             async with self.database.transaction() as session:
+                if amount < 0 and await find_user(session, platform, target) is None:  # not made to be taken from
+                    return await self._reply(texts.GRANT_NO_ACCOUNT.format(platform=platform, user_id=target),
+                                             private=True)
                 account, _ = await get_or_create_user(session, platform, target, free_credits=self.settings.free_credits,
                                                       allowance_key=self.allowance_key)
                 balance = await credits.grant(session, account.id, amount, reason="admin_grant",

@@ -266,6 +266,7 @@ REFUND_FAILED = "Not refunded: the platform said {error}."
 GRANT_USAGE = "Usage: /grant <user id> <credits> (admins only)"
 GRANTED = "Granted {amount} credits to {platform}:{user_id}; their balance is {balance}."
 NOT_ADMIN = "That command is for admins."
+GRANT_NO_ACCOUNT = "Not granted: {platform}:{user_id} has no account here, so there are no credits to take away."
 GRANT_MORE_THAN_BALANCE = ("Not granted: {platform}:{user_id} has {balance} credits, so {taken} can't be taken "
                            "away (a balance never goes below 0).")
 

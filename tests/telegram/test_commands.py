@@ -118,6 +118,8 @@ async def test_admin_grant(bot_factory) -> None:
         await bot.telegram.wait_for_text(ADMIN, "Not granted: telegram:501 has 8 credits, so 9 can't be taken away")
         await bot.telegram.send_text(ADMIN, "/grant 501 -3", name="Root")
         await bot.telegram.wait_for_text(ADMIN, "balance is 5")
+        await bot.telegram.send_text(ADMIN, "/grant 777 -1", name="Root")  # nobody to take from: not "has 3 credits"
+        await bot.telegram.wait_for_text(ADMIN, "Not granted: telegram:777 has no account here")
         for typo in ("/grant telegrm:501 5", "/grant @alice 5"):  # credited accounts nobody has
             await bot.telegram.send_text(ADMIN, typo, name="Root")
             await bot.telegram.wait_for_text(ADMIN, "Usage: /grant")
