@@ -223,8 +223,7 @@ class Studio:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
             balance, consented = account.credits, account.consented_at is not None
-            newest = await self.current_lora(session, account.id)
-            painter = await self.painting_lora(session, account.id)
+            newest, painter = await self.models(session, account.id)
         text = texts.welcome(user.display_name, balance, self.intake.min_photos, self._max_photos)
         if painter is not None:  # a returning user: not "send me selfies" alone, as if they began again
             text += "\n\n" + texts.WELCOME_BACK_READY
@@ -305,8 +304,7 @@ class Studio:
     async def _status(self, user: UserRef, _args: list[str]) -> list[Reply]:
         async with self.database.transaction() as session:
             account = await self.account(session, user)
-            lora = await self.current_lora(session, account.id)  # first: a set whose training ended may collect again
-            painter = await self.painting_lora(session, account.id)
+            lora, painter = await self.models(session, account.id)  # first: a set whose training ended may collect again
             selfie_set = await self.selfies.open_set(session, account.id)
             photos = await self.selfies.photos(session, selfie_set.id)
             active = await jobs.active_jobs(session, account.id)
@@ -640,8 +638,7 @@ class Studio:
             user_id = account.id
             if account.consented_at is None:  # no photo is looked at, let alone kept, before consent
                 return await self.consent_first()
-            lora = await self.current_lora(session, user_id)
-            painter = await self.painting_lora(session, user_id)
+            lora, painter = await self.models(session, user_id)
         try:
             result = await self.selfies.add(user_id, files)
         except AccountGone:
@@ -776,12 +773,12 @@ class Studio:
         return await self._reply(texts.CHOOSE_CLASS, buttons)
 
     async def _training_problem(self, session: AsyncSession, account: User) -> Reply | None:
-        await self.current_lora(session, account.id)  # a set whose training ended is collecting again
+        # first: a set whose training ended is collecting again
+        has_model = await self.painting_lora(session, account.id) is not None
         if await jobs.active_jobs(session, account.id, JobKind.train):
             return Reply(texts.TRAIN_ALREADY)
         selfie_set = await self.selfies.open_set(session, account.id)
         accepted = await self.selfies.accepted(session, selfie_set.id)
-        has_model = await self.painting_lora(session, account.id) is not None
         if len(accepted) < self.intake.min_photos:
             missing = self.intake.min_photos - len(accepted)
             if has_model:  # e.g. an old summary's Train button
@@ -881,15 +878,20 @@ class Studio:
                 await self.selfies.reopen(session, selfie_set)
         return lora
 
-    async def painting_lora(self, session: AsyncSession, user_id: int) -> LoraModel | None:
-        """The model that paints: the user's newest ready one. A newer model still training, or whose
-        training stopped, does not take the place of the one that painted until then. The newest
-        model's status is brought up to date with its training first (``current_lora``)."""
-        await self.current_lora(session, user_id)
-        return await session.scalar(
+    async def models(self, session: AsyncSession, user_id: int) -> tuple[LoraModel | None, LoraModel | None]:
+        """(the newest model, the model that paints), the newest brought up to date with its training
+        (``current_lora``). The one that paints is the newest ready one: a newer model still training,
+        or whose training stopped, does not take the place of the one that painted until then."""
+        newest = await self.current_lora(session, user_id)
+        if newest is None or newest.status == LoraStatus.ready:
+            return newest, newest
+        return newest, await session.scalar(
             select(LoraModel).where(LoraModel.user_id == user_id, LoraModel.status == LoraStatus.ready)
             .order_by(LoraModel.id.desc()).limit(1)
         )
+
+    async def painting_lora(self, session: AsyncSession, user_id: int) -> LoraModel | None:
+        return (await self.models(session, user_id))[1]
 
     async def _ready_to_train(self, session: AsyncSession, selfie_set: SelfieSet) -> bool:
         return len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos
@@ -901,8 +903,7 @@ class Studio:
         style = self.catalogue.get(style_id)
         async with self.database.transaction() as session:
             account = await self.account(session, user)
-            newest = await self.current_lora(session, account.id)
-            lora = await self.painting_lora(session, account.id)
+            newest, lora = await self.models(session, account.id)
             if lora is None and newest is not None and newest.status == LoraStatus.training:
                 return [Reply(texts.MODEL_TRAINING)]
             if lora is None:
