@@ -79,10 +79,15 @@ def worker_reason(log_file: Path | None, offset: int = 0) -> str:
     return errors[-1] if errors else "no error in its log"
 
 
+def worker_gone(worker: Any, code: int) -> str:
+    """What the demo says when its worker has exited: the code, this run's reason, where its log is."""
+    return (f"the engine worker exited (code {code}): {worker_reason(worker.log_file, worker.log_offset)} "
+            f"(its log: {worker.log_file})")
+
+
 async def _say_when_gone(worker: Any) -> None:
     code = await worker_exit(worker)
-    print(f"The engine worker exited (code {code}): {worker_reason(worker.log_file, worker.log_offset)} (its log: {worker.log_file}). "
-          "Nothing will be painted; type /quit.", flush=True)
+    print(f"The {worker_gone(worker, code)}. Nothing will be painted; type /quit.", flush=True)
 
 
 async def run_console_autoplay(services: Services, out_dir: Path | None = None, *, worker: Any = None) -> int:
@@ -104,8 +109,7 @@ async def run_console_autoplay(services: Services, out_dir: Path | None = None, 
             play.cancel()
             await asyncio.gather(play, return_exceptions=True)
             code = gone.result()
-            print(f"\nThe demo stopped early: the engine worker exited (code {code}): "
-                  f"{worker_reason(worker.log_file, worker.log_offset)} (its log: {worker.log_file})", flush=True)
+            print(f"\nThe demo stopped early: {worker_gone(worker, code)}", flush=True)
             return REFUSED_EXIT if code == REFUSED_EXIT else 1
         await play
     except DemoStopped as stopped:
