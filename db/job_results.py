@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import credits
-from db.models import Job, LoraModel, LoraStatus, OutputImage
+from db import credits, trainings
+from db.models import Job, OutputImage
+from db.trainings import SetJudge
 
 
-async def record_success(session: AsyncSession, job_id: int, user_id: int, kind: str, result: dict[str, Any]) -> None:
+async def record_success(session: AsyncSession, job_id: int, user_id: int, kind: str, result: dict[str, Any], *,
+                         judge: SetJudge | None = None) -> None:
     if kind in ("generate", "preview"):
         # A retried job replaces, never duplicates, its images.
         await session.execute(delete(OutputImage).where(OutputImage.job_id == job_id))
@@ -26,22 +28,16 @@ async def record_success(session: AsyncSession, job_id: int, user_id: int, kind:
             portraits = len({image["index"] for image in result.get("images", [])})
             if job is not None:
                 await credits.refund_shortfall(session, job, short, portraits)
-    elif kind == "train":
-        existing = await session.scalar(select(LoraModel).where(LoraModel.job_id == job_id))
-        if existing is None:
-            existing = LoraModel(job_id=job_id, user_id=user_id, base_model=result["base_model"],
-                                 token=result["token"], class_word=result["class_word"])
-            session.add(existing)
-        existing.status = LoraStatus.ready
-        existing.storage_key = result["lora_key"]
-        existing.base_model = result["base_model"]
+    elif kind == "train":  # a success judges no set: any judge does
+        await trainings.training_ended(session, job_id, succeeded=True, result=result, judge=judge or _no_judge)
     await session.flush()
 
 
-async def record_failure(session: AsyncSession, job_id: int, kind: str) -> None:
-    """A training that failed or was cancelled leaves its model row (if the front end made one) failed."""
+async def record_failure(session: AsyncSession, job_id: int, kind: str, *, judge: SetJudge) -> None:
+    """A training that failed or was cancelled leaves its model failed and its set collecting again."""
     if kind == "train":
-        await session.execute(
-            update(LoraModel).where(LoraModel.job_id == job_id, LoraModel.status == LoraStatus.training)
-            .values(status=LoraStatus.failed).execution_options(synchronize_session=False)
-        )
+        await trainings.training_ended(session, job_id, succeeded=False, judge=judge)
+
+
+def _no_judge(_photos: Any) -> None:
+    raise AssertionError("a successful training reopens no set")

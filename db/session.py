@@ -5,6 +5,10 @@ and every transaction starts with ``BEGIN IMMEDIATE``: Python's sqlite3 module d
 transaction before a SELECT, so a select-then-update would otherwise silently lose updates under
 concurrency (SQLAlchemy's documented recipe for pysqlite/aiosqlite). Any other SQLAlchemy async
 URL (PostgreSQL via asyncpg at scale) is used as it is.
+
+What only reads (``Database.read``) takes no write lock: on SQLite it runs on connections of its own
+that may not write (``PRAGMA query_only``), in a deferred transaction over one WAL snapshot, so a
+reader never waits for the writer nor the writer for it; on PostgreSQL it is a READ ONLY transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -48,6 +52,22 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, foreig
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _install_sqlite_read_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    """Connections that read only: a deferred BEGIN (a WAL snapshot, no lock on the writer) and
+    ``query_only``, so a write sent down this path fails loudly instead of taking the lock."""
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
 
 
 class DatabaseUnavailable(Exception):
@@ -85,6 +105,12 @@ class Database:
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine, busy_timeout_ms)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # An in-memory SQLite database lives in one connection: its reads share the writer's.
+        self.read_engine = self.engine
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            self.read_engine = create_async_engine(url, echo=echo)
+            _install_sqlite_read_pragmas(self.read_engine, busy_timeout_ms)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Database:
@@ -106,6 +132,25 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads: one consistent snapshot, no write lock taken or waited for
+        (module docstring). Nothing is committed; a write raises (SQLite: "attempt to write a readonly
+        database"; PostgreSQL: "read-only transaction"), so a use case that may write uses
+        ``transaction``."""
+        async with self.read_sessions() as session:
+            await session.begin()
+            try:
+                if not self.is_sqlite:
+                    await session.execute(text("SET TRANSACTION READ ONLY"))
+                yield session
+                if session.new or session.dirty or session.deleted:
+                    raise RuntimeError("a read-only session was given changes to write")
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()  # ends the snapshot; writes nothing, and keeps what was loaded loaded
 
     async def _begin(self, session: AsyncSession) -> None:
         await session.begin()
@@ -154,3 +199,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

@@ -24,7 +24,7 @@ from bot.core.preview import shown, shown_preview, training_of
 from bot.core.replies import Reply
 from bot.core.retention import RetentionSweeper
 from bot.core.studio import Studio
-from db import credits
+from db import credits, trainings
 from db.delivery import DELIVERY_RETRY_SECONDS, claim_delivery, mark_delivered, undelivered_jobs
 from db.job_status import CANCELLED_WHILE_WAITING, queue_position
 from db.models import Job, JobKind, JobState, PostedMessage, User
@@ -79,7 +79,7 @@ class JobWatcher:
         return texts.GENERATE_QUEUED.format(count=job.payload.get("count", ""), title=self.studio.style_title(job))
 
     async def _update_progress(self) -> None:
-        async with self.studio.database.transaction() as session:
+        async with self.studio.database.read() as session:
             active = list(await session.scalars(
                 select(Job).where(Job.reply_platform == self.platform, Job.state.in_((JobState.queued, JobState.running)),
                                   Job.reply_message_id.is_not(None))
@@ -115,7 +115,7 @@ class JobWatcher:
 
     # ------------------------------------------------------------------ delivery
     async def _deliver_finished(self) -> None:
-        async with self.studio.database.transaction() as session:
+        async with self.studio.database.read() as session:
             owed = [job.id for job in await undelivered_jobs(session, platforms=[self.platform],
                                                                retry_after_seconds=self.delivery_retry)]
         for job_id in owed:
@@ -127,8 +127,6 @@ class JobWatcher:
                 return False
             job = await session.get(Job, job_id, populate_existing=True)
             assert job is not None
-            if job.kind == JobKind.train:
-                await self.studio.current_lora(session, job.user_id)  # brings the model's status up to date
             balance = await credits.balance(session, job.user_id)
             await self._load_owner(session, job.user_id)
             # a preview goes with its training; a model that is ready follows its preview
@@ -199,8 +197,8 @@ class JobWatcher:
             await self.messenger.send(chat, self._to_owner(job, outcome))
 
     async def _model_paints(self, user_id: int) -> bool:
-        async with self.studio.database.transaction() as session:
-            return await self.studio.painting_lora(session, user_id) is not None
+        async with self.studio.database.read() as session:
+            return await trainings.painting_model(session, user_id) is not None
 
     # ------------------------------------------------------------------ preview
     def _model_ready(self, preview: Job | None, training: Job) -> Reply:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +23,9 @@ from bot.core.replies import IncomingFile
 from db.models import Photo, SelfieSet, SetStatus, User
 from db.session import Database
 from db.storage import Storage, user_prefix
-from engine.intake import (FaceBox, IntakeConfig, PhotoCheck, PhotoVerdict, RejectCode, SetReport, check_set, message_for,
-                           plan_crops)
+from db.trainings import set_photos
+from engine.intake import (IntakeConfig, PhotoCheck, PhotoVerdict, RejectCode, SetReport, judge_stored, message_for,
+                           plan_crops, stored_check)
 from engine.jobs import TrainCrop
 
 log = logging.getLogger(__name__)
@@ -55,29 +57,12 @@ def photo_key(user_id: int, set_id: int, sha256: str) -> str:
     return f"{user_prefix(user_id)}sets/{set_id}/{sha256}.jpg"
 
 
-def _to_check(photo: Photo) -> PhotoCheck:
-    box = photo.face_box
-    passed_photo_checks = photo.storage_key is not None
-    return PhotoCheck(
-        ok=passed_photo_checks,
-        code=None if passed_photo_checks else RejectCode(photo.verdict_code),
-        message=photo.verdict_message,
-        sha256=photo.sha256,
-        filename=photo.original_name,
-        phash=int(photo.perceptual_hash, 16) if photo.perceptual_hash else None,
-        face=FaceBox(box["left"], box["top"], box["right"], box["bottom"], box.get("score", 0.0)) if box else None,
-        embedding=np.frombuffer(photo.face_embedding, dtype=np.float64) if photo.face_embedding else None,
-        width=photo.width,
-        height=photo.height,
-    )
-
-
 def training_crops(photos: list[Photo], *, token: str, class_word: str, config: IntakeConfig) -> list[TrainCrop]:
     """The training set of accepted photos: intake's face-centred and upper-body squares with
     their captions, planned from each photo's stored face box (the worker cuts them)."""
     crops = []
     for photo in photos:
-        check = _to_check(photo)
+        check = stored_check(photo)
         if check.face is None or not photo.storage_key or not photo.width or not photo.height:
             raise ValueError(f"accepted photo {photo.id} has no face box or size to plan crops from")
         for crop in plan_crops((photo.width, photo.height), check.face, token=token, class_word=class_word, config=config):
@@ -110,12 +95,17 @@ class SelfieBook:
         self.config = config
         self.checker = PhotoChecker(config, workers=check_workers)
 
-    async def open_set(self, session: AsyncSession, user_id: int) -> SelfieSet:
-        """The set being collected, or a new one (a trained set is kept for its model, not extended)."""
-        selfie_set = await session.scalar(
+    @staticmethod
+    async def collecting_set(session: AsyncSession, user_id: int) -> SelfieSet | None:
+        """The set being collected, if any (a query: it makes none)."""
+        return await session.scalar(
             select(SelfieSet).where(SelfieSet.user_id == user_id, SelfieSet.status == SetStatus.collecting)
             .order_by(SelfieSet.id.desc()).limit(1)
         )
+
+    async def open_set(self, session: AsyncSession, user_id: int) -> SelfieSet:
+        """The set being collected, or a new one (a trained set is kept for its model, not extended)."""
+        selfie_set = await self.collecting_set(session, user_id)
         if selfie_set is None:
             selfie_set = SelfieSet(user_id=user_id)
             session.add(selfie_set)
@@ -123,7 +113,7 @@ class SelfieBook:
         return selfie_set
 
     async def photos(self, session: AsyncSession, set_id: int) -> list[Photo]:
-        return list(await session.scalars(select(Photo).where(Photo.set_id == set_id).order_by(Photo.position, Photo.id)))
+        return await set_photos(session, set_id)
 
     async def add(self, user_id: int, files: list[IncomingFile]) -> BatchResult:
         checks = await asyncio.gather(*(self.checker.check(f.data, f.filename) for f in files))
@@ -176,7 +166,7 @@ class SelfieBook:
                 session.add(_to_row(selfie_set.id, position, check, key))
             await session.flush()
             stored = await self.photos(session, selfie_set.id)
-            report = self._judge(stored)
+            report = self.judge(stored)
             by_sha = {p.sha256: v for p, v in zip(stored, report.verdicts, strict=True)}
             batch = tuple(
                 _resent(i + 1, check) if i in resent else replace(by_sha[check.sha256], number=i + 1, duplicate_of=None)
@@ -184,49 +174,8 @@ class SelfieBook:
             )
             return BatchResult(selfie_set.id, batch, report)
 
-    def _judge(self, stored: list[Photo]) -> SetReport:
-        """Set-level verdicts over the whole set, written onto its photos (they can change as the set grows)."""
-        report = check_set([_to_check(p) for p in stored], self.config)
-        for photo, verdict in zip(stored, report.verdicts, strict=True):
-            photo.accepted = verdict.ok
-            if photo.storage_key is not None:
-                photo.verdict_code = None if verdict.ok else str(verdict.code)
-                photo.verdict_message = verdict.message
-        return report
-
-    async def forget_refused_faces(self, session: AsyncSession, set_id: int) -> None:
-        """Once a set has trained a model it is judged for good: the face prints of the photos it
-        refused (someone else, a second person, a blurred face) are of no more use, and they may be
-        of people who never agreed to be here. The accepted ones rank the model's portraits."""
-        await session.execute(update(Photo).where(Photo.set_id == set_id, Photo.accepted.is_(False))
-                              .values(face_embedding=None))
-
-    async def reopen(self, session: AsyncSession, selfie_set: SelfieSet) -> None:
-        """A set whose training ended without a model collects again. Photos the user sent while it
-        was training went into a newer set: they join this one and the whole set is judged again,
-        so no photo is stranded in a set the user can no longer reach."""
-        selfie_set.status = SetStatus.collecting
-        newer = list(await session.scalars(
-            select(SelfieSet).where(SelfieSet.user_id == selfie_set.user_id, SelfieSet.status == SetStatus.collecting,
-                                    SelfieSet.id != selfie_set.id).order_by(SelfieSet.id)
-        ))
-        if not newer:
-            return
-        stored = await self.photos(session, selfie_set.id)
-        known = {p.sha256 for p in stored}
-        position = max((p.position for p in stored), default=0)
-        for other in newer:
-            for photo in await self.photos(session, other.id):
-                if photo.sha256 in known:  # the same file sent again: its first copy is kept
-                    await session.delete(photo)
-                    continue
-                known.add(photo.sha256)
-                position += 1
-                photo.set_id, photo.position = selfie_set.id, position
-            await session.flush()
-            await session.delete(other)
-        await session.flush()
-        self._judge(await self.photos(session, selfie_set.id))
+    def judge(self, stored: Sequence[Photo]) -> SetReport:
+        return judge_stored(stored, self.config)
 
     async def accepted(self, session: AsyncSession, set_id: int) -> list[Photo]:
         return [p for p in await self.photos(session, set_id) if p.accepted and p.storage_key]

@@ -9,7 +9,7 @@ import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from bot.core.shop import (INVOICED_ON, STARS, CheckoutRefusal, GiveBack, Platfo
                            packs_on)
 from bot.core.shop import refund as refund_payment
 from bot.core.style_sheet import StyleSheets
-from db import credits, held_notices, jobs, payments
+from db import credits, held_notices, jobs, payments, trainings
 from db.job_status import CancelOutcome, request_cancel
 from db.models import (FINAL_JOB_STATES, Job, JobKind, JobState, LoraModel, LoraStatus, PostedMessage, SelfieSet,
                        SetStatus, User)
@@ -41,6 +41,7 @@ from styles import Style
 from styles.prompt_fit import PERSONAL_TOKEN  # the rare token a personal LoRA binds the face to
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PHOTO_REFUSAL_EVERY_SECONDS = 5.0  # photos refused by the rate limit: told at most this often
 RETRACT_TRIES = 3
@@ -138,9 +139,9 @@ class Studio:
     async def _typed(self, user: UserRef) -> list[Reply]:
         """A message typed to the bot: selfies are what it wants, unless a model paints already
         (a user back for more portraits): then the styles."""
-        async with self.database.transaction() as session:
+        async with self.database.read() as session:
             account = await find_user(session, user.platform, user.user_id)
-            painter = await self.painting_lora(session, account.id) if account is not None else None
+            painter = await trainings.painting_model(session, account.id) if account is not None else None
         if painter is not None:
             return [self.style_picker(texts.TYPED_WITH_MODEL)]
         return await self._reply(texts.NOT_A_PHOTO_TEXT)
@@ -211,6 +212,18 @@ class Studio:
     async def _reply(text: str, *rows: tuple[Button, ...], private: bool = False) -> list[Reply]:
         return [Reply(text, tuple(rows), private=private)]
 
+    async def _read_account(self, user: UserRef, read: Callable[[AsyncSession, User], Awaitable[T]]) -> T:
+        """``read`` over the user's account in a read-only snapshot, which neither takes nor waits for
+        the write lock (``Database.read``); a first visit makes the account first (that one writes)."""
+        for _ in range(3):
+            async with self.database.read() as session:
+                account = await find_user(session, user.platform, user.user_id)
+                if account is not None:
+                    return await read(session, account)
+            async with self.database.transaction() as session:
+                await self.account(session, user)
+        raise RuntimeError(f"the account of {user.platform}:{user.user_id} went as soon as it was made")
+
     async def account(self, session: AsyncSession, user: UserRef) -> User:
         account, _ = await get_or_create_user(
             session, user.platform, user.user_id, display_name=user.display_name, free_credits=self.settings.free_credits,
@@ -220,10 +233,11 @@ class Studio:
 
     # ------------------------------------------------------------------ commands
     async def _start(self, user: UserRef, _args: list[str]) -> list[Reply]:
-        async with self.database.transaction() as session:
-            account = await self.account(session, user)
-            balance, consented = account.credits, account.consented_at is not None
-            newest, painter = await self.models(session, account.id)
+        async def read(session: AsyncSession, account: User) -> tuple[User, LoraModel | None, LoraModel | None]:
+            return account, *await trainings.models(session, account.id)
+
+        account, newest, painter = await self._read_account(user, read)
+        balance, consented = account.credits, account.consented_at is not None
         text = texts.welcome(user.display_name, balance, self.intake.min_photos, self._max_photos)
         if painter is not None:  # a returning user: not "send me selfies" alone, as if they began again
             text += "\n\n" + texts.WELCOME_BACK_READY
@@ -244,7 +258,7 @@ class Studio:
         return [self.consent_request(f"{texts.CONSENT_FIRST}\n\n{texts.CONSENT}")]
 
     async def has_consented(self, user: UserRef) -> bool:
-        async with self.database.transaction() as session:
+        async with self.database.read() as session:
             account = await find_user(session, user.platform, user.user_id)
             return account is not None and account.consented_at is not None
 
@@ -271,8 +285,10 @@ class Studio:
                                                takes_back_messages=user.platform in self.retractors))
 
     async def _credits(self, user: UserRef, _args: list[str]) -> list[Reply]:
-        async with self.database.transaction() as session:
-            balance = (await self.account(session, user)).credits
+        async def read(_session: AsyncSession, account: User) -> int:
+            return account.credits
+
+        balance = await self._read_account(user, read)
         rows = ((Button(texts.BUTTON_BUY, "buy"),),) if self.selling(user.platform) else ()
         return await self._reply(texts.CREDITS.format(
             credits=texts.plural(balance, "credit"), train_cost=texts.plural(self.settings.train_cost, "credit"),
@@ -302,15 +318,17 @@ class Studio:
         return Reply(text, rows)
 
     async def _status(self, user: UserRef, _args: list[str]) -> list[Reply]:
-        async with self.database.transaction() as session:
-            account = await self.account(session, user)
-            lora, painter = await self.models(session, account.id)  # first: a set whose training ended may collect again
-            selfie_set = await self.selfies.open_set(session, account.id)
-            photos = await self.selfies.photos(session, selfie_set.id)
+        async def read(session: AsyncSession, account: User) -> tuple[Any, ...]:
+            lora, painter = await trainings.models(session, account.id)
+            selfie_set = await self.selfies.collecting_set(session, account.id)
+            photos = await self.selfies.photos(session, selfie_set.id) if selfie_set is not None else []
             active = await jobs.active_jobs(session, account.id)
             figure = await self._model_likeness(session, painter) if painter is not None else None
-            ready_to_train = await self._ready_to_train(session, selfie_set)
+            ready_to_train = selfie_set is not None and await self._ready_to_train(session, selfie_set)
             expired = lora is None and await self._model_expired(session, account.id)
+            return account, lora, painter, photos, active, figure, ready_to_train, expired
+
+        account, lora, painter, photos, active, figure, ready_to_train, expired = await self._read_account(user, read)
         accepted = sum(p.accepted for p in photos)
         lines = [texts.STATUS_HEADER]
         if photos or lora is None:  # a trained model's photos are not a set in the making
@@ -377,6 +395,7 @@ class Studio:
                 outcome = await request_cancel(session, job.id, user_id=account.id)
                 if outcome == CancelOutcome.cancelled:  # it was waiting: refunded in this transaction
                     refunded += job.credits_reserved
+                    await trainings.training_ended(session, job.id, succeeded=False, judge=self.selfies.judge)
                 elif outcome == CancelOutcome.requested:  # its worker stops it and refunds, unless it finishes first
                     stopping += 1
         if stopping and not refunded:
@@ -388,7 +407,7 @@ class Studio:
     async def _delete(self, user: UserRef, _args: list[str]) -> list[Reply]:
         # The button names the account it deletes: a confirmation left over from before an earlier
         # /delete must not delete the account the user has made since.
-        async with self.database.transaction() as session:
+        async with self.database.read() as session:
             account = await find_user(session, user.platform, user.user_id)
         ref = account.id if account is not None else 0
         return await self._reply(
@@ -398,7 +417,7 @@ class Studio:
         )
 
     async def _confirmed_delete(self, user: UserRef, ref: str) -> list[Reply]:
-        async with self.database.transaction() as session:
+        async with self.database.read() as session:
             account = await find_user(session, user.platform, user.user_id)
         if account is not None and ref != str(account.id):
             return await self._reply(texts.DELETE_BUTTON_OLD, private=True)
@@ -587,7 +606,7 @@ class Studio:
                 account = await find_user(session, user.platform, user.user_id)
                 if account is None:
                     return ()
-                if await self.painting_lora(session, account.id) is not None:
+                if await trainings.painting_model(session, account.id) is not None:
                     return ((Button(texts.BUTTON_SEE_STYLES, "styles"),),)
                 if await jobs.active_jobs(session, account.id, JobKind.train):
                     return ()
@@ -638,7 +657,7 @@ class Studio:
             user_id = account.id
             if account.consented_at is None:  # no photo is looked at, let alone kept, before consent
                 return await self.consent_first()
-            lora, painter = await self.models(session, user_id)
+            lora, painter = await trainings.models(session, user_id)
         try:
             result = await self.selfies.add(user_id, files)
         except AccountGone:
@@ -774,7 +793,7 @@ class Studio:
 
     async def _training_problem(self, session: AsyncSession, account: User) -> Reply | None:
         # first: a set whose training ended is collecting again
-        has_model = await self.painting_lora(session, account.id) is not None
+        has_model = await trainings.painting_model(session, account.id) is not None
         if await jobs.active_jobs(session, account.id, JobKind.train):
             return Reply(texts.TRAIN_ALREADY)
         selfie_set = await self.selfies.open_set(session, account.id)
@@ -807,7 +826,7 @@ class Studio:
                     reply_platform=user.platform, reply_chat_id=user.chat_id,
                 )
             except credits.InsufficientCredits as error:
-                has_model = await self.painting_lora(session, account.id) is not None
+                has_model = await trainings.painting_model(session, account.id) is not None
                 return [self.out_of_credits(user, error.needed, error.balance, has_model=has_model)]
             except jobs.TrainingAlreadyRunning:
                 return [Reply(texts.TRAIN_ALREADY)]
@@ -830,7 +849,7 @@ class Studio:
                 lora_key=f"{user_prefix(account.id)}loras/{lora.id}.safetensors", base_model=self._base_model(),
                 token=PERSONAL_TOKEN, class_word=class_word, seed=lora.id,
             ).to_payload()
-            if await self.painting_lora(session, account.id) is None:  # a first portrait while a first model learns
+            if await trainings.painting_model(session, account.id) is None:  # a first portrait while a first model learns
                 await queue_preview(session, user, preview_style(self.catalogue), lora, job, photos,
                                     count=self.settings.preview_images, base_model=self._base_model(),
                                     references=await self._references(session, lora))
@@ -852,47 +871,6 @@ class Studio:
             return line  # the title already says it ("🧠 Learning your face…" while training)
         return f"{line}\n{stage}…"
 
-    async def current_lora(self, session: AsyncSession, user_id: int) -> LoraModel | None:
-        """The user's newest model, its status and its selfie set's brought up to date with its
-        training job (the worker records success; a job cancelled or failed elsewhere is caught here).
-        A set whose training failed goes back to collecting, so the user can train again at once."""
-        lora = await session.scalar(
-            select(LoraModel).where(LoraModel.user_id == user_id).order_by(LoraModel.id.desc()).limit(1)
-        )
-        job = await session.get(Job, lora.job_id) if lora is not None and lora.job_id is not None else None
-        if lora is None or job is None or job.state not in FINAL_JOB_STATES:
-            return lora
-        succeeded = job.state == JobState.succeeded
-        if lora.status == LoraStatus.training:
-            lora.status = LoraStatus.ready if succeeded else LoraStatus.failed
-            if succeeded:
-                result = job.result or {}
-                lora.storage_key = result.get("lora_key") or job.payload.get("lora_key")
-                lora.base_model = result.get("base_model") or lora.base_model
-        selfie_set = await session.get(SelfieSet, lora.set_id) if lora.set_id else None
-        if selfie_set is not None and selfie_set.status == SetStatus.training:
-            if succeeded:
-                selfie_set.status = SetStatus.trained
-                await self.selfies.forget_refused_faces(session, selfie_set.id)
-            else:
-                await self.selfies.reopen(session, selfie_set)
-        return lora
-
-    async def models(self, session: AsyncSession, user_id: int) -> tuple[LoraModel | None, LoraModel | None]:
-        """(the newest model, the model that paints), the newest brought up to date with its training
-        (``current_lora``). The one that paints is the newest ready one: a newer model still training,
-        or whose training stopped, does not take the place of the one that painted until then."""
-        newest = await self.current_lora(session, user_id)
-        if newest is None or newest.status == LoraStatus.ready:
-            return newest, newest
-        return newest, await session.scalar(
-            select(LoraModel).where(LoraModel.user_id == user_id, LoraModel.status == LoraStatus.ready)
-            .order_by(LoraModel.id.desc()).limit(1)
-        )
-
-    async def painting_lora(self, session: AsyncSession, user_id: int) -> LoraModel | None:
-        return (await self.models(session, user_id))[1]
-
     async def _ready_to_train(self, session: AsyncSession, selfie_set: SelfieSet) -> bool:
         return len(await self.selfies.accepted(session, selfie_set.id)) >= self.intake.min_photos
 
@@ -903,7 +881,7 @@ class Studio:
         style = self.catalogue.get(style_id)
         async with self.database.transaction() as session:
             account = await self.account(session, user)
-            newest, lora = await self.models(session, account.id)
+            newest, lora = await trainings.models(session, account.id)
             if lora is None and newest is not None and newest.status == LoraStatus.training:
                 return [Reply(texts.MODEL_TRAINING)]
             if lora is None:

@@ -7,6 +7,7 @@ from engine.intake.faces import FaceBox, detect_faces, face_distance, face_embed
 from engine.intake.photo import PhotoCheck, check_photo
 from engine.intake.photoset import PhotoVerdict, SetReport, check_set
 from engine.intake.reasons import PhotoWarning, RejectCode, message_for
+from engine.intake.stored import StoredPhoto, judge_stored, stored_check
 
 __all__ = [
     "FaceBox",
@@ -17,6 +18,7 @@ __all__ = [
     "PlannedCrop",
     "RejectCode",
     "SetReport",
+    "StoredPhoto",
     "TrainingExample",
     "accepted_photos",
     "check_photo",
@@ -24,8 +26,10 @@ __all__ = [
     "detect_faces",
     "face_distance",
     "face_embedding",
+    "judge_stored",
     "message_for",
     "plan_crops",
     "prepare_dataset",
+    "stored_check",
     "write_dataset",
 ]

@@ -31,6 +31,7 @@ good, cancels the remote job.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -42,7 +43,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from db import job_results, queue
+from db import job_results, queue, trainings
 from db.models import FINAL_JOB_STATES, Job, JobState, User
 from db.queue import Lease
 from db.session import Database
@@ -50,6 +51,7 @@ from db.storage import Storage
 from engine.runtime import scratch
 from engine.runtime.backends import Backend, RemoteHandle
 from engine.errors import Cancelled
+from engine.intake import IntakeConfig, judge_stored
 from engine.runtime.handlers.context import BatchMember, EngineOptions, JobContext, ModelCache, StorageBridge
 from engine.runtime.handlers.errors import Failure, classify
 from engine.runtime.progress import ProgressTracker
@@ -133,8 +135,11 @@ class Worker:
         config: WorkerConfig | None = None,
         worker_id: str | None = None,
         cache: ModelCache | None = None,
+        intake: IntakeConfig | None = None,
     ) -> None:
         self.database = database
+        #: judges a selfie set again when a failed training gives it back to the user (the bot's own rules)
+        self.judge = functools.partial(judge_stored, config=intake or IntakeConfig())
         self.storage = storage
         self.backend = backend
         self.options = options or EngineOptions()
@@ -269,6 +274,9 @@ class Worker:
     async def reap(self) -> queue.ReapReport:
         async with self.database.transaction() as session:
             report = await queue.reap_expired(session)
+            for job_id in (*report.failed, *report.cancelled):
+                await trainings.training_ended(session, job_id, succeeded=False, judge=self.judge)
+            await trainings.settle_ended_trainings(session, self.judge)
         await self._cancel_orphans(report)
         return report
 
@@ -548,7 +556,7 @@ class Worker:
             async with self.database.transaction() as session:
                 state = await queue.give_back(session, lease, count_attempt=False)
                 if state == JobState.cancelled:
-                    await job_results.record_failure(session, lease.job_id, lease.kind)
+                    await job_results.record_failure(session, lease.job_id, lease.kind, judge=self.judge)
             if state == JobState.cancelled:
                 log.info("job %s [%s]: interrupted by shutdown after its user cancelled it; cancelled",
                          lease.job_id, lease.correlation_id, extra=extra)
@@ -589,12 +597,12 @@ class Worker:
                     return Outcome(lease.job_id, "requeued", failure.code)
                 # out of attempts (failed), or cancelled: the user's cancel landed before the
                 # monitor's next poll saw it, and a cancelled job never goes back to the queue
-                await job_results.record_failure(session, lease.job_id, lease.kind)
+                await job_results.record_failure(session, lease.job_id, lease.kind, judge=self.judge)
                 code = "cancelled" if left == JobState.cancelled else failure.code
                 return Outcome(lease.job_id, str(left), code)
             written = await queue.complete(
                 session, lease, state, error_code=failure.code, error_message=failure.message[:2000]
             )
             if written:
-                await job_results.record_failure(session, lease.job_id, lease.kind)
+                await job_results.record_failure(session, lease.job_id, lease.kind, judge=self.judge)
         return Outcome(lease.job_id, str(state), failure.code, written)

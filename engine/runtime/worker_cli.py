@@ -24,6 +24,7 @@ async def serve(
     ``config`` overrides WorkerConfig fields."""
     from db.session import Database
     from db.storage import storage_from_settings
+    from engine.intake import IntakeConfig
     from engine.runtime.backends import backend_from_settings
     from engine.runtime.handlers.context import EngineOptions
     from engine.runtime.worker import Worker, WorkerConfig
@@ -43,6 +44,7 @@ async def serve(
     worker = Worker(
         database, storage, backend, options=EngineOptions.from_settings(settings),
         config=WorkerConfig.from_settings(settings, **config), worker_id=worker_id,
+        intake=IntakeConfig.from_settings(settings),
     )
     loop = asyncio.get_running_loop()
     stopping: list[bool] = []

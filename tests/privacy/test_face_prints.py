@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import select
 
 from bot.core.studio import Studio
+from db import trainings
 from db.models import Job, JobKind, JobState, LoraModel, LoraStatus, Photo, SelfieSet, SetStatus
 from db.session import Database
 from db.storage import LocalStorage
@@ -37,8 +38,10 @@ async def test_a_trained_set_forgets_the_faces_it_refused(database: Database, tm
         await session.flush()
         session.add(LoraModel(user_id=user.id, set_id=selfie_set.id, job_id=job.id, base_model="tiny", token="ohwx",
                               class_word="man", status=LoraStatus.training))
-    async with database.transaction() as session:
-        assert (await studio.current_lora(session, user.id)).status == LoraStatus.ready
+    async with database.transaction() as session:  # the worker settles a training that ended so
+        assert await trainings.settle_ended_trainings(session, studio.selfies.judge) == [job.id]
+    async with database.read() as session:
+        assert (await trainings.newest_model(session, user.id)).status == LoraStatus.ready
     async with database.transaction() as session:
         prints = dict((await session.execute(select(Photo.accepted, Photo.face_embedding))).all())
     assert prints == {True: print_, False: None}

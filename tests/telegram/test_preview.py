@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.core.preview import preview_key, queue_preview, preview_style
 from bot.core.replies import UserRef
-from db import queue
+from db import job_results, queue
 from db.models import Job, JobKind, JobState, LoraModel, Photo
 from tests.telegram.conftest import agree, start_training
 
@@ -74,9 +74,10 @@ async def test_without_the_adapter_the_chat_is_as_without_previews(bot_factory) 
             assert lora is not None
             lease = await queue.claim(session, "w1", lease_seconds=30)
             assert lease is not None and lease.job_id == training.id
-            assert await queue.complete(session, lease, JobState.succeeded, result={
-                "lora_key": f"users/{lora.user_id}/loras/{lora.id}.safetensors", "base_model": "sdxl", "token": "ohwx",
-                "class_word": "man", "steps": 8, "final_loss": 0.1, "seconds": 1.0})
+            result = {"lora_key": f"users/{lora.user_id}/loras/{lora.id}.safetensors", "base_model": "sdxl",
+                      "token": "ohwx", "class_word": "man", "steps": 8, "final_loss": 0.1, "seconds": 1.0}
+            assert await queue.complete(session, lease, JobState.succeeded, result=result)
+            await job_results.record_success(session, lease.job_id, lease.user_id, "train", result)
         ready = await telegram.wait_for_text(ALEX, "Your model is ready", timeout=30)
         assert ready.text == "✨ Your model is ready! Pick a style:"
         assert not any("with my model" in label for label in ready.button_labels)

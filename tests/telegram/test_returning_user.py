@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.core.job_refs import job_ref
-from db import jobs, queue
+from db import job_results, jobs, queue
 from db.models import Job, JobKind, JobState, LoraModel, utcnow
 from tests.support.selfies import obama_selfies
 from tests.support.telegram_server import FakeTelegram, Sent
@@ -82,9 +82,17 @@ async def finish_training(bot, *, preview: bool = True) -> None:  # type: ignore
         lora = await session.scalar(select(LoraModel).order_by(LoraModel.id.desc()))
         lease = await queue.claim(session, "w1", lease_seconds=30, kinds=["train"])
         assert lease is not None and lora is not None
-        assert await queue.complete(session, lease, JobState.succeeded, result={
-            "lora_key": f"users/{lora.user_id}/loras/{lora.id}.safetensors", "base_model": "tiny", "token": "ohwx",
-            "class_word": "man", "steps": 8, "final_loss": 0.1, "seconds": 1.0})
+        result = {"lora_key": f"users/{lora.user_id}/loras/{lora.id}.safetensors", "base_model": "tiny",
+                  "token": "ohwx", "class_word": "man", "steps": 8, "final_loss": 0.1, "seconds": 1.0}
+        assert await queue.complete(session, lease, JobState.succeeded, result=result)
+        await job_results.record_success(session, lease.job_id, lease.user_id, "train", result)
+
+
+async def fail_training(bot, training: Job) -> None:  # type: ignore[no-untyped-def]
+    """The worker's part of a training that failed: the job, its model and its set, in one transaction."""
+    async with bot.services.database.transaction() as session:
+        assert await jobs.finish(session, training.id, JobState.failed, error_code="engine_error")
+        await job_results.record_failure(session, training.id, "train", judge=bot.front_end.studio.selfies.judge)
 
 
 async def test_old_train_buttons_after_the_model_is_ready_say_it_learnt_from_those_photos(bot_factory) -> None:
@@ -134,7 +142,7 @@ async def test_a_failed_job_offers_to_try_again(bot_factory) -> None:
         async with bot.services.database.transaction() as session:
             training = await session.scalar(select(Job).where(Job.kind == JobKind.train))
             assert training is not None
-            assert await jobs.finish(session, training.id, JobState.failed, error_code="engine_error")
+        await fail_training(bot, training)
         failed = await after(telegram, "Training didn't work", progress)
         await telegram.press(ALEX, failed, "Try again")
         question = await after(telegram, "Who is in the photos", failed)
@@ -409,7 +417,7 @@ async def test_a_failed_retrain_says_the_model_there_still_paints(bot_factory) -
         async with bot.services.database.transaction() as session:
             training = await session.scalar(select(Job).where(Job.kind == JobKind.train, Job.state == JobState.queued))
             assert training is not None
-            assert await jobs.finish(session, training.id, JobState.failed, error_code="engine_error")
+        await fail_training(bot, training)
         failed = await after(telegram, "Training didn't work", progress)
         assert "your current model still paints" in failed.text, failed.text
         assert failed.button_labels == ["🔁 Try again", "🎨 See styles"]
