@@ -8,12 +8,8 @@ the catalogue loads, with the field to shorten and the words that would be dropp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine import clip_tokens
-
-if TYPE_CHECKING:
-    from styles.catalogue import Style
+from styles.style import Style
 
 PERSONAL_TOKEN = "ohwx"  # the rare token a personal LoRA binds the user's face to
 CLASS_WORDS = ("man", "woman", "person")
