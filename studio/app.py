@@ -16,10 +16,6 @@ from studio.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def configured_front_ends(settings: Settings) -> list[str]:
-    return [name for name, token in (("telegram", settings.telegram_token), ("discord", settings.discord_token)) if token]
-
-
 NO_TOKEN_NOTICE = """No chat front end is configured, so here is the whole product in the terminal instead.
 To run the bots, set STUDIO_TELEGRAM_TOKEN (from @BotFather) and/or STUDIO_DISCORD_TOKEN in the
 environment or in .env, then run `make run` again. `studio demo` walks the conversation by hand."""
@@ -31,7 +27,7 @@ async def run_main(settings: Settings) -> int:
     from studio.worker_process import WorkerProcess
 
     services = await open_services(settings)
-    front_ends = configured_front_ends(settings)
+    front_ends = settings.front_ends
     worker = WorkerProcess(log_file=None if front_ends else settings.data_dir / "worker.log")
     worker.start()
     try:

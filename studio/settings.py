@@ -290,6 +290,11 @@ class Settings(BaseSettings):
     def resolved_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
 
+    @property
+    def front_ends(self) -> list[str]:
+        """The chat platforms this install serves: those with a token."""
+        return [name for name, token in (("telegram", self.telegram_token), ("discord", self.discord_token)) if token]
+
     def is_admin(self, platform: str, platform_user_id: str) -> bool:
         return f"{platform}:{platform_user_id}" in self.admins
 

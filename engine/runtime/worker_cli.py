@@ -31,9 +31,8 @@ async def serve(
 
     if str(settings.engine_backend) == "local":
         from engine.runtime.startup import chosen_model, describe_environment
-        from studio.app import configured_front_ends
 
-        model = chosen_model(settings, configured_front_ends(settings))  # TinyFallbackRefused: no start
+        model = chosen_model(settings, settings.front_ends)  # TinyFallbackRefused: no start
         if preload:
             log.info("engine: %s", describe_environment(settings, model))
     database = Database.from_settings(settings)
