@@ -35,7 +35,13 @@ class StoreTill:
     async def on_purchase(self, entitlement: discord.Entitlement) -> None:
         """A consumable SKU was bought: its credits once per entitlement, then the entitlement is
         consumed (credited first: one consumed but not credited would be lost; one credited but not
-        consumed is consumed by the next reconciliation, without crediting it again)."""
+        consumed is consumed by the next reconciliation, without crediting it again). Only this
+        application's entitlements are ours to credit (an SKU id alone does not say whose it is)."""
+        ours = self.client.application_id
+        if ours is not None and entitlement.application_id != ours:
+            log.warning("entitlement %s (SKU %s, user %s) belongs to another application (%s, not %s): not credited",
+                        entitlement.id, entitlement.sku_id, entitlement.user_id, entitlement.application_id, ours)
+            return
         pack = pack_by_sku(self.settings, entitlement.sku_id)
         if pack is None or entitlement.user_id is None:
             log.error("entitlement %s for SKU %s (user %s): no credit pack has that SKU; left unconsumed until one does",

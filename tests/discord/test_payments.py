@@ -266,3 +266,30 @@ async def test_a_notice_held_past_ninety_days_is_dropped(database) -> None:
         await held_notices.hold(session, "discord", "2", [{"text": "new", "buttons": []}])
         assert await held_notices.holders(session, "discord") == {"2"}
         assert await held_notices.take(session, "discord", "2") == [{"text": "new", "buttons": []}]
+
+
+async def test_an_entitlement_of_another_application_is_not_credited(bot_factory, discord: FakeDiscord, caplog) -> None:
+    """An entitlement is credited only when it is this application's (its SKU being a pack's is not
+    enough): defence in depth, as Telegram's payments are checked against their invoice."""
+    import logging
+
+    from tests.support.discord_server import APPLICATION_ID
+
+    caplog.set_level(logging.WARNING)
+    foreign = discord.buy(ALEX, SMALL_SKU)
+    foreign["application_id"] = str(APPLICATION_ID + 1)
+    discord.entitlements[int(foreign["id"])]["application_id"] = foreign["application_id"]
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        await bot.front_end.till.reconcile()  # the start-up pass lists it
+        await discord.dispatch(foreign, "ENTITLEMENT_CREATE")
+        ours = discord.buy(ALEX, SMALL_SKU)  # the next event: the foreign one was handled before it
+        await discord.dispatch(ours, "ENTITLEMENT_CREATE")
+        await discord.wait_for_text("Payment received")
+        await slash(discord, ALEX, "credits")
+        await discord.wait_for_text("You have 10 credits")
+        assert await balance_of(bot, ALEX) == 10
+        assert [p.external_id for p in await payment_rows(bot)] == [ours["id"]]
+        assert discord.consumed == [int(ours["id"])]
+        assert len(receipts(discord, "Payment received")) == 1
+        assert any(foreign["id"] in r.getMessage() and "another application" in r.getMessage()
+                   for r in caplog.records if r.levelno >= logging.WARNING)
