@@ -336,6 +336,9 @@ class Payment(Base):
     #: credits taken back at the refund; fewer than ``credits`` when the buyer had spent them
     #: and the operator refunded anyway (the shortfall stays on record here)
     credits_taken_back: Mapped[int] = mapped_column(Integer, default=0)
+    #: when the buyer was told of the refund (once, by whichever came first: the platform's notice
+    #: or the start-up pass); an operator's refund leaves it to them
+    refund_told_at: Mapped[datetime | None] = mapped_column()
 
 
 class AllowanceClaim(Base):

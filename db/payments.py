@@ -10,7 +10,9 @@ then fails), its savepoint takes it back, and the existing row answers. The cred
 Refunds: the balance never goes below zero (the CHECK on ``users.credits``). A refund takes back
 the pack's credits; when the buyer has already spent some, it is refused unless the operator
 allows it, and then it takes back what is left and keeps the shortfall on the payment row
-(``credits - credits_taken_back``), shown by ``studio payments``.
+(``credits - credits_taken_back``), shown by ``studio payments``. The buyer hears of a refund
+once (``refund_told_at``), from whichever path tells them first: an operator's refund is recorded
+before the platform's notice of it arrives, and leaves the telling to that notice.
 """
 
 from __future__ import annotations
@@ -165,19 +167,25 @@ async def plan_refund(session: AsyncSession, platform: str, external_id: str, *,
     return RefundPlan(payment.id, platform, external_id, payment.platform_user_id, payment.credits, balance)
 
 
-async def record_refund(session: AsyncSession, platform: str, external_id: str, *,
-                        now: datetime | None = None) -> Refunded | None:
+async def record_refund(session: AsyncSession, platform: str, external_id: str, *, now: datetime | None = None,
+                        tell_buyer: bool = True) -> Refunded | None:
     """The platform gave the money back: mark the payment refunded and take its credits back (what
-    is left of them). Once only: None when it was recorded before (or is unknown)."""
+    is left of them), once.
+
+    ``tell_buyer`` (the platform's notice of the refund, the start-up pass): the caller tells the
+    buyer; the refund is returned once per payment, whether recorded now or before (by an
+    operator's refund, which tells nobody), None when the buyer was told already (or the payment is
+    unknown). Without it (the operator's refund): returned when recorded now, else None."""
+    moment = now or utcnow()
     statement = (
         update(Payment)
         .where(Payment.platform == platform, Payment.external_id == external_id, Payment.state == PaymentState.paid)
-        .values(state=PaymentState.refunded, refunded_at=now or utcnow())
+        .values(state=PaymentState.refunded, refunded_at=moment, **({"refund_told_at": moment} if tell_buyer else {}))
         .returning(Payment.id, Payment.user_id, Payment.credits)
     )
     row = (await session.execute(statement)).one_or_none()
     if row is None:
-        return None
+        return await _tell_refund(session, platform, external_id, moment) if tell_buyer else None
     payment_id, user_id, bought = row
     taken, balance = await _take_back(session, payment_id, user_id, bought, external_id)
     await session.execute(update(Payment).where(Payment.id == payment_id).values(credits_taken_back=taken))
@@ -185,6 +193,23 @@ async def record_refund(session: AsyncSession, platform: str, external_id: str, 
         log.warning("payment %s refunded: %d of its %d credit(s) were spent, shortfall %d recorded", payment_id,
                     bought - taken, bought, bought - taken)
     return Refunded(payment_id, user_id, bought, taken, balance)
+
+
+async def _tell_refund(session: AsyncSession, platform: str, external_id: str, now: datetime) -> Refunded | None:
+    """A refund recorded before whose buyer nobody has told: claimed for telling now (one claimer
+    wins: the row is updated only while ``refund_told_at`` is empty)."""
+    statement = (
+        update(Payment)
+        .where(Payment.platform == platform, Payment.external_id == external_id,
+               Payment.state == PaymentState.refunded, Payment.refund_told_at.is_(None))
+        .values(refund_told_at=now)
+        .returning(Payment.id, Payment.user_id, Payment.credits, Payment.credits_taken_back)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        return None
+    payment_id, user_id, bought, taken = row
+    return Refunded(payment_id, user_id, bought, taken, await _balance_of(session, user_id))
 
 
 async def outcome(session: AsyncSession, platform: str, external_id: str) -> Refunded:

@@ -127,3 +127,76 @@ async def test_payments_outlive_the_buyers_deletion(database: Database) -> None:
         done = await payments.record_refund(session, "telegram", "stx-1")
         assert done is not None and done.taken_back == 0 and done.shortfall == 10
         assert [p.external_id for p in await payments.since(session)] == ["stx-1"]
+
+
+async def test_an_operators_refund_leaves_telling_the_buyer_to_the_platforms_notice_once(database: Database) -> None:
+    """The operator's refund is recorded first (without a word to the buyer); the platform's notice
+    that follows finds it recorded and tells the buyer, once however many notices come."""
+    user = await make_user(database, free=2)
+    await credit(database, user, charge())
+    async with database.transaction() as session:
+        done = await payments.record_refund(session, "telegram", "stx-1", tell_buyer=False)
+        assert done is not None and (done.taken_back, done.balance) == (10, 2)
+    async with database.transaction() as session:
+        assert await payments.record_refund(session, "telegram", "stx-1", tell_buyer=False) is None
+    async with database.transaction() as session:
+        notice = await payments.record_refund(session, "telegram", "stx-1")  # the platform's notice
+        assert notice is not None and (notice.credits, notice.taken_back, notice.balance) == (10, 10, 2)
+    async with database.transaction() as session:
+        assert await payments.record_refund(session, "telegram", "stx-1") is None  # and again: told already
+    assert await state(database, user) == (2, 2, 1)
+
+
+async def test_racing_refund_notices_tell_the_buyer_once(database: Database) -> None:
+    user = await make_user(database)
+    await credit(database, user, charge())
+    async with database.transaction() as session:
+        await payments.record_refund(session, "telegram", "stx-1", tell_buyer=False)
+
+    async def notice() -> payments.Refunded | None:
+        async with database.transaction() as session:
+            return await payments.record_refund(session, "telegram", "stx-1")
+
+    results = await asyncio.gather(*(notice() for _ in range(8)), return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert sum(r is not None for r in results) == 1
+    assert await state(database, user) == (0, 0, 1)
+
+
+def _database_before_refund_notices(path) -> None:  # type: ignore[no-untyped-def]
+    """A database at revision 0008 with a refund recorded then, and a payment not refunded."""
+    import sqlite3
+
+    from alembic import command
+
+    from db.migrate import alembic_config
+
+    command.upgrade(alembic_config(f"sqlite+aiosqlite:///{path}"), "0008")
+    connection = sqlite3.connect(path)
+    connection.executescript("""
+        INSERT INTO users (id, platform, platform_user_id, display_name, language, credits, created_at)
+            VALUES (1, 'telegram', '100', 'Alex', '', 10, '2026-11-01');
+        INSERT INTO payments (platform, external_id, provider_charge_id, user_id, platform_user_id, pack_id, amount,
+                              currency, credits, state, created_at, refunded_at, credits_taken_back)
+            VALUES ('telegram', 'stx-old', '', 1, '100', 'small', 250, 'XTR', 10, 'refunded', '2026-11-01',
+                    '2026-11-02', 10),
+                   ('telegram', 'stx-kept', '', 1, '100', 'small', 250, 'XTR', 10, 'paid', '2026-11-03', NULL, 0);
+    """)
+    connection.commit()
+    connection.close()
+
+
+async def test_refunds_recorded_before_the_upgrade_count_as_told(tmp_path) -> None:
+    """The start-up pass reads the last page of Stars transactions again: a refund of before the
+    upgrade found there must not reach its buyer out of the blue now."""
+    path = tmp_path / "old.db"
+    await asyncio.to_thread(_database_before_refund_notices, path)  # alembic's env runs its own event loop
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await database.migrate()
+        async with database.transaction() as session:
+            assert await payments.record_refund(session, "telegram", "stx-old") is None
+            kept = await payments.find(session, "telegram", "stx-kept")
+            assert kept is not None and kept.refund_told_at is None
+    finally:
+        await database.dispose()

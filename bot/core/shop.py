@@ -126,7 +126,9 @@ async def refund(database: Database, platform: str, external_id: str, give_back:
         plan = await payments.plan_refund(session, platform, external_id, allow_negative=allow_negative)
     await give_back(plan.platform_user_id, external_id)
     async with database.transaction() as session:
-        done = await payments.record_refund(session, platform, external_id)
+        # the buyer hears of it from the platform's notice of the refund (or the start-up pass): its
+        # handler finds the refund recorded and not yet told, and tells them once
+        done = await payments.record_refund(session, platform, external_id, tell_buyer=False)
         if done is None:  # recorded meanwhile (the platform's own notice of it, a second operator)
             done = await payments.outcome(session, platform, external_id)
     log.info("%s payment %s refunded: %d credit(s) taken back, shortfall %d", platform, external_id, done.taken_back,

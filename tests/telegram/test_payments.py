@@ -194,6 +194,7 @@ async def test_an_admin_refund_gives_the_stars_back_and_takes_the_credits_once(b
         assert telegram.charges[charge]["refunded"]
         await bot.settled(ALEX)  # Telegram's refunded_payment notice is handled: nothing taken twice
         assert await balance_of(bot, ALEX) == 2
+        assert sum("was refunded" in text for text in telegram.texts_to(ALEX)) == 1  # the buyer hears of it once
         [row] = await payment_rows(bot)
         assert row.state == PaymentState.refunded and row.refunded_at is not None and row.credits_taken_back == 10
         await telegram.send_text(ADMIN, f"/refund {charge}")
@@ -250,6 +251,7 @@ async def test_studio_refund_and_studio_payments(bot_factory, tmp_path, monkeypa
         assert again.exit_code == 1 and "refunded already" in again.output
         await bot.settled(ALEX)
         assert await balance_of(bot, ALEX) == 50
+        assert sum("was refunded" in text for text in telegram.texts_to(ALEX)) == 1  # the buyer hears of it once
         report = await asyncio.to_thread(_cli, "payments")
         assert report.exit_code == 0, report.output
         lines = report.output.splitlines()
@@ -402,3 +404,113 @@ async def test_a_bot_api_server_without_star_transactions_still_sells(bot_factor
         await until_ended(passes, 2)  # the start-up pass runs in a task of its own: wait for its end
         assert any("could not read the bot's Stars transactions" in r.getMessage() for r in caplog.records)
         assert await balance_of(bot, ALEX) == 10
+
+
+# ---------------------------------------------------------------- the buyer hears of a refund once
+def told(telegram, user_id: int, part: str) -> list[str]:
+    return [text for text in telegram.texts_to(user_id) if text and part in text]
+
+
+class RefundNotices:
+    """While open, Telegram's refunded_payment notices are held back (so the operator's refund is
+    recorded before its notice arrives, or the notice is lost), and delivered when the test says so."""
+
+    def __init__(self, telegram) -> None:
+        self.telegram = telegram
+        self.held: list[dict] = []
+        self._push = telegram._push
+
+    def __enter__(self) -> RefundNotices:
+        async def holding(update: dict) -> int:
+            if "refunded_payment" in update.get("message", {}):
+                self.held.append(update)
+                return 0
+            return await self._push(update)
+
+        self.telegram._push = holding
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.telegram._push  # the server's own again
+
+    async def deliver(self, times: int = 1) -> None:
+        assert self.held, "no refund notice was held"
+        for _ in range(times):
+            for update in self.held:
+                await self._push(dict(update))
+
+
+async def test_an_admin_refund_in_the_chat_tells_the_buyer_once(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=2, admins=f"telegram:{ADMIN}") as bot:
+        telegram = bot.telegram
+        charge = (await telegram.pay(ALEX, await open_invoice(telegram)))["telegram_payment_charge_id"]
+        await telegram.wait_for_text(ALEX, "you now have 12 credits")
+        with RefundNotices(telegram) as notices:
+            await telegram.send_text(ADMIN, f"/refund {charge}")
+            await telegram.wait_for_text(ADMIN, "Refunded")  # recorded before Telegram's notice arrives
+        await notices.deliver(times=2)  # the notice, and the notice again
+        notice = await telegram.wait_for_text(ALEX, "was refunded")
+        assert charge in notice.text and "10 credits taken back; you have 2 credits" in notice.text
+        await bot.settled(ALEX)
+        assert len(told(telegram, ALEX, "was refunded")) == 1
+        assert await balance_of(bot, ALEX) == 2
+
+
+async def test_a_refund_notice_first_then_again_and_then_the_admin_tells_the_buyer_once(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=2, admins=f"telegram:{ADMIN}") as bot:
+        telegram = bot.telegram
+        charge = (await telegram.pay(ALEX, await open_invoice(telegram)))["telegram_payment_charge_id"]
+        await telegram.wait_for_text(ALEX, "you now have 12 credits")
+        with RefundNotices(telegram) as notices:  # a refund made elsewhere (e.g. Telegram's support)
+            await telegram._m_refundStarPayment({"user_id": str(ALEX), "telegram_payment_charge_id": charge})
+        await notices.deliver(times=2)  # Telegram's notice arrives twice
+        await telegram.wait_for_text(ALEX, "was refunded")
+        await telegram.send_text(ADMIN, f"/refund {charge}")
+        assert "refunded already" in (await telegram.wait_for_text(ADMIN, "Not refunded")).text
+        await bot.settled(ALEX)
+        assert len(told(telegram, ALEX, "was refunded")) == 1
+        assert await balance_of(bot, ALEX) == 2
+
+
+def cli_env(monkeypatch, tmp_path, telegram) -> None:
+    for name, value in {"DATA_DIR": str(tmp_path / "data"), "TELEGRAM_TOKEN": TOKEN,
+                        "TELEGRAM_BASE_URL": telegram.base_url}.items():
+        monkeypatch.setenv(f"STUDIO_{name}", value)
+
+
+async def test_studio_refund_while_the_bot_is_down_reaches_the_buyer_once(bot_factory, telegram, tmp_path,
+                                                                         monkeypatch, passes) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=1) as bot:
+        charge = (await telegram.pay(ALEX, await open_invoice(telegram)))["telegram_payment_charge_id"]
+        await telegram.wait_for_text(ALEX, "you now have 11 credits")
+    cli_env(monkeypatch, tmp_path, telegram)
+    result = await asyncio.to_thread(_cli, "refund", charge)  # no bot running: Telegram's notice waits for it
+    assert result.exit_code == 0, result.output
+    async with bot_factory(credit_packs=PACKS, free_credits=1) as bot:
+        notice = await telegram.wait_for_text(ALEX, "was refunded")
+        assert charge in notice.text and "10 credits taken back; you have 1 credit" in notice.text
+        await until_ended(passes, 2)  # the start-up pass reads the refund too
+        await bot.settled(ALEX)
+        assert await balance_of(bot, ALEX) == 1
+    async with bot_factory(credit_packs=PACKS, free_credits=1) as bot:
+        await until_ended(passes, 3)
+        await bot.settled(ALEX)
+    assert len(told(telegram, ALEX, "was refunded")) == 1
+
+
+async def test_studio_refund_whose_notice_never_reaches_the_bot_is_told_at_the_next_start(
+        bot_factory, telegram, tmp_path, monkeypatch, passes) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=1) as bot:
+        charge = (await telegram.pay(ALEX, await open_invoice(telegram)))["telegram_payment_charge_id"]
+        await telegram.wait_for_text(ALEX, "you now have 11 credits")
+    cli_env(monkeypatch, tmp_path, telegram)
+    with RefundNotices(telegram) as notices:  # Telegram keeps an update for 24 hours: this one is lost
+        result = await asyncio.to_thread(_cli, "refund", charge)
+    assert result.exit_code == 0, result.output
+    assert notices.held
+    async with bot_factory(credit_packs=PACKS, free_credits=1) as bot:  # its start-up pass finds the refund
+        notice = await telegram.wait_for_text(ALEX, "was refunded")
+        assert "10 credits taken back; you have 1 credit" in notice.text
+        await until_ended(passes, 2)
+        await bot.settled(ALEX)
+    assert len(told(telegram, ALEX, "was refunded")) == 1
