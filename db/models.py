@@ -300,6 +300,9 @@ class PostedMessage(Base):
 class PaymentState(StrEnum):
     paid = "paid"
     refunded = "refunded"
+    #: money received that matched no pack (another amount or currency than its invoice, or an
+    #: invoice that is not ours): no credits, kept for the operator (refund it, or grant by hand)
+    unmatched = "unmatched"
 
 
 class Payment(Base):

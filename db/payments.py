@@ -13,6 +13,10 @@ allows it, and then it takes back what is left and keeps the shortfall on the pa
 (``credits - credits_taken_back``), shown by ``studio payments``. The buyer hears of a refund
 once (``refund_told_at``), from whichever path tells them first: an operator's refund is recorded
 before the platform's notice of it arrives, and leaves the telling to that notice.
+
+A payment that matches no pack (another amount or currency than its invoice asked, an invoice that
+is not ours) is recorded as ``unmatched``, with no credits, once: the operator sees it in
+``studio payments`` and can refund it like any other.
 """
 
 from __future__ import annotations
@@ -154,6 +158,26 @@ async def credit(session: AsyncSession, charge: Charge, *, user_id: int) -> Cred
     return Credited(payment.id, charge.credits, balance, new=True)
 
 
+async def record_unmatched(session: AsyncSession, charge: Charge, *, user_id: int | None) -> bool:
+    """Record a payment that is credited nothing (it matched no pack), once per (platform, external
+    id): True when recorded now, False when the charge had its row already."""
+    if await find(session, charge.platform, charge.external_id) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(Payment(
+                platform=charge.platform, external_id=charge.external_id, provider_charge_id=charge.provider_charge_id,
+                user_id=user_id, platform_user_id=charge.platform_user_id, pack_id=charge.pack_id[:32],
+                amount=charge.amount, currency=charge.currency[:8], credits=0, state=PaymentState.unmatched,
+            ))
+            await session.flush()
+    except IntegrityError:
+        if await find(session, charge.platform, charge.external_id) is None:
+            raise
+        return False
+    return True
+
+
 async def plan_refund(session: AsyncSession, platform: str, external_id: str, *, allow_negative: bool) -> RefundPlan:
     """What refunding the payment would do; raises ``RefundRefused`` when it is not to be done."""
     payment = await find(session, platform, external_id)
@@ -165,6 +189,9 @@ async def plan_refund(session: AsyncSession, platform: str, external_id: str, *,
     if balance < payment.credits and not allow_negative and payment.user_id is not None:
         raise CreditsSpent(external_id, payment.credits, balance)
     return RefundPlan(payment.id, platform, external_id, payment.platform_user_id, payment.credits, balance)
+
+
+REFUNDABLE = (PaymentState.paid, PaymentState.unmatched)
 
 
 async def record_refund(session: AsyncSession, platform: str, external_id: str, *, now: datetime | None = None,
@@ -179,7 +206,7 @@ async def record_refund(session: AsyncSession, platform: str, external_id: str, 
     moment = now or utcnow()
     statement = (
         update(Payment)
-        .where(Payment.platform == platform, Payment.external_id == external_id, Payment.state == PaymentState.paid)
+        .where(Payment.platform == platform, Payment.external_id == external_id, Payment.state.in_(REFUNDABLE))
         .values(state=PaymentState.refunded, refunded_at=moment, **({"refund_told_at": moment} if tell_buyer else {}))
         .returning(Payment.id, Payment.user_id, Payment.credits)
     )

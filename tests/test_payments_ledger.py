@@ -163,6 +163,27 @@ async def test_racing_refund_notices_tell_the_buyer_once(database: Database) -> 
     assert await state(database, user) == (0, 0, 1)
 
 
+async def test_a_payment_not_matching_its_pack_is_recorded_once_without_credits_and_can_be_refunded(
+        database: Database) -> None:
+    user = await make_user(database, free=2)
+    cheap = payments.Charge("telegram", "stx-cheap", "100", "small", 0, amount=1, currency="XTR")
+    async with database.transaction() as session:
+        assert await payments.record_unmatched(session, cheap, user_id=user)
+    async with database.transaction() as session:
+        assert not await payments.record_unmatched(session, cheap, user_id=user)  # delivered again
+        payment = await payments.find(session, "telegram", "stx-cheap")
+        assert payment is not None
+        assert (payment.state, payment.credits, payment.amount) == (PaymentState.unmatched, 0, 1)
+        again = await payments.credit(session, charge("stx-cheap"), user_id=user)  # one row a charge, whatever comes
+        assert not again.new and again.credits == 0
+    async with database.transaction() as session:
+        plan = await payments.plan_refund(session, "telegram", "stx-cheap", allow_negative=False)
+        assert plan.credits == 0
+        done = await payments.record_refund(session, "telegram", "stx-cheap", tell_buyer=False)
+        assert done is not None and (done.taken_back, done.shortfall, done.balance) == (0, 0, 2)
+    assert await state(database, user) == (2, 2, 1)
+
+
 def _database_before_refund_notices(path) -> None:  # type: ignore[no-untyped-def]
     """A database at revision 0008 with a refund recorded then, and a payment not refunded."""
     import sqlite3

@@ -1,5 +1,7 @@
 """Selling credits, once for every platform: which packs a platform sells, the invoice a pack
-becomes, the pre-checkout verdict, and a refund from the platform's money back to the ledger.
+becomes, the pre-checkout verdict, the payment's own check against its invoice (a payment that
+matches no pack is credited nothing and kept for the operator), and a refund from the platform's
+money back to the ledger.
 
 A platform sells a pack when the pack names its price there: Telegram in Stars (``stars``),
 Discord by a consumable SKU (``discord_sku_id``). No pack for a platform: nothing is sold there.
@@ -13,9 +15,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.core import texts
-from bot.core.replies import Invoice
+from bot.core.replies import Invoice, Reply, UserRef
 from db import payments
 from db.session import Database
+from db.users import find_user
 from studio.settings import CreditPack, Settings
 
 log = logging.getLogger(__name__)
@@ -106,6 +109,41 @@ def checkout_refusal(settings: Settings, platform: str, buyer: str, payload: str
     if (pack.credits, pack.stars, STARS) != (ordered.credits, total, currency) or ordered.stars != total:
         return CheckoutRefusal.pack_changed
     return None
+
+
+class PaymentMismatch(StrEnum):
+    """Why a payment is credited nothing (each has its sentence in texts.PAYMENT_NOT_CREDITED)."""
+
+    not_our_invoice = "not_our_invoice"
+    wrong_amount = "wrong_amount"
+
+
+def payment_mismatch(ordered: InvoicePayload | None, currency: str, total: int) -> PaymentMismatch | None:
+    """The payment against the invoice it paid for: None to credit the invoice's pack. The
+    pre-checkout compared the same, but the payment is what was charged: it is checked again."""
+    if ordered is None:
+        return PaymentMismatch.not_our_invoice
+    if currency != STARS or total != ordered.stars:
+        return PaymentMismatch.wrong_amount
+    return None
+
+
+async def not_credited(database: Database, buyer: UserRef, charge: payments.Charge, why: PaymentMismatch,
+                       detail: str = "") -> list[Reply]:
+    """A payment that matched no pack: recorded for the operator (an 'unmatched' payment with no
+    credits, shown by ``studio payments``, and a warning in the log), once per charge; the buyer is
+    told what happened and where to get help. ``detail``: what it was matched against, for the log."""
+    async with database.transaction() as session:
+        account = await find_user(session, buyer.platform, buyer.user_id)
+        new = await payments.record_unmatched(session, charge, user_id=account.id if account else None)
+    if not new:
+        log.info("payment %s %s delivered again: recorded (unmatched) once already", charge.platform,
+                 charge.external_id)
+        return []
+    log.warning("payment %s %s of %s:%s not credited (%s): paid %s %s%s; recorded as unmatched for the operator "
+                "(studio payments; refund it or grant the credits)", charge.platform, charge.external_id,
+                buyer.platform, buyer.user_id, why, charge.amount, charge.currency, f", {detail}" if detail else "")
+    return [Reply(texts.PAYMENT_NOT_CREDITED[why].format(charge=charge.external_id), private=True)]
 
 
 class PlatformRefused(Exception):

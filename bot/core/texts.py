@@ -262,6 +262,16 @@ REFUND_DONE = "Refunded {charge}: the payment went back to {platform}:{user_id};
 REFUND_SHORTFALL = " (they had spent {shortfall}: recorded as a shortfall)"
 REFUND_REFUSED = "Not refunded: {reason}."
 REFUND_FAILED = "Not refunded: the platform said {error}."
+PAYMENT_NOT_CREDITED = {  # a payment that matched no pack (bot/core/shop.py, PaymentMismatch)
+    "not_our_invoice": (
+        "⚠️ I got your payment (charge id {charge}), but I couldn't match it to a credit pack, so I added "
+        "no credits. Send /paysupport and quote the charge id: the operator will put it right."
+    ),
+    "wrong_amount": (
+        "⚠️ I got your payment (charge id {charge}), but what was paid doesn't match the price of the pack "
+        "it was for, so I added no credits. Send /paysupport and quote the charge id: the operator will put it right."
+    ),
+}
 
 GRANT_USAGE = "Usage: /grant <user id> <credits> (admins only)"
 GRANTED = "Granted {amount} credits to {platform}:{user_id}; their balance is {balance}."

@@ -17,7 +17,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, PreCheckoutQ
 
 from bot.core import texts
 from bot.core.replies import Reply, UserRef
-from bot.core.shop import STARS, InvoicePayload, PlatformRefused
+from bot.core.shop import STARS, InvoicePayload, PlatformRefused, not_credited, payment_mismatch
 from bot.core.studio import Studio
 from db import cursors
 from db.payments import Charge, recorded
@@ -83,13 +83,18 @@ class StarsTill:
         payment = message.successful_payment
         user = receipt_to(update)
         ordered = InvoicePayload.decode(payment.invoice_payload)
-        if ordered is None:  # not an invoice of ours: recorded all the same, with no credits, for the operator
-            log.error("payment %s with an unknown invoice payload %r", payment.telegram_payment_charge_id,
-                      payment.invoice_payload)
         charge = Charge(PLATFORM, payment.telegram_payment_charge_id, user.user_id,
                         ordered.pack_id if ordered else "unknown", ordered.credits if ordered else 0,
                         amount=payment.total_amount, currency=payment.currency,
                         provider_charge_id=payment.provider_payment_charge_id or "")
+        # what was charged must be what the invoice asked (pre-checkout compared it too): else no
+        # credits, the payment is kept for the operator, and the buyer is sent to /paysupport
+        mismatch = payment_mismatch(ordered, payment.currency, payment.total_amount)
+        if mismatch is not None:
+            detail = (f"its invoice ({ordered.pack_id}) asked {ordered.stars} {STARS}" if ordered
+                      else f"its payload {payment.invoice_payload[:64]!r} is none of our invoices")
+            await self.send(user, await not_credited(self.studio.database, user, charge, mismatch, detail))
+            return
         await self.send(user, await self.studio.paid(user, charge))
 
     async def _on_refunded(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -129,9 +134,10 @@ class StarsTill:
             log.warning("could not read the bot's Stars transactions (%s: %s); payments are credited as they arrive",
                         type(error).__name__, error)
             return
-        if done["credited"] or done["refunded"]:
-            log.warning("reconciled Stars transactions: %d payment(s) credited, %d refund(s) recorded late",
-                        done["credited"], done["refunded"])
+        if done["credited"] or done["refunded"] or done["unmatched"]:
+            log.warning("reconciled Stars transactions: %d payment(s) credited, %d refund(s) recorded or told late, "
+                        "%d payment(s) matching no pack recorded", done["credited"], done["refunded"],
+                        done["unmatched"])
 
     async def _settle_newest(self, bot: Bot, name: str, read: int, done: Counter[str]) -> None:
         """The cursor stopped at ``read`` with more to come: settle the newest pages now (in order,
@@ -193,6 +199,11 @@ class StarsTill:
             buyer = buyer_of(source.user)
             charge = Charge(PLATFORM, transaction.id, buyer.user_id, ordered.pack_id, ordered.credits,
                             amount=transaction.amount, currency=STARS)
+            if (mismatch := payment_mismatch(ordered, STARS, transaction.amount)) is not None:
+                replies = await not_credited(self.studio.database, buyer, charge, mismatch,
+                                             f"its invoice ({ordered.pack_id}) asked {ordered.stars} {STARS}")
+                await self._tell(buyer, replies)
+                return "unmatched" if replies else ""
             replies = await self.studio.paid(buyer, charge)
             await self._tell(buyer, replies)
             return "credited" if replies else ""

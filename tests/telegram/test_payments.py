@@ -406,11 +406,106 @@ async def test_a_bot_api_server_without_star_transactions_still_sells(bot_factor
         assert await balance_of(bot, ALEX) == 10
 
 
-# ---------------------------------------------------------------- the buyer hears of a refund once
 def told(telegram, user_id: int, part: str) -> list[str]:
     return [text for text in telegram.texts_to(user_id) if text and part in text]
 
 
+# ---------------------------------------------------------------- payments that check what was paid
+async def approved_payment(telegram, title: str = "10 credits", user_id: int = ALEX, **paid) -> dict:
+    """A payment for the pack of the invoice titled ``title`` (pre-checkout approved), with ``paid``
+    changed from what the invoice asked (e.g. ``total_amount=1``): Telegram's own record of the
+    charge (a Stars transaction) says the same. Not delivered yet."""
+    query_id = await telegram.pre_checkout(user_id, await open_invoice(telegram, title, user_id))
+    assert (await telegram.checkout_answer(query_id))["ok"]
+    payment = telegram.successful_payment(query_id)
+    payment.update(paid)
+    if "total_amount" in paid:
+        telegram.star_transactions[-1]["amount"] = paid["total_amount"]
+    return payment
+
+
+async def test_a_payment_of_the_wrong_amount_or_currency_credits_nothing_and_the_buyer_is_told_where_to_get_help(
+        bot_factory, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        one_star = await approved_payment(telegram, total_amount=1)  # 1 ⭐ for the 250 ⭐ pack
+        await telegram.deliver_payment(ALEX, one_star)
+        notice = await telegram.wait_for_text(ALEX, "/paysupport")
+        assert one_star["telegram_payment_charge_id"] in notice.text and "no credits" in notice.text
+        in_dollars = await approved_payment(telegram, currency="USD")  # 250 cents for the 250 ⭐ pack
+        await telegram.deliver_payment(ALEX, in_dollars)
+        await telegram.wait_for_text(ALEX, in_dollars["telegram_payment_charge_id"])
+        await telegram.deliver_payment(ALEX, one_star)  # delivered again: recorded and told once
+        await bot.settled(ALEX)
+        await telegram.send_text(ALEX, "/credits")
+        await telegram.wait_for_text(ALEX, "You have 0 credits")
+        assert await balance_of(bot, ALEX) == 0
+        assert not told(telegram, ALEX, "Payment received")
+        assert len(told(telegram, ALEX, one_star["telegram_payment_charge_id"])) == 1
+        rows = await payment_rows(bot)
+        assert [(p.external_id, p.pack_id, p.amount, p.currency, p.credits, p.state) for p in rows] == [
+            (one_star["telegram_payment_charge_id"], "small", 1, "XTR", 0, PaymentState.unmatched),
+            (in_dollars["telegram_payment_charge_id"], "small", 250, "USD", 0, PaymentState.unmatched)]
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        for payment in (one_star, in_dollars):
+            assert any(payment["telegram_payment_charge_id"] in line and "not credited" in line for line in warnings)
+        assert not any("credited 10 credit(s)" in r.getMessage() for r in caplog.records)
+        assert TOKEN not in caplog.text
+
+
+async def test_a_payment_for_an_invoice_not_ours_is_recorded_and_the_buyer_told_what_happened(bot_factory,
+                                                                                              caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    async with bot_factory(credit_packs=PACKS, free_credits=0, payment_support="@studio_help") as bot:
+        telegram = bot.telegram
+        foreign = {"currency": "XTR", "total_amount": 250, "invoice_payload": "another-shop:order-42",
+                   "telegram_payment_charge_id": "stxFOREIGN000001", "provider_payment_charge_id": ""}
+        await telegram.deliver_payment(ALEX, foreign)
+        notice = await telegram.wait_for_text(ALEX, "stxFOREIGN000001")
+        assert "couldn't match it to a credit pack" in notice.text and "/paysupport" in notice.text
+        assert "Payment received" not in notice.text and "0 credits added" not in notice.text
+        await telegram.deliver_payment(ALEX, foreign)  # delivered again
+        await bot.settled(ALEX)
+        assert len(told(telegram, ALEX, "stxFOREIGN000001")) == 1
+        [row] = await payment_rows(bot)
+        assert (row.external_id, row.amount, row.currency, row.credits, row.state) == (
+            "stxFOREIGN000001", 250, "XTR", 0, PaymentState.unmatched)
+        assert any("stxFOREIGN000001" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+async def test_a_payment_of_the_wrong_amount_found_at_start_credits_nothing(bot_factory, passes) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        telegram = bot.telegram
+        one_star = await approved_payment(telegram, total_amount=1)  # charged, but the update never reaches the bot
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:
+        notice = await telegram.wait_for_text(ALEX, one_star["telegram_payment_charge_id"])
+        assert "/paysupport" in notice.text and "no credits" in notice.text
+        await until_ended(passes, 2)
+        [row] = await payment_rows(bot)
+        assert (row.amount, row.credits, row.state) == (1, 0, PaymentState.unmatched)
+    async with bot_factory(credit_packs=PACKS, free_credits=0) as bot:  # the next start: nothing new
+        await until_ended(passes, 3)
+        await telegram.send_text(ALEX, "/credits")
+        await telegram.wait_for_text(ALEX, "You have 0 credits")
+        assert len(told(telegram, ALEX, one_star["telegram_payment_charge_id"])) == 1
+
+
+async def test_an_unmatched_payment_can_be_refunded_by_an_admin(bot_factory) -> None:
+    async with bot_factory(credit_packs=PACKS, free_credits=0, admins=f"telegram:{ADMIN}") as bot:
+        telegram = bot.telegram
+        one_star = await approved_payment(telegram, total_amount=1)
+        await telegram.deliver_payment(ALEX, one_star)
+        await telegram.wait_for_text(ALEX, "/paysupport")
+        await telegram.send_text(ADMIN, f"/refund {one_star['telegram_payment_charge_id']}")
+        await telegram.wait_for_text(ADMIN, "Refunded")
+        assert telegram.charges[one_star["telegram_payment_charge_id"]]["refunded"]
+        await telegram.wait_for_text(ALEX, "was refunded")
+        [row] = await payment_rows(bot)
+        assert row.state == PaymentState.refunded and row.credits_taken_back == 0
+
+
+# ---------------------------------------------------------------- the buyer hears of a refund once
 class RefundNotices:
     """While open, Telegram's refunded_payment notices are held back (so the operator's refund is
     recorded before its notice arrives, or the notice is lost), and delivered when the test says so."""
