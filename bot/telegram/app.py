@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update
 from telegram.error import BadRequest
-from telegram.constants import ChatType
+from telegram.constants import ChatType, MessageAttachmentType
 from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.core import texts
@@ -45,6 +45,18 @@ GROUP_COMMANDS = [("start", "Open a private chat with me")]
 PRIVATE_CHAT_PAYLOAD = "group"  # /start's deep-link payload from a group's "Open a private chat" button
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # what the bot handles; Telegram sends nothing else
 SELLING_UPDATES = [Update.PRE_CHECKOUT_QUERY]  # payments themselves arrive as messages
+KNOWN_KINDS = ("venue", *(attachment.value for attachment in MessageAttachmentType), "giveaway", "giveaway_winners",
+               "checklist")
+"""What a person's message may hold, by Telegram's name (a venue first: it carries its location too)."""
+
+
+def kind_of(message: Message) -> str:
+    """What a message holds, for the log (nothing of what it says or shows). A kind this bot's
+    library doesn't know yet is named by its new field(s)."""
+    for kind in KNOWN_KINDS:
+        if getattr(message, kind, None):
+            return kind
+    return "+".join(sorted(message.api_kwargs)[:3]) or "empty"
 
 
 class TelegramFrontEnd:
@@ -91,13 +103,20 @@ class TelegramFrontEnd:
         app.add_handler(CommandHandler(commands, self._in_group, filters=filters.UpdateType.MESSAGE & filters.ChatType.GROUPS))
         app.add_handler(CommandHandler(commands, self._on_command, filters=new))
         app.add_handler(CallbackQueryHandler(self._on_button))
-        app.add_handler(MessageHandler(new & (filters.PHOTO | filters.Document.ALL), self._on_file))
+        # an animation (a GIF) comes with a document too: it is no photo to check
+        app.add_handler(MessageHandler(new & (filters.PHOTO | (filters.Document.ALL & ~filters.ANIMATION)), self._on_file))
         app.add_handler(MessageHandler(new & filters.Sticker.ALL, self._unsupported("sticker")))
-        app.add_handler(MessageHandler(new & (filters.VIDEO | filters.VIDEO_NOTE), self._unsupported("video")))
+        app.add_handler(MessageHandler(new & (filters.VIDEO | filters.VIDEO_NOTE | filters.LIVE_PHOTO),
+                                       self._unsupported("video")))
         app.add_handler(MessageHandler(new & filters.ANIMATION, self._unsupported("animation")))
         app.add_handler(MessageHandler(new & (filters.VOICE | filters.AUDIO), self._unsupported("audio")))
         app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, self._on_text))
         app.add_handler(MessageHandler(new & filters.COMMAND, self._on_command))  # unknown commands: help
+        # Anything else a person sends here (a location, a contact, a poll, a dice, a story, a kind of message
+        # Telegram adds later) is told what the bot expects. Last: a handler above that takes a message
+        # ends its handling (one group), so nothing is answered twice; service messages (a pin, a timer,
+        # web-app data) get no answer, and payments are the till's.
+        app.add_handler(MessageHandler(new & ~(filters.StatusUpdate.ALL | filters.SUCCESSFUL_PAYMENT), self._on_other))
         app.add_error_handler(self._on_error)
 
     # ------------------------------------------------------------------ lifecycle
@@ -167,16 +186,38 @@ class TelegramFrontEnd:
 
     def _unsupported(self, kind: str):  # type: ignore[no-untyped-def]
         async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            group = update.effective_message.media_group_id if update.effective_message else None
-            if group is not None:  # an album's videos (say) are explained once, not once each
-                if (group, kind) in self._explained:
-                    return
-                self._explained[(group, kind)] = None
-                while len(self._explained) > 1000:
-                    self._explained.pop(next(iter(self._explained)))
+            if self._explained_already(update.effective_message, kind):
+                return
             await self.send(user_of(update), await self.studio.unsupported(user_of(update), kind))
 
         return handler
+
+    async def _on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A message of a kind no other handler takes: the core's answer to a message it can't use,
+        which says what it expects now (selfies; the styles once a model paints)."""
+        message = update.effective_message
+        if message is None or update.effective_user is None:  # nobody to answer
+            return
+        kind = kind_of(message)
+        if self._explained_already(message, kind):
+            return
+        user = user_of(update)
+        log.info("telegram:%s sent a %s message%s; answered with what I expect", user.user_id, kind,
+                 "" if kind in KNOWN_KINDS else " (a kind new to this bot)")
+        await self.send(user, await self.studio.text(user, ""))
+
+    def _explained_already(self, message: Message | None, kind: str) -> bool:
+        """Whether this message is part of an album whose ``kind`` of message was already answered:
+        an album's videos (say) are explained once, not once each."""
+        group = message.media_group_id if message is not None else None
+        if group is None:
+            return False
+        if (group, kind) in self._explained:
+            return True
+        self._explained[(group, kind)] = None
+        while len(self._explained) > 1000:
+            self._explained.pop(next(iter(self._explained)))
+        return False
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

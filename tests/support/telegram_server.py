@@ -180,6 +180,11 @@ class FakeTelegram:
         group = {"media_group_id": media_group_id} if media_group_id else {}
         return await self._push({"message": self._base_message(user_id, name, video=video, **group)})
 
+    async def send_message(self, user_id: int, name: str = "Alex", *, group: int | None = None, **fields: Any) -> int:
+        """A message of any kind, with the fields Telegram puts in it (``location={...}``, ``poll={...}``,
+        or one the bot's library does not know yet)."""
+        return await self._push({"message": self._base_message(user_id, name, group, **fields)})
+
     async def press(self, user_id: int, message: Sent, label_part: str, name: str = "Alex", *,
                     forged_data: str | None = None) -> int:
         """Press a button of ``message``; ``forged_data``: with other callback data than the bot put
