@@ -1,6 +1,7 @@
-"""The Discord front end: a discord.py client that only speaks interactions (no privileged
-intents), the slash-command tree synced on start, buttons and an upload window that survive
-restarts, and the job watcher that edits progress messages and delivers finished jobs by channel id."""
+"""The Discord front end: a discord.py client that speaks interactions (and hears direct messages
+only to say what it takes; no privileged intents), the slash-command tree synced on start,
+buttons and an upload window that survive restarts, and the job watcher that edits progress
+messages and delivers finished jobs by channel id."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -15,8 +17,9 @@ import yarl
 from discord import app_commands
 
 from bot.core import texts as core_texts
+from bot.core.messenger import Unreachable
 from bot.core.notifier import JobWatcher
-from bot.core.replies import Reply, is_one_shot
+from bot.core.replies import Reply, UserRef, is_one_shot
 from bot.core.studio import Studio
 from bot.discord import commands, texts
 from bot.discord.render import DiscordMessenger, UploadLimits
@@ -31,12 +34,26 @@ from studio.settings import Settings, require_secret
 
 log = logging.getLogger(__name__)
 
-INTENTS = discord.Intents.none()  # interactions arrive without any intent, privileged or not
+INTENTS = discord.Intents(dm_messages=True)
+"""Interactions arrive without any intent; direct messages (not a privileged intent) only so that each
+gets an answer saying what the bot takes. No server's messages, nothing privileged."""
+PERSON_SENT = (discord.MessageType.default, discord.MessageType.reply)  # not a pin, a call, a poll's result
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True,
                                   attach_files=True, embed_links=True, read_message_history=True)
 SCOPES = ("bot", "applications.commands")
 BUSY_ALBUM = 3  # more photos than this: say "checking…" at once
 Interaction = discord.Interaction[Any]
+
+
+def message_kind(message: discord.Message) -> str:
+    """What a message holds, for the log (nothing of what it says or shows): ``text+image``, ``poll``..."""
+    parts = ["text"] if message.content else []
+    for attachment in message.attachments:
+        kind = (attachment.content_type or "").split("/")[0]
+        parts.append(kind if kind in ("image", "video", "audio") else "file")
+    parts += [kind for kind, present in (("sticker", message.stickers), ("poll", message.poll),
+                                         ("embed", message.embeds), ("forward", message.message_snapshots)) if present]
+    return "+".join(dict.fromkeys(parts)) or "unknown"
 
 
 def point_at(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -71,6 +88,9 @@ class StudioClient(discord.Client):
         submitted = interaction.type == discord.InteractionType.modal_submit
         if submitted and (interaction.data or {}).get("custom_id") != WINDOW_ID:
             await self.front_end.serve_lost_window(interaction)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.front_end.serve_message(message)
 
     async def on_entitlement_create(self, entitlement: discord.Entitlement) -> None:
         await self.front_end.till.on_purchase(entitlement)
@@ -147,8 +167,8 @@ class DiscordFrontEnd:
             where = "globally (may take a while to show up)"
         me = self.client.user
         log.info(
-            "Discord bot %s is up: %d slash commands synced %s. Invite it with %s — intents: none (no privileged "
-            "intents; everything arrives as interactions, so discord.py's 'Guilds intent seems to be disabled' "
+            "Discord bot %s is up: %d slash commands synced %s. Invite it with %s — intents: direct messages only "
+            "(none privileged; commands arrive as interactions, so discord.py's 'Guilds intent seems to be disabled' "
             "warning is expected); permissions: %s",
             me, len(synced), where, invite_url(self.client.application_id or 0),
             ", ".join(name for name, value in PERMISSIONS if value),
@@ -173,9 +193,12 @@ class DiscordFrontEnd:
     async def serve_help(self, interaction: Interaction) -> None:
         replier = self.replier(interaction)
         await replier.defer()
-        head, _, tail = texts.HELP.partition("\n\n")
-        await replier.send([Reply(f"{head}\n{texts.HELP_BUY}\n\n{tail}" if self.studio.selling(PLATFORM) else texts.HELP)])
+        await replier.send([Reply(self.help_text())])
         await replier.finish()
+
+    def help_text(self) -> str:
+        head, _, tail = texts.HELP.partition("\n\n")
+        return f"{head}\n{texts.HELP_BUY}\n\n{tail}" if self.studio.selling(PLATFORM) else texts.HELP
 
     async def serve_action(self, interaction: Interaction, action: str, *, source: str = "") -> None:
         replier = self.replier(interaction)
@@ -255,6 +278,38 @@ class DiscordFrontEnd:
         finally:
             turn.release()
 
+    # ------------------------------------------------------------------ messages
+    async def serve_message(self, message: discord.Message) -> None:
+        """A direct message to the bot (a text, a selfie attached to a message, a sticker, a poll, a kind
+        of message new to discord.py): the bot takes nothing that way, so the person is told what it
+        takes, from where they are (the core's answer to a message it can't use: the styles once a model
+        paints). Its own messages, other bots' and a pin or a call get none."""
+        author = message.author
+        if message.guild is not None or author.bot or author.system or author == self.client.user:
+            return
+        if message.type not in PERSON_SENT:
+            return
+        user = UserRef(PLATFORM, str(author.id), str(message.channel.id), author.display_name, "")
+        log.info("discord:%s sent a direct message (%s); told them what I take", user.user_id, message_kind(message))
+        replies = await self.studio.text(user, "")
+        try:
+            for reply in replies:  # "send me selfies" can't be done by message here: /upload it is
+                await self.messenger.send(user.chat_id, replace(reply, text=texts.DIRECT_MESSAGE)
+                                          if reply.text == core_texts.NOT_A_PHOTO_TEXT else reply)
+        except Unreachable as error:
+            log.warning("could not answer discord:%s's direct message (%s)", user.user_id, error)
+
+    async def serve_unknown_command(self, interaction: Interaction, name: str) -> None:
+        """A command this bot doesn't have (a client that still shows one from an earlier sync)."""
+        if interaction.type == discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])  # nothing to offer; no message may go there
+            return
+        log.info("discord:%s used /%s, which this bot doesn't have; showed the help", interaction.user.id, name[:32])
+        replier = self.replier(interaction)
+        await replier.defer()
+        await replier.send([Reply(f"{core_texts.UNKNOWN_COMMAND.format(name=name[:32])}\n\n{self.help_text()}")])
+        await replier.finish()
+
     # ------------------------------------------------------------------ choices
     def style_choices(self, current: str) -> list[app_commands.Choice[str]]:
         needle = current.strip().lower()
@@ -269,7 +324,13 @@ class DiscordFrontEnd:
 
     # ------------------------------------------------------------------ errors
     async def on_command_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
-        await self.apologise(interaction, error)
+        if not isinstance(error, app_commands.CommandNotFound):
+            await self.apologise(interaction, error)
+            return
+        try:
+            await self.serve_unknown_command(interaction, error.name)
+        except Exception as failure:
+            await self.apologise(interaction, failure)
 
     async def apologise(self, interaction: Interaction, error: BaseException) -> None:
         """Every error gets an id, in the log and in the answer."""

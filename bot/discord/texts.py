@@ -18,6 +18,10 @@ HELP = (
 
 HELP_BUY = "`/buy` — buy credits (sold in Discord's store; a job that fails gives its credits back)"
 
+DIRECT_MESSAGE = ("I only read slash commands 🙂 Send your selfies with `/upload` (attach them, or pick them in "
+                  "the window), or see `/help` for everything I can do.")
+"""The answer to a direct message (the core says it as "send me selfies", which a message can't do here)."""
+
 UPLOAD_TITLE = "Upload your selfies"
 UPLOAD_LABEL = "Selfies (1–10 at a time)"
 UPLOAD_HINT = "Just you, face clearly visible, different angles and light. Originals work best."

@@ -38,4 +38,4 @@ async def test_a_development_guild_gets_the_commands_at_once(bot_factory, discor
     line = next(r.getMessage() for r in caplog.records if "Invite it with" in r.getMessage())
     assert "https://discord.com/oauth2/authorize?client_id=900000000000000001" in line
     assert "scope=bot+applications.commands" in line and "permissions=" in line
-    assert "intents: none" in line and "12 slash commands synced to guild" in line
+    assert "intents: direct messages only" in line and "12 slash commands synced to guild" in line

@@ -2,7 +2,8 @@
 
 REST the way Discord answers it (``/api/v10/...``, JSON or multipart bodies with ``payload_json``
 and ``files[n]``, snowflakes as strings, 429 with ``retry_after`` behind a ``Via`` header), a
-gateway websocket (HELLO, IDENTIFY → READY, heartbeats) that pushes INTERACTION_CREATE events, and
+gateway websocket (HELLO, IDENTIFY → READY, heartbeats) that pushes INTERACTION_CREATE events (and
+messages, only to a bot that asked for them with the intent: a DM's, the bot's own in a DM too), and
 a CDN for the attachments users send. It records interaction callbacks, follow-ups, channel
 messages, edits and uploaded files, and enforces the rules that shape the bot: an interaction is
 answered within 3 seconds of being sent, interaction tokens expire (after ``token_lifetime`` or
@@ -38,6 +39,11 @@ EPHEMERAL = 64
 LOADING = 128
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 TOKEN_LIFETIME = 15 * 60.0
+DM_CHANNEL_BASE = 930000000000000000  # a user's DM channel with the bot: this plus their id
+GUILD_MESSAGES = 1 << 9
+DIRECT_MESSAGES = 1 << 12
+"""Gateway intents: Discord sends a message event only to a bot that identified with the intent for
+where it was said (a server channel, or a DM with the bot)."""
 
 
 def _now() -> str:
@@ -154,6 +160,8 @@ class FakeDiscord:
         self._sockets: list[web.WebSocketResponse] = []
         self._ready: list[web.WebSocketResponse] = []
         """Sockets whose bot identified: the ones gateway events go to."""
+        self.intents: dict[int, int] = {}
+        """The intents each socket (by ``id``) identified with."""
         self._sequence = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -234,7 +242,18 @@ class FakeDiscord:
 
     @staticmethod
     def dm_channel_id(user_id: int) -> int:
-        return 930000000000000000 + user_id
+        return DM_CHANNEL_BASE + user_id
+
+    def direct_message(self, user_id: int, content: str = "", *, name: str = "Alex", author: dict[str, Any] | None = None,
+                       type_: int = 0, **fields: Any) -> dict[str, Any]:
+        """A raw MESSAGE_CREATE payload: a message in the user's DM with the bot, sent by them (or by
+        ``author``), with the fields Discord puts in it (``attachments=[add_attachment(...)]``,
+        ``sticker_items=[...]``, ``poll={...}``, ``embeds=[...]``, or one discord.py does not know).
+        Send it with ``dispatch(payload, "MESSAGE_CREATE")``."""
+        return {"id": str(self.next_id()), "channel_id": str(self.dm_channel_id(user_id)), "channel_type": 1,
+                "author": author or user_json(user_id, name), "content": content, "timestamp": _now(),
+                "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
+                "attachments": [], "embeds": [], "pinned": False, "type": type_, "flags": 0, "components": [], **fields}
 
     def command_payload(self, user_id: int, name: str, *, guild: bool = False, upload_limit: int | None = None,
                         **options: Any) -> dict[str, Any]:
@@ -313,8 +332,14 @@ class FakeDiscord:
         await self.wait_until(lambda: any(not s.closed for s in self._ready), 30, "a bot identified on the gateway")
         if event == "INTERACTION_CREATE":
             self.sent(payload)
+        await self._event(event, payload)
+
+    async def _event(self, event: str, payload: dict[str, Any]) -> None:
+        """To every identified bot that asked for it: a message event only with the intent for where it was said."""
+        needed = (GUILD_MESSAGES if "guild_id" in payload else DIRECT_MESSAGES) if event.startswith("MESSAGE_") else 0
         for socket in [s for s in self._ready if not s.closed]:
-            await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": payload})
+            if self.intents.get(id(socket), 0) & needed == needed:
+                await socket.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": payload})
 
     # ------------------------------------------------------------------ test side: purchases
     def buy(self, user_id: int, sku_id: int) -> dict[str, Any]:
@@ -443,6 +468,7 @@ class FakeDiscord:
                     if data["d"]["token"] != self.token:
                         await socket.close(code=4004)
                         break
+                    self.intents[id(socket)] = int(data["d"].get("intents") or 0)
                     ready = {"v": 10, "user": BOT_USER, "guilds": [], "session_id": "session-1",
                              "resume_gateway_url": self.gateway_url, "shard": [0, 1],
                              "application": {"id": str(APPLICATION_ID), "flags": 0}}
@@ -453,6 +479,7 @@ class FakeDiscord:
                     await self._identified(socket)
         finally:
             self._sockets.remove(socket)
+            self.intents.pop(id(socket), None)
             if socket in self._ready:
                 self._ready.remove(socket)
             if not self._ready:
@@ -678,6 +705,8 @@ class FakeDiscord:
                              payload.get("components") or [], files, int(payload.get("flags") or 0),
                              allowed_mentions=payload.get("allowed_mentions"))
             await self._record(message)
+            if DM_CHANNEL_BASE <= channel_id < GUILD_THREAD_ID:  # as Discord does, the bot hears its own DMs too
+                await self._event("MESSAGE_CREATE", message.json() | {"channel_type": 1})
             return _json(message.json())
         if rest[:1] == ["messages"] and len(rest) == 2 and request.method == "PATCH":
             target = self._messages.get(int(rest[1]))
