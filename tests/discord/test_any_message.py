@@ -33,6 +33,10 @@ def odd_messages(discord: FakeDiscord) -> dict[str, dict]:
         "embed": {"embeds": [{"type": "rich", "title": "Look at this", "description": SECRET}]},
         "audio": {"attachments": [discord.add_attachment(b"OggS...", "voice-message.ogg", "audio/ogg")], "flags": 8192},
         "file": {"attachments": [discord.add_attachment(b"%PDF-1.4", "cv.pdf", "application/pdf")]},
+        "forward": {"message_reference": {"type": 1, "channel_id": "930000000000000999", "message_id": "1"},
+                    "message_snapshots": [{"message": {"type": 0, "content": SECRET, "embeds": [], "attachments": [],
+                                                       "timestamp": datetime.now(UTC).isoformat(), "flags": 0,
+                                                       "edited_timestamp": None, "mentions": [], "mention_roles": []}}]},
         "unknown": {"hologram": {"id": "h-1", "depth": 3}},  # a kind of message discord.py does not know
     }
 
