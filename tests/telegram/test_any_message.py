@@ -58,20 +58,21 @@ async def test_every_kind_of_message_gets_one_answer_saying_what_is_expected(bot
         assert PHONE not in logged and "Brandenburger" not in logged and "Which style" not in logged
 
 
-async def test_voice_audio_video_notes_and_animations_get_their_own_answer_once(bot_factory) -> None:
+async def test_voice_audio_video_notes_live_photos_and_animations_get_their_own_answer_once(bot_factory) -> None:
     async with bot_factory() as bot:
         telegram = bot.telegram
         media = {"file_id": "m-1", "file_unique_id": "m1", "duration": 2}
         await telegram.send_message(ALEX, voice=media)
         await telegram.send_message(ALEX, audio=media)
         await telegram.send_message(ALEX, video_note=media | {"length": 240})
+        await telegram.send_message(ALEX, live_photo=media | {"width": 1080, "height": 1440})
         animation = media | {"width": 320, "height": 240, "file_name": "dance.gif"}
         await telegram.send_message(ALEX, animation=animation, document=media | {"file_name": "dance.gif"})
         await bot.settled(ALEX)
         answers = [text for text in telegram.texts_to(ALEX) if "Here's what I can do" not in text]
-        assert len(answers) == 4 and not any(EXPECTING in text for text in answers)
+        assert len(answers) == 5 and not any(EXPECTING in text for text in answers)
         assert sum("audio or voice" in text for text in answers) == 2
-        assert sum("can't learn from videos" in text for text in answers) == 1
+        assert sum("can't learn from videos" in text for text in answers) == 2
         assert sum("That's an animation" in text for text in answers) == 1
 
 
