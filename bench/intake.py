@@ -1,8 +1,10 @@
 """Photo intake speed on 12-megapixel phone photos, one core.
 
-Run: ``python -m bench.intake [--rounds N]``. The photos are real samples upscaled to 12 MP and
-saved as phone-like JPEGs (one with EXIF orientation 6, so it needs a turn); they are made in a
-child process so the peak RSS reported is the checking process's own.
+Run: ``python -m bench.intake [--rounds N] [--stages]``. The photos are real samples upscaled to
+12 MP and saved as phone-like JPEGs (one with EXIF orientation 6, so it needs a turn); they are made
+in a child process so the peak RSS reported is the checking process's own. ``--stages`` then times
+each stage of a check on its own (the medians of a check's steps run one after another) and the
+bare JPEG decode at full size and with DCT scaling (Pillow's ``Image.draft``) at 1/2 and 1/4.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import resource  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "photos"
 SOURCES = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden2.jpg"]
@@ -45,9 +50,65 @@ def make_phone_photos() -> list[bytes]:
     return photos
 
 
+def _decode_jpeg(data: bytes, divisor: int) -> None:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        if divisor > 1:
+            image.draft("RGB", (image.width // divisor, image.height // divisor))
+        image.load()
+
+
+def stage_times(photos: list[bytes], rounds: int) -> dict[str, float]:
+    """Median milliseconds of each step of an accepted photo's check, in the order check_photo runs them."""
+    import hashlib
+
+    from engine.intake import IntakeConfig
+    from engine.intake.decode import decode_photo, encode_clean_jpeg
+    from engine.intake.faces import detect_faces, downscaled, face_embedding
+    from engine.intake.phash import perceptual_hash
+    from engine.intake.quality import flat_tiles, measure_face
+    from engine.intake.screen import moire_score, screen_window
+
+    config = IntakeConfig()
+    times: dict[str, list[float]] = defaultdict(list)
+
+    def timed(name: str, step: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        result = step()
+        times[name].append((time.perf_counter() - t0) * 1000)
+        return result
+
+    for _ in range(rounds):
+        for data in photos:
+            timed("sha256", lambda: hashlib.sha256(data).hexdigest())
+            image = timed("decode (header, full size, upright, sRGB)", lambda: decode_photo(data, config)).image
+            small, back = timed("~640 px copy", lambda: downscaled(image, config.detect_max_side))
+            timed("screenshot measure", lambda: flat_tiles(small))
+            faces = timed("HOG face detection", lambda: detect_faces(small, max_side=max(small.size)))
+            face = faces[0].scaled(back)
+            timed("screen-photo measure", lambda: moire_score(screen_window(image, face)))
+            timed("face sharpness/exposure", lambda: measure_face(image, face, config.blur_face_px))
+            timed("landmarks + descriptor", lambda: face_embedding(image, face))
+            timed("perceptual hash", lambda: perceptual_hash(small))
+            timed("clean JPEG encode (full size)", lambda: encode_clean_jpeg(image, config.jpeg_quality))
+            for divisor in (1, 2, 4):
+                timed(f"bare JPEG decode at 1/{divisor}", lambda: _decode_jpeg(data, divisor))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def print_stages(medians: dict[str, float]) -> None:
+    print("stages, ms per photo (median):")
+    for name, ms in medians.items():
+        print(f"  {name:<44} {ms:6.1f}")
+    steps = sum(ms for name, ms in medians.items() if not name.startswith("bare"))
+    print(f"  {'sum of the steps of a check':<44} {steps:6.1f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="passes over the four photos")
+    parser.add_argument("--stages", action="store_true", help="then time each stage of a check on its own")
     args = parser.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
@@ -77,6 +138,8 @@ def main() -> int:
     print(f"ms per photo: p50 {statistics.median(timings):.0f}  p95 {p95:.0f}  min {timings[0]:.0f}")
     print(f"photos per second: {len(timings) / total:.2f}")
     print(f"peak RSS: {peak_mb:.0f} MB")
+    if args.stages:
+        print_stages(stage_times(photos, args.rounds))
     return 0
 
 
