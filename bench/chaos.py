@@ -59,7 +59,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> dict[str, float]:
     for user in users:
         await studio.command(user, "start")
         async with services.database.transaction() as session:
-            account = await studio.account(session, user)
+            account = await studio.ctx.account(session, user)
             await credits.grant(session, account.id, args.jobs, reason="admin_grant")
             ids[user.user_id] = account.id
 

@@ -49,6 +49,26 @@ async def painting_model(session: AsyncSession, user_id: int) -> LoraModel | Non
     return (await models(session, user_id))[1]
 
 
+async def likeness_when_trained(session: AsyncSession, lora: LoraModel) -> int | None:
+    """The likeness figure measured when the model was trained (its training job's result)."""
+    if lora.job_id is None:
+        return None
+    job = await session.get(Job, lora.job_id)
+    figure = (job.result or {}).get("likeness") if job is not None else None
+    return int(figure) if figure is not None else None
+
+
+async def deleted_for_disuse(session: AsyncSession, user_id: int, *, retention_days: int) -> bool:
+    """A model of the user was trained and none is left: the retention sweep deleted it for disuse
+    (/delete deletes the account, jobs and all)."""
+    if not retention_days or await session.scalar(
+            select(LoraModel.id).where(LoraModel.user_id == user_id).limit(1)) is not None:
+        return False
+    trained = select(Job.id).where(Job.user_id == user_id, Job.kind == JobKind.train,
+                                   Job.state == JobState.succeeded).limit(1)
+    return await session.scalar(trained) is not None
+
+
 async def set_photos(session: AsyncSession, set_id: int) -> list[Photo]:
     return list(await session.scalars(select(Photo).where(Photo.set_id == set_id).order_by(Photo.position, Photo.id)))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.core import texts
-from bot.core.studio import PERSONAL_TOKEN
+from bot.core.usecases.training import PERSONAL_TOKEN
 from engine.gen_request import VARIATIONS
 from engine import clip_tokens
 from styles import BUILTIN_DIR, StyleError, load_catalogue

@@ -24,6 +24,9 @@ from bot.core.preview import shown, shown_preview, training_of
 from bot.core.replies import Reply
 from bot.core.retention import RetentionSweeper
 from bot.core.studio import Studio
+from bot.core.progress import progress_reply
+from bot.core.usecases.menus import style_picker
+from bot.core.usecases.painting import style_title
 from db import credits, trainings
 from db.delivery import DELIVERY_RETRY_SECONDS, claim_delivery, mark_delivered, undelivered_jobs
 from db.job_status import CANCELLED_WHILE_WAITING, queue_position
@@ -76,7 +79,7 @@ class JobWatcher:
     def _title(self, job: Job) -> str:
         if job.kind == JobKind.train:
             return texts.TRAIN_QUEUED
-        return texts.GENERATE_QUEUED.format(count=job.payload.get("count", ""), title=self.studio.style_title(job))
+        return texts.GENERATE_QUEUED.format(count=job.payload.get("count", ""), title=style_title(self.studio.ctx, job))
 
     async def _update_progress(self) -> None:
         async with self.studio.database.read() as session:
@@ -88,7 +91,7 @@ class JobWatcher:
             for job in active:
                 await self._load_owner(session, job.user_id)
                 position = await queue_position(session, job.id) if job.state == JobState.queued else None
-                updates.append((job, self.studio.progress_reply(job, self._title(job), (position or 0) + 1 if position is not None else None)))
+                updates.append((job, progress_reply(job, self._title(job), (position or 0) + 1 if position is not None else None)))
         now = time.monotonic()
         for job, reply in updates:
             if self._shown.get(job.id) == reply.text or now - self._edited_at.get(job.id, 0.0) < self.edit_interval:
@@ -184,7 +187,7 @@ class JobWatcher:
                 result = job.result or {}
                 refunded = credits.shortfall_refund(job.credits_reserved, int(result.get("below_likeness") or 0),
                                                     len({image.get("index") for image in result.get("images", [])}))
-                await self._send_album(job, await album_reply(self.studio.storage, job, self.studio.style_title(job),
+                await self._send_album(job, await album_reply(self.studio.storage, job, style_title(self.studio.ctx, job),
                                                               balance, refunded))
             return
         outcome = failure_reply(job, model_paints=job.kind == JobKind.train and await self._model_paints(job.user_id))
@@ -203,12 +206,12 @@ class JobWatcher:
     # ------------------------------------------------------------------ preview
     def _model_ready(self, preview: Job | None, training: Job) -> Reply:
         figure = (training.result or {}).get("likeness")
-        picker = self.studio.style_picker(
+        picker = style_picker(self.studio.ctx, 
             texts.MODEL_READY if figure is None else texts.MODEL_LIKENESS.format(likeness=figure))
         style_id = (preview.payload or {}).get("style_id", "") if preview is not None else ""
         if not style_id or style_id not in self.studio.catalogue:
             return picker
-        return model_ready_after_preview(picker, style_id, self.studio.style_title(preview), figure)
+        return model_ready_after_preview(picker, style_id, style_title(self.studio.ctx, preview), figure)
 
     async def _send_preview(self, job: Job, training: Job | None) -> None:
         """The preview's album while its training runs, then the training's progress moved below it.
@@ -218,7 +221,7 @@ class JobWatcher:
             why = (job.result or {}).get("skipped") or job.error_code or ("model done" if shown(job) else "no portraits")
             log.info("preview %s not shown (%s: %s)", job.id, job.state, why)
             return
-        await self._send_album(job, await preview_album(self.studio.storage, job, self.studio.style_title(job)))
+        await self._send_album(job, await preview_album(self.studio.storage, job, style_title(self.studio.ctx, job)))
         await self._move_progress_below(training)
 
     async def _move_progress_below(self, training: Job) -> None:
@@ -227,7 +230,7 @@ class JobWatcher:
         old = str(training.reply_message_id)
         title = self._title(training)
         message_id = await self.messenger.send(training.reply_chat_id,
-                                               self._to_owner(training, self.studio.progress_reply(training, title)))
+                                               self._to_owner(training, progress_reply(training, title)))
         if message_id is None:
             return
         await self.studio.remember_progress_message(training.id, str(message_id))

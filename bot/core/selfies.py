@@ -177,5 +177,8 @@ class SelfieBook:
     def judge(self, stored: Sequence[Photo]) -> SetReport:
         return judge_stored(stored, self.config)
 
+    async def ready_to_train(self, session: AsyncSession, selfie_set: SelfieSet) -> bool:
+        return len(await self.accepted(session, selfie_set.id)) >= self.config.min_photos
+
     async def accepted(self, session: AsyncSession, set_id: int) -> list[Photo]:
         return [p for p in await self.photos(session, set_id) if p.accepted and p.storage_key]

@@ -119,6 +119,26 @@ FILE_TOO_BIG = "This file is larger than the {limit_mb} MB I can download. Pleas
 ANIMATION = "That's an animation. Please send still photos of yourself."
 AUDIO = "I can't use audio or voice messages. Please send selfies."
 
+# The answer to a batch of photos
+BATCH_ONE_GOOD = "Got your photo — looks great ✅"
+BATCH_ONE_REFUSED = "Got your photo, but I can't use it:"
+BATCH_NONE_GOOD = "Got {count} photos, but I can't use them:"
+REFUSED_NAMED = "✖ {name}: {reason}"
+REFUSED_NUMBERED = "✖ Photo {number}: {reason}"
+REFUSED_ONE = "✖ {reason}"
+MIXED_PEOPLE = "These photos seem to show more than one person. Please send photos of only yourself."
+SET_READY_COUNT = "You have {accepted} good photos. "
+PHOTOS_SO_FAR = "{accepted} of {min_photos} good photos so far — send {missing} more."
+TRAIN_MINUTES_ESTIMATE = "about 5 minutes"
+UNKNOWN_STYLE_TITLE = "Portrait"  # a job of a style no longer in the catalogue
+
+
+def batch_good(count: int, good: int) -> str:
+    """The head of the answer to several photos, some good."""
+    looks = "looks" if good == 1 else "look"
+    return f"Got {count} photos — {good} {looks} great ✅"
+
+
 SET_READY = "You're ready to train! It takes {minutes} and {cost}."
 CHOOSE_CLASS = "Who is in the photos? This helps me paint you right."
 CLASS_WORDS = {"man": "👨 A man", "woman": "👩 A woman", "person": "🧑 Prefer not to say"}

@@ -20,6 +20,7 @@ from bot.core import texts as core_texts
 from bot.core.messenger import Unreachable
 from bot.core.notifier import JobWatcher
 from bot.core.replies import Reply, UserRef, is_one_shot
+from bot.core.seams import PlatformSeam
 from bot.core.studio import Studio
 from bot.discord import commands, texts
 from bot.discord.render import DiscordMessenger, UploadLimits
@@ -113,11 +114,12 @@ class DiscordFrontEnd:
         commands.register(self.tree, self)
         self.limits = UploadLimits()
         self.messenger = DiscordMessenger(self.client, self.limits)
-        studio.retractors["discord"] = self.messenger.retract
-        studio.editors["discord"] = self.messenger.edit
         self.token_messages = TokenMessages()
-        studio.unrecorded_retractors["discord"] = self.token_messages.take_back
-        studio.answer_every_request.add(PLATFORM)  # an unanswered interaction would vanish after "thinking…"
+        studio.connect(PlatformSeam(
+            PLATFORM, edit=self.messenger.edit, retract=self.messenger.retract,
+            retract_unrecorded=self.token_messages.take_back,
+            answers_every_request=True,  # an unanswered interaction would vanish after "thinking…"
+        ))
         watcher_options: dict[str, float] = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
         if delivery_retry_seconds is not None:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds

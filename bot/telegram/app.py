@@ -16,6 +16,7 @@ from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, Comm
 from bot.core import texts
 from bot.core.notifier import JobWatcher
 from bot.core.replies import IncomingFile, Reply, UserRef, is_one_shot
+from bot.core.seams import PlatformSeam
 from bot.core.studio import Studio
 from bot.telegram.update_order import PerUserOrder
 from bot.telegram.albums import AlbumCollector
@@ -80,7 +81,6 @@ class TelegramFrontEnd:
                                   else str(BOT_API_DOWNLOAD_LIMIT // 1024 // 1024))
         self.application = builder.build()
         self.messenger = TelegramMessenger(self.application.bot)
-        studio.editors[PLATFORM] = self.messenger.edit
         self.albums = AlbumCollector(self._answer_photos, quiet_seconds=album_quiet_seconds)
         self._explained: dict[tuple[str, str], None] = {}  # (album, kind) already answered, oldest first
         watcher_options = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
@@ -88,7 +88,7 @@ class TelegramFrontEnd:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
         self.till = StarsTill(studio, lambda: self.application.bot, self.send)
-        studio.refunders[PLATFORM] = self.till.give_back
+        studio.connect(PlatformSeam(PLATFORM, edit=self.messenger.edit, refund=self.till.give_back))
         selling = studio.selling(PLATFORM)
         self.commands = COMMANDS + (SELLING_COMMANDS if selling else [])
         self.allowed_updates = ALLOWED_UPDATES + (SELLING_UPDATES if selling else [])

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import studio as studio_module
+from bot.core.seams import PlatformSeam
+from bot.core.usecases import erasure as studio_module
 from bot.core.notifier import JobWatcher
 from bot.core.replies import Reply, UserRef
 from bot.core.studio import Studio
@@ -59,7 +60,7 @@ def studio(tmp_path: Path, database: Database) -> Studio:
 
 async def test_an_album_that_lands_during_delete_is_taken_back(studio: Studio, database: Database) -> None:
     channel = ChannelStandIn()
-    studio.retractors["discord"] = channel.retract
+    studio.connect(PlatformSeam("discord", retract=channel.retract))
     ann = UserRef("discord", "77", "555", "Ann")
     async with database.transaction() as session:
         user, _ = await get_or_create_user(session, "discord", "77")
@@ -81,7 +82,7 @@ async def posted_album(studio: Studio, database: Database, uid: str, refusals: i
     channel = ChannelStandIn()
     channel.live["1"] = "album"
     channel.refuse_deletes = refusals
-    studio.retractors["discord"] = channel.retract
+    studio.connect(PlatformSeam("discord", retract=channel.retract))
     async with database.transaction() as session:
         user, _ = await get_or_create_user(session, "discord", uid)
         session.add(PostedMessage(user_id=user.id, platform="discord", chat_id="555", message_id="1"))

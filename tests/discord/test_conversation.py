@@ -149,7 +149,7 @@ async def test_a_double_tap_on_yes_deletes_once_and_both_taps_hear_the_truth(bot
             session.add(PostedMessage(user_id=alex.id, platform="discord", chat_id=str(GUILD_CHANNEL_ID),
                                       message_id=str(portraits)))
         studio = bot.front_end.studio
-        retract, delete_user = studio.retractors["discord"], bot.services.storage.delete_user
+        retract, delete_user = studio.seam("discord").retract, bot.services.storage.delete_user
         deletions: list[int] = []
 
         async def slow_retract(chat_id: str, message_id: str) -> None:  # taking messages back takes a moment
@@ -160,7 +160,7 @@ async def test_a_double_tap_on_yes_deletes_once_and_both_taps_hear_the_truth(bot
             deletions.append(user_id)
             return await delete_user(user_id)
 
-        studio.retractors["discord"] = slow_retract
+        studio.seam("discord").retract = slow_retract
         bot.services.storage.delete_user = counted_delete  # type: ignore[method-assign]
         await slash(discord, ALEX, "delete", guild=True)
         confirm = await discord.wait_for_text("erases everything")
