@@ -36,6 +36,7 @@ WORKDIR /app
 RUN pip install torch==2.14.1 torchvision==0.29.1
 COPY pyproject.toml README.md ./
 COPY bot ./bot
+COPY config ./config
 COPY db ./db
 COPY engine ./engine
 COPY studio ./studio

@@ -46,8 +46,8 @@ async def run(args: argparse.Namespace, data_dir: Path) -> dict[str, float]:
     from db import credits, jobs
     from db.models import FINAL_JOB_STATES, CreditState, Job, JobState
     from engine.jobs import NoopJob
-    from studio.services import open_services
-    from studio.settings import Settings
+    from bot.core.services import open_services
+    from config.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=data_dir, commands_per_minute=100_000, free_credits=0)  # type: ignore[call-arg]
     services = await open_services(settings)

@@ -44,8 +44,8 @@ def _album(count: int, megapixels: float) -> list[bytes]:
 async def _one_run(workers: int, album: list[bytes], data_dir: Path) -> list[float]:
     from bot.core.replies import IncomingFile, UserRef
     from bot.core.studio import Studio
-    from studio.services import open_services
-    from studio.settings import Settings
+    from bot.core.services import open_services
+    from config.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=data_dir, photo_check_workers=workers,  # type: ignore[call-arg]
                         commands_per_minute=100_000)

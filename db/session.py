@@ -28,6 +28,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from config.settings import Settings
+
 log = logging.getLogger(__name__)
 
 LOCK_PATIENCE_SECONDS = 60.0  # how long a transaction waits for SQLite's write lock, beyond the busy timeout
@@ -113,7 +115,7 @@ class Database:
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Database:
+    def from_settings(cls, settings: Settings) -> Database:
         return cls(settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager

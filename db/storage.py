@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from config.settings import Settings
+
 log = logging.getLogger(__name__)
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9._=-]+$")
@@ -316,10 +318,10 @@ class S3Storage(Storage):
         )
 
 
-def storage_from_settings(settings: Any) -> Storage:
+def storage_from_settings(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
         if not settings.s3_bucket:
-            from studio.settings import ConfigError
+            from config.settings import ConfigError
 
             raise ConfigError("Configuration error: STUDIO_S3_BUCKET is not set; STUDIO_STORAGE_BACKEND=s3 needs it.")
         def secret(value: Any) -> str | None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from db import credits
 from db.session import Database
 from db.users import NoAccount, find_user, get_or_create_user
-from studio.settings import Settings
+from config.settings import Settings
 
 
 async def grant_credits(settings: Settings, platform: str, platform_user_id: str, amount: int, *, note: str = "") -> int:
@@ -37,7 +37,7 @@ async def refund(settings: Settings, charge_id: str, *, allow_negative: bool) ->
 
     from bot.core import shop
     from bot.telegram.payments import refund_stars
-    from studio.settings import require_secret
+    from config.settings import require_secret
 
     token = require_secret(settings, "telegram_token", "refunding a Telegram payment")
     options = {"base_url": settings.telegram_base_url} if settings.telegram_base_url else {}

@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from studio.services import Services, open_services
-from studio.settings import Settings
+from bot.core.services import Services, open_services
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

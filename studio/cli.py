@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from studio.redaction import redact
-from studio.settings import ConfigError, Platform, Settings, env_name, load_settings, unknown_variables
+from config.redaction import redact
+from config.settings import ConfigError, Platform, Settings, env_name, load_settings, unknown_variables
 
 log = logging.getLogger("studio")
 
@@ -37,7 +37,7 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 @app.callback()
 def _startup(ctx: typer.Context) -> None:
-    from studio.logs import configure_logging
+    from config.logs import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, secrets=settings.secret_values(), json_lines=settings.log_json)

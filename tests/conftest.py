@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from db.session import Database
-from studio.settings import Settings
+from config.settings import Settings
 from tests.support.postgres import PostgresServer, find_bin_dir
 
 # Tests never read the developer's own .env or STUDIO_* settings. The STUDIO_TEST_* variables

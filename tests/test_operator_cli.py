@@ -142,7 +142,7 @@ def test_library_progress_bars_stay_out_of_the_log(tmp_path: Path) -> None:
     import sys
 
     script = tmp_path / "worker_like.py"
-    script.write_text("from studio.logs import configure_logging\n"
+    script.write_text("from config.logs import configure_logging\n"
                       "configure_logging('INFO')\n"
                       "import logging, warnings\n"
                       "from transformers.utils import logging as hf_logging\n"
@@ -275,7 +275,7 @@ def test_a_message_with_line_breaks_is_still_one_log_line(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    script = ("from studio.logs import configure_logging\n"
+    script = ("from config.logs import configure_logging\n"
               "import logging\n"
               "configure_logging('INFO')\n"
               "logging.getLogger('engine.runtime.worker').warning('job 7 failed: %s', "
@@ -292,7 +292,7 @@ def test_a_model_hub_warning_is_one_formatted_record(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    script = ("from studio.logs import configure_logging\n"
+    script = ("from config.logs import configure_logging\n"
               "configure_logging('INFO')\n"
               "import engine.pipelines\n"
               "from huggingface_hub.utils import logging as hub_logging\n"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from studio.settings import Settings, env_name
+from config.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from db.storage import LocalStorage
 from engine.runtime.backends.local import LocalBackend
 from engine.runtime.handlers.context import EngineOptions
 from engine.runtime.worker import Worker, WorkerConfig
-from studio.redaction import REDACTED, redact, register
+from config.redaction import REDACTED, redact, register
 from tests.runtime.helpers import enqueue_noop, get, make_user
 from tests.test_settings import run_studio
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_an_uncaught_exception_is_printed_redacted(tmp_path: Path) -> None:
     import subprocess
 
-    script = ("from studio.logs import configure_logging\n"
+    script = ("from config.logs import configure_logging\n"
               f"configure_logging('INFO', secrets=['{TOKEN}'])\n"
               f"raise RuntimeError('InvalidToken: The token `{TOKEN}` was rejected by the server.')\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)

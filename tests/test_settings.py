@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.logs import REDACTED, SecretRedactingFilter, configure_logging
-from studio.settings import ConfigError, Settings, load_settings, require_secret
+from config.logs import REDACTED, SecretRedactingFilter, configure_logging
+from config.settings import ConfigError, Settings, load_settings, require_secret
 
 TOKEN = "123456789:AAE-very-secret-telegram-token"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from db.storage import LocalStorage, ObjectNotFound, S3Storage, Storage, StorageError, storage_from_settings, user_prefix
-from studio.settings import Settings
+from config.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_backend_from_settings(tmp_path: Path) -> None:
 
 
 def test_s3_without_a_bucket_names_the_variable() -> None:
-    from studio.settings import ConfigError
+    from config.settings import ConfigError
 
     with pytest.raises(ConfigError, match="STUDIO_S3_BUCKET is not set"):
         storage_from_settings(Settings(_env_file=None, storage_backend="s3"))  # type: ignore[call-arg]

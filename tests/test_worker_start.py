@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.runtime.startup import TinyFallbackRefused, chosen_model
-from studio.settings import Settings
+from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

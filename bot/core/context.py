@@ -20,8 +20,8 @@ from db.session import Database
 from db.storage import Storage
 from db.users import find_user, get_or_create_user
 from engine.intake import IntakeConfig
-from studio.services import Services
-from studio.settings import Settings
+from bot.core.services import Services
+from config.settings import Settings
 from styles import Catalogue
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from bot.core.replies import Invoice, Reply, UserRef
 from db import payments
 from db.session import Database
 from db.users import find_user
-from studio.settings import CreditPack, Settings
+from config.settings import CreditPack, Settings
 
 log = logging.getLogger(__name__)
 

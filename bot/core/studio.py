@@ -26,7 +26,7 @@ from bot.core.usecases.erasure import DeleteOutcome
 from db import payments
 from db.allowance import load_key
 from engine.intake import IntakeConfig
-from studio.services import Services
+from bot.core.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from bot.discord.purchases import StoreTill
 from bot.discord.token_messages import TokenMessages
 from bot.discord.turns import Turns
 from bot.discord.views import StudioButton
-from studio.settings import Settings, require_secret
+from config.settings import Settings, require_secret
 
 log = logging.getLogger(__name__)
 

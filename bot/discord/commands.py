@@ -5,15 +5,38 @@ hands over to the front end, which calls the conversation core."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
 
-if TYPE_CHECKING:
-    from bot.discord.app import DiscordFrontEnd
+from bot.core import actions
+from bot.core.studio import Studio
 
 Interaction = discord.Interaction[Any]
+
+
+class DiscordFrontEnd(Protocol):
+    """What the commands hand over to (``bot.discord.app.DiscordFrontEnd``)."""
+
+    studio: Studio
+
+    async def serve_command(self, interaction: Interaction, name: str, args: list[str] | None = None) -> None: ...
+
+    async def serve_action(self, interaction: Interaction, action: str, *, source: str = "") -> None: ...
+
+    async def serve_help(self, interaction: Interaction) -> None: ...
+
+    async def serve_photos(self, interaction: Interaction, attachments: Sequence[discord.Attachment]) -> None: ...
+
+    async def open_upload(self, interaction: Interaction) -> None: ...
+
+    async def serve_generate(self, interaction: Interaction, style_id: str, batches: int) -> None: ...
+
+    def style_choices(self, current: str) -> list[app_commands.Choice[str]]: ...
+
+    def category_choices(self, current: str) -> list[app_commands.Choice[str]]: ...
 PHOTO = "A selfie: just you, face clearly visible"
 
 SIMPLE_COMMANDS = {
@@ -59,7 +82,7 @@ def register(tree: app_commands.CommandTree[Any], front_end: DiscordFrontEnd) ->
     @app_commands.describe(category="Jump straight to one category")
     async def styles(interaction: Interaction, category: str | None = None) -> None:
         if category:
-            await front_end.serve_action(interaction, f"browse:{category}")
+            await front_end.serve_action(interaction, actions.browse(category))
         else:
             await front_end.serve_command(interaction, "styles")
 

@@ -17,7 +17,7 @@ from bot.core.studio import Studio
 from bot.discord.replier import PLATFORM
 from db import held_notices
 from db.payments import Charge
-from studio.settings import Settings
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

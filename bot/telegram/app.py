@@ -22,7 +22,7 @@ from bot.telegram.update_order import PerUserOrder
 from bot.telegram.albums import AlbumCollector
 from bot.telegram.payments import PLATFORM, StarsTill, user_of
 from bot.telegram.render import TelegramMessenger
-from studio.settings import Settings, require_secret
+from config.settings import Settings, require_secret
 
 log = logging.getLogger(__name__)
 

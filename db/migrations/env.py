@@ -29,7 +29,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from studio.settings import load_settings
+    from config.settings import load_settings
 
     return load_settings().resolved_database_url
 

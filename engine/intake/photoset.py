@@ -16,20 +16,7 @@ from engine.intake.phash import hash_distance
 from engine.intake.photo import PhotoCheck
 from engine.intake.reasons import RejectCode, message_for
 from engine.intake.summary import summarise
-
-
-@dataclass(frozen=True, slots=True)
-class PhotoVerdict:
-    number: int
-    """1-based position in the set, as the user counts photos."""
-    filename: str
-    ok: bool
-    code: RejectCode | None
-    message: str
-    duplicate_of: int | None = None
-    """For a duplicate: the number of the photo it repeats."""
-    identity_distance: float | None = None
-    """Distance of the face to the set's consensus face."""
+from engine.intake.verdict import PhotoVerdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from engine.intake.config import IntakeConfig
 from engine.intake.reasons import GENERAL_TIP, TIPS, label_for
-
-if TYPE_CHECKING:
-    from engine.intake.photoset import PhotoVerdict
+from engine.intake.verdict import PhotoVerdict
 
 MAX_TIPS = 3
 

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def _settings(settings: Any | None) -> Any:
     if settings is not None:
         return settings
-    from studio.settings import load_settings
+    from config.settings import load_settings
 
     return load_settings()
 

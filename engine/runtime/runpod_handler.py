@@ -48,7 +48,7 @@ def configure(*, storage: Storage, options: EngineOptions) -> None:
 def _configured() -> tuple[Storage, EngineOptions]:
     if "storage" not in _STATE:
         from db.storage import storage_from_settings
-        from studio.settings import load_settings
+        from config.settings import load_settings
 
         settings = load_settings()
         configure(storage=storage_from_settings(settings), options=EngineOptions.from_settings(settings))
@@ -157,7 +157,7 @@ async def handler(job: dict[str, Any]) -> dict[str, Any]:
 if __name__ == "__main__":
     import runpod
 
-    from studio.logs import configure_logging
+    from config.logs import configure_logging
 
     configure_logging(os.environ.get("STUDIO_LOG_LEVEL", "INFO"))
     runpod.serverless.start({"handler": handler})

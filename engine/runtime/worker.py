@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from config.settings import Settings
 from db import job_results, queue, trainings
 from db.models import FINAL_JOB_STATES, Job, JobState, User
 from db.queue import Lease
@@ -55,7 +56,7 @@ from engine.intake import IntakeConfig, judge_stored
 from engine.runtime.handlers.context import BatchMember, EngineOptions, JobContext, ModelCache, StorageBridge
 from engine.runtime.handlers.errors import Failure, classify
 from engine.runtime.progress import ProgressTracker
-from studio.redaction import redact
+from config.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class WorkerConfig:
     drain_claim_failures: int = 10
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> WorkerConfig:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerConfig:
         lease = float(settings.job_lease_seconds)
         values: dict[str, Any] = {
             "lease_seconds": lease, "tick_seconds": min(0.5, lease / 4), "reap_seconds": min(5.0, lease / 2),

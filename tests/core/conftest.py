@@ -15,8 +15,8 @@ from db.models import LoraModel, LoraStatus, User
 from db.session import Database
 from db.storage import LocalStorage
 from engine.intake import IntakeConfig
-from studio.services import Services
-from studio.settings import Settings
+from bot.core.services import Services
+from config.settings import Settings
 from styles import load_catalogue
 from tests.support.selfies import obama_selfies
 

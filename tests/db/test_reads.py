@@ -18,8 +18,8 @@ from bot.core.studio import Studio
 from db.models import User
 from db.session import Database
 from db.storage import LocalStorage
-from studio.services import Services
-from studio.settings import Settings
+from bot.core.services import Services
+from config.settings import Settings
 from styles import load_catalogue
 from tests.runtime.helpers import make_user
 

@@ -12,8 +12,8 @@ import pytest
 from bot.core.studio import Studio
 from bot.discord.app import DiscordFrontEnd
 from engine.intake import IntakeConfig
-from studio.services import Services, open_services
-from studio.settings import Settings
+from bot.core.services import Services, open_services
+from config.settings import Settings
 from tests.support.discord_server import FakeDiscord
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.test.discord-token-for-the-stand-in"

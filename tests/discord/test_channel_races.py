@@ -17,8 +17,8 @@ from db.models import Job, JobKind, JobState, PostedMessage
 from db.session import Database
 from db.storage import LocalStorage
 from db.users import get_or_create_user
-from studio.services import Services
-from studio.settings import Settings
+from bot.core.services import Services
+from config.settings import Settings
 from styles import load_catalogue
 
 

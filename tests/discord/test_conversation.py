@@ -411,8 +411,8 @@ async def test_without_the_gateway_payloads_can_be_fed_directly(tmp_path, discor
 
     from bot.core.studio import Studio
     from bot.discord.app import DiscordFrontEnd
-    from studio.services import open_services
-    from studio.settings import Settings
+    from bot.core.services import open_services
+    from config.settings import Settings
     from tests.discord.conftest import TEST_INTAKE, TOKEN
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", discord_token=TOKEN)  # type: ignore[call-arg]

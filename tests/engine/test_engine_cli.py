@@ -18,7 +18,7 @@ SHARED = Path("/work/shared/photos")
 
 @pytest.fixture()
 def settings(tmp_path):
-    from studio.settings import load_settings
+    from config.settings import load_settings
 
     return load_settings(data_dir=tmp_path / "data", device="cpu", base_model="tiny")
 

@@ -56,7 +56,7 @@ def test_the_working_size_mask_agrees_with_the_full_size_one(portrait):
 
 def test_studio_finish_writes_every_aspect(portrait, tmp_path, capsys):
     from engine.runtime.cli import finish_command
-    from studio.settings import Settings
+    from config.settings import Settings
 
     image, _ = portrait
     source = tmp_path / "portrait.png"

@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.intake import IntakeConfig, detect_faces, face_distance, face_embedding
 from engine.intake.cli import check_command
-from studio.settings import Settings
+from config.settings import Settings
 from tests.intake.helpers import PHOTOS, assert_human_sentence, load
 
 

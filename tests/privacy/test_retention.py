@@ -175,7 +175,7 @@ def test_studio_retention_dry_run_lists_and_deletes_nothing(tmp_path, monkeypatc
 
     from db.session import Database
     from studio.cli import app
-    from studio.settings import Settings
+    from config.settings import Settings
 
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
     settings = Settings()

@@ -11,8 +11,8 @@ from db import queue
 from db.models import JobState
 from db.session import Database
 from db.storage import LocalStorage
-from studio.services import Services
-from studio.settings import Settings
+from bot.core.services import Services
+from config.settings import Settings
 from styles import load_catalogue
 from tests.runtime.helpers import balance, enqueue_noop, make_user
 

@@ -7,7 +7,7 @@ from engine.jobs import TrainCrop, TrainJob
 from engine.models import load_registry
 from engine.runtime.handlers.context import EngineOptions
 from engine.runtime.handlers.train import training_config
-from studio.settings import Settings
+from config.settings import Settings
 
 SDXL = load_registry()["sdxl"]
 

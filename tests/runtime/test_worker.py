@@ -260,7 +260,7 @@ async def test_interrupted_shutdown_gives_the_job_back_without_counting_it(datab
 
 async def test_studio_worker_once_drains_the_queue(database: Database, tmp_path: Path) -> None:
     from engine.runtime.worker_cli import serve
-    from studio.settings import Settings
+    from config.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=database.url)  # type: ignore[call-arg]
     user = await make_user(database, free=3)

@@ -17,8 +17,8 @@ from bot.core.studio import Studio
 from bot.telegram.update_order import PerUserOrder
 from bot.telegram.app import TelegramFrontEnd
 from engine.intake import IntakeConfig
-from studio.services import Services, open_services
-from studio.settings import Settings
+from bot.core.services import Services, open_services
+from config.settings import Settings
 from tests.support.selfies import obama_selfies
 from tests.support.telegram_server import FakeTelegram, Sent
 

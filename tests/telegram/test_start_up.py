@@ -12,8 +12,8 @@ from bot.core.studio import Studio
 from bot.telegram.app import TelegramFrontEnd
 from studio import app as studio_app
 from studio.app import keep_up
-from studio.services import open_services
-from studio.settings import Settings
+from bot.core.services import open_services
+from config.settings import Settings
 from tests.support.telegram_server import FakeTelegram
 from tests.telegram.conftest import TOKEN
 

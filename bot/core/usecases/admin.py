@@ -9,7 +9,7 @@ from bot.core.shop import PlatformRefused
 from bot.core.shop import refund as refund_payment
 from db import credits, payments
 from db.users import find_user, get_or_create_user, is_account_id
-from studio.settings import Platform
+from config.settings import Platform
 
 
 async def grant(ctx: Context, user: UserRef, args: list[str]) -> list[Reply]:

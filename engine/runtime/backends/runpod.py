@@ -18,8 +18,9 @@ import asyncio
 import logging
 from typing import Any
 
+from config.settings import Settings
 from db.queue import Lease
-from engine.runtime.backends import RemoteHandle
+from engine.runtime.backends.base import RemoteHandle
 from engine.runtime.backends.remote_protocol import job_input, remote_failure
 from engine.runtime.backends.runpod_client import RemoteState, RunPodClient, RunPodError
 from engine.errors import Cancelled
@@ -46,8 +47,8 @@ class RunPodBackend:
         self.execution_timeout_seconds = execution_timeout_seconds
 
     @classmethod
-    def from_settings(cls, settings: Any, **options: Any) -> RunPodBackend:
-        from studio.settings import ConfigError, require_secret
+    def from_settings(cls, settings: Settings, **options: Any) -> RunPodBackend:
+        from config.settings import ConfigError, require_secret
 
         key = require_secret(settings, "runpod_api_key", "engine_backend=runpod")
         if not settings.runpod_endpoint_id:

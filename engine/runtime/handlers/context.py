@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from config.settings import Settings
 from db.storage import Storage
 from engine.errors import Cancelled
 from engine.runtime.progress import ProgressTracker
@@ -35,7 +36,7 @@ class EngineOptions:
     train_max_steps: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EngineOptions:
+    def from_settings(cls, settings: Settings) -> EngineOptions:
         return cls(
             base_model=settings.base_model, device=settings.device, models_dir=Path(settings.resolved_models_dir),
             offline=settings.hf_offline, work_dir=Path(settings.data_dir) / "work",

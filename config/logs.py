@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TextIO
 
-from studio.redaction import REDACTED, redact, register
+from config.redaction import REDACTED, redact, register
 
 __all__ = ["REDACTED", "SecretRedactingFilter", "configure_logging"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from db.session import Database
 from db.storage import Storage, storage_from_settings
-from studio.settings import Settings
+from config.settings import Settings
 from styles import Catalogue, load_catalogue
 
 log = logging.getLogger("studio.app")
