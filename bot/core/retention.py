@@ -27,7 +27,7 @@ class RetentionSweeper:
     def __init__(self, studio: Studio, messenger: Messenger, *, every_seconds: float | None = None) -> None:
         self.studio = studio
         self.messenger = messenger
-        settings = config.settings
+        settings = studio.settings
         self.policy = retention.Policy.from_settings(settings)
         self.every_seconds = every_seconds if every_seconds is not None else settings.retention_sweep_minutes * 60
         self._next_at = 0.0
