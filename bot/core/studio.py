@@ -119,8 +119,14 @@ class Studio:
     async def action(self, user: UserRef, action: str, *, source_message_id: str = "") -> list[Reply]:
         return await self._guard(user, lambda: self._action(user, action, source_message_id))
 
-    async def text(self, user: UserRef, text: str) -> list[Reply]:
-        return await self._guard(user, lambda: welcome.typed(self.ctx, user))
+    async def text(self, user: UserRef, text: str, *, expecting: str = texts.NOT_A_PHOTO_TEXT,
+                   answer_when_limited: bool | None = None) -> list[Reply]:
+        """A message the bot can't use (typed text, a location, a DM): what it expects from there;
+        ``expecting``: the front end's way of saying "send me selfies". ``answer_when_limited``
+        overrides the platform's rule for refusals past the rate limit (a Discord DM needs no answer
+        each time, an interaction does)."""
+        return await self._guard(user, lambda: welcome.typed(self.ctx, user, expecting=expecting),
+                                 answer_when_limited=answer_when_limited)
 
     async def _action(self, user: UserRef, data: str, source_message_id: str) -> list[Reply]:
         parsed = actions.parse(data)
@@ -166,11 +172,11 @@ class Studio:
 
     # ------------------------------------------------------------------ plumbing
     async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], *,
-                     counted: bool = True) -> list[Reply]:
+                     counted: bool = True, answer_when_limited: bool | None = None) -> list[Reply]:
         """Rate limit (unless ``counted`` is False), then run; an unexpected error becomes an apology
         carrying an error id."""
-        if counted and (refused := self._over_limit(user, self.limiter, texts.RATE_LIMITED,
-                                                    again=texts.RATE_LIMITED_AGAIN)) is not None:
+        if counted and (refused := self._over_limit(user, self.limiter, texts.RATE_LIMITED, again=texts.RATE_LIMITED_AGAIN,
+                                                    answer_every=answer_when_limited)) is not None:
             return refused
         try:
             return await run()
@@ -181,7 +187,8 @@ class Studio:
             return [Reply(texts.APOLOGY.format(error_id=error_id), private=True)]
 
     def _over_limit(self, user: UserRef, limiter: RateLimiter, template: str, *, count: int = 1,
-                    warn_every: float | None = None, again: str | None = None) -> list[Reply] | None:
+                    warn_every: float | None = None, again: str | None = None,
+                    answer_every: bool | None = None) -> list[Reply] | None:
         """None when ``count`` more events of the user fit ``limiter``; else the refusal: ``template``
         with the seconds to wait, once per burst of refusals (nothing for the rest of the burst, except
         where every request must be answered: there ``again``, or ``template``, each time)."""
@@ -191,7 +198,7 @@ class Studio:
         log.info("rate limited %s (%d event(s))", key, count)
         wait = max(1, math.ceil(limiter.retry_after(key, count)))
         if not limiter.warn_once(key, every=warn_every):
-            if not self.seam(user.platform).answers_every_request:
+            if not (self.seam(user.platform).answers_every_request if answer_every is None else answer_every):
                 return []
             template = again or template
         return [Reply(template.format(seconds=wait), private=True)]

@@ -9,7 +9,6 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import discord
@@ -293,11 +292,12 @@ class DiscordFrontEnd:
             return
         user = UserRef(PLATFORM, str(author.id), str(message.channel.id), author.display_name, "")
         log.info("discord:%s sent a direct message (%s); told them what I take", user.user_id, message_kind(message))
-        replies = await self.studio.text(user, "")
+        # "send me selfies" can't be done by message here: /upload it is; and a DM flood past the rate
+        # limit is told once per burst, not once per message (no interaction waits for an answer)
+        replies = await self.studio.text(user, "", expecting=texts.DIRECT_MESSAGE, answer_when_limited=False)
         try:
-            for reply in replies:  # "send me selfies" can't be done by message here: /upload it is
-                await self.messenger.send(user.chat_id, replace(reply, text=texts.DIRECT_MESSAGE)
-                                          if reply.text == core_texts.NOT_A_PHOTO_TEXT else reply)
+            for reply in replies:
+                await self.messenger.send(user.chat_id, reply)
         except Unreachable as error:
             log.warning("could not answer discord:%s's direct message (%s)", user.user_id, error)
 

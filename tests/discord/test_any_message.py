@@ -108,3 +108,15 @@ async def test_a_command_the_bot_no_longer_has_says_so_and_shows_the_help(bot_fa
         assert "`/upload`" in answer.content and "went wrong" not in answer.content
         assert discord.dangling() == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_flood_of_direct_messages_is_told_to_slow_down_once(bot_factory, discord: FakeDiscord) -> None:
+    """Before: Discord answers every refusal past the rate limit (an interaction left unanswered shows
+    "thinking…"), and a DM took that rule too: ten DMs past the limit got ten "too fast" replies."""
+    async with bot_factory(commands_per_minute=2):
+        for number in range(12):
+            await discord.dispatch(discord.direct_message(ALEX, f"hello {number}"), "MESSAGE_CREATE")
+        await discord.wait_until(lambda: len(dm_answers(discord, ALEX)) >= 3, what="the answers and one refusal")
+        await asyncio.sleep(0.5)
+        answers = [m.content for m in dm_answers(discord, ALEX)]
+        assert len(answers) == 3 and sum("/upload" in a for a in answers) == 2, answers

@@ -76,15 +76,16 @@ def unknown_command(name: str) -> list[Reply]:
     return say(f"{unknown}\n\n{texts.HELP}")
 
 
-async def typed(ctx: Context, user: UserRef) -> list[Reply]:
-    """A message typed to the bot (or one of a kind it can't use): selfies are what it wants, unless
-    a model paints already (a user back for more portraits): then the styles."""
+async def typed(ctx: Context, user: UserRef, *, expecting: str = texts.NOT_A_PHOTO_TEXT) -> list[Reply]:
+    """A message typed to the bot (or one of a kind it can't use): selfies are what it wants
+    (``expecting`` says how to send them from where the user is), unless a model paints already (a
+    user back for more portraits): then the styles."""
     async with ctx.database.read() as session:
         account = await find_user(session, user.platform, user.user_id)
         painter = await trainings.painting_model(session, account.id) if account is not None else None
     if painter is not None:
         return [style_picker(ctx, texts.TYPED_WITH_MODEL)]
-    return say(texts.NOT_A_PHOTO_TEXT)
+    return say(expecting)
 
 
 def private_chat_only(private_chat_link: str) -> list[Reply]:
