@@ -40,36 +40,28 @@ def _is_lock_error(error: OperationalError) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, foreign_keys: bool = True) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, foreign_keys: bool = True,
+                            read_only: bool = False) -> None:
+    """Every connection: WAL, the busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` (the write lock
+    first). ``read_only``: connections that read only: a deferred BEGIN (a WAL snapshot, no lock on
+    the writer) and ``query_only``, so a write sent down that path fails loudly instead of taking
+    the lock; the database's settings (WAL, foreign keys) are the writer's to make."""
+    pragmas = ["PRAGMA query_only=ON"] if read_only else [
+        "PRAGMA journal_mode=WAL", f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}", "PRAGMA synchronous=NORMAL"]
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _install_sqlite_read_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    """Connections that read only: a deferred BEGIN (a WAL snapshot, no lock on the writer) and
-    ``query_only``, so a write sent down this path fails loudly instead of taking the lock."""
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA query_only=ON")
+        for pragma in pragmas:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(begin)
 
 
 class DatabaseUnavailable(Exception):
@@ -111,7 +103,7 @@ class Database:
         self.read_engine = self.engine
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             self.read_engine = create_async_engine(url, echo=echo)
-            _install_sqlite_read_pragmas(self.read_engine, busy_timeout_ms)
+            _install_sqlite_pragmas(self.read_engine, busy_timeout_ms, read_only=True)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @classmethod
