@@ -1,11 +1,18 @@
-"""FFHQ alignment for face restoration: dlib landmarks → similarity transform → 512 px face, and back.
+"""FFHQ alignment for face restoration: dlib's 5-point landmarks → similarity → 512 px face, and back.
 
 GFPGAN (and CodeFormer) were trained on FFHQ-aligned faces: eyes, nose and mouth at fixed places of
-a 512 px square. facexlib (GFPGAN's own helper) finds five points with RetinaFace — the two eye
-centres, the nose tip and the two mouth corners — and maps them onto ``FFHQ_TEMPLATE_512`` with a
-similarity transform (``cv2.estimateAffinePartial2D``, LMEDS). The engine takes the same five points
-from dlib's 68-point model (shipped by face-recognition-models, no download): each eye's centre is
-the mean of its six contour points, the nose tip is point 30, the mouth corners points 48 and 54.
+a 512 px square. The engine finds the face's five points with dlib's 5-point model
+(``engine.intake.faces.face_landmarks``, shipped by face-recognition-models, public domain, trained
+on dlib's own 5-point data set): the two corners of each eye and the base of the nose. They are fitted
+onto ``DLIB5_TEMPLATE_512``, where those five points sit in the FFHQ 512 px frame, with a
+least-squares similarity (rotation, uniform scale, translation; Umeyama's closed form).
+
+The template is where the engine's former alignment put them: dlib's 68-point model (iBUG 300-W,
+whose terms exclude commercial use, so the product no longer loads it) gave the standard FFHQ five
+points (eye centres, nose tip, mouth corners), fitted onto ``FFHQ_TEMPLATE_512``; the 5-point model's
+points land, on average over the sample photos' faces and mirrored to be symmetric, at
+``DLIB5_TEMPLATE_512``. ``python -m bench.alignment`` measures both alignments on the sample
+photos and prints this template again (``--calibrate``).
 """
 
 from __future__ import annotations
@@ -22,27 +29,27 @@ FACE_SIZE = 512
 FFHQ_TEMPLATE_512 = np.array([[192.98138, 239.94708], [318.90277, 240.1936], [256.63416, 314.01935],
                               [201.26117, 371.41043], [313.08905, 371.15118]], dtype=np.float64)
 """Standard 5-point FFHQ template (facexlib/GFPGAN), image left to right: left eye, right eye, nose
-tip, left mouth corner, right mouth corner."""
+tip, left mouth corner, right mouth corner (the points the networks' training faces were aligned by)."""
+
+DLIB5_TEMPLATE_512 = np.array([[339.42, 245.20], [292.46, 244.06], [173.30, 245.20], [220.26, 244.06],
+                               [256.36, 331.05]], dtype=np.float64)
+"""Where dlib's five points go in the FFHQ 512 px frame, in dlib's order: the image-right eye's outer
+and inner corner, the image-left eye's outer and inner corner, the base of the nose (see the module's
+docstring for where the numbers come from)."""
 
 FILL = (135, 133, 132)  # facexlib's border colour for the parts of the 512 square outside the photo
 
-# dlib's 68-point (iBUG 300-W) indices, image left/right as seen in the photo
-_LEFT_EYE = slice(36, 42)
-_RIGHT_EYE = slice(42, 48)
-_NOSE_TIP = 30
-_MOUTH_LEFT, _MOUTH_RIGHT = 48, 54
-
-
-def five_points(points68: np.ndarray) -> np.ndarray:
-    """The template's five points (eye centres, nose tip, mouth corners) from dlib's 68, as (5, 2)."""
-    p = np.asarray(points68, dtype=np.float64).reshape(68, 2)
-    return np.array([p[_LEFT_EYE].mean(axis=0), p[_RIGHT_EYE].mean(axis=0), p[_NOSE_TIP], p[_MOUTH_LEFT],
-                     p[_MOUTH_RIGHT]])
+# dlib's 5-point order (image left/right as seen in the photo)
+_RIGHT_EYE = slice(0, 2)  # outer, inner corner
+_LEFT_EYE = slice(2, 4)  # outer, inner corner
+_NOSE_BASE = 4
 
 
 def eye_centres(points: np.ndarray) -> np.ndarray:
-    """(left, right) eye centres (image left/right) of five template-ordered points, as (2, 2)."""
-    return np.asarray(points, dtype=np.float64)[:2]
+    """(left, right) eye centres (image left/right) of dlib's five points: the middle of each eye's
+    two corners, as (2, 2)."""
+    p = np.asarray(points, dtype=np.float64).reshape(5, 2)
+    return np.array([p[_LEFT_EYE].mean(axis=0), p[_RIGHT_EYE].mean(axis=0)])
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -50,33 +57,33 @@ def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return p @ matrix[:, :2].T + matrix[:, 2]
 
 
-def _below_eye_line(points: np.ndarray, point: np.ndarray) -> float:
-    """Signed distance of ``point`` from the eye line in eye distances, positive towards the chin."""
+def _along_and_below(points: np.ndarray, point: np.ndarray) -> tuple[float, float]:
+    """Where ``point`` lies in the eyes' frame, in eye distances: along the eye line from the
+    left eye's centre (0) to the right one's (1), and below it (positive towards the chin)."""
     eyes = eye_centres(points)
     axis = eyes[1] - eyes[0]
-    distance = float(np.hypot(*axis))
-    offset = point - eyes.mean(axis=0)
-    return float(axis[0] * offset[1] - axis[1] * offset[0]) / distance / distance
+    square = float(axis @ axis)
+    offset = np.asarray(point, dtype=np.float64) - eyes[0]
+    return float(axis @ offset) / square, float(axis[0] * offset[1] - axis[1] * offset[0]) / square
 
 
 def find_landmarks(image: Any, box: tuple[int, int, int, int]) -> np.ndarray | None:
-    """The five template points of the face in ``box`` as a (5, 2) array, or None if unusable.
+    """dlib's five points of the face in ``box`` as a (5, 2) array, or None if unusable.
 
     None when dlib or its models are missing, or when the points do not look like a face of that box
-    (dlib's shape predictor always answers, even on noise): eye distance 0.2–0.7 of the box width,
-    the nose tip 0.2–1.0 and the mouth 0.7–1.6 eye distances below the eye line, mouth corners in
-    image order, every point within the box's surroundings.
+    (dlib's shape predictor always answers, even on noise): every point within the box's
+    surroundings, eye distance 0.2–0.7 of the box side, each eye's outer corner outside its inner one
+    along the eye line, the nose base between the eyes and 0.4–1.2 eye distances below them.
     """
     try:
         from engine.intake.faces import FaceBox, face_landmarks
 
-        raw = np.asarray(face_landmarks(image, FaceBox(*(int(v) for v in box)), points=68), dtype=np.float64)
+        points = np.asarray(face_landmarks(image, FaceBox(*(int(v) for v in box))), dtype=np.float64)
     except (ImportError, RuntimeError, OSError) as error:
         log.info("no face landmarks (%s); restoring an unaligned square crop", error)
         return None
-    if raw.shape != (68, 2) or not np.isfinite(raw).all():
+    if points.shape != (5, 2) or not np.isfinite(points).all():
         return None
-    points = five_points(raw)
     left, top, right, bottom = box
     side = max(right - left, bottom - top, 1)
     margin = 0.25 * side
@@ -87,24 +94,36 @@ def find_landmarks(image: Any, box: tuple[int, int, int, int]) -> np.ndarray | N
     distance = float(np.hypot(*(eyes[1] - eyes[0])))
     if not 0.2 * side <= distance <= 0.7 * side:
         return None
-    if not 0.2 <= _below_eye_line(points, points[2]) <= 1.0:
+    (left_outer, _), (left_inner, _) = (_along_and_below(points, points[i]) for i in (2, 3))
+    (right_inner, _), (right_outer, _) = (_along_and_below(points, points[i]) for i in (1, 0))
+    if not left_outer < left_inner < right_inner < right_outer:
         return None
-    if not 0.7 <= _below_eye_line(points, points[3:].mean(axis=0)) <= 1.6 or points[3, 0] >= points[4, 0]:
+    along, below = _along_and_below(points, points[_NOSE_BASE])
+    if not (0.0 <= along <= 1.0 and 0.4 <= below <= 1.2):
         return None
     return points
 
 
-def estimate_alignment(points: np.ndarray, size: int = FACE_SIZE) -> np.ndarray | None:
-    """The similarity (2×3, image → ``size`` px FFHQ face) for the five template points, or None."""
-    import cv2
-
-    src = np.asarray(points, dtype=np.float64).reshape(5, 2)
-    dst = FFHQ_TEMPLATE_512 * (size / FACE_SIZE)
-    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
-    if matrix is None or not np.isfinite(matrix).all():
+def similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+    """The least-squares similarity (2×3: rotation, uniform scale, translation) taking the points
+    ``source`` onto ``target`` (Umeyama's closed form, no reflection), or None when degenerate."""
+    src = np.asarray(source, dtype=np.float64).reshape(-1, 2)
+    dst = np.asarray(target, dtype=np.float64).reshape(-1, 2)
+    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    s, d = src - src_mean, dst - dst_mean
+    spread = float((s * s).sum())
+    if not np.isfinite(spread) or spread <= 1e-12:
         return None
-    scale = math.hypot(matrix[0, 0], matrix[1, 0])
-    if scale <= 1e-6:
+    a = float((s * d).sum()) / spread  # scale × cos(rotation)
+    b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum()) / spread  # scale × sin(rotation)
+    linear = np.array([[a, -b], [b, a]])
+    return np.hstack([linear, (dst_mean - linear @ src_mean)[:, None]])
+
+
+def estimate_alignment(points: np.ndarray, size: int = FACE_SIZE) -> np.ndarray | None:
+    """The similarity (2×3, image → ``size`` px FFHQ face) for dlib's five points, or None."""
+    matrix = similarity(np.asarray(points, dtype=np.float64).reshape(5, 2), DLIB5_TEMPLATE_512 * (size / FACE_SIZE))
+    if matrix is None or not np.isfinite(matrix).all() or math.hypot(matrix[0, 0], matrix[1, 0]) <= 1e-6:
         return None
     return matrix
 

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 REGISTRY_PATH = Path(__file__).with_name("models.toml")
 ModelKind = Literal["sdxl", "tiny"]
 _KINDS = ("sdxl", "tiny")
+#: what STUDIO_BASE_MODEL=auto paints with when its weights and a GPU are here (its weights' licences:
+#: engine/licences.toml, checked by tests/test_licences.py)
+AUTO_MODEL = "sdxl"
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def resolve_model(
     """
     registry = registry if registry is not None else load_registry()
     if name_or_auto == "auto":
-        sdxl = get_spec("sdxl", registry)
+        sdxl = get_spec(AUTO_MODEL, registry)
         if weights_present(sdxl, models_dir) and cuda_available(device):
             return sdxl
         log.info("base model auto -> tiny (sdxl weights present: %s, GPU: %s)",

@@ -1,8 +1,8 @@
 """Face restoration: GFPGAN v1.4 (``GFPGANv1Clean``) or a spandrel face model, blended back softly.
 
-Each face (a box from intake's dlib detector) is aligned to the FFHQ 512 px template the networks
-were trained on (eye centres, nose tip and mouth corners from dlib's 68-point model → similarity
-transform, see ``engine.align``), restored, warped back with the inverse transform and blended in
+Each face (a box from intake's dlib detector) is aligned to the FFHQ 512 px frame the networks
+were trained on (eye corners and nose base from dlib's 5-point model → similarity transform, see
+``engine.align``), restored, warped back with the inverse transform and blended in
 through a feathered ellipse at ``blend`` strength, so the restorer sharpens without replacing the
 person's features. Where no usable landmarks are found (or ``align=False``) a square around the
 box is restored instead, unaligned.
@@ -43,7 +43,7 @@ class RestoreConfig:
     prefer: str = "gfpgan"  # "gfpgan" or "face_model" when both are present
     blend: float = 0.6  # weight of the restored face; 1.0 = restorer output only
     margin: float = 0.45  # fallback square crop = face side × (1 + 2 × margin)
-    align: bool = True  # align to the FFHQ template from dlib landmarks; False = always the square crop
+    align: bool = True  # align to the FFHQ frame from dlib's 5 landmarks; False = always the square crop
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.blend <= 1.0:

@@ -329,6 +329,31 @@ def likeness(
     raise typer.Exit(likeness_command(photos, portraits, as_json, IntakeConfig.from_settings(settings_of(ctx))))
 
 
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check the whole set-up in one table: settings, database, storage, tokens, weights, device, worker
+    (exit 1 when anything blocks a real deployment)."""
+    from studio.doctor import doctor_command
+
+    raise typer.Exit(doctor_command(settings_of(ctx)))
+
+
+@app.command()
+def selftest(
+    ctx: typer.Context,
+    style: Annotated[list[str] | None, typer.Option("--style", help="A style id (repeatable); default: every style.")
+                     ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the report.")] = Path("data/selftest"),
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: the base model's policy).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """First-deploy acceptance: train on the sample selfies, paint one portrait per style, time each stage,
+    measure likeness, write a contact sheet and a JSON report (its path printed last)."""
+    from studio.selftest import selftest_command
+
+    raise typer.Exit(selftest_command(settings_of(ctx), styles=style, output=output, steps=steps, seed=seed))
+
+
 @models_app.command("fetch")
 def models_fetch(
     ctx: typer.Context,
@@ -342,13 +367,16 @@ def models_fetch(
 
 
 @models_app.command("list")
-def models_list(ctx: typer.Context) -> None:
-    """The base models of the registry and whether their weights are here."""
-    from engine.models import load_registry, weights_present
+def models_list(
+    ctx: typer.Context,
+    markdown: Annotated[bool, typer.Option("--markdown", help="The README's table of every weight and its licence.")
+                        ] = False,
+) -> None:
+    """The base models and whether their weights are here, and every weight the product can load with its
+    licence and whether commercial use is allowed (engine/licences.toml)."""
+    from engine.licences import listing, markdown_table
 
-    models_dir = settings_of(ctx).resolved_models_dir
-    for name, spec in load_registry().items():
-        typer.echo(f"{name:<16} {'weights present' if weights_present(spec, models_dir) else 'weights missing'}")
+    typer.echo(markdown_table() if markdown else "\n".join(listing(settings_of(ctx).resolved_models_dir)))
 
 
 @db_app.command("upgrade")

@@ -82,8 +82,6 @@ def _model(name: str) -> Any:
                 _models[name] = dlib.get_frontal_face_detector()
             elif name == "landmarks":
                 _models[name] = dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat"))
-            elif name == "landmarks68":  # only the engine's face alignment loads this one (~100 MB)
-                _models[name] = dlib.shape_predictor(str(folder / "shape_predictor_68_face_landmarks.dat"))
             elif name == "descriptor":
                 _models[name] = dlib.face_recognition_model_v1(
                     str(folder / "dlib_face_recognition_resnet_model_v1.dat")
@@ -176,14 +174,13 @@ class _FaceRegion:
         return dlib.rectangle(self.box.left, self.box.top, self.box.right, self.box.bottom)
 
 
-def face_landmarks(image: Image.Image, box: FaceBox, *, points: int = 5) -> list[tuple[float, float]]:
-    """dlib's landmarks in ``image`` coordinates: 5 (eye corners and the base of the nose) or the
-    68 of the iBUG 300-W scheme (jaw, brows, nose, eyes, lips)."""
-    if points not in (5, 68):
-        raise ValueError("dlib has 5- and 68-point landmark models")
+def face_landmarks(image: Image.Image, box: FaceBox) -> list[tuple[float, float]]:
+    """dlib's five landmarks in ``image`` coordinates: the outer and inner corner of the image-right
+    eye, those of the image-left eye, the base of the nose. (dlib's 68-point model is not loaded: it
+    was trained on iBUG 300-W, whose terms exclude commercial use; see engine/licences.toml.)"""
     region = _FaceRegion(image, box)
     with _lock:
-        shape = _model("landmarks" if points == 5 else "landmarks68")(region.array, region.dlib_rect())
+        shape = _model("landmarks")(region.array, region.dlib_rect())
     ox, oy = region.offset
     return [(ox + p.x / region.scale, oy + p.y / region.scale) for p in shape.parts()]
 

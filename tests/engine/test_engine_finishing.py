@@ -157,18 +157,15 @@ def test_face_mask_covers_eyes_and_mouth_and_is_zero_at_the_border():
     assert mask[371, 200] > 0.5 and mask[371, 313] > 0.5  # mouth corners
 
 
-def test_five_points_are_eye_centres_nose_tip_and_mouth_corners_of_dlibs_68():
+def test_eye_centres_are_the_middle_of_each_eyes_two_corners_in_dlibs_five_points():
     from engine import align
 
-    points68 = np.zeros((68, 2))
-    points68[36:42] = [[10, 20], [12, 18], [14, 18], [16, 20], [14, 22], [12, 22]]  # image-left eye, centre (13, 20)
-    points68[42:48] = points68[36:42] + (30, 0)
-    points68[30] = (28, 35)
-    points68[48], points68[54] = (18, 45), (38, 45)
-    assert align.five_points(points68).tolist() == [[13, 20], [43, 20], [28, 35], [18, 45], [38, 45]]
+    # dlib's order: image-right eye outer, inner corner; image-left eye outer, inner corner; nose base
+    five = np.array([[48, 20], [38, 22], [8, 20], [18, 18], [28, 40]], float)
+    assert align.eye_centres(five).tolist() == [[13, 19], [43, 21]]
 
 
-def test_alignment_maps_eyes_nose_and_mouth_onto_the_ffhq_template(obama):
+def test_alignment_puts_dlibs_five_points_where_the_template_has_them(obama):
     from engine import align
 
     photo, box = obama
@@ -177,12 +174,12 @@ def test_alignment_maps_eyes_nose_and_mouth_onto_the_ffhq_template(obama):
     matrix = align.estimate_alignment(points)
     assert matrix is not None
     mapped = points @ matrix[:, :2].T + matrix[:, 2]
-    # every one of the five points, mouth corners included, within 16 px of the template's (512 px
-    # face; a similarity cannot fit a smiling mouth's width exactly) and 10 px on average
-    residual = np.hypot(*(mapped - align.FFHQ_TEMPLATE_512).T)
-    assert residual.max() < 16 and residual.mean() < 10
-    eyes = mapped[:2]
-    # the aligned face is upright: the detected eyes sit level in it
+    # every one of the five points within 8 px of the template's (512 px face), 5 px on average
+    residual = np.hypot(*(mapped - align.DLIB5_TEMPLATE_512).T)
+    assert residual.max() < 8 and residual.mean() < 5
+    # the eyes land within 10 px of the FFHQ template's eye centres, level: the aligned face is upright
+    eyes = align.eye_centres(mapped)
+    assert np.hypot(*(eyes - align.FFHQ_TEMPLATE_512[:2]).T).max() < 10
     assert abs(eyes[0, 1] - eyes[1, 1]) < 3
 
 
@@ -261,26 +258,19 @@ def test_restore_falls_back_to_the_square_crop_without_landmarks(how, monkeypatc
     assert diff[outside].max() == 0
 
 
-def _points68(left_eye, right_eye, nose_tip, mouth_left, mouth_right) -> list[tuple[float, float]]:
-    """68 dlib points whose five template points are the given ones (the rest at the nose tip)."""
-    points = np.tile(np.asarray(nose_tip, float), (68, 1))
-    ring = np.array([[-4, 0], [-2, -2], [2, -2], [4, 0], [2, 2], [-2, 2]], float)
-    points[36:42], points[42:48] = ring + left_eye, ring + right_eye
-    points[48], points[54] = mouth_left, mouth_right
-    return [tuple(p) for p in points]
-
-
 @pytest.mark.parametrize(("five", "plausible"), [
-    (((75, 85), (125, 85), (100, 115), (80, 138), (120, 138)), True),
-    (((75, 85), (125, 85), (100, 60), (80, 40), (120, 40)), False),  # nose and mouth above the eyes
-    (((45, 85), (155, 85), (100, 115), (80, 138), (120, 138)), False),  # eyes far apart for the box
-    (((75, 85), (125, 85), (100, 115), (120, 138), (80, 138)), False),  # mouth corners swapped
+    # image-right eye outer, inner corner; image-left eye outer, inner corner; nose base
+    (((135, 85), (115, 85), (65, 85), (85, 85), (100, 125)), True),
+    (((135, 85), (115, 85), (65, 85), (85, 85), (100, 55)), False),  # nose above the eyes
+    (((135, 85), (115, 85), (65, 85), (85, 85), (150, 125)), False),  # nose beside the face
+    (((165, 85), (145, 85), (35, 85), (55, 85), (100, 135)), False),  # eyes far apart for the box
+    (((115, 85), (135, 85), (85, 85), (65, 85), (100, 125)), False),  # corners swapped: inner outside
 ])
 def test_implausible_landmarks_are_rejected(monkeypatch, five, plausible):
     from engine import align
     from engine.intake import faces
 
-    monkeypatch.setattr(faces, "face_landmarks", lambda image, box, points=5: _points68(*five))
+    monkeypatch.setattr(faces, "face_landmarks", lambda image, box: [tuple(map(float, p)) for p in five])
     found = align.find_landmarks(_noise(220, 220), (40, 40, 160, 160))
     assert (found is not None) == plausible
     if plausible:
