@@ -194,6 +194,15 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(120, ge=5, description="A running job's lease; a worker heartbeats within it.")
     job_max_attempts: int = Field(3, ge=1, description="Tries before a job fails and its credits are refunded.")
 
+    # --- metrics and health (telemetry/, README "Metrics and health") ----------------------------
+    metrics_port: int = Field(0, ge=0, le=65535, description="Port of this process's /metrics, /livez and /readyz "
+                              "(`studio worker`, the bots of `studio run`). 0: off.")
+    metrics_host: str = Field("0.0.0.0", description="Address the metrics port listens on.")
+    worker_metrics_port: int = Field(0, ge=0, le=65535, description="The port of the worker child `studio run` "
+                                     "starts. 0: STUDIO_METRICS_PORT + 1 (off when STUDIO_METRICS_PORT is).")
+    worker_stuck_ticks: int = Field(120, ge=2, description="A worker whose running job's heartbeat (one a tick, "
+                                    "0.5 s) has not advanced for this many ticks is stuck: /livez answers 503.")
+
     # --- RunPod --------------------------------------------------------------------------------
     runpod_api_key: SecretStr | None = Field(None, description="RunPod API key (engine_backend=runpod).")
     runpod_endpoint_id: str = Field("", description="RunPod serverless endpoint id (engine_backend=runpod).")
@@ -289,6 +298,14 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def child_worker_metrics_port(self) -> int:
+        """The metrics port of the worker child `studio run` starts: STUDIO_WORKER_METRICS_PORT, else
+        STUDIO_METRICS_PORT + 1; 0 (off) when metrics are off."""
+        if not self.metrics_port:
+            return 0
+        return self.worker_metrics_port or self.metrics_port + 1
 
     @property
     def front_ends(self) -> list[str]:

@@ -28,7 +28,10 @@ async def run_main(settings: Settings) -> int:
 
     services = await open_services(settings)
     front_ends = settings.front_ends
-    worker = WorkerProcess(log_file=None if front_ends else settings.data_dir / "worker.log")
+    # the worker child's own metrics port (README "Metrics and health"): always set, so that a
+    # STUDIO_METRICS_PORT in .env never makes it take the bots' port
+    worker = WorkerProcess(log_file=None if front_ends else settings.data_dir / "worker.log",
+                           env={"STUDIO_METRICS_PORT": str(settings.child_worker_metrics_port)})
     worker.start()
     try:
         if not front_ends:
@@ -175,18 +178,23 @@ def _start_failure(name: str, error: BaseException) -> str:
     return "other"
 
 
-async def keep_up(name: str, serve: Any, stop: asyncio.Event) -> bool:
+async def keep_up(name: str, serve: Any, stop: asyncio.Event, platforms: Any = None) -> bool:
     """Run a front end until ``stop``: a platform that can't be reached (a network blip, DNS) is
     tried again with growing pauses and one line each time; a rejected token stops this front
     end alone, with one line naming its variable, while the others and the worker go on.
-    Returns False when it stopped for a rejected token."""
+    Returns False when it stopped for a rejected token. ``platforms`` (telemetry.server.Platforms):
+    where /readyz learns whether this platform's connection is up."""
     pause = RETRY_START_SECONDS
+    mark = platforms.set if platforms is not None else (lambda *_: None)
     while not stop.is_set():
         try:
+            mark(name, True)
             await serve()
+            mark(name, False, "stopped")
             return True
         except Exception as error:
             kind = _start_failure(name, error)
+            mark(name, False, f"{kind}: {type(error).__name__}")
             if kind == "rejected":
                 log.error("%s: the token in %s was rejected (%s); the %s bot is stopped, the rest goes on",
                           name, TOKEN_VARIABLES[name], type(error).__name__, name)
@@ -253,24 +261,52 @@ async def run_front_ends(services: Services, names: list[str], worker: Any = Non
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     refused: list[int] = []
+    from telemetry.server import Platforms
+
+    platforms = Platforms()
+    for name in names:
+        platforms.set(name, False, "connecting")
+    server = await health_server(services, platforms)
     supervisor = asyncio.create_task(supervise_worker(worker, stop, refused))
     runners = []
     if "telegram" in names:
         from bot.telegram.app import TelegramFrontEnd
 
-        runners.append(keep_up("telegram", lambda: TelegramFrontEnd(services.settings, studio).run(stop), stop))
+        runners.append(keep_up("telegram", lambda: TelegramFrontEnd(services.settings, studio).run(stop), stop,
+                               platforms))
     if "discord" in names:
         from bot.discord.app import DiscordFrontEnd
 
         settings = services.settings
         runners.append(keep_up("discord", lambda: DiscordFrontEnd(
             settings, studio, api_base_url=settings.discord_api_base_url or None,
-            gateway_url=settings.discord_gateway_url or None).run(stop), stop))
-    if not runners:
+            gateway_url=settings.discord_gateway_url or None).run(stop), stop, platforms))
+    try:
+        if not runners:
+            stop.set()
+            await supervisor
+            return 1
+        served = await asyncio.gather(*runners)
         stop.set()
         await supervisor
-        return 1
-    served = await asyncio.gather(*runners)
-    stop.set()
-    await supervisor
-    return REFUSED_EXIT if refused or not any(served) else 0
+        return REFUSED_EXIT if refused or not any(served) else 0
+    finally:
+        if server is not None:
+            await server.stop()
+
+
+async def health_server(services: Services, platforms: Any) -> Any:
+    """The bot process's /metrics, /livez and /readyz on STUDIO_METRICS_PORT (None when 0: off):
+    ready when the database and storage answer and every platform's connection is up; the queue
+    gauges read at scrape time."""
+    settings = services.settings
+    if not settings.metrics_port:
+        return None
+    from engine.runtime.health import queue_refresh
+    from telemetry.server import HealthServer, database_check, storage_check
+
+    server = HealthServer(settings.metrics_host, settings.metrics_port,
+                          ready=[database_check(services.database), storage_check(services.storage), platforms.check()],
+                          refresh=[queue_refresh(services.database)])
+    await server.start()
+    return server

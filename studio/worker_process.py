@@ -16,9 +16,12 @@ WORKER_COMMAND = (sys.executable, "-m", "studio.cli", "worker")
 
 
 class WorkerProcess:
-    def __init__(self, *, log_file: Path | None = None, command: tuple[str, ...] = WORKER_COMMAND) -> None:
+    def __init__(self, *, log_file: Path | None = None, command: tuple[str, ...] = WORKER_COMMAND,
+                 env: dict[str, str] | None = None) -> None:
         self.log_file = log_file
         self.command = command
+        #: set in the child's environment over this process's (e.g. its own STUDIO_METRICS_PORT)
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
         self._log_handle = None
         self.starts = 0
@@ -37,7 +40,7 @@ class WorkerProcess:
             self.log_offset = self._log_handle.tell()
             output = self._log_handle
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            list(self.command), stdout=output, stderr=output, env=dict(os.environ),
+            list(self.command), stdout=output, stderr=output, env=dict(os.environ) | self.env,
         )
         self.starts += 1
         log.info("engine worker started (pid %s)%s", self.process.pid,

@@ -31,6 +31,7 @@ from db import credits, trainings
 from db.delivery import DELIVERY_RETRY_SECONDS, claim_delivery, mark_delivered, undelivered_jobs
 from db.job_status import CANCELLED_WHILE_WAITING, queue_position
 from db.models import Job, JobKind, JobState, PostedMessage, User
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ class JobWatcher:
                 result = job.result or {}
                 refunded = credits.shortfall_refund(job.credits_reserved, int(result.get("below_likeness") or 0),
                                                     len({image.get("index") for image in result.get("images", [])}))
+                observe_delivered(result, refunded)
                 await self._send_album(job, await album_reply(self.studio.storage, job, style_title(self.studio.ctx, job),
                                                               balance, refunded))
             return
@@ -241,3 +243,14 @@ class JobWatcher:
                                       self._to_owner(training, Reply(texts.PROGRESS_BELOW.format(title=title))))
         except Exception:
             log.warning("could not retire the old progress message of job %s", training.id, exc_info=True)
+
+
+def observe_delivered(result: dict, refunded: int) -> None:
+    """``studio_delivered_portrait_likeness_ratio``: each delivered portrait once (not once per
+    aspect); a shortfall refund counts as ``studio_job_refunds_total{reason="likeness_shortfall"}``."""
+    figures = {image.get("index"): image.get("likeness") for image in result.get("images", [])}
+    for figure in figures.values():
+        if figure is not None:
+            metrics.PORTRAIT_LIKENESS.observe(float(figure) / 100)
+    if refunded:
+        metrics.JOB_REFUNDS.labels(JobKind.generate.value, "likeness_shortfall").inc()

@@ -27,6 +27,7 @@ from db import payments
 from db.allowance import load_key
 from engine.intake import IntakeConfig
 from bot.core.services import Services
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,7 @@ class Studio:
         if limiter.allow(key, count):
             return None
         log.info("rate limited %s (%d event(s))", key, count)
+        metrics.RATE_LIMITED.labels(user.platform, "photos" if limiter is self.photo_limiter else "commands").inc()
         wait = max(1, math.ceil(limiter.retry_after(key, count)))
         if not limiter.warn_once(key, every=warn_every):
             if not (self.seam(user.platform).answers_every_request if answer_every is None else answer_every):

@@ -38,6 +38,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -57,6 +58,7 @@ from engine.runtime.handlers.context import BatchMember, EngineOptions, JobConte
 from engine.runtime.handlers.errors import Failure, classify
 from engine.runtime.progress import ProgressTracker
 from config.redaction import redact
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,7 @@ class _Run:
         self.user_cancelled = False
         self.lease_lost = False
         self.shutdown = False
+        self.beat = time.monotonic()  # its last heartbeat written (liveness: engine/runtime/health.py)
 
 
 class Worker:
@@ -153,6 +156,7 @@ class Worker:
         self.processed = 0
         #: the outcomes of the last ``run_next``: one, or one per job of a batch (the lead first)
         self.last_outcomes: list[Outcome] = []
+        self._turned = time.monotonic()  # the claim loop's last turn (liveness of an idle worker)
 
     # --- control ---------------------------------------------------------------------------------
     def stop(self, *, interrupt: bool = False) -> None:
@@ -166,6 +170,52 @@ class Worker:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    # --- health (telemetry) ----------------------------------------------------------------------
+    @property
+    def running(self) -> int:
+        return len(self._runs)
+
+    def heartbeat_age(self) -> float:
+        """Seconds since the stalest running job's last heartbeat; 0 when nothing runs."""
+        now = time.monotonic()
+        return max((now - run.beat for run in list(self._runs)), default=0.0)
+
+    def stuck(self, after_seconds: float) -> str | None:
+        """Why this worker is stuck (a running job's heartbeat, or an idle worker's claim loop, has
+        not advanced for ``after_seconds``), or None."""
+        now = time.monotonic()
+        for run in list(self._runs):
+            if now - run.beat > after_seconds:
+                return (f"job {run.lease.job_id}: no heartbeat for {now - run.beat:.0f} s "
+                        f"(stuck after {after_seconds:g} s)")
+        if not self._runs and not self.stopping and now - self._turned > after_seconds:
+            return f"the claim loop has not turned for {now - self._turned:.0f} s (stuck after {after_seconds:g} s)"
+        return None
+
+    def _observe(self, leases: list[Lease], outcomes: list[Outcome], seconds: float) -> None:
+        """The job metrics of ended attempts (by kind, outcome and error code: never a user)."""
+        for lease, outcome in zip(leases, outcomes, strict=False):
+            state = str(outcome.state)
+            metrics.JOBS_FINISHED.labels(lease.kind, state).inc()
+            metrics.JOB_DURATION.labels(lease.kind, state).observe(seconds)
+            if outcome.error_code and outcome.error_code != "cancelled":
+                metrics.JOB_FAILURES.labels(lease.kind, outcome.error_code).inc()
+            if outcome.written and state in (JobState.failed, JobState.cancelled):
+                metrics.JOB_REFUNDS.labels(lease.kind, state).inc()
+
+    async def _queue_waits(self, session: Any, leases: list[Lease]) -> None:
+        """``studio_job_queue_wait_seconds``: enqueueing to first claim, read in the claim's transaction."""
+        first = [lease for lease in leases if lease.attempt == 1]
+        if not first:
+            return
+        rows = await session.execute(select(Job.id, Job.created_at).where(Job.id.in_([l.job_id for l in first])))
+        created = dict(rows.all())
+        now = time.time()
+        for lease in first:
+            if (at := created.get(lease.job_id)) is not None:
+                stamp = at.timestamp() if at.tzinfo is not None else at.replace(tzinfo=UTC).timestamp()
+                metrics.QUEUE_WAIT.labels(lease.kind).observe(max(0.0, now - stamp))
 
     # --- main loop -------------------------------------------------------------------------------
     async def run(self, *, drain: bool = False) -> int:
@@ -218,6 +268,7 @@ class Worker:
 
     async def _next(self) -> Outcome | _ClaimFailed | None:
         """``run_next``, telling a failed claim (``_CLAIM_FAILED``) from an empty queue (None)."""
+        self._turned = time.monotonic()
         await self._every(self.config.reap_seconds, self.reap, "reaping expired leases")
         await self._every(self.config.sweep_seconds, self.sweep_scratch, "sweeping old scratch folders")
         try:
@@ -226,15 +277,19 @@ class Worker:
                     session, self.worker_id, lease_seconds=self.config.lease_seconds, kinds=self.config.kinds
                 )
                 companions = await self._claim_companions(session, lease) if lease is not None else []
+                if lease is not None:
+                    await self._queue_waits(session, [lease, *companions])
         except Exception:
             log.exception("worker %s: claiming failed; retrying", self.worker_id)
             return _CLAIM_FAILED
         if lease is None:
             return None
+        began = time.monotonic()
         if companions:
             outcomes = await self._run_batch([lease, *companions])
             self.processed += len(outcomes)
             self.last_outcomes = outcomes
+            self._observe([lease, *companions], outcomes, time.monotonic() - began)
             return outcomes[0]
         try:
             outcome = await self._run(lease)
@@ -242,6 +297,7 @@ class Worker:
             outcome = self._unwritten(lease)
         self.processed += 1
         self.last_outcomes = [outcome]
+        self._observe([lease], [outcome], time.monotonic() - began)
         return outcome
 
     @staticmethod
@@ -520,6 +576,7 @@ class Worker:
                 log.exception("job %s: heartbeat failed; retrying", run.lease.job_id)
                 continue
             written = version
+            run.beat = self._turned = time.monotonic()
             if (took := time.monotonic() - started) > self.config.lease_seconds / 4:
                 log.warning("job %s: heartbeat took %.1f s (lease %.0f s)", run.lease.job_id, took,
                             self.config.lease_seconds)

@@ -60,9 +60,17 @@ async def serve(
             loop.add_signal_handler(sig, on_signal)
         except (NotImplementedError, RuntimeError):  # not the main thread, or not supported here
             pass
+    server = None
+    if getattr(settings, "metrics_port", 0):  # /metrics, /livez, /readyz (engine/runtime/health.py)
+        from engine.runtime.health import worker_server
+
+        server = worker_server(settings, worker, database, storage)
+        await server.start()
     try:
         return await worker.run(drain=once)
     finally:
+        if server is not None:
+            await server.stop()
         await backend.close()
         await database.dispose()
 

@@ -15,6 +15,7 @@ from bot.core.shop import INVOICED_ON, STARS, CheckoutRefusal, checkout_refusal,
 from db import jobs, payments, trainings
 from db.models import JobKind, User
 from db.users import find_user
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,10 @@ async def paid(ctx: Context, user: UserRef, charge: payments.Charge, *, price: s
     if not credited.new:
         log.info("payment %s %s delivered again: credited once already", charge.platform, charge.external_id)
         return []
+    metrics.PAYMENTS.labels(charge.platform).inc()
+    metrics.CREDITS_SOLD.labels(charge.platform).inc(credited.credits)
+    if charge.currency == STARS:
+        metrics.STARS_RECEIVED.inc(charge.amount)
     if not price:
         price = texts.PRICE_STARS.format(stars=charge.amount) if charge.currency == STARS else charge.currency
     return [Reply(texts.RECEIPT.format(credits=texts.plural(credited.credits, "credit"),
@@ -136,5 +141,7 @@ async def refunded(ctx: Context, user: UserRef, external_id: str) -> list[Reply]
         done = await payments.record_refund(session, user.platform, external_id)
     if done is None:
         return []
+    metrics.PAYMENT_REFUNDS.labels(user.platform).inc()
+    metrics.CREDITS_TAKEN_BACK.labels(user.platform).inc(done.taken_back)
     return [Reply(texts.REFUND_NOTICE.format(charge=external_id, taken=texts.plural(done.taken_back, "credit"),
                                              balance=texts.plural(done.balance, "credit")), private=True)]

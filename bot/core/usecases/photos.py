@@ -14,6 +14,7 @@ from bot.core.selfies import AccountGone, BatchResult, clean_filename
 from bot.core.usecases.welcome import consent_first
 from db import trainings
 from db.models import LoraModel, LoraStatus, User
+from telemetry import metrics
 
 
 async def photos(ctx: Context, user: UserRef, files: list[IncomingFile]) -> list[Reply]:
@@ -27,6 +28,8 @@ async def photos(ctx: Context, user: UserRef, files: list[IncomingFile]) -> list
         result = await ctx.selfies.add(account.id, files)
     except AccountGone:
         return say(texts.PHOTOS_NOT_KEPT)
+    for verdict in result.batch:  # by reason (a RejectCode), never by user
+        metrics.PHOTO_VERDICTS.labels("accepted" if verdict.ok else str(verdict.code or "refused")).inc()
     # a file the user named (a document, a Discord attachment) is called by its name in the verdicts
     names = [clean_filename(f.filename) if f.sent_as_document else "" for f in files]
     # with a model trained or training, new photos start a set for a next one: say so, or "1 of 8

@@ -18,6 +18,7 @@ from db.storage import Storage
 from engine.errors import Cancelled
 from engine.runtime.progress import ProgressTracker
 from engine.runtime.scratch import job_folder
+from telemetry.metrics import timed
 
 T = TypeVar("T")
 
@@ -91,7 +92,8 @@ class StorageBridge:
         return self._run(self.storage.get(key))
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> str:
-        return self._run(self.storage.put(key, data, content_type=content_type))
+        with timed("upload"):
+            return self._run(self.storage.put(key, data, content_type=content_type))
 
 
 @dataclass

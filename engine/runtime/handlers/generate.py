@@ -23,6 +23,7 @@ from engine import likeness
 from engine.runtime.handlers.context import BatchMember, JobContext
 from engine.runtime.handlers.models import model_spec, warm_generator
 from engine.jobs import GenerateJob, GenerateOutput, ImageOutput
+from telemetry.metrics import observe_stage, timed
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ def choose_portraits(generated: list[Any], references: list[list[float]], count:
 def _rank(images: list[Any], references: list[list[float]], offset: int = 0) -> list[Any]:
     from engine.rank import rank_by_identity
 
-    ranked = rank_by_identity([g.image for g in images], [np.asarray(r) for r in references], len(images))
+    with timed("ranking"):
+        ranked = rank_by_identity([g.image for g in images], [np.asarray(r) for r in references], len(images))
     return [replace(r, index=r.index + offset) for r in ranked]
 
 
@@ -195,6 +197,8 @@ def _finish(spec: GenerateJob, context: JobContext, generated: list[Any], device
 
     selection = select_portraits(spec, generated, more, context)
     chosen = selection.chosen
+    finishing = time.monotonic()
+    uploading = 0.0  # of which storing (observed as the upload stage)
     finisher = warm_finisher(context, device)
     aspects = spec.aspects
     total = len(chosen) * len(aspects)
@@ -212,12 +216,15 @@ def _finish(spec: GenerateJob, context: JobContext, generated: list[Any], device
         for index, (portrait, finished) in enumerate(zip(chosen, pool.map(polish, enhanced), strict=True)):
             context.check_cancel("finishing", len(outputs))
             for aspect, (image, data) in finished.items():
+                stored = time.monotonic()
                 key = context.storage.put(f"{spec.output_prefix}{index}-{slug(aspect)}.jpg", data,
                                           content_type="image/jpeg")
+                uploading += time.monotonic() - stored
                 outputs.append(ImageOutput(key=key, index=index, width=image.width, height=image.height,
                                            seed=portrait.seed, size_bytes=len(data), aspect=aspect,
                                            score=portrait.score, likeness=portrait.likeness))
             context.report("finishing", len(outputs), total)
+    observe_stage("finishing", time.monotonic() - finishing - uploading)
     return GenerateOutput(style_id=spec.style_id, base_model=model_name, images=outputs,
                           seconds=round(time.monotonic() - started, 3), likeness_baseline=selection.baseline,
                           below_likeness=selection.below, likeness_rounds=selection.rounds,
@@ -230,7 +237,8 @@ def more_candidates(spec: GenerateJob, context: JobContext, generator: Any, requ
     def paint(round_number: int, needed: int) -> list[Any]:
         count = min(spec.count + spec.extra_candidates, max(2, 2 * needed))
         more = replace(request, count=count, seed=spec.seed + 1000 * round_number)
-        return generator.generate(more, should_cancel=context.should_cancel)
+        with timed("generation", count):
+            return generator.generate(more, should_cancel=context.should_cancel)
 
     return paint
 
@@ -245,8 +253,9 @@ def handle_generate(spec: GenerateJob, context: JobContext) -> GenerateOutput:
     plan = generator.plan(request)  # budget and validity checked before loading anything
     context.check_cancel("preparing")
     generator.load()
-    generated = generator.generate(request, progress=step_reporter(context, generator, plan, candidates),
-                                   should_cancel=context.should_cancel)
+    with timed("generation", candidates):  # per portrait painted
+        generated = generator.generate(request, progress=step_reporter(context, generator, plan, candidates),
+                                       should_cancel=context.should_cancel)
     return _finish(spec, context, generated, generator.base.device, model.name, started,
                    more_candidates(spec, context, generator, request))
 
@@ -335,8 +344,9 @@ def handle_generate_batch(members: list[BatchMember]) -> None:
         return all(member.context.should_cancel() for member, _, _ in live)
 
     log.info("generating %d job(s) (%d images) in one call", len(live), sum(r.count for _, _, r in live))
-    generated = generator.generate_many([request for _, _, request in live], progress=on_step,
-                                        should_cancel=all_cancelled)
+    with timed("generation", sum(request.count for _, _, request in live)):
+        generated = generator.generate_many([request for _, _, request in live], progress=on_step,
+                                            should_cancel=all_cancelled)
     for (member, spec, request), images in zip(live, generated, strict=True):
         try:
             member.context.check_cancel("generating")

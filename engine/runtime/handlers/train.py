@@ -10,6 +10,7 @@ from engine.runtime.handlers.images import decode_image
 from engine.runtime.handlers.models import model_spec
 from engine.errors import InvalidConfig
 from engine.jobs import TrainJob, TrainOutput
+from telemetry.metrics import timed
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,12 @@ def handle_train(spec: TrainJob, context: JobContext) -> TrainOutput:
     config = training_config(spec, model, options)
     photos = training_examples(spec, context)
     # The output folder survives a crash on this machine: a retried job resumes from its checkpoint.
-    result = train_lora(
-        model, photos, config, context.work_dir / "lora", models_dir=options.models_dir, device=options.device,
-        offline=options.offline, should_cancel=context.should_cancel,
-        progress=lambda p: context.report("training", p.step, p.total, p.eta_s),
-    )
+    with timed("training"):
+        result = train_lora(
+            model, photos, config, context.work_dir / "lora", models_dir=options.models_dir, device=options.device,
+            offline=options.offline, should_cancel=context.should_cancel,
+            progress=lambda p: context.report("training", p.step, p.total, p.eta_s),
+        )
     validation = validate_likeness(spec, context, model, result.lora_path)
     context.report("finishing", result.steps, result.steps)
     # Stored last: a training cancelled or failed before this (validation included) leaves no LoRA
