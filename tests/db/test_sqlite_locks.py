@@ -15,7 +15,7 @@ from db.models import Job
 from db.session import Database
 from tests.runtime.helpers import enqueue_noop, make_user
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # One process: 25 concurrent enqueues for one user, through 4 pooled connections, a 1 ms busy timeout.
 WRITER = textwrap.dedent("""
