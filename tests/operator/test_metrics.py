@@ -188,3 +188,17 @@ def test_no_label_names_a_person() -> None:
         assert name not in PERSONAL and not name.endswith("_id"), name
     assert declared <= {"kind", "state", "outcome", "code", "reason", "stage", "device", "verdict", "platform",
                         "limit", "le"}
+
+
+def test_the_dashboard_asks_only_for_metrics_that_exist() -> None:
+    import json
+    import re
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "deploy/grafana/portrait-studio.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    assert len(exprs) >= 15 and dashboard["__inputs"][0]["pluginId"] == "prometheus"
+    known = {family.name for family in studio_families()}
+    asked = {re.sub(r"_(bucket|count|sum|total)$", "", name) for expr in exprs for name in re.findall(r"studio_\w+", expr)}
+    assert asked - known == set()
+    assert {"studio_jobs", "studio_job_failures", "studio_stage_duration_seconds", "studio_gpu_memory_allocated_bytes",
+            "studio_worker_heartbeat_age_seconds"} <= asked
