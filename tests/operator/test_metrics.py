@@ -202,3 +202,20 @@ def test_the_dashboard_asks_only_for_metrics_that_exist() -> None:
     assert asked - known == set()
     assert {"studio_jobs", "studio_job_failures", "studio_stage_duration_seconds", "studio_gpu_memory_allocated_bytes",
             "studio_worker_heartbeat_age_seconds"} <= asked
+
+
+def test_gpu_memory_is_read_only_where_torch_has_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CUDA worker reports each device's memory; a CPU worker (or one without torch) reports none."""
+    import sys
+    from types import SimpleNamespace
+
+    from engine.runtime.health import gpu_memory
+
+    cuda = SimpleNamespace(is_available=lambda: True, device_count=lambda: 2,
+                           memory_allocated=lambda i: 1_000 * (i + 1), memory_reserved=lambda i: 4_000 * (i + 1))
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda))
+    gpu_memory()
+    assert REGISTRY.get_sample_value("studio_gpu_memory_allocated_bytes", {"device": "cuda:1"}) == 2_000
+    assert REGISTRY.get_sample_value("studio_gpu_memory_reserved_bytes", {"device": "cuda:0"}) == 4_000
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=SimpleNamespace(is_available=lambda: False)))
+    gpu_memory()  # nothing to read, nothing raised
