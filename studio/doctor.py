@@ -123,7 +123,8 @@ def _ask(url: str, headers: dict[str, str] | None = None) -> tuple[int | None, A
 
 def telegram_row(settings: Settings) -> Row:
     if settings.telegram_token is None:
-        return Row("telegram token", OK if settings.front_ends else WARN, "not set: Telegram is not served")
+        return Row("telegram token", OK if settings.front_ends else WARN, "not set: Telegram is not served",
+                   "" if settings.front_ends else "set STUDIO_TELEGRAM_TOKEN (from @BotFather) to serve Telegram")
     base = settings.telegram_base_url or TELEGRAM_API
     status, body = _ask(f"{base}{settings.telegram_token.get_secret_value()}/getMe")
     where = "Telegram" if not settings.telegram_base_url else f"the Bot API at {settings.telegram_base_url}"
@@ -143,7 +144,8 @@ def telegram_row(settings: Settings) -> Row:
 
 def discord_row(settings: Settings) -> Row:
     if settings.discord_token is None:
-        return Row("discord token", OK if settings.front_ends else WARN, "not set: Discord is not served")
+        return Row("discord token", OK if settings.front_ends else WARN, "not set: Discord is not served",
+                   "" if settings.front_ends else "set STUDIO_DISCORD_TOKEN (Developer Portal > Bot) to serve Discord")
     base = (settings.discord_api_base_url or DISCORD_API).rstrip("/")
     status, body = _ask(f"{base}/users/@me", {"Authorization": f"Bot {settings.discord_token.get_secret_value()}"})
     if status is None:

@@ -168,6 +168,13 @@ def selftest_command(settings: Settings, *, styles: list[str] | None = None, out
             from engine.generate import Generator
             from engine.portraits import default_finisher
 
+            if report.device.startswith("cuda"):  # the training's memory, before the generator loads
+                import gc
+
+                import torch
+
+                gc.collect()
+                torch.cuda.empty_cache()
             generator = Generator(spec, models_dir=models_dir, device=settings.device, offline=settings.hf_offline)
             generator.load()
             finisher = default_finisher(models_dir, generator.base.device, prefer=str(settings.face_restorer))

@@ -124,3 +124,42 @@ def test_the_table_has_a_header_and_a_verdict() -> None:
     assert lines[0].split()[:4] == ["check", "status", "detail", "what"]
     assert any(line.startswith("storage") and "FAIL" in line and "make it writable" in line for line in lines)
     assert lines[-1] == "1 problem(s) block a deployment, 0 warning(s)"
+
+
+def _complete(folder: Path, size: int = 2048) -> None:
+    folder.mkdir(parents=True)
+    (folder / "model_index.json").write_text("{}")
+    (folder / "weights.safetensors").write_bytes(b"\0" * size)
+
+
+def test_each_weight_of_a_real_model_is_a_row_with_its_size_and_licence(tmp_path: Path) -> None:
+    from engine.models import get_spec, local_dir
+    from studio.doctor import weight_rows
+
+    spec = get_spec("sdxl")
+    models = tmp_path / "models"
+    _complete(local_dir(spec.base, models))
+    _complete(local_dir(str(spec.vae), models))  # the refiner is missing
+    restorer = models / "gfpgan" / "GFPGANv1.4.pth"
+    restorer.parent.mkdir(parents=True)
+    restorer.write_bytes(b"\0" * 3000)
+    rows = {row.check: row for row in weight_rows(load_settings(data_dir=tmp_path, models_dir=models,
+                                                                base_model="sdxl"))}
+    assert rows["weight base (sdxl)"].status == OK and "KB" in rows["weight base (sdxl)"].detail
+    assert "licence:" in rows["weight base (sdxl)"].detail
+    assert rows["weight refiner (sdxl)"].status == FAIL
+    assert "studio models fetch sdxl" in rows["weight refiner (sdxl)"].todo
+    assert rows["weight preview adapter"].status == WARN and "preview" in rows["weight preview adapter"].todo
+    assert rows["weight face restorer"].status == OK and "3.0 KB" in rows["weight face restorer"].detail
+    assert rows["weight upscaler"].status == WARN and rows["weight upscaler"].todo
+
+
+def test_every_row_that_is_not_ok_says_what_to_do(tmp_path: Path) -> None:
+    from studio.doctor import diagnose
+
+    settings = load_settings(data_dir=tmp_path / "data", base_model="tiny")
+    rows = diagnose(settings, environ={"STUDIO_FREE_CREDIT": "5"})
+    assert any(row.status == FAIL for row in rows)  # no front end
+    assert [row.check for row in rows if row.status != OK and not row.todo] == []
+    assert {"settings", "database", "storage", "telegram token", "discord token", "worker would run"} <= {
+        row.check for row in rows}
