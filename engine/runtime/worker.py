@@ -201,7 +201,7 @@ class Worker:
             metrics.JOB_DURATION.labels(lease.kind, state).observe(seconds)
             if outcome.error_code and outcome.error_code != "cancelled":
                 metrics.JOB_FAILURES.labels(lease.kind, outcome.error_code).inc()
-            if outcome.written and state in (JobState.failed, JobState.cancelled):
+            if outcome.written and state in (JobState.failed, JobState.cancelled) and lease.credits_reserved:
                 metrics.JOB_REFUNDS.labels(lease.kind, state).inc()
 
     async def _queue_waits(self, session: Any, leases: list[Lease]) -> None:

@@ -22,7 +22,7 @@ from engine.runtime.backends.local import LocalBackend
 from engine.runtime.handlers.context import EngineOptions
 from engine.runtime.health import worker_server
 from engine.runtime.worker import Worker, WorkerConfig
-from tests.core.conftest import ALEX, agreed, make_studio  # noqa: F401 - the core's fixture
+from tests.core.conftest import ALEX, agreed, make_studio, with_model  # noqa: F401 - the core's fixture
 from tests.operator.scrape import free_port, get, scrape, value
 from tests.runtime.helpers import enqueue_noop, make_user
 from tests.support.selfies import obama_selfies
@@ -219,3 +219,16 @@ def test_gpu_memory_is_read_only_where_torch_has_cuda(monkeypatch: pytest.Monkey
     assert REGISTRY.get_sample_value("studio_gpu_memory_reserved_bytes", {"device": "cuda:0"}) == 4_000
     monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=SimpleNamespace(is_available=lambda: False)))
     gpu_memory()  # nothing to read, nothing raised
+
+
+async def test_a_paid_job_cancelled_while_it_waits_counts_as_refunded(make_studio) -> None:  # type: ignore[no-untyped-def]
+    studio: Studio = make_studio()
+
+    def refunds() -> float:
+        return REGISTRY.get_sample_value("studio_job_refunds_total", {"kind": "generate", "reason": "cancelled"}) or 0.0
+
+    before = refunds()
+    await with_model(studio)
+    await studio.action(ALEX, "style:dating-profile", source_message_id="1")
+    await studio.command(ALEX, "cancel")
+    assert refunds() - before == 1

@@ -9,6 +9,7 @@ from bot.core.replies import Reply, UserRef
 from bot.core.usecases.painting import NotYours, own_job
 from db import jobs, trainings
 from db.job_status import CancelOutcome, request_cancel
+from telemetry import metrics
 
 
 async def cancel(ctx: Context, user: UserRef, _args: list[str], *, button: str | None = None) -> list[Reply]:
@@ -29,13 +30,18 @@ async def cancel(ctx: Context, user: UserRef, _args: list[str], *, button: str |
                 return say(texts.NOTHING_TO_CANCEL)
             return say(texts.NOT_YOUR_RUNNING_JOB, private=True)
         refunded = stopping = 0
+        waiting: list[str] = []  # the kinds of the paid jobs cancelled while they waited
         for job in active:
             outcome = await request_cancel(session, job.id, user_id=account.id)
             if outcome == CancelOutcome.cancelled:  # it was waiting: refunded in this transaction
                 refunded += job.credits_reserved
+                if job.credits_reserved:
+                    waiting.append(str(job.kind))
                 await trainings.training_ended(session, job.id, succeeded=False, judge=ctx.selfies.judge)
             elif outcome == CancelOutcome.requested:  # its worker stops it and refunds, unless it finishes first
                 stopping += 1
+    for kind in waiting:  # committed: their credits are back
+        metrics.JOB_REFUNDS.labels(kind, "cancelled").inc()
     if stopping and not refunded:
         return say(texts.CANCEL_STOPPING)
     refund = texts.refunded(refunded) if refunded else ""
