@@ -63,6 +63,17 @@ async def _database(settings: Settings) -> Row:
     from db.migrate import alembic_config
     from db.session import Database, DatabaseUnavailable
 
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not Path(url.database).exists():  # looked at, not created
+        folder = next((f for f in Path(url.database).absolute().parents if f.exists()), Path("/"))
+        if not os.access(folder, os.W_OK):
+            return Row("database", FAIL, f"SQLite file {url.database} can't be created: {folder} is not writable",
+                       "make STUDIO_DATA_DIR writable or set STUDIO_DATABASE_URL")
+        return Row("database", WARN, f"SQLite file {url.database} does not exist yet",
+                   "run `studio db upgrade` (`studio run` also creates and migrates it at start)")
     try:
         database = Database.from_settings(settings)
     except DatabaseUnavailable as error:

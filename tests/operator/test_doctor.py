@@ -163,3 +163,12 @@ def test_every_row_that_is_not_ok_says_what_to_do(tmp_path: Path) -> None:
     assert [row.check for row in rows if row.status != OK and not row.todo] == []
     assert {"settings", "database", "storage", "telegram token", "discord token", "worker would run"} <= {
         row.check for row in rows}
+
+
+def test_a_fresh_install_is_looked_at_not_created(tmp_path: Path) -> None:
+    from studio.doctor import _database
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    row = asyncio.run(_database(settings))
+    assert row.status == WARN and "studio db upgrade" in row.todo
+    assert not (tmp_path / "data" / "studio.db").exists()
