@@ -252,11 +252,14 @@ def weight_rows(settings: Settings) -> list[Row]:
                         "(portraits are noise)", "for users: `studio models fetch sdxl`, STUDIO_BASE_MODEL=sdxl"))
     else:
         fetch = f"`studio models fetch {spec.name}` (STUDIO_MODELS_DIR={models_dir})"
+        remote = settings.engine_backend == "runpod"  # the endpoint's image holds the weights, not this machine
+        if remote:
+            fetch += "; only where a local worker runs (RunPod paints here)"
         absent = set(missing_sources(spec, models_dir))
         for role, source in (("base", spec.base), ("refiner", spec.refiner), ("vae", spec.vae)):
             if not source:
                 continue
-            rows.append(row(f"{role} ({spec.name})", local_dir(source, models_dir), source, "", FAIL, fetch,
+            rows.append(row(f"{role} ({spec.name})", local_dir(source, models_dir), source, "", WARN if remote else FAIL, fetch,
                             present=source not in absent))
         if spec.preview_adapter:
             adapter, encoder = preview_files(spec, models_dir)
@@ -301,7 +304,10 @@ def device_rows(settings: Settings) -> list[Row]:
         return [Row("device", WARN, "torch is not installed here (a bot-only install)",
                     "run the worker where torch and a GPU are")]
     if not torch.cuda.is_available():
-        status = FAIL if settings.device.startswith("cuda") else WARN
+        # a real deployment paints on a GPU here, unless RunPod paints or the tiny model is named on purpose
+        needed = settings.device.startswith("cuda") or (settings.engine_backend == "local"
+                                                         and settings.base_model != "tiny")
+        status = FAIL if needed else WARN
         return [Row("device", status, f"no CUDA GPU (torch {torch.__version__}, CUDA build {torch.version.cuda}); "
                     f"STUDIO_DEVICE={settings.device}", "run the worker on a machine with an NVIDIA GPU and its driver")]
     driver = "?"
