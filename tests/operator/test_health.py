@@ -192,3 +192,50 @@ def test_the_worker_child_is_told_its_port_over_the_parents(tmp_path: Path, monk
     assert child.process is not None and child.process.wait(30) == 0
     child.stop()
     assert (tmp_path / "child.log").read_text().strip() == "9101"
+
+
+async def test_the_bots_of_studio_run_serve_on_studio_metrics_port(tmp_path: Path) -> None:
+    """`studio run`'s bot process (run_front_ends) with a (fake) Telegram: /readyz turns 200 once the
+    platform serves, /metrics carries the queue gauges; SIGTERM stops it and the port with it."""
+    import os
+    import signal
+
+    from bot.core.services import open_services
+    from studio.app import run_front_ends
+    from tests.operator.scrape import free_port
+    from tests.support.telegram_server import FakeTelegram
+    from tests.telegram.conftest import TOKEN
+
+    telegram = FakeTelegram(TOKEN)
+    await telegram.start()
+    port = free_port()
+    settings = settings_for(tmp_path, telegram_token=TOKEN, telegram_base_url=telegram.base_url,
+                            telegram_base_file_url=telegram.base_file_url, metrics_port=port)
+    services = await open_services(settings)
+    running = asyncio.create_task(run_front_ends(services, ["telegram"], None))
+    try:
+        for _ in range(300):
+            try:
+                if (await get(port, "/readyz"))[0] == 200:
+                    break
+            except OSError:
+                pass
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the bot process never became ready")
+        await telegram.send_text(501, "/help")
+        await telegram.wait_for_text(501, "Here's what I can do", timeout=60)
+        assert ("studio_jobs", (("kind", "train"), ("state", "queued"))) in await scrape(port)
+        assert await get(port, "/livez") == (200, "ok\n")
+        os.kill(os.getpid(), signal.SIGTERM)  # run_front_ends' own handler: stop serving
+        assert await asyncio.wait_for(running, 30) == 0
+    finally:
+        if not running.done():
+            running.cancel()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await services.close()
+        await telegram.stop()
+    with pytest.raises(OSError):
+        await get(port, "/metrics")
