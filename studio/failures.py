@@ -10,6 +10,7 @@ import errno
 from db.session import DatabaseUnavailable
 from db.storage import StorageUnavailable
 from engine.errors import FetchFailed, UnknownModel, WeightsMissing
+from telemetry.server import PortUnavailable
 
 USAGE_EXIT = 2  # the command was asked for something that does not exist
 FAILED_EXIT = 1  # the command could not do it here, as things are set up
@@ -32,6 +33,9 @@ def explain(error: BaseException) -> tuple[str, int] | None:
         else:
             advice = "set STUDIO_STORAGE_DIR (or STUDIO_DATA_DIR) to a folder this user can write"
         return f"Storage error: {error}; {advice}", FAILED_EXIT
+    if isinstance(error, PortUnavailable):
+        return (f"Metrics error: {error}; set STUDIO_METRICS_PORT (the worker child of `studio run`: "
+                "STUDIO_WORKER_METRICS_PORT) to a free port, or 0 for none"), FAILED_EXIT
     if isinstance(error, UnknownModel):
         return f"Error: {error} (engine/models.toml; `studio models list`)", USAGE_EXIT
     if isinstance(error, (FetchFailed, WeightsMissing)):

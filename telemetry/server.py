@@ -27,6 +27,10 @@ from telemetry.metrics import READY
 
 log = logging.getLogger(__name__)
 
+class PortUnavailable(RuntimeError):
+    """The metrics port can't be listened on (taken by another process, or not ours to take)."""
+
+
 Check = Callable[[], Awaitable[str | None]]
 Refresh = Callable[[], Awaitable[None]]
 
@@ -94,7 +98,13 @@ class HealthServer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            await self._runner.cleanup()
+            self._runner = None
+            raise PortUnavailable(f"can't listen on {self.host}:{self.port} for /metrics: "
+                                  f"{error.strerror or error}") from error
         server = getattr(site, "_server", None)
         if server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]

@@ -239,3 +239,14 @@ async def test_the_bots_of_studio_run_serve_on_studio_metrics_port(tmp_path: Pat
         await telegram.stop()
     with pytest.raises(OSError):
         await get(port, "/metrics")
+
+
+async def test_a_taken_metrics_port_is_one_line_saying_which_variable() -> None:
+    from studio.failures import explain
+    from telemetry.server import PortUnavailable
+
+    async with HealthServer("127.0.0.1", 0) as first:
+        with pytest.raises(PortUnavailable) as taken:
+            await HealthServer("127.0.0.1", first.port).start()
+    line, code = explain(taken.value)  # type: ignore[misc]
+    assert code == 1 and f"127.0.0.1:{first.port}" in line and "STUDIO_METRICS_PORT" in line
