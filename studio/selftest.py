@@ -247,9 +247,10 @@ def selftest_command(settings: Settings, *, styles: list[str] | None = None, out
 
             tiles: list[tuple[str, Path | None]] = []
             if isinstance(report.preview, Portrait):
-                tiles.append((f"Preview: {report.preview.title} {report.preview.likeness} %",
+                tiles.append((f"{report.preview.likeness} % preview: {report.preview.title}",
                               Path(report.preview.path)))
-            tiles += [(f"{p.title} {p.likeness} %", Path(p.path)) for p in report.styles]
+            # the likeness first: a long title is cut short on its tile, the figure never is
+            tiles += [(f"{p.likeness} % {p.title}", Path(p.path)) for p in report.styles]
             sheet = output / "contact-sheet.jpg"
             sheet.write_bytes(compose_sheet(tiles))
             report.contact_sheet = str(sheet)
