@@ -14,7 +14,7 @@ from config.settings import load_settings
 from studio.doctor import FAIL, OK, WARN, Row, render, settings_rows
 from tests.support.discord_server import FakeDiscord
 from tests.support.telegram_server import FakeTelegram
-from tests.test_settings import run_studio
+from tests.support.cli import run_studio
 
 TOKEN = "7654321098:AAF-doctor-test-secret-token-value-x"
 DISCORD_TOKEN = "discord-doctor-secret-token-value-1234567890"

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from studio.selftest import SAMPLES_DIR
-from tests.test_settings import run_studio
+from tests.support.cli import run_studio
 
 pytestmark = pytest.mark.slow
 STYLES = ["linkedin-headshot", "ghibli-art"]

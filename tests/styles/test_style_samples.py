@@ -14,7 +14,7 @@ from PIL import Image
 from bot.core.style_sheet import StyleSheets
 from styles import load_catalogue
 from tests.support.style_samples import styles_folder_with_samples
-from tests.test_settings import run_studio
+from tests.support.cli import run_studio
 
 
 def test_studio_samples_paints_one_sample_per_style_the_catalogue_finds(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from styles import BUILTIN_DIR, StyleError, load_catalogue
-from tests.test_settings import run_studio
+from tests.support.cli import run_studio
 
 REQUIRED = {
     "linkedin-headshot": "professional", "professional-full-body": "professional",

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from tests.support.selfies import PHOTOS_DIR, obama_selfies
-from tests.test_settings import run_studio
+from tests.support.cli import run_studio
 
 
 def folders(tmp_path: Path) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from tests.test_settings import run_studio
+from tests.support.cli import run_studio
 
 INFO_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ INFO ")
 TOKEN = "7654321098:AAF-operator-test-secret-token-value"
@@ -76,7 +76,7 @@ def test_models_fetch_refuses_an_unknown_name_and_an_unreachable_hub_in_one_line
 def test_finish_into_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    photo = Path(__file__).parent / "fixtures" / "photos"
+    photo = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
     image = next(p for p in sorted(photo.iterdir()) if p.suffix.lower() in {".jpg", ".jpeg"})
     result = run_studio("finish", str(image), "-o", str(blocker / "out"), env={"STUDIO_DATA_DIR": str(tmp_path)},
                         cwd=tmp_path)
@@ -149,7 +149,7 @@ def test_library_progress_bars_stay_out_of_the_log(tmp_path: Path) -> None:
                       "for _ in hf_logging.tqdm(range(3), desc='Loading weights'): pass\n"
                       "warnings.warn('a library warning')\n")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                            cwd=Path(__file__).resolve().parents[1],
+                            cwd=Path(__file__).resolve().parents[2],
                             env={k: v for k, v in os.environ.items() if "PROGRESS" not in k and "TQDM" not in k})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Loading weights" not in result.stderr and "it/s" not in result.stderr, result.stderr
@@ -281,7 +281,7 @@ def test_a_message_with_line_breaks_is_still_one_log_line(tmp_path: Path) -> Non
               "logging.getLogger('engine.runtime.worker').warning('job 7 failed: %s', "
               "'(sqlite3.OperationalError) disk I/O error\\n[SQL: UPDATE jobs]\\n(Background on this error)')\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[2])
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "WARNING" in lines[0] and "[SQL: UPDATE jobs]" in lines[0], result.stderr
 
@@ -298,7 +298,7 @@ def test_a_model_hub_warning_is_one_formatted_record(tmp_path: Path) -> None:
               "from huggingface_hub.utils import logging as hub_logging\n"
               "hub_logging.get_logger('huggingface_hub.file_download').warning('a hub warning')\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[2])
     lines = [line for line in result.stderr.splitlines() if "a hub warning" in line]
     assert len(lines) == 1 and "WARNING huggingface_hub.file_download: a hub warning" in lines[0], result.stderr
 

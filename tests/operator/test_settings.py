@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from config.logs import REDACTED, SecretRedactingFilter, configure_logging
 from config.settings import ConfigError, Settings, load_settings, require_secret
+from tests.support.cli import run_studio
 
 TOKEN = "123456789:AAE-very-secret-telegram-token"
-
-
-def run_studio(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
-    return subprocess.run(
-        [sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=120,
-        env=clean | (env or {}), cwd=cwd,
-    )
 
 
 def test_defaults_are_the_embedded_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

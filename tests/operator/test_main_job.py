@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_studio_run_without_a_token_plays_the_whole_conversation_and_writes_the_portraits(tmp_path: Path) -> None:

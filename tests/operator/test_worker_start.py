@@ -12,7 +12,7 @@ import pytest
 from engine.runtime.startup import TinyFallbackRefused, chosen_model
 from config.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings(tmp_path: Path, **values: str) -> Settings:

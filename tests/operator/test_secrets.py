@@ -14,10 +14,10 @@ from engine.runtime.handlers.context import EngineOptions
 from engine.runtime.worker import Worker, WorkerConfig
 from config.redaction import REDACTED, redact, register
 from tests.runtime.helpers import enqueue_noop, get, make_user
-from tests.test_settings import run_studio
+from tests.support.cli import run_studio
 
 TOKEN = "7654321098:AAF-another-very-secret-bot-token"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_an_uncaught_exception_is_printed_redacted(tmp_path: Path) -> None:
