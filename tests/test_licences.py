@@ -151,7 +151,7 @@ def test_a_weight_file_named_twice_or_an_unknown_field_is_refused(tmp_path):
 
 
 def test_studio_models_list_shows_every_weight_with_its_licence_and_commercial_use(tmp_path, weights):
-    from tests.test_settings import run_studio
+    from tests.support.cli import run_studio
 
     result = run_studio("models", "list", env={"STUDIO_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
