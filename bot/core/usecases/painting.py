@@ -85,8 +85,8 @@ async def generate(ctx: Context, user: UserRef, style_id: str, *, key_base: str,
 async def no_model(ctx: Context, session: AsyncSession, user_id: int) -> Reply:
     """A style asked for before any model paints: send selfies, or (the photos are there, their
     training failed or was stopped) train them."""
-    selfie_set = await ctx.selfies.open_set(session, user_id)
-    if await ctx.selfies.ready_to_train(session, selfie_set):
+    selfie_set = await ctx.selfies.collecting_set(session, user_id)
+    if selfie_set is not None and await ctx.selfies.ready_to_train(session, selfie_set):
         return Reply(texts.NO_MODEL_PHOTOS_READY, ((Button(texts.BUTTON_TRAIN, actions.TRAIN),),))
     if await trainings.deleted_for_disuse(session, user_id, retention_days=ctx.settings.model_retention_days):
         return Reply(texts.MODEL_EXPIRED.format(days=ctx.settings.model_retention_days,

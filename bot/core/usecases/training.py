@@ -35,8 +35,8 @@ async def training_problem(ctx: Context, session: AsyncSession, account: User) -
     has_model = await trainings.painting_model(session, account.id) is not None
     if await jobs.active_jobs(session, account.id, JobKind.train):
         return Reply(texts.TRAIN_ALREADY)
-    selfie_set = await ctx.selfies.open_set(session, account.id)
-    accepted = await ctx.selfies.accepted(session, selfie_set.id)
+    selfie_set = await ctx.selfies.collecting_set(session, account.id)
+    accepted = await ctx.selfies.accepted(session, selfie_set.id) if selfie_set is not None else []
     if len(accepted) < ctx.intake.min_photos:
         missing = ctx.intake.min_photos - len(accepted)
         if has_model:  # e.g. an old summary's Train button
