@@ -203,6 +203,18 @@ class Settings(BaseSettings):
     worker_stuck_ticks: int = Field(120, ge=2, description="A worker whose running job's heartbeat (one a tick, "
                                     "0.5 s) has not advanced for this many ticks is stuck: /livez answers 503.")
 
+    # --- the web gallery (web/, README "The gallery") -------------------------------------------
+    web_url: str = Field("", description="Public address of the gallery (Telegram Mini App and signed links), e.g. "
+                         "`https://studio.example.com`. Set: `studio run` serves it beside the bots.")
+    web_port: int = Field(8080, ge=1, le=65535, description="Port the gallery (`studio web`) listens on.")
+    web_host: str = Field("0.0.0.0", description="Address the gallery listens on.")
+    web_secret: SecretStr | None = Field(
+        None, description="Key that signs the gallery's private links (32+ random characters, from the environment or "
+        ".env only). Required by the gallery.")
+    web_link_hours: float = Field(24, gt=0, le=24 * 30, description="How long a gallery link stays valid.")
+    web_init_data_max_age: int = Field(
+        86400, ge=60, description="Oldest Telegram Mini App initData (auth_date) the gallery accepts, in seconds.")
+
     # --- RunPod --------------------------------------------------------------------------------
     runpod_api_key: SecretStr | None = Field(None, description="RunPod API key (engine_backend=runpod).")
     runpod_endpoint_id: str = Field("", description="RunPod serverless endpoint id (engine_backend=runpod).")
@@ -275,7 +287,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("telegram_token", "discord_token", "runpod_api_key", "s3_access_key_id", "s3_secret_access_key",
-                     "account_hash_key", mode="before")
+                     "account_hash_key", "web_secret", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -321,7 +333,7 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every configured secret in clear text, for the log redaction filter only."""
         secrets = [self.telegram_token, self.discord_token, self.runpod_api_key,
-                   self.s3_access_key_id, self.s3_secret_access_key, self.account_hash_key]
+                   self.s3_access_key_id, self.s3_secret_access_key, self.account_hash_key, self.web_secret]
         values = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
         if self.database_url:
             try:
@@ -352,7 +364,8 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-_SECRET_FIELDS = {"telegram_token", "discord_token", "runpod_api_key", "s3_access_key_id", "s3_secret_access_key"}
+_SECRET_FIELDS = {"telegram_token", "discord_token", "runpod_api_key", "s3_access_key_id", "s3_secret_access_key",
+                  "account_hash_key", "web_secret"}
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -267,6 +267,16 @@ async def run_front_ends(services: Services, names: list[str], worker: Any = Non
     for name in names:
         platforms.set(name, False, "connecting")
     server = await health_server(services, platforms)
+    gallery = None
+    if services.settings.web_url:  # the gallery beside the bots (web/): its secret and port checked first
+        from web.server import WebServer
+
+        try:
+            gallery = await WebServer.start(studio, services.settings)
+        except BaseException:
+            if server is not None:
+                await server.stop()
+            raise
     supervisor = asyncio.create_task(supervise_worker(worker, stop, refused))
     runners = []
     if "telegram" in names:
@@ -291,6 +301,8 @@ async def run_front_ends(services: Services, names: list[str], worker: Any = Non
         await supervisor
         return REFUSED_EXIT if refused or not any(served) else 0
     finally:
+        if gallery is not None:
+            await gallery.close()
         if server is not None:
             await server.stop()
 

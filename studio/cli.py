@@ -55,6 +55,14 @@ def run(ctx: typer.Context) -> None:
 
 
 @app.command()
+def web(ctx: typer.Context) -> None:
+    """The gallery alone (Telegram Mini App and private links) on STUDIO_WEB_PORT; needs STUDIO_WEB_SECRET."""
+    from web.server import run_web
+
+    raise typer.Exit(asyncio.run(run_web(settings_of(ctx))))
+
+
+@app.command()
 def styles(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document for machines.")] = False,

@@ -1,0 +1,271 @@
+"""The gallery: an ASGI app (Starlette) beside the bots, for the Telegram Mini App and for anyone
+with a private link (``/gallery``). Server-rendered pages that read well on a phone before a single
+image has arrived; the only script is the Mini App's own (Telegram's, and ours to log in with).
+
+Every page under ``/g/<token>/`` checks the token's signature and expiry, then that the account row
+it was issued for is still there (``web.identity.matches``): a ``/delete`` ends access at once.
+Images are named by id and a MAC bound to the account (``object_ref``), never by a bare id."""
+
+from __future__ import annotations
+
+import logging
+import secrets as random
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.core import actions
+from bot.core.replies import UserRef
+from bot.core.studio import Studio
+from db.users import find_user
+from web import gallery, identity
+from web.identity import AccountPass, Refused
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js"
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' https://telegram.org",  # Telegram's Mini App script, on Mini App pages only
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'self' https://web.telegram.org",  # Telegram Web shows a Mini App in a frame
+])
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),  # the token in the path never leaves in a Referer
+]
+
+
+class SecurityHeaders:
+    """Every response, an error or a static file included, carries the policy headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *((name, value) for name, value in SECURITY_HEADERS if name not in names)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class Gallery:
+    def __init__(self, studio: Studio, secret: bytes, *, bot_token: str | None, link_seconds: float,
+                 init_data_max_age: int) -> None:
+        self.studio = studio
+        self.secret = secret
+        self.bot_token = bot_token
+        self.link_seconds = link_seconds
+        self.init_data_max_age = init_data_max_age
+        self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
+                                     autoescape=select_autoescape(default=True, default_for_string=True))
+
+    # ------------------------------------------------------------------ plumbing
+    def page(self, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        html = self.templates.get_template(name).render(telegram_script=TELEGRAM_SCRIPT, **values)
+        return HTMLResponse(html, status_code, headers={"cache-control": "no-store"})
+
+    def refused(self, status_code: int = 401) -> HTMLResponse:
+        return self.page("refused.html", status_code, gone=status_code == 404)
+
+    async def visitor(self, request: Request) -> tuple[AccountPass, Any] | None:
+        """The pass in the URL and its account row, both still good; None: refused."""
+        try:
+            found = identity.read(self.secret, request.path_params["token"])
+        except Refused as why:
+            log.info("gallery: refused a link (%s)", why)
+            return None
+        async with self.studio.database.read() as session:
+            account = await find_user(session, found.platform, found.user_id)
+        if not identity.matches(found, account):
+            return None
+        return found, account
+
+    def ref(self, found: AccountPass, image_id: int) -> str:
+        return identity.object_ref(self.secret, found, "image", image_id)
+
+    def link(self, token: str, path: str = "") -> str:
+        return f"/g/{token}/{path}"
+
+    # ------------------------------------------------------------------ entry
+    async def home(self, request: Request) -> Response:
+        return self.page("home.html")
+
+    async def mini_app(self, request: Request) -> Response:
+        return self.page("mini_app.html", mini_app=True)
+
+    async def mini_app_session(self, request: Request) -> Response:
+        """The Mini App's initData in, a link to the account's gallery out."""
+        if self.bot_token is None:
+            return JSONResponse({"error": "no Telegram bot here"}, 404)
+        try:
+            body = await request.json()
+            visitor = identity.validate_init_data(str(body.get("init_data", "")), self.bot_token,
+                                                  max_age_seconds=self.init_data_max_age)
+        except (Refused, ValueError, AttributeError) as why:
+            log.info("gallery: refused Mini App initData (%s)", why)
+            return JSONResponse({"error": "refused"}, 401)
+        async with self.studio.database.read() as session:
+            account = await find_user(session, "telegram", visitor.user_id)
+        if account is None:
+            return JSONResponse({"error": "Open the chat with the bot and tap Start first."}, 404)
+        token = identity.issue(self.secret, account, visitor.user_id, lifetime_seconds=self.link_seconds, mini_app=True)
+        return JSONResponse({"url": self.link(token)})
+
+    async def sample(self, request: Request) -> Response:
+        style_id = request.path_params["style_id"]
+        path = self.studio.catalogue.sample(style_id) if style_id in self.studio.catalogue else None
+        if path is None:
+            return self.refused(404)
+        return FileResponse(path, headers={"cache-control": "public, max-age=86400"})
+
+    # ------------------------------------------------------------------ pages
+    async def styles(self, request: Request) -> Response:
+        seen = await self.visitor(request)
+        if seen is None:
+            return self.refused()
+        found, account = seen
+        async with self.studio.database.read() as session:
+            about = await gallery.summary(session, account)
+        catalogue = self.studio.catalogue
+        groups = [(category, catalogue.in_category(category.id)) for category in catalogue.used_categories()]
+        return self.page("styles.html", found=found, token=request.path_params["token"], summary=about, groups=groups,
+                         samples=catalogue.samples, nonce=random.token_hex(8), notice=request.query_params.get("n", ""))
+
+    async def paint(self, request: Request) -> Response:
+        """"Paint this": the chat's style button, through the core (credits, idempotency, the queue
+        limit, rate limits); a double tap (the same form's nonce) queues one job."""
+        seen = await self.visitor(request)
+        if seen is None:
+            return self.refused()
+        found, account = seen
+        token = request.path_params["token"]
+        style_id = request.path_params["style_id"]
+        form = await request.form()
+        nonce = str(form.get("nonce", ""))
+        if style_id not in self.studio.catalogue or not (nonce.isascii() and nonce.isalnum() and 8 <= len(nonce) <= 32):
+            return self.refused(404)
+        user = UserRef(found.platform, found.user_id, found.chat_id, account.display_name)
+        replies = await self.studio.action(user, actions.style(style_id), source_message_id=f"web-{nonce}")
+        queued = any(reply.progress_of_job is not None for reply in replies) or not replies
+        if queued:
+            return RedirectResponse(self.link(token, "?n=queued"), 303)
+        return self.page("said.html", found=found, token=token, lines=[r.text for r in replies if r.text])
+
+    async def portraits(self, request: Request) -> Response:
+        seen = await self.visitor(request)
+        if seen is None:
+            return self.refused()
+        found, account = seen
+        async with self.studio.database.read() as session:
+            groups = await gallery.portraits(session, account.id, self.studio.catalogue)
+        return self.page("portraits.html", found=found, token=request.path_params["token"], groups=groups,
+                         ref=lambda image_id: self.ref(found, image_id),
+                         count=sum(len(group.portraits) for group in groups))
+
+    async def image(self, request: Request) -> Response:
+        return await self._image(request, thumb=False)
+
+    async def thumb(self, request: Request) -> Response:
+        return await self._image(request, thumb=True)
+
+    async def _image(self, request: Request, *, thumb: bool) -> Response:
+        seen = await self.visitor(request)
+        if seen is None:
+            return self.refused()
+        found, account = seen
+        image_id = identity.read_object_ref(self.secret, found, "image", request.path_params["ref"])
+        if image_id is None:
+            return self.refused(404)
+        async with self.studio.database.read() as session:
+            image = await gallery.own_image(session, account.id, image_id)
+        if image is None:
+            return self.refused(404)
+        try:
+            if thumb:
+                data, kind = await gallery.thumbnail(self.studio.storage, image), "image/webp"
+                return Response(data, media_type=kind, headers={"cache-control": "private, max-age=3600"})
+            data = await self.studio.storage.get(image.storage_key)
+        except gallery.ObjectNotFound:
+            return self.refused(404)
+        headers = {"cache-control": "private, max-age=3600"}
+        if request.query_params.get("download"):
+            headers["content-disposition"] = f'attachment; filename="{gallery.download_name(image)}"'
+        return Response(data, media_type=gallery.CONTENT_TYPES.get(gallery.extension(image.storage_key),
+                                                                   "application/octet-stream"), headers=headers)
+
+    async def archive(self, request: Request) -> Response:
+        seen = await self.visitor(request)
+        if seen is None:
+            return self.refused()
+        _, account = seen
+        async with self.studio.database.read() as session:
+            data = await gallery.archive(session, self.studio.storage, account.id)
+        return Response(data, media_type="application/zip", headers={
+            "content-disposition": 'attachment; filename="portraits.zip"', "cache-control": "no-store"})
+
+    # ------------------------------------------------------------------ links for the bot
+    async def link_for(self, user: UserRef) -> str | None:
+        """A private link to the user's gallery (None: no account yet)."""
+        async with self.studio.database.read() as session:
+            account = await find_user(session, user.platform, user.user_id)
+        if account is None:
+            return None
+        return self.link(identity.issue(self.secret, account, user.chat_id, lifetime_seconds=self.link_seconds))
+
+
+def create_app(studio: Studio, *, secret: str | bytes, bot_token: str | None = None,
+               link_seconds: float = 24 * 3600, init_data_max_age: int = 86400) -> Starlette:
+    key = secret.encode() if isinstance(secret, str) else secret
+    if len(key) < 16:
+        raise ValueError("the gallery's secret must have 16 characters or more")
+    site = Gallery(studio, key, bot_token=bot_token, link_seconds=link_seconds, init_data_max_age=init_data_max_age)
+    routes = [
+        Route("/", site.home),
+        Route("/app", site.mini_app),
+        Route("/app/session", site.mini_app_session, methods=["POST"]),
+        Route("/samples/{style_id}", site.sample),
+        Route("/g/{token}/", site.styles),
+        Route("/g/{token}/paint/{style_id}", site.paint, methods=["POST"]),
+        Route("/g/{token}/portraits", site.portraits),
+        Route("/g/{token}/portraits.zip", site.archive),
+        Route("/g/{token}/image/{ref}", site.image),
+        Route("/g/{token}/thumb/{ref}", site.thumb),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return site.refused(404)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.state.gallery = site
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def gallery_of(app: Starlette) -> Gallery:
+    return app.state.gallery
+
