@@ -54,3 +54,10 @@ async def test_no_secret_or_a_taken_port_is_one_line(studio: Studio, tmp_path: P
         taken.listen(1)
         with pytest.raises(ConfigError, match="STUDIO_WEB_PORT"):
             await WebServer.start(studio, web_settings(tmp_path, web_port=taken.getsockname()[1]))
+
+
+async def test_the_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.gallery import main
+
+    await main(portraits=9, aspects=2, runs=2)
+    assert "my portraits, 9 portraits x 2 aspects" in capsys.readouterr().out
