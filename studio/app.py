@@ -273,6 +273,7 @@ async def run_front_ends(services: Services, names: list[str], worker: Any = Non
 
         try:
             gallery = await WebServer.start(studio, services.settings)
+            studio.connect_gallery(gallery.link_for)  # the bots' /gallery
         except BaseException:
             if server is not None:
                 await server.stop()

@@ -74,8 +74,9 @@ class SecurityHeaders:
 
 class Gallery:
     def __init__(self, studio: Studio, secret: bytes, *, bot_token: str | None, link_seconds: float,
-                 init_data_max_age: int) -> None:
+                 init_data_max_age: int, public_url: str = "") -> None:
         self.studio = studio
+        self.public_url = public_url.rstrip("/")
         self.secret = secret
         self.bot_token = bot_token
         self.link_seconds = link_seconds
@@ -229,20 +230,22 @@ class Gallery:
 
     # ------------------------------------------------------------------ links for the bot
     async def link_for(self, user: UserRef) -> str | None:
-        """A private link to the user's gallery (None: no account yet)."""
+        """A private link to the user's gallery (None: no account yet); absolute with STUDIO_WEB_URL."""
         async with self.studio.database.read() as session:
             account = await find_user(session, user.platform, user.user_id)
         if account is None:
             return None
-        return self.link(identity.issue(self.secret, account, user.chat_id, lifetime_seconds=self.link_seconds))
+        return self.public_url + self.link(identity.issue(self.secret, account, user.chat_id,
+                                                          lifetime_seconds=self.link_seconds))
 
 
 def create_app(studio: Studio, *, secret: str | bytes, bot_token: str | None = None,
-               link_seconds: float = 24 * 3600, init_data_max_age: int = 86400) -> Starlette:
+               link_seconds: float = 24 * 3600, init_data_max_age: int = 86400, public_url: str = "") -> Starlette:
     key = secret.encode() if isinstance(secret, str) else secret
     if len(key) < 16:
         raise ValueError("the gallery's secret must have 16 characters or more")
-    site = Gallery(studio, key, bot_token=bot_token, link_seconds=link_seconds, init_data_max_age=init_data_max_age)
+    site = Gallery(studio, key, bot_token=bot_token, link_seconds=link_seconds, init_data_max_age=init_data_max_age,
+                   public_url=public_url)
     routes = [
         Route("/", site.home),
         Route("/app", site.mini_app),

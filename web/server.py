@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from bot.core.studio import Studio
 from config.settings import ConfigError, Settings, require_secret
-from web.app import create_app
+from web.app import create_app, gallery_of
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def app_from_settings(studio: Studio, settings: Settings) -> Starlette:
         raise ConfigError("Configuration error: STUDIO_WEB_SECRET is too short; use 32 or more random characters.")
     token = settings.telegram_token.get_secret_value() if settings.telegram_token is not None else None
     return create_app(studio, secret=secret, bot_token=token or None, link_seconds=settings.web_link_hours * 3600,
-                      init_data_max_age=settings.web_init_data_max_age)
+                      init_data_max_age=settings.web_init_data_max_age, public_url=settings.web_url)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -48,8 +48,10 @@ class WebServer:
     """The gallery listening: ``start`` checks the settings and takes the port at once (a problem
     is one line before anything else starts), ``close`` stops it."""
 
-    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], sock: socket.socket) -> None:
+    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], sock: socket.socket, app: Starlette) -> None:
         self.server, self.task, self.sock = server, task, sock
+        #: a user's private link (absolute with STUDIO_WEB_URL), for the bots' /gallery
+        self.link_for = gallery_of(app).link_for
 
     @classmethod
     async def start(cls, studio: Studio, settings: Settings) -> WebServer:
@@ -62,7 +64,7 @@ class WebServer:
         task = asyncio.create_task(server.serve(sockets=[sock]), name="gallery")
         log.info("gallery on %s:%s (public address: %s)", settings.web_host, settings.web_port,
                  settings.web_url or "STUDIO_WEB_URL not set")
-        return cls(server, task, sock)
+        return cls(server, task, sock, app)
 
     async def close(self) -> None:
         self.server.should_exit = True

@@ -37,6 +37,8 @@ class Context:
     seams: dict[str, PlatformSeam] = field(default_factory=dict)
     #: the /delete running per account: a second one at the same time (a double tap) waits for it
     deleting: dict[tuple[str, str], asyncio.Task[Any]] = field(default_factory=dict)
+    #: the gallery's private link for a user (None: no account); None where no gallery is served
+    gallery_link: Callable[[UserRef], Awaitable[str | None]] | None = None
 
     @property
     def settings(self) -> Settings:

@@ -21,7 +21,8 @@ from bot.core.seams import PlatformSeam
 from bot.core.selfies import SelfieBook
 from bot.core.shop import CheckoutRefusal
 from bot.core.style_sheet import StyleSheets
-from bot.core.usecases import admin, buying, cancelling, erasure, menus, painting, photos, status, training, welcome
+from bot.core.usecases import (admin, buying, cancelling, erasure, gallery, menus, painting, photos, status,
+                                training, welcome)
 from bot.core.usecases.erasure import DeleteOutcome
 from db import payments
 from db.allowance import load_key
@@ -40,7 +41,7 @@ Action = Callable[[Context, UserRef, str, str], Awaitable[list[Reply]]]
 COMMANDS: dict[str, Command] = {
     "start": welcome.start, "help": welcome.help_text, "privacy": welcome.privacy, "styles": menus.styles,
     "status": status.status, "credits": buying.balance, "cancel": cancelling.cancel, "delete": erasure.ask,
-    "grant": admin.grant, "train": training.ask_class_word, "refund": admin.refund,
+    "grant": admin.grant, "train": training.ask_class_word, "refund": admin.refund, "gallery": gallery.gallery,
 }
 SELLING_COMMANDS: dict[str, Command] = {"buy": buying.buy, "paysupport": buying.pay_support}
 
@@ -98,6 +99,10 @@ class Studio:
 
     def seam(self, platform: str) -> PlatformSeam:
         return self.ctx.seam(platform)
+
+    def connect_gallery(self, link: Callable[[UserRef], Awaitable[str | None]]) -> None:
+        """Where a gallery is served (web/): how ``/gallery`` makes a user's private link."""
+        self.ctx.gallery_link = link
 
     # ------------------------------------------------------------------ entry points
     async def command(self, user: UserRef, name: str, args: list[str] | None = None) -> list[Reply]:

@@ -51,11 +51,13 @@ SIMPLE_COMMANDS = {
 
 
 SELLING_COMMANDS = {"buy": "Buy credits"}
+GALLERY_COMMANDS = {"gallery": "A private link to your portraits and the styles"}  # where STUDIO_WEB_URL is set
 
 
 def register(tree: app_commands.CommandTree[Any], front_end: DiscordFrontEnd) -> None:
     selling = SELLING_COMMANDS if front_end.studio.selling("discord") else {}
-    for name, description in (SIMPLE_COMMANDS | selling).items():
+    gallery = GALLERY_COMMANDS if front_end.studio.settings.web_url else {}
+    for name, description in (SIMPLE_COMMANDS | selling | gallery).items():
         tree.add_command(app_commands.Command(name=name, description=description, callback=_core_command(front_end, name)))
 
     @tree.command(name="help", description="What I can do")

@@ -41,6 +41,7 @@ COMMANDS = [
 ]
 SELLING_COMMANDS = [("buy", "Buy credits"), ("paysupport", "Help with a payment")]
 ADMIN_COMMANDS = ["grant", "train", "refund"]
+GALLERY_COMMANDS = [("gallery", "Your portraits and the styles, on a page")]  # where STUDIO_WEB_URL is set
 GROUP_COMMANDS = [("start", "Open a private chat with me")]
 """The command menu in groups: the conversation happens only in private chats (``_in_group``)."""
 PRIVATE_CHAT_PAYLOAD = "group"  # /start's deep-link payload from a group's "Open a private chat" button
@@ -90,7 +91,7 @@ class TelegramFrontEnd:
         self.till = StarsTill(studio, lambda: self.application.bot, self.send)
         studio.connect(PlatformSeam(PLATFORM, edit=self.messenger.edit, refund=self.till.give_back))
         selling = studio.selling(PLATFORM)
-        self.commands = COMMANDS + (SELLING_COMMANDS if selling else [])
+        self.commands = COMMANDS + (SELLING_COMMANDS if selling else []) + (GALLERY_COMMANDS if settings.web_url else [])
         self.allowed_updates = ALLOWED_UPDATES + (SELLING_UPDATES if selling else [])
         self._register()
 

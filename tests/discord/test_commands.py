@@ -39,3 +39,9 @@ async def test_a_development_guild_gets_the_commands_at_once(bot_factory, discor
     assert "https://discord.com/oauth2/authorize?client_id=900000000000000001" in line
     assert "scope=bot+applications.commands" in line and "permissions=" in line
     assert "intents: direct messages only" in line and "12 slash commands synced to guild" in line
+
+
+async def test_gallery_is_a_command_where_the_gallery_is_served(bot_factory, discord: FakeDiscord) -> None:
+    async with bot_factory(web_url="https://gallery.example", web_secret="a-secret-long-enough-for-the-gallery"):
+        commands = {c["name"]: c for c in discord.commands["global"]}
+    assert set(commands) == EXPECTED | {"gallery"} and not commands["gallery"].get("options")

@@ -61,3 +61,37 @@ async def test_the_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
     await main(portraits=9, aspects=2, runs=2)
     assert "my portraits, 9 portraits x 2 aspects" in capsys.readouterr().out
+
+
+async def test_studio_run_serves_the_gallery_beside_the_bots_when_web_url_is_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_front_ends with no platform to run: the gallery was listening, /gallery had its link maker,
+    and the port is free again when it returns."""
+    from bot.core.services import open_services
+    from studio import app as studio_app
+
+    settings = web_settings(tmp_path)
+    services = await open_services(settings)
+    seen: list[bool] = []
+    from web import server as web_server
+
+    original = web_server.WebServer.start
+
+    async def start(studio: Studio, settings: Settings) -> web_server.WebServer:  # noqa: F811
+        started = await original(studio, settings)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", settings.web_port))
+                seen.append(False)
+            except OSError:
+                seen.append(True)  # taken: the gallery listens
+        return started
+
+    monkeypatch.setattr(web_server.WebServer, "start", staticmethod(start))
+    try:
+        assert await studio_app.run_front_ends(services, []) == 1
+    finally:
+        await services.close()
+    assert seen == [True]
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", settings.web_port))

@@ -1,0 +1,25 @@
+"""/gallery: a private link to the user's gallery page (web/: the styles and their own portraits),
+where the install serves one (STUDIO_WEB_URL). The core mints no link itself: the composition root
+hands it the gallery's link maker (``Studio.connect_gallery``)."""
+
+from __future__ import annotations
+
+from bot.core.context import Context, say
+from bot.core.replies import Button, Reply, UserRef
+
+GALLERY_OFF = "There's no gallery page here: your portraits arrive in this chat."
+GALLERY_LINK = ("🖼 Your gallery: every portrait you've had painted, full size and as one ZIP, and the styles to "
+                "paint next. The link is yours alone and works for {hours} hours — don't share it.")
+BUTTON_GALLERY = "Open my gallery"
+
+
+async def gallery(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:
+    if ctx.gallery_link is None:
+        return say(GALLERY_OFF, private=True)
+    async with ctx.database.transaction() as session:  # a first visit makes the account
+        await ctx.account(session, user)
+    link = await ctx.gallery_link(user)
+    if link is None:
+        return say(GALLERY_OFF, private=True)
+    hours = ctx.settings.web_link_hours
+    return say(GALLERY_LINK.format(hours=f"{hours:g}"), (Button(BUTTON_GALLERY, "", url=link),), private=True)
