@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup postgres run test bench clean
+.PHONY: setup postgres browser run test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,11 +22,16 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 
+# The gallery's browser test drives Debian's Chromium headless (tests/web/test_browser.py).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+
 run: setup
 	$(BIN)/studio run
 
-test: setup postgres
-	STUDIO_TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+test: setup postgres browser
+	STUDIO_TEST_REQUIRE_POSTGRES=1 STUDIO_TEST_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python -m bench.intake
