@@ -9,6 +9,7 @@ Images are named by id and a MAC bound to the account (``object_ref``), never by
 from __future__ import annotations
 
 import logging
+import re
 import secrets as random
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ SECURITY_HEADERS = [
 ]
 
 
+def without_token(path: str) -> str:
+    """A path fit for the log: a link's token is as good as a password while it lasts."""
+    return re.sub(r"^/g/[^/]+/", "/g/<token>/", path)
+
+
 class SecurityHeaders:
     """Every response, an error or a static file included, carries the policy headers."""
 
@@ -62,14 +68,27 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {name for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
                                       *((name, value) for name, value in SECURITY_HEADERS if name not in names)]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            # the unexpected: logged here, and answered here so that the answer carries the headers too
+            log.exception("gallery: error serving %s", without_token(scope.get("path", "")))
+            if started:
+                raise
+            await with_headers({"type": "http.response.start", "status": 500,
+                                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]})
+            await send({"type": "http.response.body", "body": b"Something went wrong; try again in a moment."})
 
 
 class Gallery:
@@ -211,6 +230,9 @@ class Gallery:
                 return Response(data, media_type=kind, headers={"cache-control": "private, max-age=3600"})
             data = await self.studio.storage.get(image.storage_key)
         except gallery.ObjectNotFound:
+            return self.refused(404)
+        except gallery.NotAnImage:
+            log.warning("gallery: stored portrait %s is no image a thumbnail can be made of", image.id)
             return self.refused(404)
         headers = {"cache-control": "private, max-age=3600"}
         if request.query_params.get("download"):

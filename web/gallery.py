@@ -114,7 +114,18 @@ def thumbnail_key(image: OutputImage) -> str:
     return f"{prefix}thumbs/{image.id}.webp"
 
 
+class NotAnImage(Exception):
+    """A stored portrait Pillow can't read (cut short, not an image)."""
+
+
 def make_thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
+    try:
+        return _thumbnail(data, side)
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise NotAnImage(str(error)) from error
+
+
+def _thumbnail(data: bytes, side: int) -> bytes:
     with Image.open(io.BytesIO(data)) as picture:
         picture.draft("RGB", (side, side))
         small = picture.convert("RGB")

@@ -199,3 +199,29 @@ async def test_user_data_is_escaped(studio: Studio, client: httpx.AsyncClient) -
     await painted(studio, style_id="<script>alert(1)</script>", count=1, aspects=("4:5",))
     page = (await client.get(f"{await link(client)}portraits")).text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+async def test_the_unexpected_is_a_500_with_the_headers_and_no_token_in_the_log(
+        studio: Studio, client: httpx.AsyncClient, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from web import gallery
+
+    await with_model(studio)
+
+    async def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gallery, "portraits", broken)
+    home = await link(client)
+    answer = await client.get(f"{home}portraits")
+    assert answer.status_code == 500 and answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "/g/<token>/portraits" in caplog.text and home.split("/")[2] not in caplog.text
+
+
+async def test_a_stored_portrait_that_is_no_image_has_no_thumbnail(studio: Studio, client: httpx.AsyncClient) -> None:  # noqa: F811
+    await with_model(studio)
+    job = await painted(studio, count=1, aspects=("4:5",))
+    uid = await account_id(studio, ALEX)
+    await studio.storage.put(f"users/{uid}/outputs/{job.id}/0-4x5.png", b"not a png")
+    home = await link(client)
+    ref = refs((await client.get(f"{home}portraits")).text, "thumb")[0]
+    assert (await client.get(f"{home}thumb/{ref}")).status_code == 404
