@@ -91,6 +91,7 @@ async def run_web(settings: Settings) -> int:
 
     from bot.core.services import open_services
 
+    require_secret(settings, "web_secret", "the gallery (STUDIO_WEB_URL, `studio web`)")  # before anything opens
     services = await open_services(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
