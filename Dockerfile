@@ -62,6 +62,7 @@ COPY engine ./engine
 COPY studio ./studio
 COPY styles ./styles
 COPY telemetry ./telemetry
+COPY web ./web
 # Editable: the console script and `python -m` both use /app (data files such as engine/models.toml
 # included).
 RUN pip install -e ".[$EXTRAS]"

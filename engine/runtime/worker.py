@@ -40,11 +40,10 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from config.settings import Settings
 from db import job_results, queue, trainings
 from db.models import FINAL_JOB_STATES, Job, JobState, User
 from db.queue import Lease
@@ -59,6 +58,9 @@ from engine.runtime.handlers.errors import Failure, classify
 from engine.runtime.progress import ProgressTracker
 from config.redaction import redact
 from telemetry import metrics
+
+if TYPE_CHECKING:  # the GPU image runs the engine without pydantic-settings (bench/gpu_check.sh)
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

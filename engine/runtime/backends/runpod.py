@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from config.settings import Settings
 from db.queue import Lease
 from engine.runtime.backends.base import RemoteHandle
 from engine.runtime.backends.remote_protocol import job_input, remote_failure
@@ -26,6 +25,9 @@ from engine.runtime.backends.runpod_client import RemoteState, RunPodClient, Run
 from engine.errors import Cancelled
 from engine.runtime.handlers.context import JobContext
 from engine.runtime.handlers.errors import JobFailed
+
+if TYPE_CHECKING:  # the GPU image runs the engine without pydantic-settings (bench/gpu_check.sh)
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from config.settings import Settings
 from db.storage import Storage
 from engine.errors import Cancelled
 from engine.runtime.progress import ProgressTracker
 from engine.runtime.scratch import job_folder
 from telemetry.metrics import timed
+
+if TYPE_CHECKING:  # the GPU image runs the engine without pydantic-settings (bench/gpu_check.sh)
+    from config.settings import Settings
 
 T = TypeVar("T")
 
