@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import os
@@ -300,18 +299,9 @@ def _album_photos(megapixels: float) -> list[bytes]:
     photos = one_person_selfies(12)
     if megapixels <= 0:
         return photos
-    from PIL import Image
+    from bench.phone_photos import at_megapixels
 
-    out = []
-    for data in photos:
-        with Image.open(io.BytesIO(data)) as opened:
-            image = opened.convert("RGB")
-        factor = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
-        image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.BICUBIC)
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=92)
-        out.append(buffer.getvalue())
-    return out
+    return [at_megapixels(data, megapixels) for data in photos]
 
 
 class World:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import logging
 import statistics
 import sys
@@ -26,19 +25,10 @@ PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "photos"
 
 
 def _album(count: int, megapixels: float) -> list[bytes]:
-    from PIL import Image
+    from bench.phone_photos import at_megapixels
 
     names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden2.jpg"]
-    out = []
-    for index in range(count):
-        with Image.open(PHOTOS / names[index % len(names)]) as opened:
-            image = opened.convert("RGB")
-        factor = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
-        image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.BICUBIC)
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=92)
-        out.append(buffer.getvalue())
-    return out
+    return [at_megapixels((PHOTOS / names[index % len(names)]).read_bytes(), megapixels) for index in range(count)]
 
 
 async def _one_run(workers: int, album: list[bytes], data_dir: Path) -> list[float]:
