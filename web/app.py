@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.core import actions
-from bot.core.replies import UserRef
+from bot.core.replies import Reply, UserRef
 from bot.core.studio import Studio
 from db.users import find_user
 from web import gallery, identity
@@ -192,8 +192,22 @@ class Gallery:
         replies = await self.studio.action(user, actions.style(style_id), source_message_id=f"web-{nonce}")
         queued = any(reply.progress_of_job is not None for reply in replies) or not replies
         if queued:
+            await self.tell_the_chat(user, [r for r in replies if r.progress_of_job is not None])
             return RedirectResponse(self.link(token, "?n=queued"), 303)
         return self.page("said.html", found=found, token=token, lines=[r.text for r in replies if r.text])
+
+    async def tell_the_chat(self, user: UserRef, progress: list[Reply]) -> None:
+        """The job's progress message (with its Cancel) in the chat where its portraits arrive, as a tap
+        there would have posted it; nothing where no front end of that platform runs in this process
+        (``studio web`` alone): the portraits still arrive there."""
+        post = self.studio.seam(user.platform).post
+        if post is None or not progress:
+            return
+        try:
+            await post(user, progress)
+        except Exception:  # the job is queued all the same; its album still comes
+            log.warning("could not post the progress of a gallery job to %s:%s", user.platform, user.user_id,
+                        exc_info=True)
 
     async def portraits(self, request: Request) -> Response:
         seen = await self.visitor(request)

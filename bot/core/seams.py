@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.core.replies import Reply
+from bot.core.replies import Reply, UserRef
 from bot.core.shop import GiveBack
 
 Edit = Callable[[str, str, Reply], Awaitable[None]]
@@ -19,6 +19,9 @@ Retract = Callable[[str, str], Awaitable[None]]
 RetractUnrecorded = Callable[[str], Awaitable[None]]
 """retract_unrecorded(platform user id): take back what the front end sent the user that no row
 records (Discord: messages sent through an interaction token, while the token lives)."""
+Post = Callable[[UserRef, list[Reply]], Awaitable[None]]
+"""post(user, replies): send replies to the user's chat outside a turn of theirs there (a style painted
+from the gallery: its progress message), a job's progress message remembered like any other."""
 
 
 @dataclass
@@ -28,6 +31,7 @@ class PlatformSeam:
     retract: Retract | None = None
     retract_unrecorded: RetractUnrecorded | None = None
     refund: GiveBack | None = None
+    post: Post | None = None
     #: every request must get an answer, a refusal past the rate limit included (Discord: an
     #: interaction left unanswered shows "thinking…", then vanishes)
     answers_every_request: bool = False

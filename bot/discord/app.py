@@ -116,7 +116,7 @@ class DiscordFrontEnd:
         self.token_messages = TokenMessages()
         studio.connect(PlatformSeam(
             PLATFORM, edit=self.messenger.edit, retract=self.messenger.retract,
-            retract_unrecorded=self.token_messages.take_back,
+            retract_unrecorded=self.token_messages.take_back, post=self.post,
             answers_every_request=True,  # an unanswered interaction would vanish after "thinking…"
         ))
         watcher_options: dict[str, float] = {"poll_seconds": poll_seconds, "edit_interval_seconds": edit_interval_seconds}
@@ -280,6 +280,13 @@ class DiscordFrontEnd:
             turn.release()
 
     # ------------------------------------------------------------------ messages
+    async def post(self, user: UserRef, replies: list[Reply]) -> None:
+        """Replies outside an interaction (a style painted from the gallery) to the user's channel."""
+        for reply in replies:
+            message_id = await self.messenger.send(user.chat_id, reply)
+            if reply.progress_of_job is not None and message_id is not None:
+                await self.studio.remember_progress_message(reply.progress_of_job, str(message_id))
+
     async def serve_message(self, message: discord.Message) -> None:
         """A direct message to the bot (a text, a selfie attached to a message, a sticker, a poll, a kind
         of message new to discord.py): the bot takes nothing that way, so the person is told what it

@@ -89,7 +89,7 @@ class TelegramFrontEnd:
             watcher_options["delivery_retry_seconds"] = delivery_retry_seconds
         self.watcher = JobWatcher(studio, self.messenger, **watcher_options)
         self.till = StarsTill(studio, lambda: self.application.bot, self.send)
-        studio.connect(PlatformSeam(PLATFORM, edit=self.messenger.edit, refund=self.till.give_back))
+        studio.connect(PlatformSeam(PLATFORM, edit=self.messenger.edit, refund=self.till.give_back, post=self.send))
         selling = studio.selling(PLATFORM)
         self.commands = COMMANDS + (SELLING_COMMANDS if selling else []) + (GALLERY_COMMANDS if settings.web_url else [])
         self.allowed_updates = ALLOWED_UPDATES + (SELLING_UPDATES if selling else [])

@@ -11,6 +11,7 @@ import zipfile
 import httpx
 from sqlalchemy import func, select
 
+from bot.core.replies import UserRef
 from bot.core.studio import Studio
 from db.models import Job, JobKind
 from tests.core.conftest import ALEX, SAM, agreed, make_studio, studio, with_model  # noqa: F401 (fixtures)
@@ -225,3 +226,29 @@ async def test_a_stored_portrait_that_is_no_image_has_no_thumbnail(studio: Studi
     home = await link(client)
     ref = refs((await client.get(f"{home}portraits")).text, "thumb")[0]
     assert (await client.get(f"{home}thumb/{ref}")).status_code == 404
+
+
+async def test_a_style_painted_here_posts_its_progress_message_in_the_chat(studio: Studio,  # noqa: F811
+                                                                          client: httpx.AsyncClient) -> None:
+    """Before: a job queued from the gallery said nothing in the chat until its album came; the chat's
+    own tap posts "🎨 Painting…" with a Cancel button, and the watcher edits it as the job goes on."""
+    from bot.core.replies import Reply
+    from bot.core.seams import PlatformSeam
+
+    posted: list[tuple[str, Reply]] = []
+
+    async def post(user: UserRef, replies: list[Reply]) -> None:
+        for reply in replies:
+            posted.append((user.chat_id, reply))
+            await studio.remember_progress_message(reply.progress_of_job, "777")  # type: ignore[arg-type]
+
+    studio.connect(PlatformSeam("telegram", post=post))
+    await with_model(studio)
+    home = await link(client)
+    nonce = re.search(r'name="nonce" value="([0-9a-f]+)"', (await client.get(home)).text).group(1)  # type: ignore[union-attr]
+    assert (await client.post(f"{home}paint/dating-profile", data={"nonce": nonce})).status_code == 303
+    assert len(posted) == 1 and posted[0][0] == ALEX.chat_id and "Painting" in posted[0][1].text
+    assert [b.action for row in posted[0][1].buttons for b in row][0].startswith("cancel:")
+    async with studio.database.read() as session:
+        job = await session.scalar(select(Job).where(Job.kind == JobKind.generate))
+    assert job is not None and job.reply_message_id == "777"
