@@ -12,8 +12,7 @@ from db.models import Job, OutputImage
 from db.trainings import SetJudge
 
 
-async def record_success(session: AsyncSession, job_id: int, user_id: int, kind: str, result: dict[str, Any], *,
-                         judge: SetJudge | None = None) -> None:
+async def record_success(session: AsyncSession, job_id: int, user_id: int, kind: str, result: dict[str, Any]) -> None:
     if kind in ("generate", "preview"):
         # A retried job replaces, never duplicates, its images.
         await session.execute(delete(OutputImage).where(OutputImage.job_id == job_id))
@@ -28,16 +27,12 @@ async def record_success(session: AsyncSession, job_id: int, user_id: int, kind:
             portraits = len({image["index"] for image in result.get("images", [])})
             if job is not None:
                 await credits.refund_shortfall(session, job, short, portraits)
-    elif kind == "train":  # a success judges no set: any judge does
-        await trainings.training_ended(session, job_id, succeeded=True, result=result, judge=judge or _no_judge)
+    elif kind == "train":
+        await trainings.training_succeeded(session, job_id, result)
     await session.flush()
 
 
 async def record_failure(session: AsyncSession, job_id: int, kind: str, *, judge: SetJudge) -> None:
     """A training that failed or was cancelled leaves its model failed and its set collecting again."""
     if kind == "train":
-        await trainings.training_ended(session, job_id, succeeded=False, judge=judge)
-
-
-def _no_judge(_photos: Any) -> None:
-    raise AssertionError("a successful training reopens no set")
+        await trainings.training_failed(session, job_id, judge)

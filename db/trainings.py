@@ -77,32 +77,56 @@ async def training_ended(session: AsyncSession, job_id: int, *, succeeded: bool,
                          result: dict[str, Any] | None = None) -> None:
     """Bring a training's model and selfie set to the state its ended job implies (idempotent; a
     job of another kind is left alone). ``result``: the training's, on success."""
-    job = await session.get(Job, job_id)
-    if job is None or job.kind != JobKind.train:
+    if succeeded:
+        await training_succeeded(session, job_id, result)
+    else:
+        await training_failed(session, job_id, judge)
+
+
+async def training_succeeded(session: AsyncSession, job_id: int, result: dict[str, Any] | None = None) -> None:
+    """The model ready; its set trained for good, the face prints of the photos it refused forgotten."""
+    job = await _training(session, job_id)
+    if job is None:
         return
+    result = result if result is not None else (job.result or {})
     lora = await session.scalar(select(LoraModel).where(LoraModel.job_id == job_id))
-    if succeeded:
-        result = result if result is not None else (job.result or {})
-        if lora is None:
-            lora = LoraModel(job_id=job_id, user_id=job.user_id, base_model=result["base_model"],
-                             token=result["token"], class_word=result["class_word"],
-                             set_id=(job.payload or {}).get("set_id"))
-            session.add(lora)
-        lora.status = LoraStatus.ready
-        lora.storage_key = result.get("lora_key") or (job.payload or {}).get("lora_key")
-        lora.base_model = result.get("base_model") or lora.base_model
-    elif lora is not None and lora.status == LoraStatus.training:
-        lora.status = LoraStatus.failed
+    if lora is None:
+        lora = LoraModel(job_id=job_id, user_id=job.user_id, base_model=result["base_model"], token=result["token"],
+                         class_word=result["class_word"], set_id=(job.payload or {}).get("set_id"))
+        session.add(lora)
+    lora.status = LoraStatus.ready
+    lora.storage_key = result.get("lora_key") or (job.payload or {}).get("lora_key")
+    lora.base_model = result.get("base_model") or lora.base_model
     await session.flush()
-    selfie_set = await session.get(SelfieSet, lora.set_id) if lora is not None and lora.set_id else None
-    if selfie_set is None or selfie_set.status != SetStatus.training:
-        return
-    if succeeded:
+    if (selfie_set := await _set_in_training(session, lora)) is not None:
         selfie_set.status = SetStatus.trained
         await forget_refused_faces(session, selfie_set.id)
-    else:
+        await session.flush()
+
+
+async def training_failed(session: AsyncSession, job_id: int, judge: SetJudge) -> None:
+    """The model failed; its set collects again, judged anew with the photos sent meanwhile."""
+    if await _training(session, job_id) is None:
+        return
+    lora = await session.scalar(select(LoraModel).where(LoraModel.job_id == job_id))
+    if lora is None:
+        return
+    if lora.status == LoraStatus.training:
+        lora.status = LoraStatus.failed
+        await session.flush()
+    if (selfie_set := await _set_in_training(session, lora)) is not None:
         await reopen(session, selfie_set, judge)
-    await session.flush()
+        await session.flush()
+
+
+async def _training(session: AsyncSession, job_id: int) -> Job | None:
+    job = await session.get(Job, job_id)
+    return job if job is not None and job.kind == JobKind.train else None
+
+
+async def _set_in_training(session: AsyncSession, lora: LoraModel) -> SelfieSet | None:
+    selfie_set = await session.get(SelfieSet, lora.set_id) if lora.set_id else None
+    return selfie_set if selfie_set is not None and selfie_set.status == SetStatus.training else None
 
 
 async def settle_ended_trainings(session: AsyncSession, judge: SetJudge) -> list[int]:

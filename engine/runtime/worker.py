@@ -334,7 +334,7 @@ class Worker:
         async with self.database.transaction() as session:
             report = await queue.reap_expired(session)
             for job_id in (*report.failed, *report.cancelled):
-                await trainings.training_ended(session, job_id, succeeded=False, judge=self.judge)
+                await trainings.training_failed(session, job_id, self.judge)
             await trainings.settle_ended_trainings(session, self.judge)
         await self._cancel_orphans(report)
         return report

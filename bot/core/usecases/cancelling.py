@@ -37,7 +37,7 @@ async def cancel(ctx: Context, user: UserRef, _args: list[str], *, button: str |
                 refunded += job.credits_reserved
                 if job.credits_reserved:
                     waiting.append(str(job.kind))
-                await trainings.training_ended(session, job.id, succeeded=False, judge=ctx.selfies.judge)
+                await trainings.training_failed(session, job.id, ctx.selfies.judge)
             elif outcome == CancelOutcome.requested:  # its worker stops it and refunds, unless it finishes first
                 stopping += 1
     for kind in waiting:  # committed: their credits are back
