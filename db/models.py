@@ -106,7 +106,11 @@ class User(Base):
     platform: Mapped[str] = mapped_column(String(16))
     platform_user_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(128), default="")
+    #: the language the user's app was set to when last heard from (Telegram's language_code,
+    #: Discord's locale): what the messages that reach them later are said in
     language: Mapped[str] = mapped_column(String(16), default="")
+    #: the language they picked with /language; None: follow their app's
+    chosen_language: Mapped[str | None] = mapped_column(String(16))
     credits: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: when the user confirmed the photos are of themselves and they are 18 or older

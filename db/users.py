@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import allowance, credits
-from db.models import User, utcnow
+from db.models import LoraModel, SelfieSet, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ async def find_user(session: AsyncSession, platform: str, platform_user_id: str)
 
 async def get_or_create_user(
     session: AsyncSession, platform: str, platform_user_id: str, *, display_name: str = "", free_credits: int = 0,
-    allowance_key: bytes | None = None,
+    allowance_key: bytes | None = None, language: str = "",
 ) -> tuple[User, bool]:
     """Return the user and whether it was created now. Safe when two requests race to create it.
     With ``allowance_key``, ``free_credits`` go only to an account that never had them
@@ -46,7 +47,8 @@ async def get_or_create_user(
         return user, False
     try:
         async with session.begin_nested():
-            user = User(platform=platform, platform_user_id=str(platform_user_id), display_name=display_name[:128])
+            user = User(platform=platform, platform_user_id=str(platform_user_id), display_name=display_name[:128],
+                        language=language[:16])
             session.add(user)
             await session.flush()
     except IntegrityError:
@@ -75,3 +77,36 @@ async def record_consent(session: AsyncSession, user: User, *, now: datetime | N
         return False
     user.consented_at = now or utcnow()
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """What the database knows of how to speak to a user."""
+
+    chosen: str | None
+    """The language they picked with /language; None: their app's."""
+    client: str
+    """The language their app was set to when last heard from ("" before the first)."""
+    gender: str
+    """The class word they gave their photos (``man``, ``woman``), else ``person``."""
+
+
+async def voice_of(session: AsyncSession, user: User) -> Voice:
+    trained = await session.scalar(select(LoraModel.class_word).where(LoraModel.user_id == user.id)
+                                   .order_by(LoraModel.id.desc()).limit(1))
+    given = trained or await session.scalar(
+        select(SelfieSet.class_word).where(SelfieSet.user_id == user.id, SelfieSet.class_word != "person")
+        .order_by(SelfieSet.id.desc()).limit(1))
+    return Voice(chosen=user.chosen_language, client=user.language, gender=given or "person")
+
+
+async def set_languages(session: AsyncSession, user_id: int, *, chosen: object = ..., client: str | None = None) -> None:
+    """Store the language picked with /language (``chosen``; None: follow the app again) and/or the
+    one the user's app is set to (``client``)."""
+    values: dict[str, object] = {}
+    if chosen is not ...:
+        values["chosen_language"] = chosen
+    if client is not None:
+        values["language"] = client[:16]
+    if values:
+        await session.execute(update(User).where(User.id == user_id).values(**values))

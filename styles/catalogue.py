@@ -3,6 +3,32 @@
 Adding a style is adding a file (to this folder, or to a folder named in ``STUDIO_STYLES_DIRS``).
 Errors name the file and the field, so a typo in a style pack is found at start-up, not when a
 user picks it.
+
+What a user reads of a style is said in their language. The file's own ``title`` and
+``description`` are the English (the source; also what operators read in logs and in
+``studio styles``); each other language is a table of its own, named by its code as in
+``i18n/locales/<code>.po`` (``es``, ``pt_BR``, ``ru``, ``de``, ``fr``)::
+
+    title = "LinkedIn Headshot"
+    description = "A polished, confident head-and-shoulders photo …"
+
+    [i18n.ru]
+    title = "Фото для LinkedIn"
+    description = "Аккуратное и уверенное фото по плечи …"
+
+A category of ``categories.toml`` has its ``title`` the same way, under its ``[[category]]``:
+``[category.i18n.ru]`` with ``title = "Деловые"``. The tables are written at the end of the file
+(TOML puts every plain key before the first table). Prompts, negative prompts and variations are
+never translated: CLIP reads English.
+
+``style.title``, ``style.description`` and ``category.title`` are the text in the language of the
+current audience (``i18n.current()``), field by field: a language the style has no table for, or a
+field its table leaves out, reads the English. ``english_title`` (and ``english_description``) is
+always the English; ``titles`` is every language's title by code (``titles["en"]`` included), for
+matching what a user typed in any of them. A table for a language the bot does not speak (a typo
+such as ``pt-BR``, or a language without a ``.po`` file), a table for ``en`` (the English is the
+file's own fields), an unknown field in a table or an empty text is refused at load, with the file
+and the field.
 """
 
 from __future__ import annotations
@@ -10,14 +36,18 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+import i18n
 from styles.prompt_fit import misfit
-from styles.style import ASPECTS, Category, Framing, Sampler, Style, StyleError, StyleLora
+from styles.style import ASPECTS, Framing, Sampler, StyleError, StyleLora
+from styles.style import Category as CategorySchema
+from styles.style import Style as StyleSchema
 
-__all__ = ["ASPECTS", "Catalogue", "Category", "Framing", "Sampler", "Style", "StyleError", "StyleLora", "load_catalogue",
-           "load_style"]
+__all__ = ["ASPECTS", "Catalogue", "Category", "CategoryText", "Framing", "Sampler", "Style", "StyleError", "StyleLora",
+           "StyleText", "load_catalogue", "load_style"]
 
 BUILTIN_DIR = Path(__file__).parent
 CATEGORIES_FILE = "categories.toml"
@@ -27,11 +57,135 @@ SAMPLES_DIR = "samples"
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("is empty: leave the field out to show the English")
+    return value
+
+
+class StyleText(BaseModel):
+    """A style's text in one language (``[i18n.<code>]``); a field left out reads the English."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str | None = Field(None, min_length=1, max_length=64)
+    description: str | None = Field(None, min_length=1, max_length=300)
+
+    @field_validator("title", "description")
+    @classmethod
+    def _said(cls, value: str | None) -> str | None:
+        return _not_blank(value)
+
+
+class CategoryText(BaseModel):
+    """A category's title in one language (``[category.i18n.<code>]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str | None = Field(None, min_length=1, max_length=64)
+
+    @field_validator("title")
+    @classmethod
+    def _said(cls, value: str | None) -> str | None:
+        return _not_blank(value)
+
+
+def _known_languages(tables: dict[str, Any]) -> dict[str, Any]:
+    spoken = [code for code in i18n.languages() if code != i18n.DEFAULT]
+    for code in tables:
+        if code == i18n.DEFAULT:
+            raise ValueError(f"no [i18n.{code}] table: the English is the file's own fields")
+        if code not in spoken:
+            raise ValueError(f"unknown language {code!r}; the bot speaks "
+                             f"{', '.join(spoken) or 'English only'} (i18n/locales/<code>.po)")
+    return tables
+
+
+class _Said:
+    """A text field read in the current audience's language: the model keeps the English in its
+    field (so dumps, equality and errors are the file's own), this reads the translation over it."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        english = instance.__dict__[self.field]
+        text = instance.i18n.get(i18n.current().language)
+        return getattr(text, self.field, None) or english
+
+    def __set__(self, instance: Any, value: object) -> None:
+        raise AttributeError(f"{type(instance).__name__} is frozen: {self.field} cannot be set")
+
+
+class Style(StyleSchema):
+    """A style with its text in every language it has (see the module's docstring)."""
+
+    i18n: dict[str, StyleText] = Field(default_factory=dict)
+
+    @field_validator("i18n")
+    @classmethod
+    def _languages(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _known_languages(value)
+
+    @property
+    def english_title(self) -> str:
+        return self.__dict__["title"]
+
+    @property
+    def english_description(self) -> str:
+        return self.__dict__["description"]
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """Every language's title by code, English first."""
+        return {i18n.DEFAULT: self.english_title} | {code: text.title for code, text in self.i18n.items() if text.title}
+
+    def __hash__(self) -> int:  # the translations (a dict) are not hashed; equal styles still hash alike
+        return hash(tuple(value for name, value in self.__dict__.items() if name != "i18n"))
+
+
+class Category(CategorySchema):
+    """A category with its title in every language it has."""
+
+    i18n: dict[str, CategoryText] = Field(default_factory=dict)
+
+    @field_validator("i18n")
+    @classmethod
+    def _languages(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _known_languages(value)
+
+    @property
+    def english_title(self) -> str:
+        return self.__dict__["title"]
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """Every language's title by code, English first."""
+        return {i18n.DEFAULT: self.english_title} | {code: text.title for code, text in self.i18n.items() if text.title}
+
+    def __hash__(self) -> int:
+        return hash(tuple(value for name, value in self.__dict__.items() if name != "i18n"))
+
+
+# Set on the classes once made: pydantic keeps a field's value in the instance, and a data
+# descriptor of the class is read before it.
+Style.title = _Said("title")  # type: ignore[assignment]
+Style.description = _Said("description")  # type: ignore[assignment]
+Category.title = _Said("title")  # type: ignore[assignment]
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         field = ".".join(str(p) for p in item["loc"]) or "(file)"
-        parts.append(f"field '{field}': {item['msg'].removeprefix('Value error, ')}")
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+            if len(item["loc"]) == 3 and item["loc"][0] == "i18n":  # [i18n.<code>] has the user-visible texts
+                message += f"; a language's table has {', '.join(StyleText.model_fields)}"
+        parts.append(f"field '{field}': {message}")
     return "; ".join(parts)
 
 
@@ -57,11 +211,14 @@ def _load_categories(folder: Path) -> list[Category]:
     path = folder / CATEGORIES_FILE
     if not path.is_file():
         return []
-    data = _read_toml(path)
-    try:
-        return [Category.model_validate(item) for item in data.get("category", [])]
-    except ValidationError as error:
-        raise StyleError(f"{path}: {_describe(error)}") from None
+    categories = []
+    for index, item in enumerate(_read_toml(path).get("category", [])):
+        try:
+            categories.append(Category.model_validate(item))
+        except ValidationError as error:
+            name = item.get("id", f"#{index + 1}") if isinstance(item, dict) else f"#{index + 1}"
+            raise StyleError(f"{path}: category {name!r}: {_describe(error)}") from None
+    return categories
 
 
 class Catalogue:

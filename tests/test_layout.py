@@ -28,7 +28,7 @@ def offending_imports(files: list[Path], forbidden: tuple[str, ...], root: Path 
     )
 
 
-PROJECT = ("bot", "config", "db", "engine", "studio", "styles", "telemetry", "web")
+PROJECT = ("bot", "config", "db", "engine", "i18n", "studio", "styles", "telemetry", "web")
 
 # What each part of the project MAY import of the project (anything else is a layer above it, or a
 # sibling it must not know). Third-party packages are not the rule's business.
@@ -38,21 +38,24 @@ ALLOWED: dict[str, frozenset[str]] = {
     # metric definitions and the /metrics, /livez, /readyz server: a leaf like config (its checks are
     # callables handed to it), so that every part that counts something may import it
     "telemetry": frozenset({"telemetry"}),
+    # the catalogues and the audience a sentence is said to: a leaf, so that every part that declares
+    # a sentence (the core, the adapters, intake's refusals, the styles' titles) may import it
+    "i18n": frozenset({"i18n"}),
     "db": frozenset({"db", "config", "telemetry"}),
     # the torch pipeline: no queue, storage, settings or front end
-    "engine": frozenset({"engine"}),
+    "engine": frozenset({"engine", "i18n"}),
     # the job runtime joins the pipeline to the queue and storage; never the composition root or a bot
     "engine.runtime": frozenset({"engine", "engine.runtime", "db", "config", "telemetry"}),
-    "styles": frozenset({"styles", "engine"}),  # prompt_fit counts CLIP tokens (torch-free)
+    "styles": frozenset({"styles", "engine", "i18n"}),  # prompt_fit counts CLIP tokens (torch-free)
     # the conversation core: platform-neutral; never the composition root, the runtime or an adapter
-    "bot.core": frozenset({"bot.core", "db", "engine", "styles", "config", "telemetry"}),
+    "bot.core": frozenset({"i18n", "bot.core", "db", "engine", "styles", "config", "telemetry"}),
     # the adapters: the core, never each other
-    "bot.telegram": frozenset({"bot.telegram", "bot.core", "db", "engine", "config", "telemetry"}),
-    "bot.discord": frozenset({"bot.discord", "bot.core", "db", "engine", "config", "telemetry"}),
-    "bot.console": frozenset({"bot.console", "bot.core", "db", "engine", "config"}),
+    "bot.telegram": frozenset({"i18n", "bot.telegram", "bot.core", "db", "engine", "config", "telemetry"}),
+    "bot.discord": frozenset({"i18n", "bot.discord", "bot.core", "db", "engine", "config", "telemetry"}),
+    "bot.console": frozenset({"i18n", "bot.console", "bot.core", "db", "engine", "config"}),
     # the gallery (Mini App and private links): a front end of its own over the core (its "Paint this"
     # is the chat's style button, Studio.action); never an adapter, the runtime or the composition root
-    "web": frozenset({"web", "bot.core", "db", "styles", "config", "telemetry"}),
+    "web": frozenset({"i18n", "web", "bot.core", "db", "styles", "config", "telemetry"}),
     # the composition root (settings to processes, the `studio` command) may import everything
     "studio": frozenset(PROJECT) | {"engine.runtime", "bot.core", "bot.telegram", "bot.discord", "bot.console"},
 }

@@ -10,15 +10,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.core.texts import plural
+from bot.core import texts
 from bot.core.notifier import JobWatcher
 from bot.core.replies import Button, IncomingFile, Reply, UserRef
 from bot.core.studio import Studio
+from i18n import Msg
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 DEAD_ENDS = ("out of credits", "didn't work", "couldn't paint", "Something went wrong")
+CONSOLE_HELP = Msg("Type /start, `photos FILE_OR_FOLDER...`, a button number, or /quit.")
 USER = UserRef(PLATFORM, "local", "terminal", "there")
 
 
@@ -63,12 +65,12 @@ class ConsoleMessenger:
             self.write(f"bot  🖼  {path}")
         if reply.album:
             paths = self._save(f"album-{self._ids}", reply.album)
-            self.write(f"bot  🖼  {plural(len(paths), 'picture')}: {paths[0].parent}/")
+            self.write(f"bot  🖼  {texts.PICTURE_COUNT(len(paths))}: {paths[0].parent}/")
             for path, picture in zip(paths, reply.album, strict=True):
                 self.write(f"       {path.name}  {picture.caption}")
         if reply.documents:
             paths = self._save(f"files-{self._ids}", reply.documents)
-            self.write(f"bot  📎 {plural(len(paths), 'full-resolution file')}: {paths[0].parent}/")
+            self.write(f"bot  📎 {texts.FILE_COUNT(len(paths))}: {paths[0].parent}/")
         if reply.text:
             self.write("bot  " + reply.text.replace("\n", "\n     "))
         self._show_buttons(reply)
@@ -158,7 +160,7 @@ class ConsoleFrontEnd:
         return self.messenger.out_dir
 
     async def interactive(self, stop: asyncio.Event) -> None:
-        self.write("Type /start, `photos FILE_OR_FOLDER...`, a button number, or /quit.")
+        self.write(str(CONSOLE_HELP))
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             line = await loop.run_in_executor(None, sys.stdin.readline)

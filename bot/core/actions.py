@@ -31,6 +31,7 @@ class Verb(StrEnum):
     delete = "delete"  # ``delete:yes:<account>`` erases everything; ``delete:no`` keeps it
     cancel = "cancel"  # stop one job
     buy = "buy"  # the packs on sale (``buy:<pack>`` on Discord's store buttons)
+    language = "lang"  # ``lang:ru`` speaks Russian from now on; ``lang:`` follows the app's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,10 @@ TRAIN = Verb.train.value
 ADD_MORE = Verb.add_more.value
 BUY = Verb.buy.value
 DELETE_NO = f"{Verb.delete}:no"
+
+
+def language(code: str) -> str:
+    return f"{Verb.language}:{code}"
 
 
 def category(category_id: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.audiences import Audiences
 from bot.core.replies import Button, Reply, UserRef
 from bot.core.seams import PlatformSeam
 from bot.core.selfies import SelfieBook
@@ -34,6 +35,7 @@ class Context:
     selfies: SelfieBook
     style_sheets: StyleSheets
     allowance_key: bytes
+    audiences: Audiences
     seams: dict[str, PlatformSeam] = field(default_factory=dict)
     #: the /delete running per account: a second one at the same time (a double tap) waits for it
     deleting: dict[tuple[str, str], asyncio.Task[Any]] = field(default_factory=dict)
@@ -70,7 +72,7 @@ class Context:
     async def account(self, session: AsyncSession, user: UserRef) -> User:
         account, _ = await get_or_create_user(
             session, user.platform, user.user_id, display_name=user.display_name, free_credits=self.settings.free_credits,
-            allowance_key=self.allowance_key,
+            allowance_key=self.allowance_key, language=user.language,
         )
         return account
 

@@ -8,6 +8,7 @@ from typing import Any
 from bot.core import texts
 from bot.core.job_refs import job_ref
 from bot.core.replies import Button, Document, Picture, Reply
+from i18n import percent
 from db.models import Job, JobKind, JobState
 from db.storage import Storage
 
@@ -40,9 +41,8 @@ def likeness_lines(job: Job, refunded: int) -> list[str]:
     if any(image.get("likeness") is not None for image in result.get("images", [])):
         lines.append(texts.LIKENESS_LEGEND)
     if short := int(result.get("below_likeness") or 0):
-        lines.append(texts.LIKENESS_SHORT.format(
-            short=texts.plural(short, "portrait"), bar=result.get("min_likeness", 0), them="it" if short == 1 else "them",
-            refund=texts.plural(refunded, "credit")))
+        lines.append(texts.LIKENESS_SHORT(short, bar=percent(result.get("min_likeness", 0)),
+                                          refund=texts.CREDIT_COUNT(refunded)))
     return lines
 
 
@@ -53,17 +53,17 @@ async def album_reply(storage: Storage, job: Job, title: str, credits_left: int,
         template = texts.ALBUM_FIRST_CAPTION if number == 1 else texts.ALBUM_CAPTION
         caption = template.format(title=title, index=number, count=len(images))
         if image.get("likeness") is not None:
-            caption += texts.LIKENESS_CAPTION.format(percent=image["likeness"])
+            caption += texts.LIKENESS_CAPTION.format(percent=percent(image["likeness"]))
         pictures.append(Picture(await storage.get(image["key"]), f"portrait-{job.id}-{number}.{_extension(image['key'])}",
                                 caption))
-    left = texts.CREDITS_LEFT.format(credits=texts.plural(credits_left, "credit"))
+    left = texts.CREDITS_LEFT.format(credits=texts.CREDIT_COUNT(credits_left))
     legend = likeness_lines(job, refunded)
     return Reply(
-        "\n".join([texts.DELIVERED.format(credits_left=left), *legend]),
+        "\n".join(map(str, [texts.DELIVERED.format(credits_left=left), *legend])),
         ((Button(texts.BUTTON_FILES, f"files:{job_ref(job)}"),),
          (Button(texts.BUTTON_MORE, f"more:{job_ref(job)}"), Button(texts.BUTTON_ANOTHER, "styles"))),
         album=tuple(pictures),
-        shared_text="\n".join([texts.DELIVERED.format(credits_left="").strip(), *legend]),  # the balance is theirs alone
+        shared_text="\n".join(map(str, [texts.DELIVERED.format(credits_left="").strip(), *legend])),  # the balance is theirs alone
     )
 
 
@@ -113,5 +113,5 @@ def model_ready_after_preview(picker: Reply, style_id: str, title: str, likeness
     paint = (Button(texts.BUTTON_PAINT_WITH_MODEL.format(title=title), f"style:{style_id}"),)
     text = texts.MODEL_READY_AFTER_PREVIEW.format(title=title)
     if likeness is not None:
-        text += "\n" + texts.MODEL_TEST_LIKENESS.format(likeness=likeness)
+        text += "\n" + texts.MODEL_TEST_LIKENESS.format(likeness=percent(likeness))
     return Reply(text, (paint, *picker.buttons))

@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from i18n import Audience, percent, speaking
 from bot.core import texts
 from bot.core.delivery import album_reply, failure_reply, model_ready_after_preview, preview_album
 from bot.core.messenger import Messenger, Unreachable
 from bot.core.preview import shown, shown_preview, training_of
-from bot.core.replies import Reply
+from bot.core.replies import Reply, UserRef
 from bot.core.retention import RetentionSweeper
 from bot.core.studio import Studio
 from bot.core.progress import progress_reply
@@ -92,7 +93,9 @@ class JobWatcher:
             for job in active:
                 await self._load_owner(session, job.user_id)
                 position = await queue_position(session, job.id) if job.state == JobState.queued else None
-                updates.append((job, progress_reply(job, self._title(job), (position or 0) + 1 if position is not None else None)))
+                with speaking(await self._audience(job.user_id)):  # each progress line in its owner's language
+                    updates.append((job, progress_reply(job, self._title(job),
+                                                        (position or 0) + 1 if position is not None else None)))
         now = time.monotonic()
         for job, reply in updates:
             if self._shown.get(job.id) == reply.text or now - self._edited_at.get(job.id, 0.0) < self.edit_interval:
@@ -104,6 +107,13 @@ class JobWatcher:
             owner = await session.scalar(select(User.platform_user_id).where(User.id == user_id))
             if owner is not None:
                 self._owners[user_id] = owner
+
+    async def _audience(self, user_id: int) -> Audience:
+        """How the job's owner is spoken to: their language, not that of whoever started the work."""
+        owner = self._owners.get(user_id)
+        if owner is None:
+            return Audience()
+        return await self.studio.ctx.audiences.of(UserRef(self.platform, owner, ""))
 
     def _to_owner(self, job: Job, reply: Reply) -> Reply:
         """The reply addressed to the job's owner (named where others read the chat too)."""
@@ -138,7 +148,8 @@ class JobWatcher:
                        else await shown_preview(session, job) if job.kind == JobKind.train else None)
         log.info("delivering job %s (%s, %s) to %s:%s", job.id, job.kind, job.state, self.platform, job.reply_chat_id)
         try:
-            await self._send_outcome(job, balance, related)
+            with speaking(await self._audience(job.user_id)):
+                await self._send_outcome(job, balance, related)
         except Unreachable as error:  # retrying forever would not help: it ends here, the results are kept
             log.warning("delivery of job %s given up: %s (its results stay in storage until /delete)", job.id, error)
         except Exception:
@@ -179,7 +190,7 @@ class JobWatcher:
             await self._send_preview(job, related)
             return
         if job.state == JobState.succeeded:
-            final = f"{self._title(job)}  {texts.progress_bar(1.0)} 100% ✅"
+            final = f"{self._title(job)}  {texts.progress_bar(1.0)} {percent(100)} ✅"
             if job.reply_message_id:
                 await self._edit(job, Reply(final))
             if job.kind == JobKind.train:
@@ -209,7 +220,7 @@ class JobWatcher:
     def _model_ready(self, preview: Job | None, training: Job) -> Reply:
         figure = (training.result or {}).get("likeness")
         picker = style_picker(self.studio.ctx, 
-            texts.MODEL_READY if figure is None else texts.MODEL_LIKENESS.format(likeness=figure))
+            texts.MODEL_READY if figure is None else texts.MODEL_LIKENESS.format(likeness=percent(figure)))
         style_id = (preview.payload or {}).get("style_id", "") if preview is not None else ""
         if not style_id or style_id not in self.studio.catalogue:
             return picker

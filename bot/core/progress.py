@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.core import actions, texts
 from bot.core.replies import Button, Reply
+from i18n import percent
 from db.models import Job, JobKind, JobState
 
 #: the stage each kind of job spends most of its time in: its progress title already names it
@@ -17,11 +18,11 @@ def progress_reply(job: Job, title: str, position: int | None = None) -> Reply:
 
 
 def progress_text(job: Job, title: str, position: int | None = None) -> str:
-    line = f"{title}  {texts.progress_bar(job.progress)} {round(job.progress * 100)}%"
+    line = f"{title}  {texts.progress_bar(job.progress)} {percent(round(job.progress * 100))}"
     if job.state == JobState.queued and position:
         line += f" · {texts.QUEUE_POSITION.format(position=position)}"
     elif eta := texts.duration(job.eta_seconds):
-        line += f" · {eta} left"
+        line += " · " + texts.TIME_LEFT.format(time=eta)
     stage = texts.STAGE_NAMES.get(job.stage)
     if not stage or job.stage in {"queued", "done"} or MAIN_STAGE.get(job.kind) == job.stage:
         return line  # the title already says it ("🧠 Learning your face…" while training)

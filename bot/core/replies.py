@@ -13,11 +13,20 @@ MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id all
 
 #: actions that answer their whole question (a confirm, a choice): once one is pressed, the
 #: message's buttons are taken away, so "Yes, delete" can't be pressed twice
-ONE_SHOT_VERBS = frozenset({"consent", "delete", "class"})
+ONE_SHOT_VERBS = frozenset({"consent", "delete", "class", "lang"})
 
 
 def is_one_shot(action: str) -> bool:
     return action.partition(":")[0] in ONE_SHOT_VERBS
+
+
+def _said(reply: object, *fields: str) -> None:
+    """A catalogue sentence (``i18n.Msg``) given as a field becomes its text in the language of the
+    audience the reply is made for, so that it reads the same wherever it is sent from."""
+    for name in fields:
+        value = getattr(reply, name)
+        if not isinstance(value, str):
+            object.__setattr__(reply, name, str(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +41,7 @@ class Button:
     """A link the button opens instead of coming back as an action (``action`` is then unused)."""
 
     def __post_init__(self) -> None:
+        _said(self, "label")
         if len(self.action.encode()) > MAX_ACTION_BYTES:
             raise ValueError(f"button action too long: {self.action!r}")
 
@@ -44,6 +54,9 @@ class Picture:
     filename: str
     caption: str = ""
 
+    def __post_init__(self) -> None:
+        _said(self, 'caption')
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -52,6 +65,9 @@ class Document:
     data: bytes
     filename: str
     caption: str = ""
+
+    def __post_init__(self) -> None:
+        _said(self, 'caption')
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +81,9 @@ class Invoice:
     currency: str
     amount: int
     label: str
+
+    def __post_init__(self) -> None:
+        _said(self, 'title', 'description', 'label')
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +109,9 @@ class Reply:
     illustration: Picture | None = None
     """A picture above the text that the message can do without (the style picker's sample sheet):
     where it cannot be sent, the text and buttons still are. Not the user's: /delete leaves it."""
+
+    def __post_init__(self) -> None:
+        _said(self, 'text', 'shared_text')
 
 
 @dataclass(frozen=True, slots=True)

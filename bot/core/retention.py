@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 
 from bot.core import texts
+from bot.core.audiences import account_audience
 from bot.core.messenger import Messenger, Unreachable
 from bot.core.replies import Button, Reply
+from i18n import date_text, speaking
 from db import retention
 from db.orphans import sweep_orphans
 from db.models import User, utcnow
@@ -66,10 +68,12 @@ class RetentionSweeper:
             log.warning("no private chat with user %s to tell that their model goes; trying again at the next "
                         "sweep", user.id, exc_info=True)
             return
-        text = texts.MODEL_EXPIRES.format(date=f"{notice.expires_at:%-d %B %Y}")
-        try:
+        with speaking(await account_audience(database, user)):  # in their language, with their day
+            text = texts.MODEL_EXPIRES.format(date=date_text(notice.expires_at))
             # with the way to keep it: paint a style
-            await self.messenger.send(chat, Reply(text, ((Button(texts.BUTTON_SEE_STYLES, "styles"),),)))
+            notice_reply = Reply(text, ((Button(texts.BUTTON_SEE_STYLES, "styles"),),))
+        try:
+            await self.messenger.send(chat, notice_reply)
         except Unreachable:
             log.info("user %s can't be told that their model goes on %s: their chat is closed", user.id,
                      notice.expires_at.date())

@@ -70,12 +70,12 @@ def invoice_for(pack: CreditPack, buyer: str, settings: Settings) -> Invoice:
     assert pack.stars is not None
     payload = InvoicePayload(pack.id, pack.credits, pack.stars, buyer)
     return Invoice(
-        title=texts.INVOICE_TITLE.format(credits=texts.plural(pack.credits, "credit")),
+        title=texts.INVOICE_TITLE.format(credits=texts.CREDIT_COUNT(pack.credits)),
         description=texts.INVOICE_DESCRIPTION.format(
-            credits=texts.plural(pack.credits, "credit"), train_cost=texts.plural(settings.train_cost, "credit"),
-            generate_cost=texts.plural(settings.generate_cost, "credit")),
+            credits=texts.CREDIT_COUNT(pack.credits), train_cost=texts.CREDIT_COUNT(settings.train_cost),
+            generate_cost=texts.CREDIT_COUNT(settings.generate_cost)),
         payload=payload.encode(), currency=STARS, amount=pack.stars,
-        label=texts.INVOICE_LABEL.format(credits=texts.plural(pack.credits, "credit")),
+        label=texts.INVOICE_LABEL.format(credits=texts.CREDIT_COUNT(pack.credits)),
     )
 
 

@@ -10,9 +10,11 @@ import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from bot.core import actions, texts
 from bot.core.actions import Verb
+from bot.core.audiences import Audiences
 from bot.core.context import Context
 from bot.core.limits import RateLimiter
 from bot.core.posted import remember_posted, remember_progress_message
@@ -21,13 +23,14 @@ from bot.core.seams import PlatformSeam
 from bot.core.selfies import SelfieBook
 from bot.core.shop import CheckoutRefusal
 from bot.core.style_sheet import StyleSheets
-from bot.core.usecases import (admin, buying, cancelling, erasure, gallery, menus, painting, photos, status,
-                                training, welcome)
+from bot.core.usecases import (admin, buying, cancelling, erasure, gallery, language, menus, painting, photos,
+                                status, training, welcome)
 from bot.core.usecases.erasure import DeleteOutcome
 from db import payments
 from db.allowance import load_key
 from engine.intake import IntakeConfig
 from bot.core.services import Services
+from i18n import DEFAULT, Audience, pick, speaking
 from telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ COMMANDS: dict[str, Command] = {
     "start": welcome.start, "help": welcome.help_text, "privacy": welcome.privacy, "styles": menus.styles,
     "status": status.status, "credits": buying.balance, "cancel": cancelling.cancel, "delete": erasure.ask,
     "grant": admin.grant, "train": training.ask_class_word, "refund": admin.refund, "gallery": gallery.gallery,
+    "language": language.ask,
 }
 SELLING_COMMANDS: dict[str, Command] = {"buy": buying.buy, "paysupport": buying.pay_support}
 
@@ -61,6 +65,7 @@ ACTIONS: dict[Verb, Action] = {
     Verb.delete: lambda ctx, user, arg, source: erasure.answer(ctx, user, arg),
     Verb.cancel: lambda ctx, user, arg, source: cancelling.cancel_button(ctx, user, arg),
     Verb.buy: lambda ctx, user, arg, source: buying.buy(ctx, user, []),
+    Verb.language: lambda ctx, user, arg, source: language.choose(ctx, user, arg),
 }
 
 
@@ -82,6 +87,7 @@ class Studio:
             selfies=SelfieBook(services.database, services.storage, intake, check_workers=settings.photo_check_workers),
             style_sheets=StyleSheets(services.catalogue),
             allowance_key=load_key(configured.get_secret_value() if configured else None, settings.data_dir),
+            audiences=Audiences(services.database),
         )
         self.services = services
         self.settings = settings
@@ -155,20 +161,29 @@ class Studio:
     async def has_consented(self, user: UserRef) -> bool:
         return await welcome.has_consented(self.ctx, user)
 
-    async def consent_first(self) -> list[Reply]:
-        return welcome.consent_first()
+    async def consent_first(self, user: UserRef) -> list[Reply]:
+        async with self.ctx.audiences.speaking_to(user):
+            return welcome.consent_first()
+
+    def speaking_to(self, user: UserRef) -> AbstractAsyncContextManager[Audience]:
+        """What a front end says by itself (its help, its upload window, a refused checkout) is said in
+        the user's language inside this."""
+        return self.ctx.audiences.speaking_to(user)
 
     def pre_checkout(self, user: UserRef, payload: str, currency: str, total: int) -> CheckoutRefusal | None:
         return buying.pre_checkout(self.ctx, user, payload, currency, total)
 
     async def paid(self, user: UserRef, charge: payments.Charge, *, price: str = "") -> list[Reply]:
-        return await buying.paid(self.ctx, user, charge, price=price)
+        async with self.ctx.audiences.speaking_to(user):
+            return await buying.paid(self.ctx, user, charge, price=price)
 
     async def refunded(self, user: UserRef, external_id: str) -> list[Reply]:
-        return await buying.refunded(self.ctx, user, external_id)
+        async with self.ctx.audiences.speaking_to(user):
+            return await buying.refunded(self.ctx, user, external_id)
 
     async def delete_everything(self, user: UserRef) -> DeleteOutcome:
-        return await erasure.delete_everything(self.ctx, user)
+        async with self.ctx.audiences.speaking_to(user):
+            return await erasure.delete_everything(self.ctx, user)
 
     async def remember_progress_message(self, job_id: int, message_id: str) -> None:
         await remember_progress_message(self.database, job_id, message_id)
@@ -179,8 +194,18 @@ class Studio:
     # ------------------------------------------------------------------ plumbing
     async def _guard(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], *,
                      counted: bool = True, answer_when_limited: bool | None = None) -> list[Reply]:
-        """Rate limit (unless ``counted`` is False), then run; an unexpected error becomes an apology
-        carrying an error id."""
+        """In the user's language: rate limit (unless ``counted`` is False), then run; an unexpected
+        error becomes an apology carrying an error id."""
+        try:
+            audience = await self.ctx.audiences.of(user)
+        except Exception:  # the apology, at least, is said (in the app's language)
+            log.exception("could not read how to speak to %s:%s", user.platform, user.user_id)
+            audience = Audience(pick(user.language) or DEFAULT)
+        with speaking(audience):
+            return await self._served(user, run, counted=counted, answer_when_limited=answer_when_limited)
+
+    async def _served(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], *,
+                      counted: bool, answer_when_limited: bool | None) -> list[Reply]:
         if counted and (refused := self._over_limit(user, self.limiter, texts.RATE_LIMITED, again=texts.RATE_LIMITED_AGAIN,
                                                     answer_every=answer_when_limited)) is not None:
             return refused

@@ -1,6 +1,8 @@
 """The style picker's sample sheet: one sample portrait per style of a category, titled and in the
 order of the picker's buttons, so people can look rather than read (``styles/*/samples``,
-painted by ``studio samples``). Composed once per category and kept while its samples stay the
+painted by ``studio samples``). The titles are the styles' in the language of the person looking
+(``i18n.current()``), drawn in the first system font that has all their letters (Cyrillic,
+accents…). Composed once per language and category and kept while its samples and titles stay the
 same; sent as the picker's illustration, which the picker does without where it cannot be sent."""
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ import asyncio
 import functools
 import logging
 import math
+import unicodedata
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+import i18n
 from bot.core.replies import Picture
 from styles.catalogue import Catalogue
 
@@ -30,9 +34,13 @@ FONT_SIZE = 22
 MAX_TILES = 12  # 4 rows of 3: a taller sheet is a poster, and Telegram refuses sides summing over 10000 px
 OVERVIEW = "*"  # the categories' sheet (no category id has a star)
 MAX_SAMPLE_PIXELS = 40_000_000  # a sample is a thumbnail: a larger file (a PNG bomb) is not decoded
-#: fonts with more than Latin (style titles are data, and may be Cyrillic, Greek…), found on the system
-#: by name; Pillow's built-in font, the fallback, draws any other letter as a box
-TITLE_FONTS = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf", "Arial.ttf")
+#: fonts with more than Latin (the titles are said in Russian, with accents…), found on the system by
+#: name, the first that has every letter of a sheet's titles drawing them (the image ships DejaVu:
+#: fonts-dejavu-core); Pillow's built-in font, the last resort, has ASCII only and draws any other
+#: letter as a box
+TITLE_FONTS = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf", "FreeSans.ttf", "Arial.ttf")
+NO_GLYPH = "\ufdd0"  # a noncharacter: no font has it, so any font draws it as its missing-letter box
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 def _columns(count: int) -> int:
@@ -64,15 +72,54 @@ def _fitted(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont |
 
 
 @functools.cache
-def title_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _fonts() -> tuple[Font, ...]:
+    """The fonts of TITLE_FONTS on this system, in that order, then Pillow's own."""
+    found: list[Font] = []
     for name in TITLE_FONTS:
         try:
-            return ImageFont.truetype(name, FONT_SIZE)
+            found.append(ImageFont.truetype(name, FONT_SIZE))
         except OSError:
             continue
-    log.info("none of %s on this system: sample sheet titles use Pillow's font (Latin letters only)",
-             ", ".join(TITLE_FONTS))
-    return ImageFont.load_default(size=FONT_SIZE)
+    if not found:
+        log.info("none of %s on this system: sample sheet titles use Pillow's font (ASCII letters only)",
+                 ", ".join(TITLE_FONTS))
+    return (*found, ImageFont.load_default(size=FONT_SIZE))
+
+
+def _shape(font: Font, text: str) -> tuple[tuple[int, int], bytes]:
+    mask = font.getmask(text)
+    return mask.size, bytes(mask)
+
+
+def _drawn_alone(letter: str) -> bool:
+    """A letter with a glyph of its own: not a space, a combining mark or a control."""
+    return not letter.isspace() and unicodedata.category(letter) not in ("Mn", "Me", "Cf", "Cc", "Zs")
+
+
+@functools.cache
+def _has(index: int, letter: str) -> bool:
+    """Whether the font ``_fonts()[index]`` has ``letter``: a letter it lacks is drawn as its box."""
+    font = _fonts()[index]
+    return _shape(font, letter) != _shape(font, NO_GLYPH)
+
+
+def missing_letters(index: int, text: str) -> set[str]:
+    """The letters of ``text`` that the font ``_fonts()[index]`` would draw as boxes."""
+    return {letter for letter in set(text) if _drawn_alone(letter) and not _has(index, letter)}
+
+
+@functools.lru_cache(maxsize=64)
+def title_font(text: str = "") -> Font:
+    """The first font of TITLE_FONTS on this system that has every letter of ``text`` (a sheet's
+    titles), else the one missing fewest (said in the log); with no text, the first found."""
+    fonts = _fonts()
+    gaps = [missing_letters(index, text) for index in range(len(fonts))]
+    best = min(range(len(fonts)), key=lambda index: (len(gaps[index]), index))
+    if gaps[best]:
+        log.warning("no font here has the letters %s of the sample sheet's titles: they are drawn as boxes "
+                    "(install a font of TITLE_FONTS that has them; fonts-dejavu-core has Latin, Cyrillic and Greek)",
+                    "".join(sorted(gaps[best])))
+    return fonts[best]
 
 
 def compose_sheet(tiles: list[tuple[str, Path | None]]) -> bytes:
@@ -82,7 +129,7 @@ def compose_sheet(tiles: list[tuple[str, Path | None]]) -> bytes:
     size = (columns * TILE[0] + (columns + 1) * GAP, rows * (TILE[1] + LABEL_HEIGHT) + (rows + 1) * GAP)
     sheet = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    font = title_font()
+    font = title_font("".join(title for title, _ in tiles))
     for index, (title, path) in enumerate(tiles):
         row, column = divmod(index, columns)
         x = GAP + column * (TILE[0] + GAP)
@@ -96,17 +143,18 @@ def compose_sheet(tiles: list[tuple[str, Path | None]]) -> bytes:
 
 
 class StyleSheets:
-    """Sample sheets by category, recomposed when a sample file changes (``studio samples`` while
-    the bot runs)."""
+    """Sample sheets by language and category (the titles are the audience's), recomposed when a
+    sample file changes (``studio samples`` while the bot runs)."""
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self._made: dict[str, tuple[tuple[object, ...], Picture | None]] = {}
-        self._making: dict[str, asyncio.Lock] = {}  # two first openings at once compose it once
+        #: (language, category id or OVERVIEW) → (its titles and samples' stamps, the sheet)
+        self._made: dict[tuple[str, str], tuple[tuple[object, ...], Picture | None]] = {}
+        self._making: dict[tuple[str, str], asyncio.Lock] = {}  # two first openings at once compose it once
 
     async def for_category(self, category_id: str) -> Picture | None:
-        """The category's sheet, or None where none of its styles has a sample (or it cannot be
-        made: the picker is never held up by its samples)."""
+        """The category's sheet in the current audience's language, or None where none of its
+        styles has a sample (or it cannot be made: the picker is never held up by its samples)."""
         styles = self.catalogue.in_category(category_id)[:MAX_TILES]
         return await self._sheet(category_id, lambda: [(s.title, self.catalogue.sample(s.id)) for s in styles],
                                  complete=False)
@@ -127,12 +175,13 @@ class StyleSheets:
             tiles = tiles_of()
             if not any(path for _, path in tiles) or (complete and not all(path for _, path in tiles)):
                 return None
-            version = tuple(_stamp(path) if path else None for _, path in tiles)
+            version = tuple((title, _stamp(path) if path else None) for title, path in tiles)
         except OSError:  # a sample removed or unreadable while it was looked at
             log.warning("could not look at the samples for the %s sheet", name, exc_info=True)
             return None
-        async with self._making.setdefault(name, asyncio.Lock()):
-            made = self._made.get(name)
+        key = (i18n.current().language, name)
+        async with self._making.setdefault(key, asyncio.Lock()):
+            made = self._made.get(key)
             if made is not None and made[0] == version:
                 return made[1]  # a sheet that could not be made is not tried again until a sample changes
             try:
@@ -141,7 +190,7 @@ class StyleSheets:
             except Exception:
                 log.warning("could not compose the %s sample sheet", name, exc_info=True)
                 picture = None
-            self._made[name] = (version, picture)
+            self._made[key] = (version, picture)
             return picture
 
 

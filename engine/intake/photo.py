@@ -114,7 +114,7 @@ def check_photo(data: bytes, *, filename: str = "", config: IntakeConfig | None 
         return rejected(refusal.code, digest, filename, width=size[0], height=size[1],
                         warnings=tuple(warnings), metrics=metrics)
     return PhotoCheck(
-        ok=True, code=None, message=ACCEPTED_MESSAGE, sha256=digest, filename=filename, phash=phash,
+        ok=True, code=None, message=ACCEPTED_MESSAGE.source, sha256=digest, filename=filename, phash=phash,
         face=face, embedding=embedding, clean_jpeg=clean, width=image.width, height=image.height,
         warnings=tuple(warnings), metrics=metrics,
     )

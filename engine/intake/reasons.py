@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from i18n import Msg
+
 from enum import StrEnum
 
 
@@ -37,108 +39,114 @@ class PhotoWarning(StrEnum):
 
 
 MESSAGES: dict[RejectCode, str] = {
-    RejectCode.unreadable: "I couldn't read this file. Please send it again.",
-    RejectCode.not_an_image: "This file isn't a photo. Please send a JPEG, PNG, HEIC or WebP picture.",
-    RejectCode.corrupt: "This photo seems damaged or only partly uploaded. Please send it again.",
+    RejectCode.unreadable: Msg("I couldn't read this file. Please send it again."),
+    RejectCode.not_an_image: Msg("This file isn't a photo. Please send a JPEG, PNG, HEIC or WebP picture."),
+    RejectCode.corrupt: Msg("This photo seems damaged or only partly uploaded. Please send it again."),
     RejectCode.unsupported_format: (
-        "I can't use this file type. Please send the photo as JPEG, PNG, HEIC or WebP."
+        Msg("I can't use this file type. Please send the photo as JPEG, PNG, HEIC or WebP.")
     ),
-    RejectCode.file_too_large: "This file is too large. Please send a smaller copy of the photo.",
+    RejectCode.file_too_large: Msg("This file is too large. Please send a smaller copy of the photo."),
     RejectCode.too_many_pixels: (
-        "This picture has more pixels than I can take (like a phone's 108 or 200 MP mode). Send it as a "
-        "photo rather than a file, so the app shrinks it, or take it in the camera's normal mode."
+        Msg("This picture has more pixels than I can take (like a phone's 108 or 200 MP mode). Send it as a "
+        "photo rather than a file, so the app shrinks it, or take it in the camera's normal mode.")
     ),
     RejectCode.too_small: (
-        "This photo is too small to learn your face from. Please send the original, full-size photo "
-        "(as a file, not a compressed preview)."
+        Msg("This photo is too small to learn your face from. Please send the original, full-size photo "
+        "(as a file, not a compressed preview).")
     ),
-    RejectCode.animated: "This is an animation. Please send a still photo instead.",
+    RejectCode.animated: Msg("This is an animation. Please send a still photo instead."),
     RejectCode.screenshot: (
-        "This looks like a screenshot. Please send the original photo from your camera roll instead."
+        Msg("This looks like a screenshot. Please send the original photo from your camera roll instead.")
     ),
-    RejectCode.screen_photo: "This looks like a photo of a screen. Please send the original photo instead.",
+    RejectCode.screen_photo: Msg("This looks like a photo of a screen. Please send the original photo instead."),
     RejectCode.no_face: (
-        "I couldn't find a face in this photo. Please send a photo where your face is clearly visible, "
-        "looking roughly towards the camera."
+        Msg("I couldn't find a face in this photo. Please send a photo where your face is clearly visible, "
+        "looking roughly towards the camera.")
     ),
     RejectCode.multiple_faces: (
-        "There is more than one person in this photo. Please send photos of just you."
+        Msg("There is more than one person in this photo. Please send photos of just you.")
     ),
     RejectCode.face_too_small: (
-        "Your face is too small in this photo. Please step closer or crop so your face fills more of the frame."
+        Msg("Your face is too small in this photo. Please step closer or crop so your face fills more of the frame.")
     ),
     RejectCode.face_cut_off: (
-        "Your face is cut off by the edge of the photo. Please send one with your whole head in the frame."
+        Msg("Your face is cut off by the edge of the photo. Please send one with your whole head in the frame.")
     ),
-    RejectCode.blurry: "Your face is blurry in this photo. Please hold still, use more light, and tap to focus.",
-    RejectCode.too_dark: "Your face is too dark in this photo. Please face a window or a lamp and try again.",
+    RejectCode.blurry: Msg("Your face is blurry in this photo. Please hold still, use more light, and tap to focus."),
+    RejectCode.too_dark: Msg("Your face is too dark in this photo. Please face a window or a lamp and try again."),
     RejectCode.overexposed: (
-        "Your face is washed out by too much light. Please avoid direct flash or harsh sun on your face."
+        Msg("Your face is washed out by too much light. Please avoid direct flash or harsh sun on your face.")
     ),
     RejectCode.duplicate: (
-        "This photo is almost the same as one you already sent. Please send a different shot "
-        "(another angle, expression or place)."
+        Msg("This photo is almost the same as one you already sent. Please send a different shot "
+        "(another angle, expression or place).")
     ),
     RejectCode.different_person: (
-        "This person doesn't look like the one in your other photos. Please send photos of only yourself."
+        Msg("This person doesn't look like the one in your other photos. Please send photos of only yourself.")
     ),
-    RejectCode.too_many_photos: "You already have plenty of good photos, so I'll skip this one.",
+    RejectCode.too_many_photos: Msg("You already have plenty of good photos, so I'll skip this one."),
 }
 
 LABELS: dict[RejectCode, str] = {
-    RejectCode.unreadable: "unreadable file",
-    RejectCode.not_an_image: "not a photo",
-    RejectCode.corrupt: "damaged file",
-    RejectCode.unsupported_format: "unsupported file type",
-    RejectCode.file_too_large: "file too large",
-    RejectCode.too_many_pixels: "far too many pixels",
-    RejectCode.too_small: "too small",
-    RejectCode.animated: "animation",
-    RejectCode.screenshot: "screenshot",
-    RejectCode.screen_photo: "photo of a screen",
-    RejectCode.no_face: "no face found",
-    RejectCode.multiple_faces: "more than one face",
-    RejectCode.face_too_small: "face too small",
-    RejectCode.face_cut_off: "face cut off",
-    RejectCode.blurry: "blurry",
-    RejectCode.too_dark: "too dark",
-    RejectCode.overexposed: "too bright",
-    RejectCode.duplicate: "same as another photo",
-    RejectCode.different_person: "a different person",
-    RejectCode.too_many_photos: "set already full",
+    RejectCode.unreadable: Msg("unreadable file"),
+    RejectCode.not_an_image: Msg("not a photo"),
+    RejectCode.corrupt: Msg("damaged file"),
+    RejectCode.unsupported_format: Msg("unsupported file type"),
+    RejectCode.file_too_large: Msg("file too large"),
+    RejectCode.too_many_pixels: Msg("far too many pixels"),
+    RejectCode.too_small: Msg("too small"),
+    RejectCode.animated: Msg("animation"),
+    RejectCode.screenshot: Msg("screenshot"),
+    RejectCode.screen_photo: Msg("photo of a screen"),
+    RejectCode.no_face: Msg("no face found"),
+    RejectCode.multiple_faces: Msg("more than one face"),
+    RejectCode.face_too_small: Msg("face too small"),
+    RejectCode.face_cut_off: Msg("face cut off"),
+    RejectCode.blurry: Msg("blurry"),
+    RejectCode.too_dark: Msg("too dark"),
+    RejectCode.overexposed: Msg("too bright"),
+    RejectCode.duplicate: Msg("same as another photo"),
+    RejectCode.different_person: Msg("a different person"),
+    RejectCode.too_many_photos: Msg("set already full"),
 }
 
 TIPS: dict[RejectCode, str] = {
-    RejectCode.too_small: "Send photos as files so they keep their full size.",
-    RejectCode.screenshot: "Send original photos, not screenshots.",
-    RejectCode.screen_photo: "Send the original photos, not pictures of a screen.",
-    RejectCode.no_face: "Make sure your face is clearly visible in every photo.",
-    RejectCode.multiple_faces: "Only you in the picture: crop out friends.",
-    RejectCode.face_too_small: "Close-ups and head-and-shoulders shots work best.",
-    RejectCode.face_cut_off: "Keep your whole head in the frame.",
-    RejectCode.blurry: "Hold still and shoot in good light.",
-    RejectCode.too_dark: "Face a window or soft light.",
-    RejectCode.overexposed: "Avoid direct flash and harsh sun.",
-    RejectCode.duplicate: "Vary angles, expressions and backgrounds.",
-    RejectCode.different_person: "Only photos of yourself.",
+    RejectCode.too_small: Msg("Send photos as files so they keep their full size."),
+    RejectCode.screenshot: Msg("Send original photos, not screenshots."),
+    RejectCode.screen_photo: Msg("Send the original photos, not pictures of a screen."),
+    RejectCode.no_face: Msg("Make sure your face is clearly visible in every photo."),
+    RejectCode.multiple_faces: Msg("Only you in the picture: crop out friends."),
+    RejectCode.face_too_small: Msg("Close-ups and head-and-shoulders shots work best."),
+    RejectCode.face_cut_off: Msg("Keep your whole head in the frame."),
+    RejectCode.blurry: Msg("Hold still and shoot in good light."),
+    RejectCode.too_dark: Msg("Face a window or soft light."),
+    RejectCode.overexposed: Msg("Avoid direct flash and harsh sun."),
+    RejectCode.duplicate: Msg("Vary angles, expressions and backgrounds."),
+    RejectCode.different_person: Msg("Only photos of yourself."),
 }
 
-ACCEPTED_MESSAGE = "This photo looks great!"
+ACCEPTED_MESSAGE = Msg("This photo looks great!")
 
 GENERAL_TIP = (
-    "Tip: good light, different angles and expressions, a few backgrounds, and no sunglasses or hats."
+    Msg("Tip: good light, different angles and expressions, a few backgrounds, and no sunglasses or hats.")
 )
 
 WARNING_MESSAGES: dict[PhotoWarning, str] = {
-    PhotoWarning.maybe_screenshot: "This might be a screenshot; the original photo works better.",
-    PhotoWarning.maybe_screen_photo: "This might be a photo of a screen; the original photo works better.",
-    PhotoWarning.background_faces: "There are other faces in the background; photos of just you work best.",
+    PhotoWarning.maybe_screenshot: Msg("This might be a screenshot; the original photo works better."),
+    PhotoWarning.maybe_screen_photo: Msg("This might be a photo of a screen; the original photo works better."),
+    PhotoWarning.background_faces: Msg("There are other faces in the background; photos of just you work best."),
 }
 
 
 def message_for(code: RejectCode) -> str:
+    """The refusal in English, as a check records it (the operator's CLI, the database); a user is
+    told ``said_for`` in their language."""
+    return MESSAGES[code].source
+
+
+def said_for(code: RejectCode) -> Msg:
     return MESSAGES[code]
 
 
 def label_for(code: RejectCode) -> str:
-    return LABELS[code]
+    return LABELS[code].source

@@ -39,11 +39,12 @@ def summarise(
 
     tips: list[str] = []
     for v in verdicts:
-        tip = TIPS.get(v.code) if v.code is not None and not v.ok else None
+        said = TIPS.get(v.code) if v.code is not None and not v.ok else None
+        tip = said.source if said is not None else None  # the operator's summary: English
         if tip and tip not in tips:
             tips.append(tip)
     if tips:
         lines.append("What would help: " + " ".join(tips[:MAX_TIPS]))
     if not ready:
-        lines.append(GENERAL_TIP)
+        lines.append(GENERAL_TIP.source)
     return "\n".join(lines)

@@ -34,7 +34,8 @@ def encode(image: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
     return out.getvalue()
 
 
-def assert_human_sentence(message: str) -> None:
+def assert_human_sentence(said: object) -> None:
+    message = str(said)  # a catalogue sentence (i18n.Msg), in English here
     assert message and message[0].isupper(), message
     assert message.rstrip().endswith((".", "!")), message
     assert len(message.split()) >= 4, message

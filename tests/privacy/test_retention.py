@@ -119,7 +119,7 @@ async def test_an_unused_model_is_announced_once_then_goes_with_its_portraits(da
     assert messenger.said == []  # not yet
     await sweep.run(last_use + timedelta(days=84))
     assert len(messenger.said) == 1 and messenger.said[0].chat_id == "501"
-    assert "I'll delete it, with its portraits, on 30 January 2027" in messenger.said[0].text
+    assert "I'll delete it, with its portraits, on January 30, 2027" in messenger.said[0].text
     await sweep.run(last_use + timedelta(days=86))
     assert len(messenger.said) == 1  # told once
     assert await count(database, LoraModel) == 1

@@ -173,10 +173,10 @@ async def test_a_shortfall_is_not_charged_once_and_the_album_says_so(
 
     reply = await album_reply(storage, job, "LinkedIn Headshot", credits_left=5, refunded=1)
     captions = [picture.caption for picture in reply.album]
-    assert captions[0] == "LinkedIn Headshot · 1 of 2 · best match first · likeness 100 %"
-    assert captions[1].startswith("LinkedIn Headshot · 2 of 2 · likeness ") and int(captions[1].split()[-2]) < 70
-    assert "Likeness 100 % = as close to you as your own photos are to each other." in reply.text
-    assert "1 portrait stayed below the likeness I aim for (70 %) even after I painted more" in reply.text
+    assert captions[0] == "LinkedIn Headshot · 1 of 2 · best match first · likeness 100%"
+    assert captions[1].startswith("LinkedIn Headshot · 2 of 2 · likeness ") and int(captions[1].split()[-1].rstrip("%")) < 70
+    assert "Likeness 100% = as close to you as your own photos are to each other." in reply.text
+    assert "1 portrait stayed below the likeness I aim for (70%) even after I painted more" in reply.text
     assert "1 credit back on your balance" in reply.text
 
 

@@ -26,11 +26,11 @@ async def test_the_model_ready_message_and_status_show_its_likeness(bot_factory)
         await agree(bot.telegram, ALEX)
         await finished_training(bot, {"likeness": 92, "validation_faces": 2, "lora_key": "x"})
         ready = await bot.telegram.wait_for_text(ALEX, "Your model is ready")
-        assert ready.text == ("✨ Your model is ready! Its test portraits look 92 % like you (100 % = as close as your "
+        assert ready.text == ("✨ Your model is ready! Its test portraits look 92% like you (100% = as close as your "
                               "own photos are to each other). Pick a style:")
         await bot.telegram.send_text(ALEX, "/status")
         status = await bot.telegram.wait_for_text(ALEX, "Your status")
-        assert "🧠 Model: ready ✅ · likeness 92 %" in status.text
+        assert "🧠 Model: ready ✅ · likeness 92%" in status.text
 
 
 async def test_no_figure_is_made_up_when_none_was_measured(bot_factory) -> None:

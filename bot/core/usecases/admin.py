@@ -53,7 +53,7 @@ async def refund(ctx: Context, user: UserRef, args: list[str]) -> list[Reply]:
     async with ctx.database.read() as session:
         payment = await payments.find(session, user.platform, charges[0])
     buyer = payment.platform_user_id if payment else "?"
-    shortfall = texts.REFUND_SHORTFALL.format(shortfall=texts.plural(done.shortfall, "credit")) if done.shortfall else ""
+    shortfall = texts.REFUND_SHORTFALL.format(shortfall=texts.CREDIT_COUNT(done.shortfall)) if done.shortfall else ""
     return say(texts.REFUND_DONE.format(
-        charge=charges[0], platform=user.platform, user_id=buyer, taken=texts.plural(done.taken_back, "credit"),
+        charge=charges[0], platform=user.platform, user_id=buyer, taken=texts.CREDIT_COUNT(done.taken_back),
         shortfall=shortfall), private=True)

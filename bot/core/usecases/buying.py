@@ -29,8 +29,8 @@ async def balance(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:
     credits_now = await ctx.read_account(user, read)
     rows = ((Button(texts.BUTTON_BUY, actions.BUY),),) if ctx.selling(user.platform) else ()
     return say(texts.CREDITS.format(
-        credits=texts.plural(credits_now, "credit"), train_cost=texts.plural(ctx.settings.train_cost, "credit"),
-        generate_cost=texts.plural(ctx.settings.generate_cost, "credit"),
+        credits=texts.CREDIT_COUNT(credits_now), train_cost=texts.CREDIT_COUNT(ctx.settings.train_cost),
+        generate_cost=texts.CREDIT_COUNT(ctx.settings.generate_cost),
     ), *rows, private=True)
 
 
@@ -39,9 +39,11 @@ def out_of_credits(ctx: Context, user: UserRef, needed: int, balance: int, *, ha
     training's refusal does not speak of one)."""
     kept = texts.KEPT_PHOTOS_AND_MODEL if has_model else texts.KEPT_PHOTOS
     if ctx.selling(user.platform) and not ctx.settings.is_banned(user.platform, user.user_id):
-        return Reply(texts.OUT_OF_CREDITS_BUY.format(needed=needed, balance=balance, kept=kept),
+        return Reply(texts.OUT_OF_CREDITS_BUY.format(needed=texts.CREDIT_COUNT(needed),
+                                                              balance=texts.CREDIT_COUNT(balance), kept=kept),
                      ((Button(texts.BUTTON_BUY, actions.BUY),),), private=True)
-    return Reply(texts.OUT_OF_CREDITS.format(needed=needed, balance=balance, kept=kept), private=True)
+    return Reply(texts.OUT_OF_CREDITS.format(needed=texts.CREDIT_COUNT(needed), balance=texts.CREDIT_COUNT(balance),
+                                                     kept=kept), private=True)
 
 
 async def buy(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:
@@ -53,12 +55,12 @@ async def buy(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:
         return say(texts.NOT_SELLING, private=True)
     if settings.is_banned(user.platform, user.user_id):
         return say(texts.NOT_SOLD_TO_YOU, private=True)
-    intro = texts.BUY_PICK.format(train_cost=texts.plural(settings.train_cost, "credit"),
-                                  generate_cost=texts.plural(settings.generate_cost, "credit"))
+    intro = texts.BUY_PICK.format(train_cost=texts.CREDIT_COUNT(settings.train_cost),
+                                  generate_cost=texts.CREDIT_COUNT(settings.generate_cost))
     if user.platform in INVOICED_ON:
         return [Reply(intro, private=True),
                 *(Reply(invoice=invoice_for(p, user.user_id, settings)) for p in on_sale if p.stars)]
-    buttons = [Button(texts.plural(p.credits, "credit"), actions.buy_pack(p.id), sku_id=p.discord_sku_id) for p in on_sale]
+    buttons = [Button(texts.CREDIT_COUNT(p.credits), actions.buy_pack(p.id), sku_id=p.discord_sku_id) for p in on_sale]
     return say(intro, *((b,) for b in buttons), private=True)
 
 
@@ -106,9 +108,9 @@ async def paid(ctx: Context, user: UserRef, charge: payments.Charge, *, price: s
         metrics.STARS_RECEIVED.inc(charge.amount)
     if not price:
         price = texts.PRICE_STARS.format(stars=charge.amount) if charge.currency == STARS else charge.currency
-    return [Reply(texts.RECEIPT.format(credits=texts.plural(credited.credits, "credit"),
-                                       balance=texts.plural(credited.balance, "credit"),
-                                       pack=texts.plural(credited.credits, "credit"), price=price,
+    return [Reply(texts.RECEIPT.format(credits=texts.CREDIT_COUNT(credited.credits),
+                                       balance=texts.CREDIT_COUNT(credited.balance),
+                                       pack=texts.CREDIT_COUNT(credited.credits), price=price,
                                        charge=charge.external_id), await _after_purchase(ctx, user),
                   private=True)]
 
@@ -143,5 +145,5 @@ async def refunded(ctx: Context, user: UserRef, external_id: str) -> list[Reply]
         return []
     metrics.PAYMENT_REFUNDS.labels(user.platform).inc()
     metrics.CREDITS_TAKEN_BACK.labels(user.platform).inc(done.taken_back)
-    return [Reply(texts.REFUND_NOTICE.format(charge=external_id, taken=texts.plural(done.taken_back, "credit"),
-                                             balance=texts.plural(done.balance, "credit")), private=True)]
+    return [Reply(texts.REFUND_NOTICE.format(charge=external_id, taken=texts.CREDIT_COUNT(done.taken_back),
+                                             balance=texts.CREDIT_COUNT(done.balance)), private=True)]

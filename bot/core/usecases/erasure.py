@@ -60,7 +60,7 @@ async def confirmed(ctx: Context, user: UserRef, ref: str) -> list[Reply]:
     outcome = await delete_everything(ctx, user)
     text = texts.DELETED_FILES_PENDING if outcome.files_pending else texts.DELETED
     if outcome.messages_left:
-        text += "\n\n" + texts.DELETED_MESSAGES_LEFT.format(messages=texts.plural(outcome.messages_left, "message"))
+        text += "\n\n" + texts.DELETED_MESSAGES_LEFT.format(messages=texts.MESSAGE_COUNT(outcome.messages_left))
     return say(text, private=True)
 
 
@@ -98,6 +98,7 @@ async def _delete_everything(ctx: Context, user: UserRef) -> DeleteOutcome:
                         exc_info=True)
     async with ctx.database.transaction() as session:
         await delete_user(session, user_id)
+    ctx.audiences.forget(user)  # a language picked before is gone with the account
     await _close_progress(ctx, progress)
     try:
         removed = await ctx.storage.delete_user(user_id)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from bot.core.context import Context, say
 from bot.core.replies import Button, Reply, UserRef
+from i18n import Msg
 
-GALLERY_OFF = "There's no gallery page here: your portraits arrive in this chat."
-GALLERY_LINK = ("🖼 Your gallery: every portrait you've had painted, full size and as one ZIP, and the styles to "
-                "paint next. The link is yours alone and works for {hours} hours — don't share it.")
-BUTTON_GALLERY = "Open my gallery"
+GALLERY_OFF = Msg("There's no gallery page here: your portraits arrive in this chat.")
+GALLERY_LINK = Msg("🖼 Your gallery: every portrait you've had painted, full size and as one ZIP, and the styles to "
+                   "paint next. The link is yours alone and works for {hours} hours — don't share it.")
+BUTTON_GALLERY = Msg("Open my gallery")
 
 
 async def gallery(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:

@@ -89,7 +89,7 @@ async def no_model(ctx: Context, session: AsyncSession, user_id: int) -> Reply:
     if selfie_set is not None and await ctx.selfies.ready_to_train(session, selfie_set):
         return Reply(texts.NO_MODEL_PHOTOS_READY, ((Button(texts.BUTTON_TRAIN, actions.TRAIN),),))
     if await trainings.deleted_for_disuse(session, user_id, retention_days=ctx.settings.model_retention_days):
-        return Reply(texts.MODEL_EXPIRED.format(days=ctx.settings.model_retention_days,
+        return Reply(texts.MODEL_EXPIRED.format(days=texts.DAY_COUNT(ctx.settings.model_retention_days),
                                                 min_photos=ctx.intake.min_photos))
     return Reply(texts.NO_MODEL.format(min_photos=ctx.intake.min_photos))
 

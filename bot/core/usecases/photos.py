@@ -13,6 +13,8 @@ from bot.core.replies import Button, IncomingFile, Reply, UserRef
 from bot.core.selfies import AccountGone, BatchResult, clean_filename
 from bot.core.usecases.welcome import consent_first
 from db import trainings
+from engine.intake import PhotoVerdict
+from engine.intake.reasons import said_for
 from db.models import LoraModel, LoraStatus, User
 from telemetry import metrics
 
@@ -38,6 +40,11 @@ async def photos(ctx: Context, user: UserRef, files: list[IncomingFile]) -> list
     return [batch_summary(ctx, result, names, next_model=next_model, painting=painter is not None)]
 
 
+def refusal(verdict: PhotoVerdict) -> str:
+    """Why a photo was refused, in the user's language (the verdict records it in English)."""
+    return str(said_for(verdict.code)) if verdict.code is not None else verdict.message
+
+
 def batch_summary(ctx: Context, result: BatchResult, names: Sequence[str] = (), *, next_model: bool = False,
                   painting: bool = False) -> Reply:
     """``next_model``: a model is trained or training; ``painting``: one is ready and paints."""
@@ -52,21 +59,21 @@ def batch_summary(ctx: Context, result: BatchResult, names: Sequence[str] = (), 
         if not verdict.ok:
             name = names[index] if index < len(names) else ""
             if name:
-                lines.append(texts.REFUSED_NAMED.format(name=name, reason=verdict.message))
+                lines.append(texts.REFUSED_NAMED.format(name=name, reason=refusal(verdict)))
             elif len(batch) > 1:
-                lines.append(texts.REFUSED_NUMBERED.format(number=verdict.number, reason=verdict.message))
+                lines.append(texts.REFUSED_NUMBERED.format(number=verdict.number, reason=refusal(verdict)))
             else:
-                lines.append(texts.REFUSED_ONE.format(reason=verdict.message))
+                lines.append(texts.REFUSED_ONE.format(reason=refusal(verdict)))
     report = result.report
     min_photos = ctx.intake.min_photos
     if report.mixed_people:
         lines.append(texts.MIXED_PEOPLE)
     if report.ready_to_train:
         lines.append(texts.SET_READY_COUNT.format(accepted=report.accepted) + texts.SET_READY.format(
-            minutes=texts.TRAIN_MINUTES_ESTIMATE, cost=texts.plural(ctx.settings.train_cost, "credit")))
+            minutes=texts.TRAIN_MINUTES_ESTIMATE, cost=texts.CREDIT_COUNT(ctx.settings.train_cost)))
         if painting:  # a returning user: what a new model means for the one they have
             lines.append(texts.NEXT_MODEL_REPLACES)
-        return Reply("\n".join(lines), ((Button(texts.BUTTON_TRAIN, actions.TRAIN),
+        return Reply("\n".join(map(str, lines)), ((Button(texts.BUTTON_TRAIN, actions.TRAIN),
                                          Button(texts.BUTTON_ADD_MORE, actions.ADD_MORE)),), private=True)
     missing = max(0, min_photos - report.accepted)
     if missing and next_model:  # beside a first model still learning: no "current model" yet
@@ -75,5 +82,5 @@ def batch_summary(ctx: Context, result: BatchResult, names: Sequence[str] = (), 
     elif missing:
         lines.append(texts.PHOTOS_SO_FAR.format(accepted=report.accepted, min_photos=min_photos, missing=missing))
     if len(batch) - good:
-        return Reply("\n".join(lines), ((Button(texts.BUTTON_TIPS, actions.TIPS),),), private=True)
-    return Reply("\n".join(lines), private=True)
+        return Reply("\n".join(map(str, lines)), ((Button(texts.BUTTON_TIPS, actions.TIPS),),), private=True)
+    return Reply("\n".join(map(str, lines)), private=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from i18n import percent
 from bot.core import actions, texts
 from bot.core.context import Context, say
 from bot.core.replies import Button, Reply, UserRef
@@ -34,22 +35,23 @@ async def status(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:
         template = texts.STATUS_PHOTOS if first_model else texts.STATUS_NEXT_PHOTOS
         lines.append(template.format(accepted=accepted, total=len(photos), min_photos=ctx.intake.min_photos))
     if expired:
-        lines.append(texts.STATUS_MODEL_EXPIRED.format(days=ctx.settings.model_retention_days))
+        lines.append(texts.STATUS_MODEL_EXPIRED.format(days=texts.DAY_COUNT(ctx.settings.model_retention_days)))
     elif painter is None:
         lines.append(texts.STATUS_MODEL[lora.status if lora else "none"])
     else:  # the model that paints; a newer one training, or whose training stopped, beside it
         model_line = texts.STATUS_MODEL[LoraStatus.ready]
         if figure is not None:
-            model_line += texts.STATUS_LIKENESS.format(likeness=figure)
+            model_line += texts.STATUS_LIKENESS.format(likeness=percent(figure))
         lines.append(model_line)
         if lora is not None and lora.id != painter.id:
             lines.append(texts.STATUS_NEW_MODEL_TRAINING if lora.status == LoraStatus.training
                          else texts.STATUS_NEW_MODEL_STOPPED)
     for job in active:
         stage = texts.STAGE_NAMES.get(job.stage, job.stage)
-        lines.append(texts.STATUS_JOB.format(kind=job.kind.capitalize(), stage=stage, percent=round(job.progress * 100)))
+        lines.append(texts.STATUS_JOB.format(kind=texts.JOB_KINDS.get(job.kind, job.kind), stage=stage,
+                                              percent=percent(round(job.progress * 100))))
     lines.append(texts.STATUS_CREDITS.format(credits=account.credits))
-    return say("\n".join(lines), *next_step(ctx, user, account.credits, painter, lora, active, ready_to_train),
+    return say("\n".join(map(str, lines)), *next_step(ctx, user, account.credits, painter, lora, active, ready_to_train),
                private=True)
 
 

@@ -94,4 +94,5 @@ async def train(ctx: Context, user: UserRef, class_word: str) -> list[Reply]:
             await queue_preview(session, user, preview_style(ctx.catalogue), lora, job, photos,
                                 count=settings.preview_images, base_model=base_model(ctx),
                                 references=await references(ctx, session, lora))
+    ctx.audiences.forget(user)  # their sentences agree with the class word they gave from now on
     return [progress_reply(job, texts.TRAIN_QUEUED)]

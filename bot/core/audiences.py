@@ -1,0 +1,79 @@
+"""Which language, and which grammatical gender, each user is spoken to in.
+
+The language is the one they picked with /language, else the one their app is set to on this very
+update (someone who switches their phone's language hears the new one at once), else the one their
+app had when last heard from (for what reaches them later: a finished job, a notice, a receipt),
+else English. The gender is the class word they gave their photos ("a man", "a woman"); "prefer not
+to say", or none yet, is spoken to in neutral wording. Only this process changes either, so what it
+read is kept (``forget`` after a change)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.core.replies import UserRef
+from db import users
+from db.models import User
+from db.session import Database
+from i18n import DEFAULT, Audience, pick, speaking
+
+KEPT = 10_000  # users whose voice is remembered (the least recently heard from go first)
+
+
+class Audiences:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._voices: OrderedDict[tuple[str, str], users.Voice | None] = OrderedDict()
+
+    async def of(self, user: UserRef) -> Audience:
+        voice = await self._voice(user)
+        client = pick(user.language)
+        if voice is not None and user.language and user.language != voice.client:
+            await self._remember_client(user, voice)
+        if voice is None:
+            return Audience(client or DEFAULT)
+        return Audience(pick(voice.chosen) or client or pick(voice.client) or DEFAULT, voice.gender)
+
+
+    @asynccontextmanager
+    async def speaking_to(self, user: UserRef) -> AsyncIterator[Audience]:
+        with speaking(await self.of(user)) as audience:
+            yield audience
+
+    def forget(self, user: UserRef) -> None:
+        """After a change of their language or class word, or their /delete."""
+        self._voices.pop((user.platform, user.user_id), None)
+
+    async def _voice(self, user: UserRef) -> users.Voice | None:
+        key = (user.platform, user.user_id)
+        if key in self._voices:
+            self._voices.move_to_end(key)
+            return self._voices[key]
+        async with self.database.read() as session:
+            account = await users.find_user(session, user.platform, user.user_id)
+            voice = await users.voice_of(session, account) if account is not None else None
+        if voice is not None:  # no account yet: asked again once it exists
+            self._voices[key] = voice
+            while len(self._voices) > KEPT:
+                self._voices.popitem(last=False)
+        return voice
+
+    async def _remember_client(self, user: UserRef, voice: users.Voice) -> None:
+        async with self.database.transaction() as session:
+            account = await users.find_user(session, user.platform, user.user_id)
+            if account is not None:
+                await users.set_languages(session, account.id, client=user.language)
+        self._voices[(user.platform, user.user_id)] = users.Voice(voice.chosen, user.language, voice.gender)
+
+
+async def account_audience(database: Database, account: User) -> Audience:
+    """How to speak to a user in what reaches them later, outside a turn of theirs (a notice), by
+    their account's row: their pick, else their app's language when last heard from."""
+    async with database.read() as session:
+        found = await session.get(User, account.id)
+        voice = await users.voice_of(session, found) if found is not None else None
+    if voice is None:
+        return Audience(pick(account.chosen_language) or pick(account.language) or DEFAULT)
+    return Audience(pick(voice.chosen) or pick(voice.client) or DEFAULT, voice.gender)
