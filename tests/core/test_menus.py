@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from bot.core.replies import UserRef
 from bot.core.studio import Studio
+from i18n import Audience, speaking
 from tests.core.conftest import ALEX, actions_of, text_of
 
 
@@ -22,3 +24,15 @@ async def test_a_category_named_as_typed_in_any_case_is_found(studio: Studio) ->
 async def test_a_button_no_version_wrote_gets_the_picker(studio: Studio) -> None:
     reply = await studio.action(ALEX, "sneaky:payload")
     assert all(action.startswith("cat:") for action in actions_of(reply))
+
+
+async def test_a_category_is_found_by_its_title_in_any_language_the_bot_speaks(studio: Studio) -> None:
+    """A Russian chat typing the English name (from a friend's message), and an English chat typing
+    the Russian one, both land in the category, shown in their own language."""
+    ivan = UserRef("discord", "77", "77", "Иван", "ru")
+    russian = text_of(await studio.action(ivan, "browse:Professional"))
+    english = text_of(await studio.action(ALEX, "browse:бизнес"))
+    with speaking(Audience("ru")):
+        title_ru = studio.catalogue.categories["professional"].title
+    assert title_ru == "Бизнес" and title_ru in russian
+    assert studio.catalogue.categories["professional"].title in english

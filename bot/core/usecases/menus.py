@@ -40,7 +40,9 @@ async def typed_category(ctx: Context, typed: str, unknown: str = texts.UNKNOWN_
     """A category named by id or title (any case, spacing or punctuation), or the picker with
     the typed name said to be unknown (``unknown``, with ``{name}``)."""
     wanted = folded(typed)
-    category_found = next((c for c in ctx.catalogue.used_categories() if wanted in (folded(c.id), folded(c.title))), None)
+    # by its title in any language the bot speaks: a name typed from a friend's English message is known too
+    category_found = next((c for c in ctx.catalogue.used_categories()
+                           if wanted in {folded(c.id), *map(folded, c.titles.values())}), None)
     if category_found is not None:
         return await category(ctx, category_found.id)
     name = " ".join(typed.split())[:40]

@@ -43,7 +43,7 @@ async def named_style(ctx: Context, user: UserRef, typed: str, source_message_id
     """A style named by id or title (any case, spacing or punctuation) is painted; a category's
     name shows that category's styles; anything else is said to be unknown, with the picker."""
     wanted = folded(typed)
-    style = next((s for s in ctx.catalogue if wanted in (folded(s.id), folded(s.title))), None)
+    style = next((s for s in ctx.catalogue if wanted in {folded(s.id), *map(folded, s.titles.values())}), None)
     if style is not None:
         return await generate(ctx, user, style.id, key_base=style_key(user, source_message_id, style.id))
     return await typed_category(ctx, typed, unknown=texts.UNKNOWN_STYLE_NAMED)
