@@ -9,6 +9,7 @@ read is kept (``forget`` after a change)."""
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,8 @@ from db import users
 from db.models import User
 from db.session import Database
 from i18n import DEFAULT, Audience, pick, speaking
+
+log = logging.getLogger(__name__)
 
 KEPT = 10_000  # users whose voice is remembered (the least recently heard from go first)
 
@@ -37,9 +40,19 @@ class Audiences:
         return Audience(pick(voice.chosen) or client or pick(voice.client) or DEFAULT, voice.gender)
 
 
+    async def of_or_app(self, user: UserRef) -> Audience:
+        """``of``, or where the account can't be read (the database is down) their app's language, so
+        that the answer (an apology, often) is said all the same."""
+        try:
+            return await self.of(user)
+        except Exception:
+            log.warning("could not read how to speak to %s:%s; using their app's language", user.platform,
+                        user.user_id, exc_info=True)
+            return Audience(pick(user.language) or DEFAULT)
+
     @asynccontextmanager
     async def speaking_to(self, user: UserRef) -> AsyncIterator[Audience]:
-        with speaking(await self.of(user)) as audience:
+        with speaking(await self.of_or_app(user)) as audience:
             yield audience
 
     def forget(self, user: UserRef) -> None:

@@ -30,7 +30,7 @@ from db import payments
 from db.allowance import load_key
 from engine.intake import IntakeConfig
 from bot.core.services import Services
-from i18n import DEFAULT, Audience, pick, speaking
+from i18n import Audience, speaking
 from telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,10 @@ class Studio:
         async with self.ctx.audiences.speaking_to(user):
             return welcome.consent_first()
 
+    async def audience_of(self, user: UserRef) -> Audience:
+        """How to speak to ``user``; never fails (the app's language where the account can't be read)."""
+        return await self.ctx.audiences.of_or_app(user)
+
     def speaking_to(self, user: UserRef) -> AbstractAsyncContextManager[Audience]:
         """What a front end says by itself (its help, its upload window, a refused checkout) is said in
         the user's language inside this."""
@@ -196,12 +200,7 @@ class Studio:
                      counted: bool = True, answer_when_limited: bool | None = None) -> list[Reply]:
         """In the user's language: rate limit (unless ``counted`` is False), then run; an unexpected
         error becomes an apology carrying an error id."""
-        try:
-            audience = await self.ctx.audiences.of(user)
-        except Exception:  # the apology, at least, is said (in the app's language)
-            log.exception("could not read how to speak to %s:%s", user.platform, user.user_id)
-            audience = Audience(pick(user.language) or DEFAULT)
-        with speaking(audience):
+        with speaking(await self.ctx.audiences.of_or_app(user)):
             return await self._served(user, run, counted=counted, answer_when_limited=answer_when_limited)
 
     async def _served(self, user: UserRef, run: Callable[[], Awaitable[list[Reply]]], *,

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import discord
@@ -23,14 +24,16 @@ from bot.core.seams import PlatformSeam
 from bot.core.studio import Studio
 from bot.discord import commands, texts
 from bot.discord.render import DiscordMessenger, UploadLimits
-from bot.discord.replier import PLATFORM, Replier, user_of
+from bot.discord.replier import PLATFORM, Replier, audience_of, user_of
 from bot.discord.uploads import (MAX_FILES, WINDOW_ID, UploadModal, download, files_in_submit, too_big_text,
                                  unsupported_kind)
 from bot.discord.purchases import StoreTill
 from bot.discord.token_messages import TokenMessages
-from bot.discord.turns import Turns
+from bot.discord.translator import CatalogueTranslator
+from bot.discord.turns import Turn, Turns
 from bot.discord.views import StudioButton
 from config.settings import Settings, require_secret
+from i18n import Audience, speaking
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class StudioClient(discord.Client):
         self.tree.on_error = front_end.on_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(CatalogueTranslator())  # the commands' descriptions in each language
         self.add_dynamic_items(StudioButton)  # presses on any earlier message reach the core
         self.add_view(self.front_end.upload_window)  # so do submits of any upload window, also from before a restart
 
@@ -126,7 +130,7 @@ class DiscordFrontEnd:
         self.till = StoreTill(settings, studio, self.client, self.messenger)
         self.max_file_bytes = studio.intake.max_file_bytes  # the photo check's own limit (decimal MB), not a second one
         self.turns = Turns()  # one user's uploads are checked in the order they were sent
-        self.upload_window = UploadModal(self.serve_photos)  # one window for everyone, registered on start
+        self.upload_window = UploadModal(self.serve_photos)  # serves submits from before a restart; each user sees their own
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
@@ -180,6 +184,14 @@ class DiscordFrontEnd:
         (for running without the gateway, e.g. behind an HTTP interactions relay)."""
         self.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
 
+    # ------------------------------------------------------------------ language
+    @asynccontextmanager
+    async def speaking_to(self, interaction: Interaction) -> AsyncIterator[Audience]:
+        """What is said to the interaction's user inside this is said in their language (the core
+        sets it again for what it says; this is for what the front end says by itself)."""
+        with speaking(await audience_of(self.studio, user_of(interaction))) as audience:
+            yield audience
+
     # ------------------------------------------------------------------ commands
     def replier(self, interaction: Interaction) -> Replier:
         return Replier(interaction, self.studio, self.messenger, self.limits, token_messages=self.token_messages,
@@ -187,36 +199,43 @@ class DiscordFrontEnd:
 
     async def serve_command(self, interaction: Interaction, name: str, args: list[str] | None = None) -> None:
         replier = self.replier(interaction)
-        await replier.defer()
-        await replier.send(await self.studio.command(replier.user, name, args or []))
-        await replier.finish()
+        await replier.defer()  # first: Discord waits 3 seconds
+        async with self.speaking_to(interaction):
+            await replier.send(await self.studio.command(replier.user, name, args or []))
+            await replier.finish()
 
     async def serve_help(self, interaction: Interaction) -> None:
         replier = self.replier(interaction)
         await replier.defer()
-        await replier.send([Reply(self.help_text())])
-        await replier.finish()
+        async with self.speaking_to(interaction):
+            await replier.send([Reply(self.help_text())])
+            await replier.finish()
 
     def help_text(self) -> str:
-        head, _, tail = texts.HELP.partition("\n\n")
-        return f"{head}\n{texts.HELP_BUY}\n\n{tail}" if self.studio.selling(PLATFORM) else texts.HELP
+        """In the current audience's language."""
+        head, _, tail = str(texts.HELP).partition("\n\n")
+        return f"{head}\n{texts.HELP_BUY}\n\n{tail}" if self.studio.selling(PLATFORM) else str(texts.HELP)
 
     async def serve_action(self, interaction: Interaction, action: str, *, source: str = "") -> None:
         replier = self.replier(interaction)
         await replier.defer(answered=is_one_shot(action))
-        await replier.send(await self.studio.action(replier.user, action, source_message_id=source or str(interaction.id)))
-        await replier.finish()
+        async with self.speaking_to(interaction):
+            await replier.send(await self.studio.action(replier.user, action,
+                                                        source_message_id=source or str(interaction.id)))
+            await replier.finish()
 
     async def serve_generate(self, interaction: Interaction, style_id: str, batches: int) -> None:
         """One job per batch; each batch is a separate request to the core (its credits, its limits)."""
         replier = self.replier(interaction)
         await replier.defer()
-        for batch in range(batches):
-            replies = await self.studio.action(replier.user, f"named:{style_id}", source_message_id=f"{interaction.id}-{batch}")
-            await replier.send(replies)
-            if not all(reply.progress_of_job is not None for reply in replies):
-                break  # a refusal (credits, queue, unknown style): no point asking again
-        await replier.finish()
+        async with self.speaking_to(interaction):
+            for batch in range(batches):
+                replies = await self.studio.action(replier.user, f"named:{style_id}",
+                                                   source_message_id=f"{interaction.id}-{batch}")
+                await replier.send(replies)
+                if not all(reply.progress_of_job is not None for reply in replies):
+                    break  # a refusal (credits, queue, unknown style): no point asking again
+            await replier.finish()
 
     async def on_button(self, interaction: Interaction, action: str) -> None:
         try:
@@ -234,10 +253,12 @@ class DiscordFrontEnd:
             # no upload window before the user has confirmed: they would pick photos to be refused
             replier = self.replier(interaction)
             await replier.defer()
-            await replier.send(await self.studio.consent_first())
+            await replier.send(await self.studio.consent_first(user_of(interaction)))
             await replier.finish()
             return
-        await interaction.response.send_modal(self.upload_window)
+        async with self.speaking_to(interaction):  # the window's title and labels in their language
+            window = UploadModal(self.serve_photos)
+        await interaction.response.send_modal(window)
 
     async def serve_lost_window(self, interaction: Interaction) -> None:
         """A submitted window the bot can't serve: say that its photos did not arrive and what to do."""
@@ -247,9 +268,10 @@ class DiscordFrontEnd:
                         "them to open /upload again", interaction.user.id, (interaction.data or {}).get("custom_id"), count)
             replier = self.replier(interaction)
             await replier.defer()
-            photos = core_texts.plural(count, "photo") if count else "photos"
-            await replier.send([Reply(core_texts.UPLOAD_WINDOW_EXPIRED.format(photos=photos), private=True)])
-            await replier.finish()
+            async with self.speaking_to(interaction):
+                photos = core_texts.PHOTO_COUNT(count) if count else core_texts.SOME_PHOTOS
+                await replier.send([Reply(core_texts.UPLOAD_WINDOW_EXPIRED.format(photos=photos), private=True)])
+                await replier.finish()
         except Exception as error:
             await self.apologise(interaction, error)
 
@@ -258,26 +280,30 @@ class DiscordFrontEnd:
         try:
             replier = self.replier(interaction)
             await replier.defer()
-            user = replier.user
-            wanted, refused = [], []
-            for attachment in list(attachments)[:MAX_FILES]:
-                kind = unsupported_kind(attachment, self.max_file_bytes)
-                (refused if kind else wanted).append((attachment, kind))
-            for attachment, kind in refused:
-                log.info("attachment %s from discord:%s refused: %s", attachment.filename, user.user_id, kind)
-                if kind == "file_too_big":
-                    await replier.send([Reply(f"{attachment.filename}: {too_big_text(self.max_file_bytes)}", private=True)])
-                else:
-                    await replier.send(await self.studio.unsupported(user, kind or ""))
-            if wanted:
-                if len(wanted) > BUSY_ALBUM:
-                    await replier.note(core_texts.PHOTOS_RECEIVED.format(count=len(wanted)))
-                files = await download([attachment for attachment, _ in wanted])
-                async with turn:  # checked after every earlier upload of theirs, never beside one
-                    await replier.send(await self.studio.photos(user, files))
-            await replier.finish()
+            async with self.speaking_to(interaction):
+                await self._check_photos(replier, attachments, turn)
         finally:
             turn.release()
+
+    async def _check_photos(self, replier: Replier, attachments: Sequence[discord.Attachment], turn: Turn) -> None:
+        user = replier.user
+        wanted, refused = [], []
+        for attachment in list(attachments)[:MAX_FILES]:
+            kind = unsupported_kind(attachment, self.max_file_bytes)
+            (refused if kind else wanted).append((attachment, kind))
+        for attachment, kind in refused:
+            log.info("attachment %s from discord:%s refused: %s", attachment.filename, user.user_id, kind)
+            if kind == "file_too_big":
+                await replier.send([Reply(f"{attachment.filename}: {too_big_text(self.max_file_bytes)}", private=True)])
+            else:
+                await replier.send(await self.studio.unsupported(user, kind or ""))
+        if wanted:
+            if len(wanted) > BUSY_ALBUM:
+                await replier.note(core_texts.PHOTOS_RECEIVED.format(count=len(wanted)))
+            files = await download([attachment for attachment, _ in wanted])
+            async with turn:  # checked after every earlier upload of theirs, never beside one
+                await replier.send(await self.studio.photos(user, files))
+        await replier.finish()
 
     # ------------------------------------------------------------------ messages
     async def post(self, user: UserRef, replies: list[Reply]) -> None:
@@ -301,7 +327,8 @@ class DiscordFrontEnd:
         log.info("discord:%s sent a direct message (%s); told them what I take", user.user_id, message_kind(message))
         # "send me selfies" can't be done by message here: /upload it is; and a DM flood past the rate
         # limit is told once per burst, not once per message (no interaction waits for an answer)
-        replies = await self.studio.text(user, "", expecting=texts.DIRECT_MESSAGE, answer_when_limited=False)
+        with speaking(await audience_of(self.studio, user)):
+            replies = await self.studio.text(user, "", expecting=texts.DIRECT_MESSAGE, answer_when_limited=False)
         try:
             for reply in replies:
                 await self.messenger.send(user.chat_id, reply)
@@ -316,20 +343,27 @@ class DiscordFrontEnd:
         log.info("discord:%s used /%s, which this bot doesn't have; showed the help", interaction.user.id, name[:32])
         replier = self.replier(interaction)
         await replier.defer()
-        await replier.send([Reply(f"{core_texts.UNKNOWN_COMMAND.format(name=name[:32])}\n\n{self.help_text()}")])
-        await replier.finish()
+        async with self.speaking_to(interaction):
+            await replier.send([Reply(f"{core_texts.UNKNOWN_COMMAND.format(name=name[:32])}\n\n{self.help_text()}")])
+            await replier.finish()
 
     # ------------------------------------------------------------------ choices
-    def style_choices(self, current: str) -> list[app_commands.Choice[str]]:
+    async def style_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Styles whose title (in any language), id or category has what was typed; named in the
+        user's language."""
         needle = current.strip().lower()
         found = [s for s in self.studio.catalogue
-                 if not needle or needle in s.title.lower() or needle in s.id or needle in s.category]
-        return [app_commands.Choice(name=f"{s.emoji} {s.title}".strip()[:100], value=s.id) for s in found[:25]]
+                 if not needle or any(needle in title.lower() for title in s.titles.values()) or needle in s.id
+                 or needle in s.category]
+        async with self.speaking_to(interaction):
+            return [app_commands.Choice(name=f"{s.emoji} {s.title}".strip()[:100], value=s.id) for s in found[:25]]
 
-    def category_choices(self, current: str) -> list[app_commands.Choice[str]]:
+    async def category_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         needle = current.strip().lower()
-        return [app_commands.Choice(name=f"{c.emoji} {c.title}".strip()[:100], value=c.id)
-                for c in self.studio.catalogue.used_categories() if not needle or needle in c.title.lower()][:25]
+        found = [c for c in self.studio.catalogue.used_categories()
+                 if not needle or any(needle in title.lower() for title in c.titles.values())]
+        async with self.speaking_to(interaction):
+            return [app_commands.Choice(name=f"{c.emoji} {c.title}".strip()[:100], value=c.id) for c in found[:25]]
 
     # ------------------------------------------------------------------ errors
     async def on_command_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
@@ -346,7 +380,8 @@ class DiscordFrontEnd:
         error_id = secrets.token_hex(4)
         log.error("error %s serving a Discord interaction from %s", error_id, interaction.user.id,
                   exc_info=error, extra={"error_id": error_id})
-        text = core_texts.APOLOGY.format(error_id=error_id)
+        with speaking(await audience_of(self.studio, user_of(interaction))):
+            text = core_texts.APOLOGY.format(error_id=error_id)
         replier: Replier | None = interaction.extras.get("replier")
         try:
             if replier is not None and replier.waiting:

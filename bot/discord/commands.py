@@ -1,6 +1,6 @@
 """The slash commands, top level as in Midjourney's bot: ``/upload``, ``/train``, ``/styles``,
 ``/generate``, ``/status``, ``/credits``, ``/cancel``, ``/delete``, ``/start``, ``/help``,
-``/privacy`` and the admins' ``/grant``. Each one defers (or opens the upload window) at once and
+``/privacy``, ``/language`` and the admins' ``/grant``. Each one defers (or opens the upload window) at once and
 hands over to the front end, which calls the conversation core."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from discord import app_commands
 
 from bot.core import actions
 from bot.core.studio import Studio
+from bot.discord.translator import described
+from i18n import Msg
 
 Interaction = discord.Interaction[Any]
 
@@ -34,40 +36,55 @@ class DiscordFrontEnd(Protocol):
 
     async def serve_generate(self, interaction: Interaction, style_id: str, batches: int) -> None: ...
 
-    def style_choices(self, current: str) -> list[app_commands.Choice[str]]: ...
+    async def style_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]: ...
 
-    def category_choices(self, current: str) -> list[app_commands.Choice[str]]: ...
-PHOTO = "A selfie: just you, face clearly visible"
+    async def category_choices(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]: ...
+
+
+# Descriptions are said in each user's language (bot/discord/translator.py); names stay English.
+PHOTO = Msg("A selfie: just you, face clearly visible")
 
 SIMPLE_COMMANDS = {
-    "start": "How Portrait Studio works",
-    "train": "Learn your face from your selfies (1 credit)",
-    "status": "Your photos, model and jobs",
-    "credits": "Your balance",
-    "cancel": "Stop the job that's running",
-    "delete": "Erase your photos, model, portraits and account",
-    "privacy": "What I keep and for how long",
+    "start": Msg("How Portrait Studio works"),
+    "train": Msg("Learn your face from your selfies (1 credit)"),
+    "status": Msg("Your photos, model and jobs"),
+    "credits": Msg("Your balance"),
+    "cancel": Msg("Stop the job that's running"),
+    "delete": Msg("Erase your photos, model, portraits and account"),
+    "privacy": Msg("What I keep and for how long"),
+    "language": Msg("Change the language I speak"),
 }
 
 
-SELLING_COMMANDS = {"buy": "Buy credits"}
-GALLERY_COMMANDS = {"gallery": "A private link to your portraits and the styles"}  # where STUDIO_WEB_URL is set
+SELLING_COMMANDS = {"buy": Msg("Buy credits")}
+GALLERY_COMMANDS = {"gallery": Msg("A private link to your portraits and the styles")}  # where STUDIO_WEB_URL is set
+HELP = Msg("What I can do")
+UPLOAD = Msg("Add selfies: attach up to 10, or leave empty to open the upload window")
+STYLES = Msg("Browse the portrait styles")
+STYLES_CATEGORY = Msg("Jump straight to one category")
+GENERATE = Msg("Paint portraits of you in a style (1 credit per batch)")
+GENERATE_STYLE = Msg("The style, e.g. LinkedIn headshot")
+GENERATE_BATCHES = Msg("How many batches to paint (1 credit each)")
+GRANT = Msg("Give a user credits (admins only)")
+GRANT_CREDITS = Msg("Credits to add (negative to take away)")
+GRANT_USER = Msg("A Discord user")
+GRANT_ACCOUNT = Msg("Or an account on another platform, as platform:user_id")
 
 
 def register(tree: app_commands.CommandTree[Any], front_end: DiscordFrontEnd) -> None:
     selling = SELLING_COMMANDS if front_end.studio.selling("discord") else {}
     gallery = GALLERY_COMMANDS if front_end.studio.settings.web_url else {}
     for name, description in (SIMPLE_COMMANDS | selling | gallery).items():
-        tree.add_command(app_commands.Command(name=name, description=description, callback=_core_command(front_end, name)))
+        tree.add_command(app_commands.Command(name=name, description=described(description),
+                                              callback=_core_command(front_end, name)))
 
-    @tree.command(name="help", description="What I can do")
+    @tree.command(name="help", description=described(HELP))
     async def help_(interaction: Interaction) -> None:
         await front_end.serve_help(interaction)
 
-    @tree.command(name="upload", description="Add selfies: attach up to 10, or leave empty to open the upload window")
+    @tree.command(name="upload", description=described(UPLOAD))
     @app_commands.rename(photo1="photo")
-    @app_commands.describe(photo1=PHOTO, photo2=PHOTO, photo3=PHOTO, photo4=PHOTO, photo5=PHOTO, photo6=PHOTO,
-                           photo7=PHOTO, photo8=PHOTO, photo9=PHOTO, photo10=PHOTO)
+    @app_commands.describe(**{f"photo{n}": described(PHOTO) for n in range(1, 11)})
     async def upload(interaction: Interaction, photo1: discord.Attachment | None = None,
                      photo2: discord.Attachment | None = None, photo3: discord.Attachment | None = None,
                      photo4: discord.Attachment | None = None, photo5: discord.Attachment | None = None,
@@ -80,8 +97,8 @@ def register(tree: app_commands.CommandTree[Any], front_end: DiscordFrontEnd) ->
         else:
             await front_end.open_upload(interaction)
 
-    @tree.command(name="styles", description="Browse the portrait styles")
-    @app_commands.describe(category="Jump straight to one category")
+    @tree.command(name="styles", description=described(STYLES))
+    @app_commands.describe(category=described(STYLES_CATEGORY))
     async def styles(interaction: Interaction, category: str | None = None) -> None:
         if category:
             await front_end.serve_action(interaction, actions.browse(category))
@@ -90,20 +107,20 @@ def register(tree: app_commands.CommandTree[Any], front_end: DiscordFrontEnd) ->
 
     @styles.autocomplete("category")
     async def category_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return front_end.category_choices(current)
+        return await front_end.category_choices(interaction, current)
 
-    @tree.command(name="generate", description="Paint portraits of you in a style (1 credit per batch)")
-    @app_commands.describe(style="The style, e.g. LinkedIn headshot", batches="How many batches to paint (1 credit each)")
+    @tree.command(name="generate", description=described(GENERATE))
+    @app_commands.describe(style=described(GENERATE_STYLE), batches=described(GENERATE_BATCHES))
     async def generate(interaction: Interaction, style: str, batches: app_commands.Range[int, 1, 3] = 1) -> None:
         await front_end.serve_generate(interaction, style, batches)
 
     @generate.autocomplete("style")
     async def style_choices(interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return front_end.style_choices(current)
+        return await front_end.style_choices(interaction, current)
 
-    @tree.command(name="grant", description="Give a user credits (admins only)")
-    @app_commands.describe(credits="Credits to add (negative to take away)", user="A Discord user",
-                           account="Or an account on another platform, as platform:user_id")
+    @tree.command(name="grant", description=described(GRANT))
+    @app_commands.describe(credits=described(GRANT_CREDITS), user=described(GRANT_USER),
+                           account=described(GRANT_ACCOUNT))
     @app_commands.default_permissions(administrator=True)
     async def grant(interaction: Interaction, credits: int, user: discord.User | None = None,
                     account: str | None = None) -> None:

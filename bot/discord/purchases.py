@@ -14,10 +14,11 @@ from bot.core.messenger import Messenger
 from bot.core.replies import Button, Reply, UserRef
 from bot.core.shop import pack_by_sku, packs_on
 from bot.core.studio import Studio
-from bot.discord.replier import PLATFORM
+from bot.discord.replier import PLATFORM, audience_of
 from db import held_notices
 from db.payments import Charge
 from config.settings import Settings
+from i18n import speaking
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +90,20 @@ class StoreTill:
         if entitlement.id in self._announced or entitlement.user_id is None:
             return
         self._announced.add(entitlement.id)
-        contact = self.settings.payment_support or core_texts.PAY_SUPPORT_CONTACT
-        await self._tell(UserRef(PLATFORM, str(entitlement.user_id), ""),
-                         [Reply(core_texts.PURCHASE_NOT_SOLD.format(charge=entitlement.id, contact=contact), private=True)])
-        alert = Reply(core_texts.ADMIN_PURCHASE_NOT_SOLD.format(charge=entitlement.id, user_id=entitlement.user_id,
-                                                                sku=entitlement.sku_id))
+        buyer = UserRef(PLATFORM, str(entitlement.user_id), "")
+        with speaking(await audience_of(self.studio, buyer)):  # each in their own language
+            contact = self.settings.payment_support or str(core_texts.PAY_SUPPORT_CONTACT)
+            told = Reply(core_texts.PURCHASE_NOT_SOLD.format(charge=entitlement.id, contact=contact), private=True)
+        await self._tell(buyer, [told])
         for admin in self.settings.admins:
             platform, _, admin_id = admin.partition(":")
             if platform == PLATFORM and admin_id.isdigit():
-                await self._tell(UserRef(PLATFORM, admin_id, ""), [alert])
+                someone = UserRef(PLATFORM, admin_id, "")
+                with speaking(await audience_of(self.studio, someone)):
+                    alert = Reply(core_texts.ADMIN_PURCHASE_NOT_SOLD.format(charge=entitlement.id,
+                                                                            user_id=entitlement.user_id,
+                                                                            sku=entitlement.sku_id))
+                await self._tell(someone, [alert])
 
     async def undelivered(self, user_id: str) -> list[Reply]:
         """The notices that could not reach this user's DMs, taken: their next interaction shows

@@ -23,6 +23,7 @@ from bot.discord.files import DEFAULT_UPLOAD_LIMIT
 from bot.discord.render import TEXT_LIMIT, UploadLimits, plan, without_illustration_if_refused
 from bot.discord.token_messages import TokenMessages
 from bot.discord.views import view_of
+from i18n import Audience
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ PLATFORM = "discord"
 def user_of(interaction: discord.Interaction[Any]) -> UserRef:
     user = interaction.user
     return UserRef(PLATFORM, str(user.id), str(interaction.channel_id), user.display_name, str(interaction.locale))
+
+
+async def audience_of(studio: Studio, user: UserRef) -> Audience:
+    return await studio.audience_of(user)
 
 
 def is_private_chat(interaction: discord.Interaction[Any]) -> bool:

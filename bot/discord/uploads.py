@@ -22,6 +22,8 @@ MAX_FILES = 10
 WINDOW_ID = "studio:upload"  # the upload window's custom_id: the same for every window ever opened
 FILE_UPLOAD = 19  # the file-upload component's type in a submit's payload
 DOWNLOADS_AT_ONCE = 4
+TITLE_LIMIT = 45  # a modal's title, and a label's text
+DESCRIPTION_LIMIT = 100  # a label's description
 
 PhotoHandler = Callable[[discord.Interaction[Any], Sequence[discord.Attachment]], Awaitable[None]]
 
@@ -59,18 +61,22 @@ class UploadModal(discord.ui.Modal):
     """A window with a file picker for 1–10 selfies (``discord.ui.FileUpload``, discord.py 2.7).
     It must be an interaction's first response: nothing may defer before it.
 
-    One window serves everyone, like the buttons: its ``custom_id`` is fixed (``studio:upload``), it
-    has no timeout, the client registers it when it starts (``add_view``) and a submit does not end
-    it. So a window is answered however long the user took to pick their photos and whether or not
-    the bot restarted meanwhile: nothing about it is kept in memory between opening and submitting."""
+    Every window is the same window, like the buttons: its ``custom_id`` is fixed (``studio:upload``),
+    it has no timeout, the client registers one when it starts (``add_view``) and a submit does not
+    end it. So a window is answered however long the user took to pick their photos and whether or
+    not the bot restarted meanwhile: nothing about it is kept in memory between opening and
+    submitting. Each user is shown one made for them, in their language (made inside
+    ``speaking``); discord.py keeps the last one shown under that ``custom_id``, and whichever it
+    keeps serves every submit alike: its words are only what the window showed."""
 
     def __init__(self, on_photos: PhotoHandler) -> None:
-        super().__init__(title=texts.UPLOAD_TITLE, timeout=None, custom_id=WINDOW_ID)
+        super().__init__(title=str(texts.UPLOAD_TITLE)[:TITLE_LIMIT], timeout=None, custom_id=WINDOW_ID)
         self.on_photos = on_photos
         self.files: discord.ui.FileUpload[Any] = discord.ui.FileUpload(
             custom_id="selfies", min_values=1, max_values=MAX_FILES, required=True
         )
-        self.add_item(discord.ui.Label(text=texts.UPLOAD_LABEL, description=texts.UPLOAD_HINT, component=self.files))
+        self.add_item(discord.ui.Label(text=str(texts.UPLOAD_LABEL)[:TITLE_LIMIT],
+                                       description=str(texts.UPLOAD_HINT)[:DESCRIPTION_LIMIT], component=self.files))
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
         # discord.py fills ``files`` from this submit just before calling here; read it before the

@@ -8,8 +8,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update
-from telegram.error import BadRequest
+from i18n import DEFAULT, Audience, Msg, languages, speaking
+from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, Message, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.constants import ChatType, MessageAttachmentType
 from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -21,12 +22,16 @@ from bot.core.studio import Studio
 from bot.telegram.update_order import PerUserOrder
 from bot.telegram.albums import AlbumCollector
 from bot.telegram.payments import PLATFORM, StarsTill, user_of
+from bot.telegram.speaking import Handler, audience_of, speaker_of, spoken, telegram_language
 from bot.telegram.render import TelegramMessenger
 from config.settings import Settings, require_secret
 
 log = logging.getLogger(__name__)
 
 BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile on Telegram's servers; a local Bot API server has none
+DESCRIPTION_LIMIT = 512  # setMyDescription
+SHORT_DESCRIPTION_LIMIT = 120  # setMyShortDescription
+COMMAND_DESCRIPTION_LIMIT = 256  # a BotCommand's description
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +40,15 @@ class TooBig:
 
     limit_mb: str
 COMMANDS = [
-    ("start", "How it works"), ("styles", "Pick a style for new portraits"), ("status", "Your photos, model and jobs"),
-    ("credits", "Your balance"), ("cancel", "Stop the running job"), ("delete", "Erase everything of yours"),
-    ("help", "What I can do"), ("privacy", "What I keep and for how long"),
+    ("start", Msg("How it works")), ("styles", Msg("Pick a style for new portraits")),
+    ("status", Msg("Your photos, model and jobs")), ("credits", Msg("Your balance")),
+    ("cancel", Msg("Stop the running job")), ("delete", Msg("Erase everything of yours")), ("help", Msg("What I can do")),
+    ("privacy", Msg("What I keep and for how long")), ("language", Msg("Change the language I speak")),
 ]
-SELLING_COMMANDS = [("buy", "Buy credits"), ("paysupport", "Help with a payment")]
+SELLING_COMMANDS = [("buy", Msg("Buy credits")), ("paysupport", Msg("Help with a payment"))]
 ADMIN_COMMANDS = ["grant", "train", "refund"]
-GALLERY_COMMANDS = [("gallery", "Your portraits and the styles, on a page")]  # where STUDIO_WEB_URL is set
-GROUP_COMMANDS = [("start", "Open a private chat with me")]
+GALLERY_COMMANDS = [("gallery", Msg("Your portraits and the styles, on a page"))]  # where STUDIO_WEB_URL is set
+GROUP_COMMANDS = [("start", Msg("Open a private chat with me"))]
 """The command menu in groups: the conversation happens only in private chats (``_in_group``)."""
 PRIVATE_CHAT_PAYLOAD = "group"  # /start's deep-link payload from a group's "Open a private chat" button
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # what the bot handles; Telegram sends nothing else
@@ -100,38 +106,63 @@ class TelegramFrontEnd:
         # an edit of an old message is not a new request (nor a new photo); a group is no place for selfies
         new = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
         commands = [name for name, _ in self.commands] + ADMIN_COMMANDS
+
+        def said(handler: Handler) -> Handler:  # each update is answered in its sender's language
+            return spoken(self.studio, handler)
+
         self.till.register(app)  # payments are credited wherever they arrive
-        app.add_handler(CommandHandler(commands, self._in_group, filters=filters.UpdateType.MESSAGE & filters.ChatType.GROUPS))
-        app.add_handler(CommandHandler(commands, self._on_command, filters=new))
-        app.add_handler(CallbackQueryHandler(self._on_button))
+        app.add_handler(CommandHandler(commands, said(self._in_group),
+                                       filters=filters.UpdateType.MESSAGE & filters.ChatType.GROUPS))
+        app.add_handler(CommandHandler(commands, said(self._on_command), filters=new))
+        app.add_handler(CallbackQueryHandler(said(self._on_button)))
         # an animation (a GIF) comes with a document too: it is no photo to check
-        app.add_handler(MessageHandler(new & (filters.PHOTO | (filters.Document.ALL & ~filters.ANIMATION)), self._on_file))
-        app.add_handler(MessageHandler(new & filters.Sticker.ALL, self._unsupported("sticker")))
+        app.add_handler(MessageHandler(new & (filters.PHOTO | (filters.Document.ALL & ~filters.ANIMATION)),
+                                       said(self._on_file)))
+        app.add_handler(MessageHandler(new & filters.Sticker.ALL, said(self._unsupported("sticker"))))
         app.add_handler(MessageHandler(new & (filters.VIDEO | filters.VIDEO_NOTE | filters.LIVE_PHOTO),
-                                       self._unsupported("video")))
-        app.add_handler(MessageHandler(new & filters.ANIMATION, self._unsupported("animation")))
-        app.add_handler(MessageHandler(new & (filters.VOICE | filters.AUDIO), self._unsupported("audio")))
-        app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, self._on_text))
-        app.add_handler(MessageHandler(new & filters.COMMAND, self._on_command))  # unknown commands: help
+                                       said(self._unsupported("video"))))
+        app.add_handler(MessageHandler(new & filters.ANIMATION, said(self._unsupported("animation"))))
+        app.add_handler(MessageHandler(new & (filters.VOICE | filters.AUDIO), said(self._unsupported("audio"))))
+        app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, said(self._on_text)))
+        app.add_handler(MessageHandler(new & filters.COMMAND, said(self._on_command)))  # unknown commands: help
         # Anything else a person sends here (a location, a contact, a poll, a dice, a story, a kind of message
         # Telegram adds later) is told what the bot expects. Last: a handler above that takes a message
         # ends its handling (one group), so nothing is answered twice; service messages (a pin, a timer,
         # web-app data) get no answer, and payments are the till's.
-        app.add_handler(MessageHandler(new & ~(filters.StatusUpdate.ALL | filters.SUCCESSFUL_PAYMENT), self._on_other))
+        app.add_handler(MessageHandler(new & ~(filters.StatusUpdate.ALL | filters.SUCCESSFUL_PAYMENT),
+                                       said(self._on_other)))
         app.add_error_handler(self._on_error)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set."""
         async with self.application:
-            await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in self.commands])
-            await self.application.bot.set_my_commands([BotCommand(n, d) for n, d in GROUP_COMMANDS],
-                                                       scope=BotCommandScopeAllGroupChats())
+            await self.set_menus()
             await self.application.start()
             try:
                 await self._serve(stop)
             finally:  # also when the updater could not start (e.g. the webhook port is taken)
                 await self.application.stop()
+
+    async def set_menus(self) -> None:
+        """The command menus (private chats, groups) and the bot's profile texts, once for the default
+        (English) and once per other language the bot speaks: Telegram shows each user those of their
+        app's language. A language Telegram knows by one code (``pt``) is set once."""
+        bot = self.application.bot
+        done: set[str | None] = set()
+        for language in languages():
+            code = None if language == DEFAULT else telegram_language(language)
+            if code in done:
+                continue
+            done.add(code)
+            with speaking(Audience(language)):
+                private = [BotCommand(n, str(d)[:COMMAND_DESCRIPTION_LIMIT]) for n, d in self.commands]
+                group = [BotCommand(n, str(d)[:COMMAND_DESCRIPTION_LIMIT]) for n, d in GROUP_COMMANDS]
+                description = str(texts.BOT_DESCRIPTION)[:DESCRIPTION_LIMIT]
+                short = str(texts.BOT_SHORT_DESCRIPTION)[:SHORT_DESCRIPTION_LIMIT]
+            await bot.set_my_commands(private, language_code=code)
+            await bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats(), language_code=code)
+            await describe(bot, code, description, short)
 
     async def _serve(self, stop: asyncio.Event) -> None:
         updater = self.application.updater
@@ -225,7 +256,7 @@ class TelegramFrontEnd:
         assert query is not None
         if query.message is not None and query.message.chat.type != ChatType.PRIVATE:
             # a button the bot once posted where others read along: any member could press it
-            await query.answer(texts.PRIVATE_CHAT_ONLY_ALERT, show_alert=True)
+            await query.answer(str(texts.PRIVATE_CHAT_ONLY_ALERT), show_alert=True)
             return
         await query.answer()
         if is_one_shot(query.data or "") and query.message:
@@ -270,16 +301,37 @@ class TelegramFrontEnd:
         return IncomingFile(data, f"photo-{message.message_id}.jpg")
 
     async def _answer_photos(self, user: UserRef, files: list[IncomingFile]) -> None:
-        if len(files) > 3:  # a big album takes a few seconds: say so at once
-            await self.send(user, [Reply(texts.PHOTOS_RECEIVED.format(count=len(files)), typing=True)])
-        await self.send(user, await self.studio.photos(user, files))
+        """A photo, or an album once its last photo arrived (the album collector's timer: no update's
+        handler around it, so the language is the user's here too)."""
+        with speaking(await audience_of(self.studio, user)):
+            if len(files) > 3:  # a big album takes a few seconds: say so at once
+                await self.send(user, [Reply(texts.PHOTOS_RECEIVED.format(count=len(files)), typing=True)])
+            await self.send(user, await self.studio.photos(user, files))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error_id = secrets.token_hex(4)
         log.error("error %s handling a Telegram update", error_id, exc_info=context.error, extra={"error_id": error_id})
         if isinstance(update, Update) and update.effective_chat is not None:
             try:
-                await self.application.bot.send_message(update.effective_chat.id, texts.APOLOGY.format(error_id=error_id))
+                user = speaker_of(update)
+                audience = await audience_of(self.studio, user) if user is not None else Audience()
+                with speaking(audience):
+                    apology = texts.APOLOGY.format(error_id=error_id)
+                await self.application.bot.send_message(update.effective_chat.id, apology)
             except Exception:
                 log.warning("could not send the apology for error %s", error_id)
 
+
+
+async def describe(bot: Bot, language_code: str | None, description: str, short: str) -> None:
+    """The bot's description (its empty chat's "What can this bot do?") and short description (its
+    profile page) in one language: set only where they changed, since Telegram limits how often they
+    may change (a bot restarted often would be refused); a refusal is logged and the bot serves on."""
+    try:
+        if (await bot.get_my_description(language_code=language_code)).description != description:
+            await bot.set_my_description(description, language_code=language_code)
+        if (await bot.get_my_short_description(language_code=language_code)).short_description != short:
+            await bot.set_my_short_description(short, language_code=language_code)
+    except TelegramError as error:
+        log.warning("could not set the bot's description for %s (%s: %s); it keeps the one it had",
+                    language_code or "the default language", type(error).__name__, error)

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import Bot, StarTransaction, TransactionPartnerUser, Update, User
+from telegram import Bot, StarTransaction, TransactionPartnerUser, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes, MessageHandler, PreCheckoutQueryHandler, filters
@@ -19,12 +19,13 @@ from bot.core import texts
 from bot.core.replies import Reply, UserRef
 from bot.core.shop import STARS, InvoicePayload, PlatformRefused, not_credited, payment_mismatch
 from bot.core.studio import Studio
+from bot.telegram.speaking import PLATFORM, audience_of, buyer_of, spoken, user_of
 from db import cursors
 from db.payments import Charge, recorded
+from i18n import speaking
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 STAR_PAGE = 100  # getStarTransactions gives at most 100 at a time
 MAX_STAR_PAGES = 100
@@ -32,12 +33,6 @@ MAX_STAR_PAGES = 100
 NEWEST_STAR_PAGES = 10
 """With a backlog: the newest pages, read at every start until the cursor catches up (a payment
 made while the bot was down waits for no backlog)."""
-
-
-def user_of(update: Update) -> UserRef:
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    return UserRef(PLATFORM, str(user.id), str(chat.id), user.first_name or "", user.language_code or "")
 
 
 def receipt_to(update: Update) -> UserRef:
@@ -49,11 +44,6 @@ def receipt_to(update: Update) -> UserRef:
     return user_of(update)
 
 
-def buyer_of(user: User) -> UserRef:
-    """The user of a pre-checkout query (it has no chat; the bot's chat with a user has their id)."""
-    return UserRef(PLATFORM, str(user.id), str(user.id), user.first_name or "", user.language_code or "")
-
-
 class StarsTill:
     def __init__(self, studio: Studio, bot: Callable[[], Bot],
                  send: Callable[[UserRef, list[Reply]], Awaitable[None]]) -> None:
@@ -62,20 +52,23 @@ class StarsTill:
         self.send = send
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        # the pre-checkout query is not wrapped: an approval waits for nothing (not even a database
+        # read of the buyer's language); a refusal reads it
         app.add_handler(PreCheckoutQueryHandler(self._on_pre_checkout))
-        app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, self._on_paid))
-        app.add_handler(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, self._on_refunded))
+        app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, spoken(self.studio, self._on_paid)))
+        app.add_handler(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, spoken(self.studio, self._on_refunded)))
 
     async def _on_pre_checkout(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answered at once (Telegram waits 10 seconds): the pack still on sale at the invoice's price."""
         query = update.pre_checkout_query
         assert query is not None
-        refusal = self.studio.pre_checkout(buyer_of(query.from_user), query.invoice_payload, query.currency,
-                                           query.total_amount)
+        buyer = buyer_of(query.from_user)
+        refusal = self.studio.pre_checkout(buyer, query.invoice_payload, query.currency, query.total_amount)
         if refusal is None:
             await query.answer(ok=True)
-        else:
-            await query.answer(ok=False, error_message=texts.CHECKOUT_REFUSED[refusal])
+            return
+        with speaking(await audience_of(self.studio, buyer)):  # Telegram shows it to the buyer as it is
+            await query.answer(ok=False, error_message=str(texts.CHECKOUT_REFUSED[refusal]))
 
     async def _on_paid(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -200,8 +193,9 @@ class StarsTill:
             charge = Charge(PLATFORM, transaction.id, buyer.user_id, ordered.pack_id, ordered.credits,
                             amount=transaction.amount, currency=STARS)
             if (mismatch := payment_mismatch(ordered, STARS, transaction.amount)) is not None:
-                replies = await not_credited(self.studio.database, buyer, charge, mismatch,
-                                             f"its invoice ({ordered.pack_id}) asked {ordered.stars} {STARS}")
+                with speaking(await audience_of(self.studio, buyer)):  # no update of theirs set it
+                    replies = await not_credited(self.studio.database, buyer, charge, mismatch,
+                                                 f"its invoice ({ordered.pack_id}) asked {ordered.stars} {STARS}")
                 await self._tell(buyer, replies)
                 return "unmatched" if replies else ""
             replies = await self.studio.paid(buyer, charge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.support.discord_server import GUILD_ID, FakeDiscord
 
 EXPECTED = {"start", "help", "upload", "train", "styles", "generate", "status", "credits", "cancel", "delete", "privacy",
-            "grant"}
+            "language", "grant"}
 
 
 async def test_the_command_tree_is_synced_globally(bot_factory, discord: FakeDiscord) -> None:
@@ -38,7 +38,7 @@ async def test_a_development_guild_gets_the_commands_at_once(bot_factory, discor
     line = next(r.getMessage() for r in caplog.records if "Invite it with" in r.getMessage())
     assert "https://discord.com/oauth2/authorize?client_id=900000000000000001" in line
     assert "scope=bot+applications.commands" in line and "permissions=" in line
-    assert "intents: direct messages only" in line and "12 slash commands synced to guild" in line
+    assert "intents: direct messages only" in line and "13 slash commands synced to guild" in line
 
 
 async def test_gallery_is_a_command_where_the_gallery_is_served(bot_factory, discord: FakeDiscord) -> None:

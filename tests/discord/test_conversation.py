@@ -76,7 +76,7 @@ async def test_out_of_credits_is_refused_politely(bot_factory, discord: FakeDisc
         summary = await discord.wait_for_text("ready to train", timeout=60)
         await press(discord, ALEX, summary, "Train my model", guild=True)
         refusal = await discord.wait_for_text("out of credits")
-        assert "needs 1 and you have 0" in refusal.content and refusal.ephemeral
+        assert "needs 1 credit and you have 0 credits" in refusal.content and refusal.ephemeral
         await slash(discord, ALEX, "generate", guild=True, style="linkedin-headshot")
         await discord.wait_for_text("First I need to learn your face")
         await slash(discord, ALEX, "credits", guild=True)

@@ -20,7 +20,8 @@ from engine.intake import IntakeConfig
 from bot.core.services import Services, open_services
 from config.settings import Settings
 from tests.support.selfies import obama_selfies
-from tests.support.telegram_server import FakeTelegram, Sent
+from tests.support import telegram_server
+from tests.support.telegram_server import Sent
 
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 TEST_INTAKE = IntakeConfig(min_side_px=256)  # the sample set has 480p photos
@@ -31,6 +32,52 @@ times) would split the album into two answers; each album in a test waits this l
 WAIT_SECONDS = 30.0
 """How long the helpers below wait for the bot before failing with a message (never silently)."""
 START_ATTEMPTS = 3
+
+
+class FakeTelegram(telegram_server.FakeTelegram):
+    """The Bot API stand-in, also speaking languages: each user's app sends its ``language_code``
+    (``languages``, "en" unless set), and the menus and profile texts the bot sets are kept per
+    language (the stand-in's ``commands`` and ``commands_by_scope`` stay the default language's)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.languages: dict[int, str] = {}
+        """Telegram user id → the language code their app sends with each update."""
+        self.menus: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        """(scope, language_code; "" for the default) → the commands set for it."""
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
+        """language_code ("" for the default) → the description (short description) set for it."""
+
+    def _user(self, user_id: int, name: str) -> dict[str, Any]:
+        return super()._user(user_id, name) | {"language_code": self.languages.get(user_id, "en")}
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
+        language = params.get("language_code") or ""
+        if language and (len(language) != 2 or not language.isalpha()):
+            raise telegram_server._ApiError(f"Bad Request: language_code {language!r} is no two-letter ISO 639-1 code")
+        self.menus[((params.get("scope") or {}).get("type", "default"), language)] = params.get("commands", [])
+        if not language:
+            await super()._m_setMyCommands(params)
+        return True
+
+    async def _m_getMyDescription(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"description": self.descriptions.get(params.get("language_code") or "", "")}
+
+    async def _m_setMyDescription(self, params: dict[str, Any]) -> bool:
+        if len(params.get("description") or "") > 512:
+            raise telegram_server._ApiError("Bad Request: description is too long")
+        self.descriptions[params.get("language_code") or ""] = params.get("description") or ""
+        return True
+
+    async def _m_getMyShortDescription(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"short_description": self.short_descriptions.get(params.get("language_code") or "", "")}
+
+    async def _m_setMyShortDescription(self, params: dict[str, Any]) -> bool:
+        if len(params.get("short_description") or "") > 120:
+            raise telegram_server._ApiError("Bad Request: short description is too long")
+        self.short_descriptions[params.get("language_code") or ""] = params.get("short_description") or ""
+        return True
 
 
 class PortTaken(Exception):

@@ -66,7 +66,7 @@ async def test_the_fourth_queued_job_is_refused(bot_factory) -> None:
 
         await telegram.send_text(ALEX, "/status")
         status = await telegram.wait_for_text(ALEX, "Your status")
-        assert "Model: ready" in status.text and status.text.count("Generate: Waiting in line") == 3
+        assert "Model: ready" in status.text and status.text.count("Portraits: Waiting in line") == 3
         assert "Photos:" not in status.text  # no "0 good of 0 sent (need 8)" once the model is trained
 
         # The Cancel button under one progress message stops that job only...
@@ -196,7 +196,7 @@ async def test_a_style_without_credits_is_refused_and_queues_nothing(bot_factory
         await start_with_a_model(bot)
         await tap_dating(telegram)
         refusal = await telegram.wait_for_text(ALEX, "out of credits")
-        assert "needs 1 and you have 0" in refusal.text
+        assert "needs 1 credit and you have 0 credits" in refusal.text
         async with bot.services.database.transaction() as session:
             assert list(await session.scalars(select(Job))) == []  # nothing painted for free
         await telegram.send_text(ALEX, "/cancel")  # and nothing to cancel into a free credit

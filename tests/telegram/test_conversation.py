@@ -103,7 +103,7 @@ async def test_out_of_credits_is_refused_politely(bot_factory) -> None:
         summary = await bot.telegram.wait_for_text(ALEX, "ready to train", timeout=60)
         await bot.telegram.press(ALEX, summary, "Train my model")
         refusal = await bot.telegram.wait_for_text(ALEX, "out of credits")
-        assert "needs 1 and you have 0" in refusal.text
+        assert "needs 1 credit and you have 0 credits" in refusal.text
 
 
 async def test_an_unknown_command_says_so_and_shows_the_help(bot_factory) -> None:

@@ -209,7 +209,7 @@ async def test_out_of_credits_for_a_first_model_does_not_speak_of_a_model(bot_fa
         telegram = bot.telegram
         await agree(telegram, ALEX)
         refusal = await training_refused_for_credits(telegram)
-        assert "needs 1 and you have 0" in refusal.text
+        assert "needs 1 credit and you have 0 credits" in refusal.text
         assert "model" not in refusal.text and "your photos stay here" in refusal.text, refusal.text
 
 
