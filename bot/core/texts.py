@@ -124,8 +124,8 @@ PRIVACY = Msg(
     "• {selfies}\n"
     "• {models}\n"
     "• /delete erases your photos, model, portraits and account data at once, for good, also from the "
-    "machines that painted them. I only remember that this account had its free credits, as a code "
-    "that can't be turned back into your account.\n"
+    "machines that painted them. I only remember that this account had its free credits, as a one-way code "
+    "that can't be traced back to your account.\n"
     "• {messages}\n"
     "• In a server channel or a group, everyone there sees the progress and portraits I post for you; "
     "in a private chat with me, nobody else does.")
@@ -133,7 +133,7 @@ PRIVACY_MESSAGES_TAKEN_BACK = Msg("/delete also takes back the messages in which
 PRIVACY_MESSAGES_STAY = Msg("Portraits I already sent stay in this chat until you delete those messages.")
 PRIVACY_PURCHASES = Msg(
     "• Purchases: a record of each payment (its charge id, pack and price, your account id) is kept "
-    "for the accounts and for refunds, also after /delete.")
+    "for bookkeeping and refunds, also after /delete.")
 
 
 def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: bool = False,
@@ -198,7 +198,8 @@ CLASS_WORDS = {"man": Msg("👨 A man"), "woman": Msg("👩 A woman"), "person":
 
 TRAIN_QUEUED = Msg("🧠 Learning your face…")
 TRAIN_ALREADY = Msg("I'm already learning your face — I'll tell you as soon as it's done.")
-TRAIN_NOT_READY = Msg("I need {missing} more good photos before I can learn your face. Send a few more selfies!")
+TRAIN_NOT_READY = Plural("I need {n} more good photo before I can learn your face. Send a few more selfies!",
+                         "I need {n} more good photos before I can learn your face. Send a few more selfies!")
 MODEL_READY = Msg("✨ Your model is ready! Pick a style:")
 MODEL_LIKENESS = (Msg("✨ Your model is ready! Its test portraits look {likeness} like you "
                   "(100% = as close as your own photos are to each other). Pick a style:"))
@@ -210,7 +211,7 @@ MODEL_TRAINING = Msg("Your model is still training — I'll show you the styles 
 PREVIEW_CAPTION = Msg("⚡ Quick preview · {title} · {index} of {count}")
 PREVIEW_DELIVERED = (
     Msg("⚡ Here's a quick preview of you, painted from your selfies in seconds — free. It isn't your personal "
-    "model yet: the portraits it paints will look much more like you.")
+    "model yet: the portraits your model paints will look much more like you.")
 )
 PROGRESS_BELOW = Msg("{title} — progress below ⬇️")
 MODEL_READY_AFTER_PREVIEW = (
@@ -235,18 +236,17 @@ OUT_OF_CREDITS_BUY = (
     "Buy more below — {kept}.")
 )
 QUEUE_FULL = Msg("You already have {limit} jobs waiting. I'll take new requests as soon as one finishes.")
-RATE_LIMITED = (Msg("Whoa, that's fast! Please wait {seconds} s and try again: what you send before then isn't "
-                "answered."))
+RATE_LIMITED = Msg("Whoa, that's fast! Please wait {seconds} s and try again: I won't answer what you send before then.")
 RATE_LIMITED_AGAIN = Msg("Still too fast — try again in {seconds} s.")
-PHOTOS_TOO_FAST = (Msg("That's a lot of photos at once, so I didn't take the last ones. Please send the photos I "
-                   "haven't answered again in {seconds} s."))
+PHOTOS_TOO_FAST = Msg("That's a lot of photos at once, so I didn't take the last ones. In {seconds} s, send again "
+                      "the photos I haven't answered.")
 
 CREDITS = Msg("💳 You have {credits}. A personal model costs {train_cost}; each style batch costs {generate_cost}.")
 
 STATUS_HEADER = Msg("📋 Your status")
 STATUS_PHOTOS = Msg("📸 Photos: {accepted} good of {total} sent (need {min_photos})")
-STATUS_NEXT_PHOTOS = Msg("📸 New photos for a next model: {accepted} good of {total} sent (need {min_photos})")
-NEXT_MODEL_PHOTOS = (Msg("These start a new set, for a next model: {accepted} of {min_photos} good photos so far (send "
+STATUS_NEXT_PHOTOS = Msg("📸 New photos for your next model: {accepted} good of {total} sent (need {min_photos})")
+NEXT_MODEL_PHOTOS = (Msg("These start a new set, for your next model: {accepted} of {min_photos} good photos so far (send "
                      "{missing} more to train one). Your current model keeps the photos it learnt from."))
 STATUS_MODEL = {"none": Msg("🧠 Model: not trained yet"), "training": Msg("🧠 Model: training…"),
                 "ready": Msg("🧠 Model: ready ✅"), "failed": Msg("🧠 Model: not trained — the last training stopped; /train tries again")}
@@ -263,7 +263,7 @@ CANCEL_STOPPING = (
 NOTHING_TO_CANCEL = Msg("Nothing is running right now.")
 NOT_YOUR_RUNNING_JOB = Msg("That job has already finished, or it isn't yours to stop. /status shows what is running for you.")
 NOT_YOUR_JOB = Msg("That's someone else's job — only they can stop it. /status shows what is running for you.")
-NOT_YOUR_BUTTON = Msg("That button belongs to someone else's portraits — only they can use it. /styles paints your own.")
+NOT_YOUR_BUTTON = Msg("That button belongs to someone else's portraits — only they can use it. Use /styles to paint your own.")
 PORTRAITS_GONE = Msg("Those portraits aren't here any more. Pick a style to paint new ones:")
 
 DELETE_CONFIRM = (
@@ -273,7 +273,7 @@ DELETE_CONFIRM = (
 DELETED = Msg("🗑 Done — everything of yours is gone. Send /start whenever you want to begin again.")
 DELETED_FILES_PENDING = (
     Msg("🗑 Your account, credits and history are deleted. Some of your files could not be removed this very "
-    "moment; they are removed automatically within the hour, and nothing of them is used meanwhile. "
+    "moment; they are removed automatically within the hour, and none of them is used in the meantime. "
     "Send /start whenever you want to begin again.")
 )
 DELETED_MESSAGES_LEFT = (
@@ -292,7 +292,7 @@ DELETE_BUTTON_OLD = (
 from bot.core.texts_shop import *  # noqa: E402,F403
 
 TIME_LEFT = Msg("{time} left", note="{time}: about 5 min / less than a minute")
-QUEUE_POSITION = Msg("You're #{position} in line")
+QUEUE_POSITION = Msg("You're number {position} in line")
 STAGE_NAMES = {
     "queued": Msg("Waiting in line"), "preparing": Msg("Getting ready"), "training": Msg("Learning your face"),
     "generating": Msg("Painting"), "finishing": Msg("Finishing touches"), "done": Msg("Done"),
@@ -319,7 +319,7 @@ LIKENESS_SHORT = Plural(
     "{refund} back on your balance.",
     "{n} portraits stayed below the likeness I aim for ({bar}) even after I painted more, so you don't pay for "
     "them: {refund} back on your balance.")
-CREDITS_LEFT = Msg("· {credits} left")
+CREDITS_LEFT = Msg("{credits} left on your balance.")
 ORIGINALS_CAPTION = Msg("{title} — full resolution ({index} of {count})")
 
 BUTTON_TIPS = Msg("📸 How to take good selfies")
@@ -350,7 +350,7 @@ NEXT_MODEL_REPLACES = (Msg("A model trained on these paints your portraits from 
                        "until then."))
 NO_MODEL_PHOTOS_READY = Msg("First I need to learn your face: your photos are ready, tap “Train my model”.")
 PHOTOS_WHILE_FIRST_TRAINING = (
-    Msg("I'm still learning your face from the photos you sent before. These start a new set, for a next model: "
+    Msg("I'm still learning your face from the photos you sent before. These start a new set, for your next model: "
     "{accepted} of {min_photos} good photos so far (send {missing} more to train one); should this training not "
     "work out, they join the photos it learns from.", gendered=True)
 )

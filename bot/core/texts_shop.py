@@ -17,7 +17,7 @@ BUTTON_BUY = Msg("💳 Buy credits")
 PRICE_STARS = Msg("{stars} ⭐", same=True)
 PRICE_DISCORD = Msg("bought in Discord's store")
 NOT_SELLING = Msg("Credits aren't on sale here. Ask an admin if you need more.")
-NOT_SOLD_TO_YOU = Msg("I can't sell credits to this account. /paysupport if you think that's a mistake.")
+NOT_SOLD_TO_YOU = Msg("I can't sell credits to this account. Send /paysupport if you think that's a mistake.")
 INVOICE_TITLE = Msg("{credits}", same=True)
 INVOICE_DESCRIPTION = Msg("{credits} for Portrait Studio: a personal model costs {train_cost}, each style batch {generate_cost}.")
 INVOICE_LABEL = Msg("{credits}", same=True)
@@ -26,7 +26,7 @@ CHECKOUT_REFUSED = {
     "unknown_pack": Msg("This pack isn't on sale any more. Send /buy to see the current packs."),
     "pack_changed": Msg("This pack's price or size has changed since this invoice was made. Send /buy for a fresh one."),
     "not_the_buyer": Msg("This invoice was made for someone else. Send /buy for your own."),
-    "banned": Msg("I can't sell credits to this account. /paysupport if you think that's a mistake."),
+    "banned": Msg("I can't sell credits to this account. Send /paysupport if you think that's a mistake."),
 }
 RECEIPT = (
     Msg("✅ Payment received — thank you! {credits} added; you now have {balance}.\n"

@@ -328,7 +328,7 @@ async def test_results_in_a_server_channel_keep_the_balance_to_the_owner(bot_fac
         assert public.content == f"<@{ALEX}> Here you go!" and "credit" not in public.content
         private = await discord.wait_for(lambda m: m.channel_id == discord.dm_channel_id(ALEX) and "Here you go" in m.content,
                                          timeout=30, what="the portraits in the DM")
-        assert private.content == "Here you go! · 3 credits left"
+        assert private.content == "Here you go! 3 credits left on your balance."
 
 
 async def test_the_placeholder_never_dangles(bot_factory, discord: FakeDiscord) -> None:
@@ -525,7 +525,7 @@ async def test_someone_elses_portrait_buttons_say_whose_they_are(bot_factory, di
             answers = await bot.front_end.studio.action(
                 UserRef("discord", str(bea), str(GUILD_CHANNEL_ID), "Bea"), action)
             assert [a.text for a in answers] == [
-                "That button belongs to someone else's portraits — only they can use it. /styles paints your own."]
+                "That button belongs to someone else's portraits — only they can use it. Use /styles to paint your own."]
             assert answers[0].private
 
 

@@ -42,7 +42,7 @@ async def training_problem(ctx: Context, session: AsyncSession, account: User) -
         if has_model:  # e.g. an old summary's Train button
             return Reply(texts.TRAIN_NEW_NOT_READY.format(missing=missing),
                          ((Button(texts.BUTTON_SEE_STYLES, actions.STYLES),),), private=True)
-        return Reply(texts.TRAIN_NOT_READY.format(missing=missing), private=True)
+        return Reply(texts.TRAIN_NOT_READY(missing), private=True)
     if account.credits < ctx.settings.train_cost:
         return out_of_credits(ctx, UserRef(account.platform, account.platform_user_id, ""), ctx.settings.train_cost,
                               account.credits, has_model=has_model)
