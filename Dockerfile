@@ -59,6 +59,7 @@ COPY bot ./bot
 COPY config ./config
 COPY db ./db
 COPY engine ./engine
+COPY i18n ./i18n
 COPY studio ./studio
 COPY styles ./styles
 COPY telemetry ./telemetry
