@@ -4,12 +4,14 @@ The language is the one they picked with /language, else the one their app is se
 update (someone who switches their phone's language hears the new one at once), else the one their
 app had when last heard from (for what reaches them later: a finished job, a notice, a receipt),
 else English. The gender is the class word they gave their photos ("a man", "a woman"); "prefer not
-to say", or none yet, is spoken to in neutral wording. Only this process changes either, so what it
-read is kept (``forget`` after a change)."""
+to say", or none yet, is spoken to in neutral wording. What was read is kept a short while
+(``forget`` after a change made here; a change made by another process, such as the gallery's or a
+second bot's, is seen within ``FRESH_SECONDS``)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,12 +25,13 @@ from i18n import DEFAULT, Audience, pick, speaking
 log = logging.getLogger(__name__)
 
 KEPT = 10_000  # users whose voice is remembered (the least recently heard from go first)
+FRESH_SECONDS = 60.0
 
 
 class Audiences:
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._voices: OrderedDict[tuple[str, str], users.Voice | None] = OrderedDict()
+        self._voices: OrderedDict[tuple[str, str], tuple[float, users.Voice]] = OrderedDict()
 
     async def of(self, user: UserRef) -> Audience:
         voice = await self._voice(user)
@@ -61,14 +64,16 @@ class Audiences:
 
     async def _voice(self, user: UserRef) -> users.Voice | None:
         key = (user.platform, user.user_id)
-        if key in self._voices:
+        kept = self._voices.get(key)
+        if kept is not None and time.monotonic() - kept[0] < FRESH_SECONDS:
             self._voices.move_to_end(key)
-            return self._voices[key]
+            return kept[1]
         async with self.database.read() as session:
             account = await users.find_user(session, user.platform, user.user_id)
             voice = await users.voice_of(session, account) if account is not None else None
         if voice is not None:  # no account yet: asked again once it exists
-            self._voices[key] = voice
+            self._voices[key] = (time.monotonic(), voice)
+            self._voices.move_to_end(key)
             while len(self._voices) > KEPT:
                 self._voices.popitem(last=False)
         return voice
@@ -78,7 +83,8 @@ class Audiences:
             account = await users.find_user(session, user.platform, user.user_id)
             if account is not None:
                 await users.set_languages(session, account.id, client=user.language)
-        self._voices[(user.platform, user.user_id)] = users.Voice(voice.chosen, user.language, voice.gender)
+        self._voices[(user.platform, user.user_id)] = (time.monotonic(),
+                                                       users.Voice(voice.chosen, user.language, voice.gender))
 
 
 async def account_audience(database: Database, account: User) -> Audience:

@@ -102,3 +102,17 @@ async def test_sentences_agree_with_the_class_word_the_user_gave(studio: Studio)
     assert asked["man"] == said(texts.DELETE_CONFIRM, "es", "man")
     assert asked["person"] == said(texts.DELETE_CONFIRM, "es", "person")
     assert len(set(asked.values())) == 3  # segura / seguro / a wording that needs neither
+
+
+async def test_a_pick_made_in_another_process_is_heard_within_a_minute(
+        make_studio: Callable[..., Studio], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The gallery (``studio web``) or a second bot process reads the same account: a language
+    picked in one is what the other speaks once what it kept has aged."""
+    clock = [1000.0]
+    monkeypatch.setattr("bot.core.audiences.time.monotonic", lambda: clock[0])
+    bot, gallery = make_studio(), make_studio()
+    assert text_of(await gallery.command(IVAN, "help")) == said(texts.HELP, "ru")  # kept at t = 1000
+    await bot.action(IVAN, "lang:fr")
+    assert text_of(await bot.command(IVAN, "help")) == said(texts.HELP, "fr")  # where it was picked: at once
+    clock[0] += 61
+    assert text_of(await gallery.command(IVAN, "help")) == said(texts.HELP, "fr")
