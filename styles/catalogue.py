@@ -119,23 +119,16 @@ class _Said:
         raise AttributeError(f"{type(instance).__name__} is frozen: {self.field} cannot be set")
 
 
-class Style(StyleSchema):
-    """A style with its text in every language it has (see the module's docstring)."""
+class _InEveryLanguage:
+    """What a style and a category share: the English in the schema's own fields, every other
+    language in ``i18n``."""
 
-    i18n: dict[str, StyleText] = Field(default_factory=dict)
-
-    @field_validator("i18n")
-    @classmethod
-    def _languages(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _known_languages(value)
+    __dict__: dict[str, Any]
+    i18n: dict[str, Any]
 
     @property
     def english_title(self) -> str:
         return self.__dict__["title"]
-
-    @property
-    def english_description(self) -> str:
-        return self.__dict__["description"]
 
     @property
     def titles(self) -> dict[str, str]:
@@ -146,7 +139,24 @@ class Style(StyleSchema):
         return hash(tuple(value for name, value in self.__dict__.items() if name != "i18n"))
 
 
-class Category(CategorySchema):
+class Style(_InEveryLanguage, StyleSchema):
+    """A style with its text in every language it has (see the module's docstring)."""
+
+    i18n: dict[str, StyleText] = Field(default_factory=dict)
+
+    @field_validator("i18n")
+    @classmethod
+    def _languages(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _known_languages(value)
+
+    @property
+    def english_description(self) -> str:
+        return self.__dict__["description"]
+
+    __hash__ = _InEveryLanguage.__hash__
+
+
+class Category(_InEveryLanguage, CategorySchema):
     """A category with its title in every language it has."""
 
     i18n: dict[str, CategoryText] = Field(default_factory=dict)
@@ -156,17 +166,7 @@ class Category(CategorySchema):
     def _languages(cls, value: dict[str, Any]) -> dict[str, Any]:
         return _known_languages(value)
 
-    @property
-    def english_title(self) -> str:
-        return self.__dict__["title"]
-
-    @property
-    def titles(self) -> dict[str, str]:
-        """Every language's title by code, English first."""
-        return {i18n.DEFAULT: self.english_title} | {code: text.title for code, text in self.i18n.items() if text.title}
-
-    def __hash__(self) -> int:
-        return hash(tuple(value for name, value in self.__dict__.items() if name != "i18n"))
+    __hash__ = _InEveryLanguage.__hash__
 
 
 # Set on the classes once made: pydantic keeps a field's value in the instance, and a data

@@ -11,6 +11,7 @@ import pytest
 
 from i18n import Audience, languages, speaking
 from styles import BUILTIN_DIR, StyleError, load_catalogue
+from tests.styles.test_styles import NEW_STYLE
 
 TRANSLATED = ("es", "pt_BR", "ru", "de", "fr")
 BRAND_ONLY_CATEGORIES = {"modeling": "Instagram"}
@@ -18,16 +19,6 @@ BRAND_ONLY_CATEGORIES = {"modeling": "Instagram"}
 SAME_AS_ENGLISH: set[tuple[str, str, str]] = set()
 """(style id, language, field) of a translation that may read exactly as the English (none so far)."""
 
-NEW_STYLE = '''
-id = "astronaut"
-title = "Astronaut"
-category = "art"
-description = "You, in a spacesuit on the Moon."
-framing = "half_body"
-prompt = "photo of {token} {class_word} as an astronaut, {variation}"
-variations = ["on the Moon", "inside the ISS"]
-aspects = ["16:9"]
-'''
 
 
 def said(language: str, read):  # noqa: ANN001, ANN201 - a tiny helper
