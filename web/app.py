@@ -4,18 +4,26 @@ image has arrived; the only script is the Mini App's own (Telegram's, and ours t
 
 Every page under ``/g/<token>/`` checks the token's signature and expiry, then that the account row
 it was issued for is still there (``web.identity.matches``): a ``/delete`` ends access at once.
-Images are named by id and a MAC bound to the account (``object_ref``), never by a bare id."""
+Images are named by id and a MAC bound to the account (``object_ref``), never by a bare id.
+
+Every page is said in its visitor's language (``web.texts``): the language they picked with
+/language, else their Telegram app's (a Mini App's initData, carried in its link), else the one
+stored on their account, else English; a page that knows no visitor (the front door, a refused
+link) follows the browser's Accept-Language. Pages are never cached (``no-store``)."""
 
 from __future__ import annotations
 
 import logging
 import re
 import secrets as random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -25,8 +33,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.core import actions
 from bot.core.replies import Reply, UserRef
 from bot.core.studio import Studio
+from db.models import User
 from db.users import find_user
-from web import gallery, identity
+from i18n import DEFAULT, Audience, Msg, number, percent, pick, speaking
+from web import gallery, identity, texts
 from web.identity import AccountPass, Refused
 
 log = logging.getLogger(__name__)
@@ -50,6 +60,46 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),  # the token in the path never leaves in a Referer
 ]
+
+
+COMMAND = re.compile(r"(?<![\w/])/[a-z]+\b")  # a bot command in a sentence ("Send /gallery …")
+
+
+def browser_audience(accept_language: str | None) -> Audience:
+    """The language of a page that knows no visitor: the first of the browser's Accept-Language
+    (by preference) that the bot speaks, else English."""
+    wanted: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "")[:512].split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and tag != "*" and weight > 0:
+            wanted.append((-weight, index, tag))
+    for _, _, tag in sorted(wanted):
+        if (language := pick(identity.language_tag(tag))) is not None:
+            return Audience(language)
+    return Audience(DEFAULT)
+
+
+def html_lang(language: str) -> str:
+    """A catalogue's code as HTML's lang attribute wants it (BCP 47): ``pt_BR`` → ``pt-BR``."""
+    return language.replace("_", "-")
+
+
+def said(sentence: object, **values: object) -> Markup:
+    """A sentence for a page, in the current audience's language: escaped, its commands shown as
+    code, its ``{names}`` filled with ``values`` (escaped, unless markup already: ``bold``)."""
+    text = str(escape(str(sentence)))
+    text = COMMAND.sub(lambda command: f"<code>{command.group()}</code>", text)
+    return Markup(text).format(**values)
+
+
+def bold(value: object) -> Markup:
+    return Markup("<b>{}</b>").format(value)
 
 
 def without_token(path: str) -> str:
@@ -86,9 +136,32 @@ class SecurityHeaders:
             log.exception("gallery: error serving %s", without_token(scope.get("path", "")))
             if started:
                 raise
+            audience = browser_audience(Headers(scope=scope).get("accept-language"))
+            with speaking(audience):
+                body = str(texts.SOMETHING_WRONG).encode()
             await with_headers({"type": "http.response.start", "status": 500,
-                                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]})
-            await send({"type": "http.response.body", "body": b"Something went wrong; try again in a moment."})
+                                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store"),
+                                            (b"content-language", html_lang(audience.language).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A visitor of the account's pages: their pass, its account row, and how to speak to them."""
+
+    found: AccountPass
+    account: User
+    audience: Audience
+
+    @property
+    def user(self) -> UserRef:
+        return user_of(self.found, self.account)
+
+
+def user_of(found: AccountPass, account: User) -> UserRef:
+    """A link's holder as the core knows them: a Mini App's language is their app's, as a chat's
+    update has it; a private link carries none (their account's language is spoken)."""
+    return UserRef(found.platform, found.user_id, found.chat_id, account.display_name, found.language)
 
 
 class Gallery:
@@ -102,27 +175,50 @@ class Gallery:
         self.init_data_max_age = init_data_max_age
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(default=True, default_for_string=True))
+        # the sentences are said when a page is rendered, in the language ``page`` speaks
+        self.templates.globals.update(t=texts, said=said, bold=bold, number=number, percent=percent,
+                                      telegram_script=TELEGRAM_SCRIPT)
 
     # ------------------------------------------------------------------ plumbing
-    def page(self, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-        html = self.templates.get_template(name).render(telegram_script=TELEGRAM_SCRIPT, **values)
-        return HTMLResponse(html, status_code, headers={"cache-control": "no-store"})
+    def page(self, name: str, audience: Audience, status_code: int = 200, **values: Any) -> HTMLResponse:
+        """A page said in ``audience``'s language; never kept by a cache (it is one visitor's, in their language)."""
+        with speaking(audience):
+            html = self.templates.get_template(name).render(lang=html_lang(audience.language), **values)
+        return HTMLResponse(html, status_code, headers={"cache-control": "no-store",
+                                                        "content-language": html_lang(audience.language),
+                                                        "vary": "Accept-Language"})
 
-    def refused(self, status_code: int = 401) -> HTMLResponse:
-        return self.page("refused.html", status_code, gone=status_code == 404)
+    def refused(self, request: Request, status_code: int = 401, audience: Audience | None = None) -> HTMLResponse:
+        """A link that does not open (401), or nothing at this address (404): in the visitor's language
+        where they are known, else the browser's."""
+        if audience is None:
+            audience = browser_audience(request.headers.get("accept-language"))
+        return self.page("refused.html", audience, status_code, gone=status_code == 404)
 
-    async def visitor(self, request: Request) -> tuple[AccountPass, Any] | None:
-        """The pass in the URL and its account row, both still good; None: refused."""
+    def error(self, request: Request, sentence: Msg, status_code: int) -> JSONResponse:
+        """An answer to the Mini App's script, which shows its ``error`` as it is."""
+        with speaking(browser_audience(request.headers.get("accept-language"))):
+            return JSONResponse({"error": str(sentence)}, status_code, headers={"cache-control": "no-store"})
+
+    async def holder(self, request: Request) -> tuple[AccountPass, User] | tuple[None, None]:
+        """The pass in the URL and its account row, both still good; (None, None): refused."""
         try:
             found = identity.read(self.secret, request.path_params["token"])
         except Refused as why:
             log.info("gallery: refused a link (%s)", why)
-            return None
+            return None, None
         async with self.studio.database.read() as session:
             account = await find_user(session, found.platform, found.user_id)
-        if not identity.matches(found, account):
-            return None
+        if account is None or not identity.matches(found, account):
+            return None, None
         return found, account
+
+    async def visitor(self, request: Request) -> Visit | None:
+        """The holder of the link (``holder``) and how to speak to them, for a page; None: refused."""
+        found, account = await self.holder(request)
+        if found is None or account is None:
+            return None
+        return Visit(found, account, await self.studio.audience_of(user_of(found, account)))
 
     def ref(self, found: AccountPass, image_id: int) -> str:
         return identity.object_ref(self.secret, found, "image", image_id)
@@ -132,69 +228,76 @@ class Gallery:
 
     # ------------------------------------------------------------------ entry
     async def home(self, request: Request) -> Response:
-        return self.page("home.html")
+        return self.page("home.html", browser_audience(request.headers.get("accept-language")))
 
     async def mini_app(self, request: Request) -> Response:
-        return self.page("mini_app.html", mini_app=True)
+        """The Mini App's first page, before Telegram's initData says who opened it: the browser's language."""
+        return self.page("mini_app.html", browser_audience(request.headers.get("accept-language")), mini_app=True)
 
     async def mini_app_session(self, request: Request) -> Response:
-        """The Mini App's initData in, a link to the account's gallery out."""
+        """The Mini App's initData in, a link to the account's gallery out (its pages in the language of
+        the user's Telegram app, where they picked none with /language)."""
         if self.bot_token is None:
-            return JSONResponse({"error": "no Telegram bot here"}, 404)
+            return self.error(request, texts.NO_MINI_APP, 404)
         try:
             body = await request.json()
             visitor = identity.validate_init_data(str(body.get("init_data", "")), self.bot_token,
                                                   max_age_seconds=self.init_data_max_age)
         except (Refused, ValueError, AttributeError) as why:
             log.info("gallery: refused Mini App initData (%s)", why)
-            return JSONResponse({"error": "refused"}, 401)
+            return self.error(request, texts.NOT_VOUCHED, 401)
         async with self.studio.database.read() as session:
             account = await find_user(session, "telegram", visitor.user_id)
         if account is None:
-            return JSONResponse({"error": "Open the chat with the bot and tap Start first."}, 404)
-        token = identity.issue(self.secret, account, visitor.user_id, lifetime_seconds=self.link_seconds, mini_app=True)
+            user = UserRef("telegram", visitor.user_id, visitor.user_id, visitor.first_name, visitor.language_code)
+            with speaking(await self.studio.audience_of(user)):
+                return JSONResponse({"error": str(texts.START_FIRST)}, 404, headers={"cache-control": "no-store"})
+        token = identity.issue(self.secret, account, visitor.user_id, lifetime_seconds=self.link_seconds, mini_app=True,
+                               language=visitor.language_code)
         return JSONResponse({"url": self.link(token)})
 
     async def sample(self, request: Request) -> Response:
         style_id = request.path_params["style_id"]
         path = self.studio.catalogue.sample(style_id) if style_id in self.studio.catalogue else None
         if path is None:
-            return self.refused(404)
+            return self.refused(request, 404)
         return FileResponse(path, headers={"cache-control": "public, max-age=86400"})
 
     # ------------------------------------------------------------------ pages
     async def styles(self, request: Request) -> Response:
-        seen = await self.visitor(request)
-        if seen is None:
-            return self.refused()
-        found, account = seen
+        visit = await self.visitor(request)
+        if visit is None:
+            return self.refused(request)
         async with self.studio.database.read() as session:
-            about = await gallery.summary(session, account)
+            about = await gallery.summary(session, visit.account)
         catalogue = self.studio.catalogue
         groups = [(category, catalogue.in_category(category.id)) for category in catalogue.used_categories()]
-        return self.page("styles.html", found=found, token=request.path_params["token"], summary=about, groups=groups,
-                         samples=catalogue.samples, nonce=random.token_hex(8), notice=request.query_params.get("n", ""))
+        with speaking(visit.audience):  # the styles' and categories' titles follow it
+            return self.page("styles.html", visit.audience, found=visit.found, token=request.path_params["token"],
+                             summary=about, model=texts.model_state(about.model, about.likeness), groups=groups,
+                             samples=catalogue.samples, nonce=random.token_hex(8),
+                             notice=request.query_params.get("n", ""))
 
     async def paint(self, request: Request) -> Response:
         """"Paint this": the chat's style button, through the core (credits, idempotency, the queue
         limit, rate limits); a double tap (the same form's nonce) queues one job."""
-        seen = await self.visitor(request)
-        if seen is None:
-            return self.refused()
-        found, account = seen
+        visit = await self.visitor(request)
+        if visit is None:
+            return self.refused(request)
         token = request.path_params["token"]
         style_id = request.path_params["style_id"]
         form = await request.form()
         nonce = str(form.get("nonce", ""))
         if style_id not in self.studio.catalogue or not (nonce.isascii() and nonce.isalnum() and 8 <= len(nonce) <= 32):
-            return self.refused(404)
-        user = UserRef(found.platform, found.user_id, found.chat_id, account.display_name)
+            return self.refused(request, 404, visit.audience)
+        user = visit.user  # the core answers in the visitor's language too
         replies = await self.studio.action(user, actions.style(style_id), source_message_id=f"web-{nonce}")
         queued = any(reply.progress_of_job is not None for reply in replies) or not replies
         if queued:
             await self.tell_the_chat(user, [r for r in replies if r.progress_of_job is not None])
             return RedirectResponse(self.link(token, "?n=queued"), 303)
-        return self.page("said.html", found=found, token=token, lines=[r.text for r in replies if r.text])
+        return self.page("said.html", visit.audience, found=visit.found, token=token,
+                         lines=[r.text for r in replies if r.text])
 
     async def tell_the_chat(self, user: UserRef, progress: list[Reply]) -> None:
         """The job's progress message (with its Cancel) in the chat where its portraits arrive, as a tap
@@ -210,15 +313,16 @@ class Gallery:
                         exc_info=True)
 
     async def portraits(self, request: Request) -> Response:
-        seen = await self.visitor(request)
-        if seen is None:
-            return self.refused()
-        found, account = seen
-        async with self.studio.database.read() as session:
-            groups = await gallery.portraits(session, account.id, self.studio.catalogue)
-        return self.page("portraits.html", found=found, token=request.path_params["token"], groups=groups,
-                         ref=lambda image_id: self.ref(found, image_id),
-                         count=sum(len(group.portraits) for group in groups))
+        visit = await self.visitor(request)
+        if visit is None:
+            return self.refused(request)
+        found = visit.found
+        with speaking(visit.audience):  # the groups' style titles follow it
+            async with self.studio.database.read() as session:
+                groups = await gallery.portraits(session, visit.account.id, self.studio.catalogue)
+            return self.page("portraits.html", visit.audience, found=found, token=request.path_params["token"],
+                             groups=groups, ref=lambda image_id: self.ref(found, image_id),
+                             count=sum(len(group.portraits) for group in groups))
 
     async def image(self, request: Request) -> Response:
         return await self._image(request, thumb=False)
@@ -227,27 +331,26 @@ class Gallery:
         return await self._image(request, thumb=True)
 
     async def _image(self, request: Request, *, thumb: bool) -> Response:
-        seen = await self.visitor(request)
-        if seen is None:
-            return self.refused()
-        found, account = seen
+        found, account = await self.holder(request)
+        if found is None or account is None:
+            return self.refused(request)
         image_id = identity.read_object_ref(self.secret, found, "image", request.path_params["ref"])
         if image_id is None:
-            return self.refused(404)
+            return self.refused(request, 404)
         async with self.studio.database.read() as session:
             image = await gallery.own_image(session, account.id, image_id)
         if image is None:
-            return self.refused(404)
+            return self.refused(request, 404)
         try:
             if thumb:
                 data, kind = await gallery.thumbnail(self.studio.storage, image), "image/webp"
                 return Response(data, media_type=kind, headers={"cache-control": "private, max-age=3600"})
             data = await self.studio.storage.get(image.storage_key)
         except gallery.ObjectNotFound:
-            return self.refused(404)
+            return self.refused(request, 404)
         except gallery.NotAnImage:
             log.warning("gallery: stored portrait %s is no image a thumbnail can be made of", image.id)
-            return self.refused(404)
+            return self.refused(request, 404)
         headers = {"cache-control": "private, max-age=3600"}
         if request.query_params.get("download"):
             headers["content-disposition"] = f'attachment; filename="{gallery.download_name(image)}"'
@@ -255,10 +358,9 @@ class Gallery:
                                                                    "application/octet-stream"), headers=headers)
 
     async def archive(self, request: Request) -> Response:
-        seen = await self.visitor(request)
-        if seen is None:
-            return self.refused()
-        _, account = seen
+        _, account = await self.holder(request)
+        if account is None:
+            return self.refused(request)
         async with self.studio.database.read() as session:
             data = await gallery.archive(session, self.studio.storage, account.id)
         return Response(data, media_type="application/zip", headers={
@@ -297,7 +399,7 @@ def create_app(studio: Studio, *, secret: str | bytes, bot_token: str | None = N
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return site.refused(404)
+        return site.refused(request, 404)
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.gallery = site

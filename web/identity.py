@@ -5,7 +5,8 @@ documents it ("Validating data received via the Mini App"), or a private link th
 A pass (``AccountPass``) names the platform account, the chat where portraits arrive, and the
 account *row* it was issued for: its id and its creation time. A ``/delete`` removes the row, so a
 link issued before it names nothing any more, also when the same person starts again (their new
-row has another id and another creation time)."""
+row has another id and another creation time). A Mini App's pass also carries the language of
+the user's Telegram app, which its pages speak where the user picked none with /language."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,11 +30,22 @@ class Refused(Exception):
 # ---------------------------------------------------------------------------------- Telegram
 
 
+#: a client's language tag as Telegram (``pt-br``) or a browser (``de-CH``) gives it; anything else is no language
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
+
+
+def language_tag(value: object) -> str:
+    """``value`` when it reads as a language tag (what the gallery carries on to choose the language
+    of its pages), else ""."""
+    return value if isinstance(value, str) and len(value) <= 35 and LANGUAGE_TAG.fullmatch(value) else ""
+
+
 @dataclass(frozen=True)
 class TelegramVisitor:
     user_id: str
     first_name: str
     auth_date: int
+    language_code: str = ""  # the user's Telegram app language (initData's user.language_code); "" if none
 
 
 def data_check_string(fields: dict[str, str]) -> str:
@@ -70,7 +83,8 @@ def validate_init_data(init_data: str, bot_token: str, *, max_age_seconds: int, 
         user_id = str(int(user["id"]))
     except (ValueError, KeyError, TypeError):
         raise Refused("initData names no user") from None
-    return TelegramVisitor(user_id, str(user.get("first_name", ""))[:64], auth_date)
+    return TelegramVisitor(user_id, str(user.get("first_name", ""))[:64], auth_date,
+                           language_tag(user.get("language_code")))
 
 
 # ---------------------------------------------------------------------------------- signed links
@@ -85,6 +99,7 @@ class AccountPass:
     created_us: int  # ... and that row's creation time: ids alone may name a later account
     expires: int  # unix seconds
     mini_app: bool = False  # opened inside Telegram: pages load Telegram's script (theme, back button)
+    language: str = ""  # the Mini App's language (Telegram's language_code); "": the account's own
 
 
 def created_stamp(created_at: datetime) -> int:
@@ -106,11 +121,14 @@ def _mac(secret: bytes, purpose: str, body: str) -> bytes:
 
 
 def issue(secret: bytes, account: User, chat_id: str, *, lifetime_seconds: float, mini_app: bool = False,
-          now: float | None = None) -> str:
-    """A link token for ``account`` (URL-safe), valid for ``lifetime_seconds``."""
+          language: str = "", now: float | None = None) -> str:
+    """A link token for ``account`` (URL-safe), valid for ``lifetime_seconds``; ``language``: the
+    client's language tag the pages follow where the account has no language picked (a Mini App's)."""
     now = time.time() if now is None else now
-    fields = [account.platform, account.platform_user_id, chat_id, account.id, created_stamp(account.created_at),
-              int(now + lifetime_seconds), 1 if mini_app else 0]
+    fields: list[object] = [account.platform, account.platform_user_id, chat_id, account.id,
+                            created_stamp(account.created_at), int(now + lifetime_seconds), 1 if mini_app else 0]
+    if language_tag(language):  # a link without one reads as it did before languages
+        fields.append(language_tag(language))
     body = _b64(json.dumps(fields, separators=(",", ":")).encode())
     return f"{body}.{_b64(_mac(secret, 'pass', body))}"
 
@@ -128,9 +146,12 @@ def read(secret: bytes, token: str, *, now: float | None = None) -> AccountPass:
     if not hmac.compare_digest(_mac(secret, "pass", body), given):
         raise Refused("link signature does not match")
     try:
-        platform, user_id, chat_id, account_id, created_us, expires, mini_app = json.loads(_unb64(body))
+        fields = json.loads(_unb64(body))
+        if not isinstance(fields, list) or len(fields) not in (7, 8):
+            raise ValueError("not a pass")
+        platform, user_id, chat_id, account_id, created_us, expires, mini_app = fields[:7]
         found = AccountPass(str(platform), str(user_id), str(chat_id), int(account_id), int(created_us), int(expires),
-                            bool(mini_app))
+                            bool(mini_app), language_tag(fields[7]) if len(fields) == 8 else "")
     except (ValueError, TypeError):
         raise Refused("not a link token") from None
     if (time.time() if now is None else now) >= found.expires:

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 from i18n import DEFAULT, Audience, Msg, languages, speaking
-from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, Message, Update
+from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, MenuButtonWebApp, Message, Update, WebAppInfo
 from telegram.error import BadRequest, TelegramError
 from telegram.constants import ChatType, MessageAttachmentType
 from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
@@ -48,6 +48,10 @@ COMMANDS = [
 SELLING_COMMANDS = [("buy", Msg("Buy credits")), ("paysupport", Msg("Help with a payment"))]
 ADMIN_COMMANDS = ["grant", "train", "refund"]
 GALLERY_COMMANDS = [("gallery", Msg("Your portraits and the styles, on a page"))]  # where STUDIO_WEB_URL is set
+GALLERY_MENU_BUTTON = Msg("Gallery", same=True, note="Telegram's menu button beside the message field, opening the "
+                          "gallery (where STUDIO_WEB_URL is set). Telegram has one such button for every language: "
+                          "the bot sets it in English, a word most languages read alike")
+MINI_APP_PATH = "/app"  # the gallery's Mini App door (web.app): Telegram's initData in, the user's gallery out
 GROUP_COMMANDS = [("start", Msg("Open a private chat with me"))]
 """The command menu in groups: the conversation happens only in private chats (``_in_group``)."""
 PRIVATE_CHAT_PAYLOAD = "group"  # /start's deep-link payload from a group's "Open a private chat" button
@@ -163,6 +167,22 @@ class TelegramFrontEnd:
             await bot.set_my_commands(private, language_code=code)
             await bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats(), language_code=code)
             await describe(bot, code, description, short)
+        if self.settings.web_url:
+            await self.set_menu_button()
+
+    async def set_menu_button(self) -> None:
+        """The chat's menu button opens the gallery as a Mini App (its ``/app`` door, which knows the
+        user by Telegram's initData: one URL for everyone, where ``/gallery`` hands each user a link of
+        their own). Telegram keeps one default menu button for all languages, so its text is said in
+        English. A refusal (an address that is not https) is logged and the bot serves on."""
+        url = self.settings.web_url.rstrip("/") + MINI_APP_PATH
+        with speaking(Audience(DEFAULT)):
+            text = str(GALLERY_MENU_BUTTON)
+        try:
+            await self.application.bot.set_chat_menu_button(menu_button=MenuButtonWebApp(text, WebAppInfo(url)))
+        except TelegramError as error:
+            log.warning("could not set the menu button to open the gallery at %s (%s: %s); the menu lists /gallery",
+                        url, type(error).__name__, error)
 
     async def _serve(self, stop: asyncio.Event) -> None:
         updater = self.application.updater

@@ -1,9 +1,10 @@
 // The Mini App's door: Telegram's signed initData in, the account's private gallery link out.
+// What it says is the page's (data-* of #status, in the visitor's language), or the server's answer.
 (function () {
   var status = document.getElementById("status");
   var app = window.Telegram && window.Telegram.WebApp;
   if (!app || !app.initData) {
-    status.textContent = "Open this page from the bot in Telegram.";
+    status.textContent = status.dataset.outside;
     return;
   }
   fetch("/app/session", {
@@ -17,9 +18,9 @@
     if (result.ok && result.body.url) {
       window.location.replace(result.body.url);
     } else {
-      status.textContent = (result.body && result.body.error) || "This gallery could not be opened.";
+      status.textContent = (result.body && result.body.error) || status.dataset.failed;
     }
   }).catch(function () {
-    status.textContent = "The gallery could not be reached. Try again in a moment.";
+    status.textContent = status.dataset.unreachable;
   });
 })();
