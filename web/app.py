@@ -6,6 +6,11 @@ Every page under ``/g/<token>/`` checks the token's signature and expiry, then t
 it was issued for is still there (``web.identity.matches``): a ``/delete`` ends access at once.
 Images are named by id and a MAC bound to the account (``object_ref``), never by a bare id.
 
+Inside the Telegram Mini App the styles page also sells credits where Telegram sells them: a pack's
+button asks the server for an invoice link (the very invoice the chat's /buy sends, made by the Bot
+API's ``createInvoiceLink``) and Telegram's ``openInvoice`` shows it; the payment reaches the bot as
+any other, which checks and credits it. A private link's holder buys in the chat.
+
 Every page is said in its visitor's language (``web.texts``): the language they picked with
 /language, else their Telegram app's (a Mini App's initData, carried in its link), else the one
 stored on their account, else English; a page that knows no visitor (the front door, a refused
@@ -14,6 +19,7 @@ link) follows the browser's Accept-Language. Pages are never cached (``no-store`
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets as random
 from dataclasses import dataclass
@@ -30,9 +36,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.core import actions
-from bot.core.replies import Reply, UserRef
+from bot.core import actions, shop
+from bot.core import texts as chat_texts
+from bot.core.replies import Invoice, Reply, UserRef
 from bot.core.studio import Studio
+from config.settings import CreditPack
 from db.models import User
 from db.users import find_user
 from i18n import DEFAULT, Audience, Msg, number, percent, pick, speaking
@@ -168,6 +176,7 @@ class Gallery:
     def __init__(self, studio: Studio, secret: bytes, *, bot_token: str | None, link_seconds: float,
                  init_data_max_age: int, public_url: str = "") -> None:
         self.studio = studio
+        self._bot: Any = None  # the Bot API client that makes invoice links (telegram.Bot), made when first needed
         self.public_url = public_url.rstrip("/")
         self.secret = secret
         self.bot_token = bot_token
@@ -176,7 +185,8 @@ class Gallery:
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(default=True, default_for_string=True))
         # the sentences are said when a page is rendered, in the language ``page`` speaks
-        self.templates.globals.update(t=texts, said=said, bold=bold, number=number, percent=percent,
+        # ``t``: the gallery's sentences; ``chat``: the bot's, where a page says what the chat says (buying credits)
+        self.templates.globals.update(t=texts, chat=chat_texts, said=said, bold=bold, number=number, percent=percent,
                                       telegram_script=TELEGRAM_SCRIPT)
 
     # ------------------------------------------------------------------ plumbing
@@ -198,6 +208,11 @@ class Gallery:
     def error(self, request: Request, sentence: Msg, status_code: int) -> JSONResponse:
         """An answer to the Mini App's script, which shows its ``error`` as it is."""
         with speaking(browser_audience(request.headers.get("accept-language"))):
+            return JSONResponse({"error": str(sentence)}, status_code, headers={"cache-control": "no-store"})
+
+    def answer(self, audience: Audience, sentence: Msg | str, status_code: int) -> JSONResponse:
+        """An error for the page's script, said to a visitor it knows (in their language)."""
+        with speaking(audience):
             return JSONResponse({"error": str(sentence)}, status_code, headers={"cache-control": "no-store"})
 
     async def holder(self, request: Request) -> tuple[AccountPass, User] | tuple[None, None]:
@@ -276,7 +291,7 @@ class Gallery:
             return self.page("styles.html", visit.audience, found=visit.found, token=request.path_params["token"],
                              summary=about, model=texts.model_state(about.model, about.likeness), groups=groups,
                              samples=catalogue.samples, nonce=random.token_hex(8),
-                             notice=request.query_params.get("n", ""))
+                             notice=request.query_params.get("n", ""), packs=self.packs_for(visit.found))
 
     async def paint(self, request: Request) -> Response:
         """"Paint this": the chat's style button, through the core (credits, idempotency, the queue
@@ -298,6 +313,86 @@ class Gallery:
             return RedirectResponse(self.link(token, "?n=queued"), 303)
         return self.page("said.html", visit.audience, found=visit.found, token=token,
                          lines=[r.text for r in replies if r.text])
+
+    # ------------------------------------------------------------------ buying credits (the Mini App)
+    def packs_for(self, found: AccountPass) -> list[CreditPack]:
+        """The packs a visitor may buy from the page: a Mini App's, where Telegram sells credits, unless
+        the account may not buy; none for a private link (its holder buys in the chat, with /buy)."""
+        settings = self.studio.settings
+        if not found.mini_app or found.platform != "telegram" or self.bot_token is None:
+            return []
+        if settings.is_banned(found.platform, found.user_id):
+            return []
+        return [pack for pack in shop.packs_on(settings, "telegram") if pack.stars]
+
+    async def buy(self, request: Request) -> Response:
+        """A pack's button in the Mini App: the invoice the chat's /buy sends for that pack (its payload
+        names the pack and the buyer: the bot's pre-checkout holds the payment to both), as a link
+        Telegram's ``openInvoice`` shows. JSON: ``{"link": ...}``, or ``{"error": sentence}``."""
+        visit = await self.visitor(request)
+        if visit is None:
+            with speaking(browser_audience(request.headers.get("accept-language"))):
+                return JSONResponse({"error": str(texts.LINK_GONE)}, 401, headers={"cache-control": "no-store"})
+        found, settings = visit.found, self.studio.settings
+        if not found.mini_app or found.platform != "telegram":
+            return self.answer(visit.audience, texts.OPEN_FROM_TELEGRAM, 403)  # a private link: /buy in the chat
+        on_sale = shop.packs_on(settings, "telegram")
+        if not on_sale or self.bot_token is None:
+            return self.answer(visit.audience, chat_texts.NOT_SELLING, 403)
+        if settings.is_banned(found.platform, found.user_id):
+            return self.answer(visit.audience, chat_texts.NOT_SOLD_TO_YOU, 403)
+        pack = next((p for p in on_sale if p.id == request.path_params["pack_id"] and p.stars), None)
+        if pack is None:
+            return self.answer(visit.audience, chat_texts.CHECKOUT_REFUSED[shop.CheckoutRefusal.unknown_pack], 404)
+        key = f"{found.platform}:{found.user_id}"  # a flood of taps is a flood of commands
+        if not self.studio.limiter.allow(key):
+            wait = max(1, math.ceil(self.studio.limiter.retry_after(key)))
+            with speaking(visit.audience):
+                return self.answer(visit.audience, chat_texts.RATE_LIMITED_AGAIN.format(seconds=wait), 429)
+        with speaking(visit.audience):  # the invoice in the buyer's language, as the chat's
+            invoice = shop.invoice_for(pack, found.user_id, settings)
+        try:
+            link = await self.invoice_link(invoice)
+        except Exception:
+            log.warning("gallery: the Bot API made no invoice link for %s (pack %s)", key, pack.id, exc_info=True)
+            return self.answer(visit.audience, texts.SOMETHING_WRONG, 502)
+        log.info("gallery: invoice link for %s, pack %s", key, pack.id)
+        return JSONResponse({"link": link}, headers={"cache-control": "no-store"})
+
+    async def invoice_link(self, invoice: Invoice) -> str:
+        """The Bot API's link to ``invoice`` (Telegram Stars: no provider token, one price)."""
+        from telegram import LabeledPrice
+
+        bot = await self.telegram_bot()
+        return await bot.create_invoice_link(invoice.title, invoice.description, invoice.payload,
+                                             currency=invoice.currency, prices=[LabeledPrice(invoice.label, invoice.amount)])
+
+    async def telegram_bot(self) -> Any:
+        """The bot's Bot API client (STUDIO_TELEGRAM_BASE_URL's server where set), made once."""
+        if self._bot is None:
+            from telegram import Bot
+
+            assert self.bot_token is not None
+            base_url = self.studio.settings.telegram_base_url
+            self._bot = Bot(self.bot_token, **({"base_url": base_url} if base_url else {}))
+        await self._bot.initialize()  # once; again after a failed start
+        return self._bot
+
+    async def close(self) -> None:
+        """Lets go of the Bot API client, if one was made."""
+        bot, self._bot = self._bot, None
+        if bot is not None:
+            await bot.shutdown()
+
+    async def credits(self, request: Request) -> Response:
+        """The balance as the page shows it (``{"credits": "1,250"}``), for the page's script to show a
+        purchase once the bot has credited it."""
+        visit = await self.visitor(request)
+        if visit is None:
+            with speaking(browser_audience(request.headers.get("accept-language"))):
+                return JSONResponse({"error": str(texts.LINK_GONE)}, 401, headers={"cache-control": "no-store"})
+        with speaking(visit.audience):
+            return JSONResponse({"credits": number(visit.account.credits)}, headers={"cache-control": "no-store"})
 
     async def tell_the_chat(self, user: UserRef, progress: list[Reply]) -> None:
         """The job's progress message (with its Cancel) in the chat where its portraits arrive, as a tap
@@ -391,6 +486,8 @@ def create_app(studio: Studio, *, secret: str | bytes, bot_token: str | None = N
         Route("/samples/{style_id}", site.sample),
         Route("/g/{token}/", site.styles),
         Route("/g/{token}/paint/{style_id}", site.paint, methods=["POST"]),
+        Route("/g/{token}/buy/{pack_id}", site.buy, methods=["POST"]),
+        Route("/g/{token}/credits", site.credits),
         Route("/g/{token}/portraits", site.portraits),
         Route("/g/{token}/portraits.zip", site.archive),
         Route("/g/{token}/image/{ref}", site.image),

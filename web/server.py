@@ -50,6 +50,7 @@ class WebServer:
 
     def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], sock: socket.socket, app: Starlette) -> None:
         self.server, self.task, self.sock = server, task, sock
+        self.gallery = gallery_of(app)
         #: a user's private link (absolute with STUDIO_WEB_URL), for the bots' /gallery
         self.link_for = gallery_of(app).link_for
 
@@ -72,6 +73,7 @@ class WebServer:
             await self.task
         finally:
             self.sock.close()
+            await self.gallery.close()
 
 
 async def serve(studio: Studio, settings: Settings, stop: asyncio.Event) -> None:

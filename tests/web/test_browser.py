@@ -22,7 +22,8 @@ from bot.core.studio import Studio
 from config.settings import Settings
 from db.models import Job, JobKind
 from tests.core.conftest import ALEX, make_studio, studio, with_model  # noqa: F401 (fixtures)
-from tests.web.conftest import SECRET, painted
+from tests.web.conftest import BOT_TOKEN, SECRET, painted
+from tests.web.test_buying import telegram  # noqa: F401 (fixture: the stand-in Bot API)
 from web.server import WebServer
 
 pytestmark = pytest.mark.browser
@@ -140,3 +141,58 @@ async def test_the_gallery_on_a_phone(studio: Studio, browser: Any, tmp_path: Pa
         await server.close()
     for name in ("styles.png", "queued.png", "portraits.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+#: Telegram's Mini App script as the page sees it inside the app: the initData Telegram signs, and an
+#: invoice that shows and is paid when the test says so
+FAKE_TELEGRAM = """
+window.Telegram = {WebApp: {initData: %s, ready: function () {}, expand: function () {},
+  openInvoice: function (link, done) { window.invoices = (window.invoices || []).concat([link]);
+                                       window.pay = function () { done("paid"); }; }}};
+"""
+
+
+async def test_buying_credits_in_the_mini_app_on_a_phone(make_studio: Any, browser: Any, tmp_path: Path,  # noqa: F811
+                                                          telegram: Any) -> None:
+    import json
+
+    from selenium.webdriver.common.by import By
+    from sqlalchemy import update
+
+    from db.models import User
+    from tests.web.test_buying import PACKS
+    from tests.web.test_languages import init_data
+
+    studio = make_studio(credit_packs=PACKS, telegram_base_url=telegram.base_url)
+    await with_model(studio)
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", web_host="127.0.0.1", web_port=_free_port(),  # type: ignore[call-arg]
+                        web_secret=SECRET, web_url="", telegram_token=BOT_TOKEN)
+    server = await WebServer.start(studio, settings)
+    base = f"http://127.0.0.1:{settings.web_port}"
+    fake = FAKE_TELEGRAM % json.dumps(init_data(ALEX.user_id, "en"))
+    await _in_browser(browser.execute_cdp_cmd, "Network.enable", {})
+    await _in_browser(browser.execute_cdp_cmd, "Network.setBlockedURLs", {"urls": ["*telegram.org*"]})  # offline here
+    await _in_browser(browser.execute_cdp_cmd, "Page.addScriptToEvaluateOnNewDocument", {"source": fake})
+    try:
+        await _in_browser(browser.get, f"{base}/app")  # the Mini App's door, then the gallery
+        assert await _in_browser(_until, lambda: "/g/" in browser.current_url)
+        buttons = await _in_browser(browser.find_elements, By.CSS_SELECTOR, "#buy button.pack")
+        assert [await _in_browser(lambda b=b: b.text) for b in buttons] == ["10 credits · 250 ⭐", "50 credits · 1,000 ⭐"]
+        assert all([await _in_browser(lambda b=b: b.is_displayed()) for b in buttons])
+        widths = await _in_browser(browser.execute_script,
+                                   "return [window.innerWidth, document.documentElement.scrollWidth]")
+        assert widths == [PHONE[0], PHONE[0]]
+        await _in_browser(browser.save_screenshot, str(tmp_path / "buy.png"))
+
+        await _in_browser(buttons[1].click)
+        assert await _in_browser(_until, lambda: browser.execute_script("return (window.invoices || []).length") == 1)
+        assert telegram.invoice_links[0]["payload"] == f"pack:big:50:1000:{ALEX.user_id}"
+        async with studio.database.transaction() as session:  # the bot credits the payment
+            await session.execute(update(User).where(User.platform_user_id == ALEX.user_id).values(credits=53))
+        await _in_browser(browser.execute_script, "window.pay()")
+        assert await _in_browser(_until, lambda: browser.execute_script(
+            "return document.querySelector('#credits b').textContent") == "53")
+        assert await _in_browser(_violations, browser) == []
+    finally:
+        await server.close()
+    assert (tmp_path / "buy.png").stat().st_size > 1000
