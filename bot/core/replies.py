@@ -39,6 +39,9 @@ class Button:
     premium buttons show the item and its price themselves); elsewhere it is pressed like any other."""
     url: str = ""
     """A link the button opens instead of coming back as an action (``action`` is then unused)."""
+    mini_app: str = ""
+    """Where the platform opens web apps inside the chat (Telegram's Mini Apps, in a private chat):
+    the app this button opens there; elsewhere the button opens ``url``."""
 
     def __post_init__(self) -> None:
         _said(self, "label")

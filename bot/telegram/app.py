@@ -19,6 +19,7 @@ from bot.core.notifier import JobWatcher
 from bot.core.replies import IncomingFile, Reply, UserRef, is_one_shot
 from bot.core.seams import PlatformSeam
 from bot.core.studio import Studio
+from bot.core.usecases.gallery import MINI_APP_PATH
 from bot.telegram.update_order import PerUserOrder
 from bot.telegram.albums import AlbumCollector
 from bot.telegram.payments import PLATFORM, StarsTill, user_of
@@ -51,7 +52,6 @@ GALLERY_COMMANDS = [("gallery", Msg("Your portraits and the styles, on a page"))
 GALLERY_MENU_BUTTON = Msg("Gallery", same=True, note="Telegram's menu button beside the message field, opening the "
                           "gallery (where STUDIO_WEB_URL is set). Telegram has one such button for every language: "
                           "the bot sets it in English, a word most languages read alike")
-MINI_APP_PATH = "/app"  # the gallery's Mini App door (web.app): Telegram's initData in, the user's gallery out
 GROUP_COMMANDS = [("start", Msg("Open a private chat with me"))]
 """The command menu in groups: the conversation happens only in private chats (``_in_group``)."""
 PRIVATE_CHAT_PAYLOAD = "group"  # /start's deep-link payload from a group's "Open a private chat" button

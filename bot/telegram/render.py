@@ -6,12 +6,13 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, LabeledPrice
+from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, LabeledPrice,
+                      WebAppInfo)
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden
 
 from bot.core.messenger import Unreachable
-from bot.core.replies import Reply
+from bot.core.replies import Button, Reply
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,15 @@ TEXT_LIMIT = 4096
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(b.label, callback_data=b.action)
-          for b in row] for row in reply.buttons]
-    )
+    return InlineKeyboardMarkup([[telegram_button(b) for b in row] for row in reply.buttons])
+
+
+def telegram_button(button: Button) -> InlineKeyboardButton:
+    if button.mini_app:
+        return InlineKeyboardButton(button.label, web_app=WebAppInfo(button.mini_app))
+    if button.url:
+        return InlineKeyboardButton(button.label, url=button.url)
+    return InlineKeyboardButton(button.label, callback_data=button.action)
 
 
 def _chunks(items: tuple, size: int) -> list[tuple]:

@@ -45,3 +45,21 @@ def test_the_telegram_menu_lists_gallery_only_where_it_is_served(studio: Studio,
 
     assert "gallery" not in menu()
     assert "gallery" in menu(web_url=PUBLIC, web_secret=SECRET)
+
+
+async def test_in_telegram_the_gallery_button_opens_the_mini_app(make_studio) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The same /gallery answer: Telegram renders its button as a Mini App (initData says who it is
+    for); a platform without Mini Apps opens the private link."""
+    from bot.telegram.render import keyboard
+
+    studio = make_studio(web_url=PUBLIC, web_secret=SECRET)
+    app = create_app(studio, secret=SECRET, bot_token=BOT_TOKEN, public_url=PUBLIC + "/")
+    studio.connect_gallery(gallery_of(app).link_for)
+    await with_model(studio)
+    reply = (await studio.command(ALEX, "gallery"))[0]
+    (button,), = reply.buttons
+    assert button.mini_app == f"{PUBLIC}/app" and button.url.startswith(f"{PUBLIC}/g/")
+    markup = keyboard(reply)
+    assert markup is not None
+    (rendered,), = markup.inline_keyboard
+    assert rendered.web_app is not None and rendered.web_app.url == f"{PUBLIC}/app" and rendered.url is None

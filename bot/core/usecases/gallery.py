@@ -12,6 +12,7 @@ GALLERY_OFF = Msg("There's no gallery page here: your portraits arrive in this c
 GALLERY_LINK = Msg("🖼 Your gallery: every portrait you've had painted, full size and as one ZIP, and the styles to "
                    "paint next. The link is yours alone and works for {hours} hours — don't share it.")
 BUTTON_GALLERY = Msg("Open my gallery")
+MINI_APP_PATH = "/app"  # the gallery's Mini App door (web/app.py): Telegram's initData in, the user's gallery out
 
 
 async def gallery(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:
@@ -23,4 +24,8 @@ async def gallery(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:
     if link is None:
         return say(GALLERY_OFF, private=True)
     hours = ctx.settings.web_link_hours
-    return say(GALLERY_LINK.format(hours=f"{hours:g}"), (Button(BUTTON_GALLERY, "", url=link),), private=True)
+    # in Telegram the button opens the gallery as a Mini App (who it is for comes from Telegram's
+    # initData); elsewhere, and in a browser, the private link
+    mini_app = ctx.settings.web_url.rstrip("/") + MINI_APP_PATH if ctx.settings.web_url else ""
+    return say(GALLERY_LINK.format(hours=f"{hours:g}"), (Button(BUTTON_GALLERY, "", url=link, mini_app=mini_app),),
+               private=True)
