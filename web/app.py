@@ -291,7 +291,8 @@ class Gallery:
             return self.page("styles.html", visit.audience, found=visit.found, token=request.path_params["token"],
                              summary=about, model=texts.model_state(about.model, about.likeness), groups=groups,
                              samples=catalogue.samples, nonce=random.token_hex(8),
-                             notice=request.query_params.get("n", ""), packs=self.packs_for(visit.found))
+                             notice=request.query_params.get("n", ""), packs=self.packs_for(visit.found),
+                             buy_in_chat=self.buys_in_chat(visit.found))
 
     async def paint(self, request: Request) -> Response:
         """"Paint this": the chat's style button, through the core (credits, idempotency, the queue
@@ -324,6 +325,13 @@ class Gallery:
         if settings.is_banned(found.platform, found.user_id):
             return []
         return [pack for pack in shop.packs_on(settings, "telegram") if pack.stars]
+
+    def buys_in_chat(self, found: AccountPass) -> bool:
+        """A private link's holder (no Mini App to open an invoice in) is told where to buy: in the chat,
+        where their platform sells credits (Telegram's invoices, Discord's store)."""
+        settings = self.studio.settings
+        return (not found.mini_app and bool(shop.packs_on(settings, found.platform))
+                and not settings.is_banned(found.platform, found.user_id))
 
     async def buy(self, request: Request) -> Response:
         """A pack's button in the Mini App: the invoice the chat's /buy sends for that pack (its payload

@@ -66,3 +66,4 @@ def model_state(model: str, likeness: int | None) -> str:
     if model == "ready" and likeness is not None:
         state += " · " + LIKENESS.format(likeness=percent(likeness))
     return state
+BUY_IN_CHAT = Msg("To buy credits, send /buy in the chat with the bot.")

@@ -138,6 +138,7 @@ async def test_a_private_link_buys_in_the_chat(shop_front: Any, telegram: FakeTe
         home = await link(http)
         page = (await http.get(home)).text
         assert pack_buttons(page) == {} and "buy.js" not in page and "Buy credits" not in page
+        assert 'id="buy-in-chat"' in page and "<code>/buy</code>" in page  # where to buy instead
         refused = await http.post(f"{home}buy/small")
         assert refused.status_code == 403 and refused.json() == {"error": str(texts.OPEN_FROM_TELEGRAM)}
         assert telegram.invoice_links == [] and not any(method == "createInvoiceLink" for method, _ in telegram.calls)
@@ -160,6 +161,7 @@ async def test_where_nothing_is_on_sale_there_is_nothing_to_buy(shop_front: Any,
         home = await mini_app(http)
         page = (await http.get(home)).text
         assert pack_buttons(page) == {} and "buy.js" not in page and "Buy credits" not in page
+        assert 'id="buy-in-chat"' not in page  # a Mini App visitor is not sent to the chat to buy
         refused = await http.post(f"{home}buy/store")
         assert refused.status_code == 403 and refused.json() == {"error": str(chat_texts.NOT_SELLING)}
     async with shop_front(credit_packs="") as (studio, http):
