@@ -270,8 +270,8 @@ async def test_photos_sent_beside_a_trained_model_are_for_a_next_one(bot_factory
         await give_ready_model(bot, ALEX)
         await bot.telegram.send_photo(ALEX, obama_selfies(1)[0])
         answer = await bot.telegram.wait_for_text(ALEX, "Got your photo")
-        assert "These start a new set, for a next model: 1 of 8 good photos so far" in answer.text
+        assert "These start a new set, for your next model: 1 of 8 good photos so far" in answer.text
         assert "Your current model keeps the photos it learnt from" in answer.text
         await bot.telegram.send_text(ALEX, "/status")
         status = await bot.telegram.wait_for_text(ALEX, "Your status")
-        assert "New photos for a next model: 1 good of 1 sent" in status.text and "Model: ready" in status.text
+        assert "New photos for your next model: 1 good of 1 sent" in status.text and "Model: ready" in status.text

@@ -158,7 +158,7 @@ async def test_selfies_sent_one_by_one_are_not_a_flood(bot_factory) -> None:
         for data in selfies[10:]:  # 14 in a minute: past the photo allowance, and told so, with when
             await telegram.send_photo(ALEX, data)
         refusal = await telegram.wait_for_text(ALEX, "That's a lot of photos at once")
-        assert re.search(r"send the photos I haven't answered again in \d+ s", refusal.text)
+        assert re.search(r"In \d+ s, send again the photos I haven't answered", refusal.text)
         await telegram.wait_for(lambda m: sum("Got your photo" in t for t in telegram.texts_to(ALEX)) == 12,
                                 what="the 11th and 12th photos answered")
         await telegram.send_text(ALEX, "/status")  # commands are still answered
