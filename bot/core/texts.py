@@ -12,7 +12,6 @@ PROGRESS_CELLS = 10
 
 # counts, in each language's plural forms ({n}: the count as the language writes numbers)
 CREDIT_COUNT = Plural("{n} credit", "{n} credits")
-DAY_COUNT = Plural("{n} day", "{n} days")
 PORTRAIT_COUNT = Plural("{n} portrait", "{n} portraits")
 MESSAGE_COUNT = Plural("{n} message", "{n} messages")
 PHOTO_COUNT = Plural("{n} photo", "{n} photos")
@@ -106,58 +105,6 @@ CONSENT_FIRST = Msg("I can't take photos yet — please confirm first:")
 BUTTON_CONSENT = Msg("✅ I confirm")
 CONSENT_THANKS = Msg("Thank you! Now send me {min_photos}–{max_photos} selfies (as files for the best quality).")
 CONSENT_ALREADY = Msg("You've already confirmed — send your selfies whenever you're ready.", gendered=True)
-
-PRIVACY_SELFIES_DELETED = Msg(
-    "Your selfies are deleted {days} after your model is ready; a face print of each photo I used (numbers, "
-    "no picture) stays with your model to pick the portraits most like you.")
-PRIVACY_SELFIES_KEPT = Msg("Your selfies stay until you delete them.")
-PRIVACY_UNUSED_SELFIES = Msg(
-    "Selfies you send but never train a model on are deleted {days} after the last one arrived.")
-PRIVACY_MODELS_DELETED = Msg("Your model and portraits are deleted after {days} without use.")
-PRIVACY_MODELS_DELETED_NOTICE = Msg(
-    "Your model and portraits are deleted after {days} without use; I'll tell you {notice} before.")
-PRIVACY_MODELS_KEPT = Msg("Your model and portraits stay until you delete them.")
-PRIVACY = Msg(
-    "🔒 Privacy\n"
-    "I keep your selfies (cleaned of location and camera data), your personal model and the portraits I "
-    "made for you, only to make your portraits. I never share them or use them to train anything else.\n"
-    "• {selfies}\n"
-    "• {models}\n"
-    "• /delete erases your photos, model, portraits and account data at once, for good, also from the "
-    "machines that painted them. I only remember that this account had its free credits, as a one-way code "
-    "that can't be traced back to your account.\n"
-    "• {messages}\n"
-    "• In a server channel or a group, everyone there sees the progress and portraits I post for you; "
-    "in a private chat with me, nobody else does.")
-PRIVACY_MESSAGES_TAKEN_BACK = Msg("/delete also takes back the messages in which I sent you portraits.")
-PRIVACY_MESSAGES_STAY = Msg("Portraits I already sent stay in this chat until you delete those messages.")
-PRIVACY_PURCHASES = Msg(
-    "• Purchases: a record of each payment (its charge id, pack and price, your account id) is kept "
-    "for bookkeeping and refunds, also after /delete.")
-
-
-def privacy(selfie_days: int, model_days: int, notice_days: int, *, selling: bool = False,
-            unused_selfie_days: int = 0, takes_back_messages: bool = False) -> str:
-    """/privacy, with the retention this install is configured for (0 days: kept until deleted);
-    ``takes_back_messages``: /delete also removes the bot's messages with portraits (Discord)."""
-    selfies = PRIVACY_SELFIES_DELETED.format(days=DAY_COUNT(selfie_days)) if selfie_days else str(PRIVACY_SELFIES_KEPT)
-    if unused_selfie_days:
-        selfies += " " + PRIVACY_UNUSED_SELFIES.format(days=DAY_COUNT(unused_selfie_days))
-    if not model_days:
-        models = str(PRIVACY_MODELS_KEPT)
-    elif notice_days:
-        models = PRIVACY_MODELS_DELETED_NOTICE.format(days=DAY_COUNT(model_days), notice=DAY_COUNT(notice_days))
-    else:
-        models = PRIVACY_MODELS_DELETED.format(days=DAY_COUNT(model_days))
-    messages = PRIVACY_MESSAGES_TAKEN_BACK if takes_back_messages else PRIVACY_MESSAGES_STAY
-    text = PRIVACY.format(selfies=selfies, models=models, messages=messages)
-    return text + "\n" + PRIVACY_PURCHASES if selling else text
-
-
-MODEL_EXPIRES = (
-    Msg("⏳ Your personal model hasn't been used for a while: I'll delete it, with its portraits, on {date} "
-    "(/privacy). Paint any style before then to keep it.")
-)
 
 PHOTOS_RECEIVED = Msg("📥 Got {count} photos — checking them all…")
 SOME_PHOTOS = Msg("photos", note="what an upload window held, when the bot does not know how many")
@@ -266,29 +213,9 @@ NOT_YOUR_JOB = Msg("That's someone else's job — only they can stop it. /status
 NOT_YOUR_BUTTON = Msg("That button belongs to someone else's portraits — only they can use it. Use /styles to paint your own.")
 PORTRAITS_GONE = Msg("Those portraits aren't here any more. Pick a style to paint new ones:")
 
-DELETE_CONFIRM = (
-    Msg("⚠️ This erases everything of yours: photos, your personal model, all portraits and your credits. "
-    "It can't be undone. Are you sure?", gendered=True)
-)
-DELETED = Msg("🗑 Done — everything of yours is gone. Send /start whenever you want to begin again.")
-DELETED_FILES_PENDING = (
-    Msg("🗑 Your account, credits and history are deleted. Some of your files could not be removed this very "
-    "moment; they are removed automatically within the hour, and none of them is used in the meantime. "
-    "Send /start whenever you want to begin again.")
-)
-DELETED_MESSAGES_LEFT = (
-    Msg("⚠️ I couldn't take {messages} with your portraits out of the chat: please delete them yourself "
-    "(long-press or right-click the message → Delete).")
-)
-PHOTOS_NOT_KEPT = Msg("Your account was deleted while these photos arrived, so I didn't keep them. Send /start to begin again.")
-DELETE_KEPT = Msg("Nothing was deleted.")
-DELETED_JOB_STOPPED = Msg("🗑 Stopped: you deleted everything.", gendered=True)
-DELETE_BUTTON_OLD = (
-    Msg("That button is from before your last /delete, so I deleted nothing: everything you have sent since "
-    "is still here. Send /delete if you want to delete it now.", gendered=True)
-)
-
-# The shop's and the admin's sentences: bot/core/texts_shop.py, read through this module too.
+# The shop's and the admin's sentences (bot/core/texts_shop.py) and those of privacy, retention and
+# /delete (bot/core/texts_privacy.py), read through this module too.
+from bot.core.texts_privacy import *  # noqa: E402,F403
 from bot.core.texts_shop import *  # noqa: E402,F403
 
 TIME_LEFT = Msg("{time} left", note="{time}: about 5 min / less than a minute")
