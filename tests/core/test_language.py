@@ -13,15 +13,11 @@ from bot.core.notifier import JobWatcher
 from bot.core.replies import Reply, UserRef
 from bot.core.studio import Studio
 from db.models import Job, JobKind, JobState, LoraModel, LoraStatus
-from i18n import Audience, speaking
+from i18n import Audience
 from tests.core.conftest import actions_of, text_of, with_photos
+from tests.support.languages import said
 
 IVAN = UserRef("telegram", "601", "601", "Иван", "ru")
-
-
-def said(sentence: object, lang: str, gender: str = "person", **fields: object) -> str:
-    with speaking(Audience(lang, gender)):
-        return sentence.format(**fields) if fields else str(sentence)  # type: ignore[attr-defined]
 
 
 class Chat:
@@ -42,7 +38,7 @@ async def test_a_russian_app_is_answered_in_russian_with_russian_plurals(studio:
     start = text_of(await studio.command(IVAN, "start"))
     assert start.startswith("👋") and "Иван" in start
     assert "3 кредита" in start  # CLDR's "few" form: 1 кредит, 3 кредита, 5 кредитов
-    assert said(texts.CONSENT, "ru") in start and said(texts.CONSENT, "ru") != str(texts.CONSENT)
+    assert said(Audience("ru"), texts.CONSENT) in start and said(Audience("ru"), texts.CONSENT) != str(texts.CONSENT)
     english = text_of(await studio.command(UserRef("telegram", "602", "602", "Ann", "en-US"), "start"))
     assert "You have 3 credits" in english
 
@@ -55,19 +51,19 @@ async def test_a_language_picked_in_the_chat_wins_over_the_app_and_outlives_a_re
         make_studio: Callable[..., Studio]) -> None:
     studio = make_studio()
     picker = await studio.command(IVAN, "language")
-    assert picker[0].text == said(texts.LANGUAGE_PICK, "ru", language="Русский")
+    assert picker[0].text == said(Audience("ru"), texts.LANGUAGE_PICK, language="Русский")
     labels = [button.label for row in picker[0].buttons for button in row]
     assert {"English", "Deutsch", "Español", "Français", "Русский"} <= set(labels)
     assert any(label.startswith("Português") for label in labels)
     chosen = await studio.action(IVAN, "lang:de")
-    assert text_of(chosen) == said(texts.LANGUAGE_CHOSEN, "de") != str(texts.LANGUAGE_CHOSEN)
+    assert text_of(chosen) == said(Audience("de"), texts.LANGUAGE_CHOSEN) != str(texts.LANGUAGE_CHOSEN)
     # the app still says Russian on every update: the pick wins, also in a new process
-    assert text_of(await studio.command(IVAN, "help")) == said(texts.HELP, "de")
+    assert text_of(await studio.command(IVAN, "help")) == said(Audience("de"), texts.HELP)
     again = make_studio()
-    assert text_of(await again.command(IVAN, "help")) == said(texts.HELP, "de")
+    assert text_of(await again.command(IVAN, "help")) == said(Audience("de"), texts.HELP)
     # "my app's language" follows the app again
     await again.action(IVAN, "lang:")
-    assert text_of(await again.command(IVAN, "help")) == said(texts.HELP, "ru")
+    assert text_of(await again.command(IVAN, "help")) == said(Audience("ru"), texts.HELP)
 
 
 async def test_a_job_that_finishes_after_a_change_of_language_speaks_the_new_one(studio: Studio) -> None:
@@ -85,7 +81,7 @@ async def test_a_job_that_finishes_after_a_change_of_language_speaks_the_new_one
         job_id = job.id
     chat = Chat()
     assert await JobWatcher(studio, chat).deliver(job_id)
-    assert any(reply.text.startswith(said(texts.MODEL_READY, "de")) for reply in chat.sent), [r.text for r in chat.sent]
+    assert any(reply.text.startswith(said(Audience("de"), texts.MODEL_READY)) for reply in chat.sent), [r.text for r in chat.sent]
     assert "cat:" in " ".join(actions_of(chat.sent))
 
 
@@ -98,9 +94,9 @@ async def test_sentences_agree_with_the_class_word_the_user_gave(studio: Studio)
         await studio.action(user, f"class:{word}")
     asked = {word: text_of(await studio.command(user, "delete"))
              for user, word in ((women, "woman"), (men, "man"), (people, "person"))}
-    assert asked["woman"] == said(texts.DELETE_CONFIRM, "es", "woman")
-    assert asked["man"] == said(texts.DELETE_CONFIRM, "es", "man")
-    assert asked["person"] == said(texts.DELETE_CONFIRM, "es", "person")
+    assert asked["woman"] == said(Audience("es", "woman"), texts.DELETE_CONFIRM)
+    assert asked["man"] == said(Audience("es", "man"), texts.DELETE_CONFIRM)
+    assert asked["person"] == said(Audience("es", "person"), texts.DELETE_CONFIRM)
     assert len(set(asked.values())) == 3  # segura / seguro / a wording that needs neither
 
 
@@ -111,8 +107,8 @@ async def test_a_pick_made_in_another_process_is_heard_within_a_minute(
     clock = [1000.0]
     monkeypatch.setattr("bot.core.audiences.time.monotonic", lambda: clock[0])
     bot, gallery = make_studio(), make_studio()
-    assert text_of(await gallery.command(IVAN, "help")) == said(texts.HELP, "ru")  # kept at t = 1000
+    assert text_of(await gallery.command(IVAN, "help")) == said(Audience("ru"), texts.HELP)  # kept at t = 1000
     await bot.action(IVAN, "lang:fr")
-    assert text_of(await bot.command(IVAN, "help")) == said(texts.HELP, "fr")  # where it was picked: at once
+    assert text_of(await bot.command(IVAN, "help")) == said(Audience("fr"), texts.HELP)  # where it was picked: at once
     clock[0] += 61
-    assert text_of(await gallery.command(IVAN, "help")) == said(texts.HELP, "fr")
+    assert text_of(await gallery.command(IVAN, "help")) == said(Audience("fr"), texts.HELP)
