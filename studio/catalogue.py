@@ -66,9 +66,9 @@ def rendered(catalog: Catalog, **options: object) -> bytes:
     # files without line numbers: a sentence moving within its file leaves the catalogues as they are
     write_po(out, catalog, width=100, omit_header=False, sort_output=False, include_lineno=False, **options)
     text = out.getvalue()
-    # the header's creation date changes with every run: leave it out so that an unchanged
-    # catalogue writes the same bytes
-    return re.sub(rb'"POT-Creation-Date: [^"]*"\n', b"", text)
+    # the header's creation date changes with every run, and the Babel release that wrote it with
+    # every upgrade: leave both out so that an unchanged catalogue writes the same bytes
+    return re.sub(rb'"(POT-Creation-Date|Generated-By): [^"]*"\n', b"", text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ language says every sentence, with the same placeholders, commands and markup as
 
 from __future__ import annotations
 
+import gettext
 import re
 import string
 
@@ -10,6 +11,7 @@ import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
 
+from i18n import Audience, Plural, speaking
 from i18n.languages import LOCALES, languages
 from studio import catalogue
 
@@ -70,6 +72,25 @@ def test_plural_forms_follow_cldr(code: str) -> None:
     for message in translated:
         if message.id and message.pluralizable and not message.fuzzy:
             assert len(forms(message)) == expected, (code, message.id)
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_the_catalogue_picks_the_form_cldr_picks_for_every_count(code: str) -> None:
+    """The Plural-Forms expression a catalogue carries is what gettext runs: it must choose CLDR's
+    form for each count, a million included (es, fr and pt say "1.000.000 de créditos")."""
+    picked = gettext.c2py(load(code).plural_expr)
+    expected = gettext.c2py(Catalog(locale=code).plural_expr)
+    counts = [*range(0, 250), 1001, 1_000_000, 2_000_000, 3_500_000, 11_000_111]
+    assert [picked(n) for n in counts] == [expected(n) for n in counts]
+
+
+@pytest.mark.parametrize(("code", "said"), [("en", "1,000,000 credits"), ("es", "1.000.000 de créditos"),
+                                            ("ru", "1 000 000 кредитов"), ("es", "3 créditos")])
+def test_a_count_is_said_in_its_form(code: str, said: str) -> None:
+    count = 3 if said.startswith("3") else 1_000_000
+    credits = Plural("{n} credit", "{n} credits")
+    with speaking(Audience(code)):
+        assert credits(count).replace("\u00a0", " ") == said
 
 
 @pytest.mark.parametrize("code", TRANSLATED)
