@@ -1,7 +1,7 @@
 """Forty users at once through the real Telegram front end, with the real worker training (issue 24).
 
     python -m bench.load [--users 40] [--photos 6..8] [--backend sqlite|postgres] [--shared-cpu]
-                         [--rounds 1] [--megapixels 0]
+                         [--rounds 1] [--modes before,unqueued,after] [--megapixels 0]
 
 The world (this process): the fake Telegram Bot API server the tests use (tests/support/telegram_server.py,
 on 127.0.0.1) and ``--users`` simulated users. The product, each in its own process as in production:
@@ -25,9 +25,10 @@ with the function that opened it); the bot also how late its event loop wakes a 
 each message waits in python-telegram-bot's ``AIORateLimiter`` (Telegram's 30 messages a second); the fake
 server counts the bot's calls to chats per second; "SQLite is busy" lines are counted in both logs.
 
-Old and new reads in one run: a round "before" starts the bot with ``Database.read`` replaced by
-``Database.transaction`` (BEGIN IMMEDIATE on SQLite, as every read did before issue 24); "after" runs the
-code as it is. Rounds alternate before, after (``--rounds`` times); the worker and its training go on
+Old and new code in one run (``--modes``): a round "after" runs the code as it is; "unqueued" starts the
+bot without its queue of SQLite writers (each transaction polls SQLite's busy handler, as in session 11);
+"before" also replaces ``Database.read`` by ``Database.transaction`` (BEGIN IMMEDIATE on SQLite, as every
+read did before issue 24). Each round runs every mode in turn (``--rounds`` times); the worker and its training go on
 across rounds; a round's users are new users. ``--shared-cpu`` adds ``--hogs`` busy processes (they stop by
 themselves at the bench's deadline at the latest). Everything listens on 127.0.0.1 only; every wait is
 bounded, and the bench stops by itself after ``--max-seconds``.
@@ -70,6 +71,9 @@ ANSWERS: dict[str, Callable[[str], bool]] = {
     "help": lambda t: t.startswith("Here's what I can do"),
     "album": lambda t: t.startswith("Got "),  # the summary; "📥 Got N photos — checking them all…" comes first
 }
+MODES = {"before": "before: read = transaction, no queue of writers",
+         "unqueued": "read without the lock, no queue of writers (session 11)",
+         "after": "the product: read without the lock, writers queued in the process"}
 TROUBLE = ("😔 Something went wrong", "Whoa, that's fast!", "Still too fast", "That's a lot of photos at once")
 
 
@@ -77,10 +81,9 @@ TROUBLE = ("😔 Something went wrong", "Whoa, that's fast!", "Still too fast", 
 def _trace_transactions(mode: str) -> list[tuple[float, float, float, str]]:
     """Time the product's transactions in this process: each one's wait to begin (SQLite's BEGIN IMMEDIATE
     waits for the write lock here; also the pool's connection) and how long it then holds it, with the
-    function that opened it. ``mode`` "before": ``Database.read`` is ``Database.transaction`` (before issue 24);
-    "queued" (an experiment, not the product): the process's SQLite transactions queue for the write lock
-    in this process first (one asyncio.Lock, first come first served), so that only one of them at a time
-    polls SQLite's busy handler.
+    function that opened it. ``mode`` "after": the product; "unqueued": the product without its queue of
+    SQLite writers in the process (``Database._write_turn``: first come first served; session 11's code);
+    "before": that, and ``Database.read`` is ``Database.transaction`` (reads took the write lock before issue 24).
     Returns the list the (when, wait, held, caller) tuples go to."""
     from db.session import Database
 
@@ -97,19 +100,21 @@ def _trace_transactions(mode: str) -> list[tuple[float, float, float, str]]:
     async def timed_transaction(self: Database) -> Any:
         where = caller()
         started = time.perf_counter()
-        async with contextlib.AsyncExitStack() as stack:
-            if mode == "queued" and self.is_sqlite:
-                await stack.enter_async_context(queue)
-            async with original_transaction(self) as session:
-                begun = time.perf_counter()
-                try:
-                    yield session
-                finally:
-                    transactions.append((time.time(), begun - started, time.perf_counter() - begun, where))
+        async with original_transaction(self) as session:
+            begun = time.perf_counter()
+            try:
+                yield session
+            finally:
+                transactions.append((time.time(), begun - started, time.perf_counter() - begun, where))
 
-    queue = asyncio.Lock()  # bound to the loop on first use (Python 3.10+)
+    @contextlib.asynccontextmanager
+    async def no_queue(self: Database) -> Any:
+        yield
 
     Database.transaction = timed_transaction  # type: ignore[method-assign]
+    if mode in ("before", "unqueued"):
+        Database._write_turn = no_queue  # type: ignore[method-assign]
+        log.info("no queue of writers: every transaction polls SQLite's busy handler")
     if mode == "before":  # before issue 24: every read began with BEGIN IMMEDIATE, like a write
         Database.read = timed_transaction  # type: ignore[method-assign]
         log.info("old reads: Database.read = Database.transaction")
@@ -639,9 +644,7 @@ async def run_bench(args: argparse.Namespace, root: Path, database_url: str) -> 
             log.info("shared CPU: %d busy processes until the end", len(hogs))
         first_user = 100_000
         for number in range(args.rounds):
-            modes = [("before: read = transaction", "before"), ("after: Database.read", "after")]
-            if args.queued_writes and not database_url:
-                modes.append(("after + writes queued in the bot process (experiment)", "queued"))
+            modes = [(MODES[mode], mode) for mode in args.modes]
             for label, mode in modes:
                 if time.monotonic() > world.deadline - args.round_seconds:
                     log.warning("out of time (--max-seconds): no more rounds")
@@ -704,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--shared-cpu", action="store_true", help="busy processes beside the bench (a shared machine)")
     parser.add_argument("--hogs", type=int, default=2, help="how many busy processes --shared-cpu starts")
-    parser.add_argument("--rounds", type=int, default=1, help="rounds of (before, after)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds, each of every --modes")
     parser.add_argument("--megapixels", type=float, default=0.0, help="upscale the sample photos to this size; 0: as they are")
     parser.add_argument("--ramp", type=float, default=15.0, help="users start spread over this many seconds (at 5 s the bot's "
                         "answers alone exceed Telegram's 30 messages a second: every answer then waits in the rate limiter)")
@@ -713,15 +716,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=900.0, help="most the whole bench may take")
     parser.add_argument("--train-steps-per-image", type=int, default=1000,
                         help="the trainer's training policy (8 photos: 8x this many steps), long enough for every round")
-    parser.add_argument("--queued-writes", action="store_true",
-                        help="SQLite: a third configuration each round, an experiment that is not the product: the "
-                        "bot's transactions queue in the process (one asyncio.Lock) before asking SQLite for the lock")
+    parser.add_argument("--modes", type=lambda v: v.split(","), default=["before", "after"],
+                        help="the configurations of each round, in order, from: " + ", ".join(f"{k} ({v})" for k, v in MODES.items()))
     parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     # the bot process of a round (internal)
     parser.add_argument("--serve-bot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--mode", choices=["before", "after", "queued"], default="after", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=list(MODES), default="after", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--file-url", help=argparse.SUPPRESS)

@@ -6,6 +6,12 @@ transaction before a SELECT, so a select-then-update would otherwise silently lo
 concurrency (SQLAlchemy's documented recipe for pysqlite/aiosqlite). Any other SQLAlchemy async
 URL (PostgreSQL via asyncpg at scale) is used as it is.
 
+SQLite lets one writer in at a time and hands a freed lock to whichever waiting connection polls
+first: under load an early writer can lose to later ones again and again (a new user's /start waited
+5 s behind others' albums). So the writers of one process queue in the process first, first come
+first served (an ``asyncio.Lock``), and only the one at the head asks SQLite for the lock; between
+processes (the bot and a worker) SQLite's busy handler still decides, with one connection each.
+
 What only reads (``Database.read``) takes no write lock: on SQLite it runs on connections of its own
 that may not write (``PRAGMA query_only``), in a deferred transaction over one WAL snapshot, so a
 reader never waits for the writer nor the writer for it; on PostgreSQL it is a READ ONLY transaction.
@@ -18,6 +24,7 @@ import itertools
 import logging
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -106,6 +113,10 @@ class Database:
             self.read_engine = create_async_engine(url, echo=echo)
             _install_sqlite_pragmas(self.read_engine, busy_timeout_ms, read_only=True)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        # SQLite's writers of this process, first come first served (module docstring); one queue per
+        # event loop, as a Database may outlive the loop it was first used in (tests, `studio` commands)
+        self._write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -118,8 +129,9 @@ class Database:
         On SQLite the write lock is taken when the transaction begins (``BEGIN IMMEDIATE``), before
         anything is read or written; so "database is locked" can only come from that beginning,
         where trying again is always safe. It is tried again here, with a growing pause, for up to
-        ``lock_patience_seconds`` beyond the busy timeout: no caller sees a transient lock."""
-        async with self.sessions() as session:
+        ``lock_patience_seconds`` beyond the busy timeout: no caller sees a transient lock. Before
+        that, SQLite's writers of this process wait their turn in the process (module docstring)."""
+        async with self._write_turn(), self.sessions() as session:
             await self._begin(session)
             try:
                 yield session
@@ -127,6 +139,18 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        if not self.is_sqlite:  # PostgreSQL locks rows, not the database: writers run side by side
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        queue = self._write_queues.get(loop)
+        if queue is None:
+            queue = self._write_queues[loop] = asyncio.Lock()
+        async with queue:
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

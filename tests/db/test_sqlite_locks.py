@@ -59,3 +59,31 @@ async def test_one_process_many_connections(tmp_path):
                                    return_exceptions=True)
     assert [r for r in results if isinstance(r, BaseException)] == []
     await database.dispose()
+
+
+async def test_writers_of_one_process_get_the_lock_in_the_order_they_asked(tmp_path):
+    """SQLite hands a freed write lock to whichever connection polls first, so a writer that has
+    waited longest can lose to newer ones again and again (a new user's /start waited 5 s under
+    load). One process's writers are served first come, first served."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'studio.db'}")
+    await database.migrate()
+    served: list[int] = []
+    holding = asyncio.Event()
+
+    async def holder() -> None:
+        async with database.transaction():
+            holding.set()
+            await asyncio.sleep(0.4)
+
+    async def writer(index: int) -> None:
+        await asyncio.sleep(0.02 * index)
+        async with database.transaction() as session:
+            served.append(index)
+            await session.execute(select(func.count()).select_from(Job))
+            await asyncio.sleep(0.005)
+
+    first = asyncio.create_task(holder())
+    await holding.wait()
+    await asyncio.gather(*(writer(index) for index in range(15)), first)
+    assert served == list(range(15))
+    await database.dispose()
