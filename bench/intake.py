@@ -2,9 +2,15 @@
 
 Run: ``python -m bench.intake [--rounds N] [--stages]``. The photos are real samples upscaled to
 12 MP and saved as phone-like JPEGs (one with EXIF orientation 6, so it needs a turn); they are made
-in a child process so the peak RSS reported is the checking process's own. ``--stages`` then times
-each stage of a check on its own (the medians of a check's steps run one after another) and the
-bare JPEG decode at full size and with DCT scaling (Pillow's ``Image.draft``) at 1/2 and 1/4.
+in a child process so the peak RSS reported is the checking process's own.
+
+Old and new code in one run, interleaved photo by photo: "after" is the code as it is (an upright
+sRGB JPEG is checked on a reduced decode and stored as it came, metadata stripped); "before" is the
+code with that route closed (``check_side_px`` out of reach and nothing stored as it came: a full-size
+decode and a re-encode for every photo, as before issue 24). Each is reported over all photos and
+by kind: upright (stored as it came) and turned (decoded at full size and re-encoded by both).
+``--stages`` then times each stage of the code's check on its own (the medians of a check's steps
+run one after another) and the bare JPEG decode at full size and with DCT scaling at 1/2 and 1/4.
 """
 
 from __future__ import annotations
@@ -82,7 +88,9 @@ def stage_times(photos: list[bytes], rounds: int) -> dict[str, float]:
     for _ in range(rounds):
         for data in photos:
             timed("sha256", lambda: hashlib.sha256(data).hexdigest())
-            image = timed("decode (header, full size, upright, sRGB)", lambda: decode_photo(data, config)).image
+            decoded = timed("decode (header, upright, sRGB; reduced if stored as it came)",
+                            lambda: decode_photo(data, config))
+            image = decoded.image
             small, back = timed("~640 px copy", lambda: downscaled(image, config.detect_max_side))
             timed("screenshot measure", lambda: flat_tiles(small))
             faces = timed("HOG face detection", lambda: detect_faces(small, max_side=max(small.size)))
@@ -91,7 +99,8 @@ def stage_times(photos: list[bytes], rounds: int) -> dict[str, float]:
             timed("face sharpness/exposure", lambda: measure_face(image, face, config.blur_face_px))
             timed("landmarks + descriptor", lambda: face_embedding(image, face))
             timed("perceptual hash", lambda: perceptual_hash(small))
-            timed("clean JPEG encode (full size)", lambda: encode_clean_jpeg(image, config.jpeg_quality))
+            if decoded.original is None:
+                timed("clean JPEG encode (full size; turned photos)", lambda: encode_clean_jpeg(image, config.jpeg_quality))
             for divisor in (1, 2, 4):
                 timed(f"bare JPEG decode at 1/{divisor}", lambda: _decode_jpeg(data, divisor))
     return {name: statistics.median(values) for name, values in times.items()}
@@ -116,27 +125,45 @@ def main() -> int:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         photos = pool.apply(make_phone_photos)
 
-    from engine.intake import IntakeConfig, check_photo
+    import dataclasses
 
-    config = IntakeConfig()
-    warm = check_photo(photos[0], config=config)  # loads the dlib models once
+    from engine.intake import IntakeConfig, check_photo
+    from engine.intake import decode as decode_module
+
+    after = IntakeConfig()
+    before = dataclasses.replace(after, check_side_px=10**9)
+    storable_as_is = decode_module._storable_as_is
+
+    def check(data: bytes, old: bool) -> Any:
+        decode_module._storable_as_is = (lambda *_: None) if old else storable_as_is  # type: ignore[assignment]
+        return check_photo(data, config=before if old else after)
+
+    warm = check(photos[0], False)  # loads the dlib models once
     assert warm.ok, warm
-    timings = []
-    started = time.perf_counter()
-    for _ in range(args.rounds):
-        for data in photos:
-            t0 = time.perf_counter()
-            result = check_photo(data, config=config)
-            timings.append((time.perf_counter() - t0) * 1000)
-            assert result.ok, result
-    total = time.perf_counter() - started
+    timings: dict[tuple[str, str], list[float]] = defaultdict(list)
+    spent = {"before": 0.0, "after": 0.0}
+    for round_number in range(args.rounds):
+        for number, data in enumerate(photos):
+            kind = "turned" if number == 1 else "upright"
+            for label in ("before", "after") if round_number % 2 == 0 else ("after", "before"):
+                t0 = time.perf_counter()
+                result = check(data, label == "before")
+                ms = (time.perf_counter() - t0) * 1000
+                assert result.ok, result
+                timings[(label, "all")].append(ms)
+                timings[(label, kind)].append(ms)
+                spent[label] += ms / 1000
+    decode_module._storable_as_is = storable_as_is
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    timings.sort()
-    p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
-    megapixels = [round(w * h / 1e6, 1) for w, h in [(warm.width, warm.height)]]
-    print(f"photos: {len(timings)} checks of {len(photos)} JPEGs at ~{megapixels[0]} MP, one core")
-    print(f"ms per photo: p50 {statistics.median(timings):.0f}  p95 {p95:.0f}  min {timings[0]:.0f}")
-    print(f"photos per second: {len(timings) / total:.2f}")
+    print(f"photos: {args.rounds} x {len(photos)} JPEGs at ~{warm.width * warm.height / 1e6:.1f} MP, "
+          f"each checked by both, one core")
+    for (label, kind), values in timings.items():
+        values.sort()
+        p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+        print(f"  {label:<6} {kind:<7} n={len(values):<3} ms per photo: p50 {statistics.median(values):4.0f}  "
+              f"p95 {p95:4.0f}  min {values[0]:4.0f}")
+    for label, seconds in spent.items():
+        print(f"  {label:<6} photos per second: {len(timings[(label, 'all')]) / seconds:.2f}")
     print(f"peak RSS: {peak_mb:.0f} MB")
     if args.stages:
         print_stages(stage_times(photos, args.rounds))

@@ -72,6 +72,10 @@ class IntakeConfig:
     # --- decoding and storage -----------------------------------------------------------------
     background_rgb: tuple[int, int, int] = (128, 128, 128)
     jpeg_quality: int = 93
+    check_side_px: int = 1280
+    """An upright sRGB JPEG (stored as it came) is checked on a decode at 1/2, 1/4 or 1/8 of its size
+    whose short side stays at least this (a 12 MP photo: 1/2); the checks' verdicts stay those of
+    the full size (tests/intake/test_sample_verdicts.py)."""
 
     # --- training set -------------------------------------------------------------------------
     training_resolution: int = 1024

@@ -2,6 +2,12 @@
 
 Every limit that can be checked from the header (file size, format, pixel count, frames, short
 side) is checked before any pixel is decoded, so a decompression bomb costs a header read.
+
+An upright sRGB JPEG is stored as it came, metadata stripped (``original.py``), so its pixels are
+not needed at full size: a large one is decoded for the checks at 1/2, 1/4 or 1/8 of its size
+(JPEG's DCT scaling, a fraction of the cost), its short side kept at ``check_side_px`` or more.
+Anything else (turned, another colour space, another format) is decoded at full size and the
+stored copy is encoded from it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 
 from engine.intake.config import IntakeConfig
 from engine.intake.errors import PhotoRejected
+from engine.intake.original import stripped_jpeg
 from engine.intake.reasons import RejectCode
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,16 @@ class DecodedPhoto:
     """The source's transparency as an upright "L" image the size of ``image`` (255 = opaque), or
     None when every pixel was opaque. Where it is low, ``image`` shows the flat background, not
     the photo: pixel checks that look for screenshots must leave those pixels out."""
+    full_size: tuple[int, int] = (0, 0)
+    """The photo's upright size; ``image`` is smaller when it was decoded at a reduced scale."""
+    original: bytes | None = None
+    """The file itself with its metadata stripped, when it can be stored as it is (an upright sRGB
+    JPEG); None when the stored copy must be encoded from ``image``."""
+
+    @property
+    def scale(self) -> float:
+        """Photo pixels per pixel of ``image``."""
+        return self.full_size[0] / self.image.width if self.full_size[0] else 1.0
 
 
 def _register_heif() -> None:
@@ -120,14 +137,18 @@ def decode_photo(data: bytes, config: IntakeConfig) -> DecodedPhoto:
     image = open_checked(data, config)
     fmt = (image.format or "").upper()
     mode = image.mode
+    header_size = image.size
     try:
+        original = _storable_as_is(data, image)
+        if original is not None:
+            _reduce_for_checks(image, config.check_side_px)
         image.seek(0)
         image.load()
         exif = image.getexif()
         had_exif = len(exif) > 0
         camera_exif = bool(exif.get(_MAKE) or exif.get(_MODEL))
         hint = _says_screenshot(exif, image.info.get("xmp"))
-        icc = image.info.get("icc_profile")
+        icc = image.info.get("icc_profile") if original is None else None  # an original's is sRGB
         image = _to_8bit(image)  # at once: the high-bit-depth original is let go before anything else is made
         oriented = _upright(image, exif.get(_ORIENTATION, 1))
         del image
@@ -137,7 +158,31 @@ def decode_photo(data: bytes, config: IntakeConfig) -> DecodedPhoto:
         raise PhotoRejected(RejectCode.corrupt, f"decode: {error}") from None
     rgb, alpha = srgb_and_alpha(oriented, icc, config.background_rgb)
     return DecodedPhoto(image=rgb, source_format=fmt, source_mode=mode, had_exif=had_exif,
-                        camera_exif=camera_exif, screenshot_hint=hint, alpha=alpha)
+                        camera_exif=camera_exif, screenshot_hint=hint, alpha=alpha,
+                        full_size=header_size if original is not None else rgb.size, original=original)
+
+
+def _storable_as_is(data: bytes, image: Image.Image) -> bytes | None:
+    """``data`` stripped of its metadata when that is the photo to store: a JPEG (not a multi-picture
+    file) of 8-bit colour, upright as stored, in sRGB (no profile, or an sRGB one)."""
+    if image.format != "JPEG" or image.mode != "RGB":
+        return None
+    orientation = image.getexif().get(_ORIENTATION, 1)
+    icc = image.info.get("icc_profile")
+    if orientation not in (None, 1) or (icc and not _is_srgb(icc)):
+        return None
+    return stripped_jpeg(data)
+
+
+def _reduce_for_checks(image: Image.Image, short_side: int) -> None:
+    """Have a JPEG decode at the smallest of 1/2, 1/4 and 1/8 of its size whose short side is still
+    ``short_side`` or more (``Image.draft``: the scaling happens in the DCT, before any pixel exists)."""
+    width, height = image.size
+    divisor = 1
+    while divisor < 8 and min(width, height) // (divisor * 2) >= short_side:
+        divisor *= 2
+    if divisor > 1:
+        image.draft("RGB", (width // divisor, height // divisor))  # Pillow rounds the result up
 
 
 def _says_screenshot(exif: Image.Exif, xmp: object) -> bool:
@@ -212,12 +257,19 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return image
 
 
+def _is_srgb(icc: bytes) -> bool:
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return "srgb" in ImageCms.getProfileDescription(profile).strip().lower()
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return False
+
+
 def _icc_to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
     try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        description = ImageCms.getProfileDescription(source).strip().lower()
-        if image.mode == "RGB" and "srgb" in description:
+        if image.mode == "RGB" and _is_srgb(icc):
             return image
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
         return converted if converted is not None else image
     except (ImageCms.PyCMSError, OSError, ValueError) as error:

@@ -99,24 +99,24 @@ def check_photo(data: bytes, *, filename: str = "", config: IntakeConfig | None 
     size = (0, 0)
     try:
         decoded = decode_photo(data, config)
-        image = decoded.image
-        size = image.size
+        image = decoded.image  # the photo, or a reduced decode of it (decoded.scale photo pixels each)
+        size = decoded.full_size
         small, back = downscaled(image, config.detect_max_side)
         _check_screenshot(decoded, small, filename, config, metrics, warnings)
-        face = _main_face(image, small, back, config, warnings)
+        face = _main_face(image, small, back, decoded.scale, config, warnings)
         _check_screen_photo(image, decoded.alpha, face, config, metrics, warnings)
         _check_face_quality(image, face, config, metrics)
         embedding = face_embedding(image, face, jitters=config.embedding_jitters)
         phash = perceptual_hash(small)
-        clean = encode_clean_jpeg(image, config.jpeg_quality)
+        clean = decoded.original if decoded.original is not None else encode_clean_jpeg(image, config.jpeg_quality)
     except PhotoRejected as refusal:
         log.info("photo %s refused: %s", filename or digest[:12], refusal)
         return rejected(refusal.code, digest, filename, width=size[0], height=size[1],
                         warnings=tuple(warnings), metrics=metrics)
     return PhotoCheck(
         ok=True, code=None, message=ACCEPTED_MESSAGE.source, sha256=digest, filename=filename, phash=phash,
-        face=face, embedding=embedding, clean_jpeg=clean, width=image.width, height=image.height,
-        warnings=tuple(warnings), metrics=metrics,
+        face=face.scaled(decoded.scale) if decoded.scale != 1.0 else face, embedding=embedding, clean_jpeg=clean,
+        width=size[0], height=size[1], warnings=tuple(warnings), metrics=metrics,
     )
 
 
@@ -147,9 +147,11 @@ def _check_screenshot(
 
 
 def _main_face(
-    image: Image.Image, small: Image.Image, back: float, config: IntakeConfig,
+    image: Image.Image, small: Image.Image, back: float, scale: float, config: IntakeConfig,
     warnings: list[PhotoWarning],
 ) -> FaceBox:
+    """The one face the photo is of, in ``image``'s pixels; its size is judged in the photo's own
+    (``scale`` of them to a pixel of ``image``)."""
     faces = detect_faces(small, max_side=max(small.size))
     if not faces:  # small faces: one upsampling pass, only on this (rare, slower) path
         faces = detect_faces(small, max_side=max(small.size), upsample=1)
@@ -162,9 +164,9 @@ def _main_face(
         raise PhotoRejected(RejectCode.multiple_faces, f"{len(others) + 1} faces")
     if len(faces) > 1:
         warnings.append(PhotoWarning.background_faces)
-    short = min(image.size)
-    if main.width < max(config.min_face_px, config.min_face_fraction * short):
-        raise PhotoRejected(RejectCode.face_too_small, f"face {main.width}px")
+    face_px, short = main.width * scale, min(image.size) * scale
+    if face_px < max(config.min_face_px, config.min_face_fraction * short):
+        raise PhotoRejected(RejectCode.face_too_small, f"face {face_px:.0f}px")
     if _inside_fraction(main, image.size) < config.face_inside_fraction:
         raise PhotoRejected(RejectCode.face_cut_off, str(main.as_tuple()))
     return main
@@ -184,7 +186,9 @@ def _check_screen_photo(
     image: Image.Image, alpha: Image.Image | None, face: FaceBox, config: IntakeConfig,
     metrics: dict[str, float], warnings: list[PhotoWarning],
 ) -> None:
-    """A display's pixel grid or moiré over the face (measured at full resolution).
+    """A display's pixel grid or moiré over the face, measured on the pixels the checks see (a large
+    upright JPEG's reduced decode: its scaled DCT keeps the grid's moiré; 12 MP photos of screens are
+    refused at both sizes, tests/intake/test_reduced_decode.py).
 
     A window that a cut-out's edge crosses is not judged: the flat fill and the hard edge are not
     what the camera saw."""

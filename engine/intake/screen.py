@@ -18,7 +18,7 @@ from engine.intake.faces import FaceBox
 from engine.intake.quality import laplacian
 
 WINDOW_MAX_PX = 256
-"""Largest side of the square window (photo pixels, never resampled) that is analysed."""
+"""Largest side of the square window (pixels of the image checked, never resampled here) that is analysed."""
 WINDOW_MIN_PX = 64
 WINDOW_FACE_SHARE = 0.7
 """The window is at most this share of the face width, so it stays on skin, eyes and nose."""
@@ -29,7 +29,7 @@ _PEAK_PX = 5
 
 
 def screen_window(image: Image.Image, face: FaceBox) -> np.ndarray | None:
-    """Grey levels of a square at the centre of the face, at full resolution; None if too small."""
+    """Grey levels of a square at the centre of the face, at the image's own resolution; None if too small."""
     box = screen_window_box(image.size, face)
     if box is None:
         return None
