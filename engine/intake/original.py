@@ -15,6 +15,10 @@ import re
 _SOI, _EOI, _SOS, _COM = 0xD8, 0xD9, 0xDA, 0xFE
 _KEPT_APP = {0xE0: b"JFIF\x00", 0xEE: b"Adobe"}
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and the restart markers carry no length
+_MOST_SEGMENTS = 2048
+"""A camera's JPEG has a few dozen segments (a progressive one: a table and a scan per pass); a file
+with more is re-encoded rather than walked segment by segment in Python."""
+_FILL = re.compile(rb"\xff+")
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 """In entropy-coded data a 0xFF is followed by 0x00 (a stuffed byte), a restart marker or more 0xFF
 (fill); any other byte after it begins the next segment."""
@@ -27,11 +31,11 @@ def stripped_jpeg(data: bytes) -> bytes | None:
         return None
     kept = [b"\xff\xd8"]
     at, size = 2, len(data)
-    while at < size:
-        if data[at] != 0xFF:
+    for _ in range(_MOST_SEGMENTS):
+        fill = _FILL.match(data, at)  # a marker's 0xFF, and the fill bytes that may precede it
+        if fill is None:
             return None
-        while at < size and data[at] == 0xFF:  # fill bytes may precede a marker
-            at += 1
+        at = fill.end()
         if at >= size:
             return None
         marker = data[at]

@@ -68,3 +68,24 @@ def test_what_is_not_a_whole_jpeg_is_not_stripped(data: bytes) -> None:
 def test_a_truncated_scan_is_not_stripped() -> None:
     data = encode(load("obama2.jpg"), quality=90)
     assert stripped_jpeg(data[: len(data) // 2]) is None
+
+
+def test_a_file_of_countless_segments_or_fill_bytes_is_re_encoded_not_walked() -> None:
+    """A hostile file can't make the walk long: past 2048 segments the photo takes the re-encoding
+    route, and a run of fill bytes is skipped in one step."""
+    picture = encode(load("obama2.jpg"), quality=90)
+    many = picture
+    for _ in range(3000):
+        many = with_segment(many, 0xFE, b"x")
+    assert stripped_jpeg(many) is None
+    filled = picture[:2] + b"\xff" * 5_000_000 + picture[2:]
+    stripped = stripped_jpeg(filled)
+    assert stripped is not None and np.array_equal(pixels(stripped), pixels(picture))
+
+
+def test_many_segments_still_take_the_photo_through_the_re_encoding_route(check) -> None:
+    picture = encode(load("obama2.jpg"), quality=90)
+    for _ in range(3000):
+        picture = with_segment(picture, 0xFE, b"x")
+    result = check(picture)
+    assert result.ok and b"\xff\xfe" not in result.clean_jpeg[:200]
