@@ -149,8 +149,17 @@ class Database:
         queue = self._write_queues.get(loop)
         if queue is None:
             queue = self._write_queues[loop] = asyncio.Lock()
-        async with queue:
+        patience = self.busy_timeout_ms / 1000 + self.lock_patience_seconds  # as long as SQLite's own wait
+        try:
+            async with asyncio.timeout(patience):  # in this task: a cancelled acquire holds nothing
+                await queue.acquire()
+        except TimeoutError:
+            raise TimeoutError(f"no turn to write to SQLite in {patience:.0f} s: another transaction of this "
+                               "process held it all that time") from None
+        try:
             yield
+        finally:
+            queue.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from db.models import Job
@@ -86,4 +87,32 @@ async def test_writers_of_one_process_get_the_lock_in_the_order_they_asked(tmp_p
     await holding.wait()
     await asyncio.gather(*(writer(index) for index in range(15)), first)
     assert served == list(range(15))
+    await database.dispose()
+
+
+async def test_a_writer_that_never_gets_its_turn_fails_after_sqlites_own_patience(tmp_path):
+    """The queue waits no longer than SQLite's busy timeout and the lock patience together: a
+    transaction held that long (a bug) fails the next writer with a clear error, as SQLite did."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'studio.db'}", busy_timeout_ms=50,
+                        lock_patience_seconds=0.2)
+    await database.migrate()
+    release = asyncio.Event()
+    holding = asyncio.Event()
+
+    async def holder() -> None:
+        async with database.transaction():
+            holding.set()
+            await release.wait()
+
+    task = asyncio.create_task(holder())
+    await holding.wait()
+    try:
+        with pytest.raises(TimeoutError, match="no turn to write to SQLite"):
+            async with database.transaction():
+                pass
+    finally:
+        release.set()
+        await task
+    async with database.transaction() as session:  # the queue is free again
+        assert await session.scalar(select(func.count()).select_from(Job)) == 0
     await database.dispose()
