@@ -36,8 +36,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # libgl/glib for OpenCV-based restorers; DejaVu for the style sheets' non-Latin titles; tini reaps children and forwards SIGTERM (the worker
 # gives its running job back to the queue on SIGTERM).
+# libopenblas0: dlib's BLAS (below).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 tini fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 tini fonts-dejavu-core libopenblas0 \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/venv \
  && pip install --upgrade pip
@@ -47,13 +48,25 @@ WORKDIR /app
 # torch first and pinned (its CUDA wheels carry the CUDA runtime), then the project's other
 # dependencies, read from pyproject.toml alone, then the project: a code change reinstalls neither
 # torch nor the ~150 other packages (seconds instead of minutes).
+# dlib has no wheel with BLAS, so pip builds it from source here (face descriptors 5x faster): a
+# compiler, OpenBLAS's headers and Python's (where the base has none) for the build only, removed
+# in the same layer.
 RUN pip install torch==2.14.1 torchvision==0.29.1
 ARG EXTRAS=engine,runpod,postgres
+# x86-64-v3 (AVX2, FMA: any GPU host of the last decade), not the build machine's own processor
+ARG DLIB_CXXFLAGS=-march=x86-64-v3
 COPY pyproject.toml ./
 RUN python -c "import tomllib, sys; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 print('\n'.join(p['dependencies'] + [d for e in sys.argv[1].split(',') for d in p['optional-dependencies'][e]]))" \
       "$EXTRAS" > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
+ && apt-get update \
+ && build_deps="g++ make libopenblas-dev" \
+ && { python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()['include'] + '/Python.h'))" \
+      || build_deps="$build_deps python3-dev"; } \
+ && apt-get install -y --no-install-recommends $build_deps \
+ && CXXFLAGS="$DLIB_CXXFLAGS" pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt \
+ && python -c "import dlib, sys; sys.exit(not dlib.DLIB_USE_BLAS)" \
+ && apt-get purge -y --auto-remove $build_deps && rm -rf /var/lib/apt/lists/*
 COPY README.md ./
 COPY bot ./bot
 COPY config ./config

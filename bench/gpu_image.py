@@ -29,8 +29,9 @@ typing-extensions typing-inspect urllib3 uvloop wadler-lindig werkzeug wheel wra
 huggingface-hub nvidia
 """.split()
 
-#: carried by bench/gpu_wheels.sh as wheels
-CARRIED_WHEELS = ["diffusers", "importlib-metadata", "spandrel", "einops", "dlib-bin", "pydantic", "pydantic-core",
+#: carried by bench/gpu_wheels.sh as wheels ("dlib": installed here as dlib, built with BLAS; carried as the
+#: dlib-bin wheel, the same module)
+CARRIED_WHEELS = ["diffusers", "importlib-metadata", "spandrel", "einops", "dlib", "dlib-bin", "pydantic", "pydantic-core",
                   "annotated-types", "typing-inspection", "sqlalchemy", "greenlet"]
 #: carried as data files laid out as these packages would be (looked up with find_spec, never imported)
 CARRIED_DATA = ["openai-clip", "face-recognition-models"]

@@ -5,6 +5,8 @@
 # dlib, pydantic and SQLAlchemy (the whole-job bench runs the worker's handler, which imports them).
 # tests/engine/test_engine_cli.py runs the CPU dry run with only the image's packages and these importable.
 # diffusers 0.42.1 is the version the suite runs here (and needs huggingface_hub >= 1.32).
+# dlib there is the dlib-bin wheel (no BLAS): the project builds dlib from source with OpenBLAS, but that
+# machine has no compiler, and the GPU bench's few face descriptors a job don't set its pace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .whl

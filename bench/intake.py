@@ -11,6 +11,11 @@ decode and a re-encode for every photo, as before issue 24). Each is reported ov
 by kind: upright (stored as it came) and turned (decoded at full size and re-encoded by both).
 ``--stages`` then times each stage of the code's check on its own (the medians of a check's steps
 run one after another) and the bare JPEG decode at full size and with DCT scaling at 1/2 and 1/4.
+
+The dlib the project installs is built from source with OpenBLAS (Makefile); to compare it with the
+wheel without BLAS, run the bench again with that wheel first on the path, alternating:
+``pip install --no-deps --target /tmp/dlibbin-site dlib-bin==20.0.1.post1`` once, then
+``PYTHONPATH=/tmp/dlibbin-site python -m bench.intake``. The first line says which dlib ran.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # dlib's BLAS, as in the bot's checking processes
 
 import argparse  # noqa: E402
 import io  # noqa: E402
@@ -155,6 +161,9 @@ def main() -> int:
                 spent[label] += ms / 1000
     decode_module._storable_as_is = storable_as_is
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import dlib
+
+    print(f"dlib {dlib.__version__} {'with' if dlib.DLIB_USE_BLAS else 'without'} BLAS ({Path(dlib.__file__).parent})")
     print(f"photos: {args.rounds} x {len(photos)} JPEGs at ~{warm.width * warm.height / 1e6:.1f} MP, "
           f"each checked by both, one core")
     for (label, kind), values in timings.items():

@@ -25,8 +25,9 @@ with the function that opened it); the bot also how late its event loop wakes a 
 each message waits in python-telegram-bot's ``AIORateLimiter`` (Telegram's 30 messages a second); the fake
 server counts the bot's calls to chats per second; "SQLite is busy" lines are counted in both logs.
 
-Old and new code in one run (``--modes``): a round "after" runs the code as it is; "unqueued" starts the
-bot without its queue of SQLite writers (each transaction polls SQLite's busy handler, as in session 11);
+Old and new code in one run (``--modes``): a round "after" runs the code as it is; "multitrip" starts the
+bot with SQLAlchemy's aiosqlite adapter as it comes (3-4 trips to aiosqlite's thread a statement, session 12);
+"unqueued" also without its queue of SQLite writers (each transaction polls SQLite's busy handler, as in session 11);
 "before" also replaces ``Database.read`` by ``Database.transaction`` (BEGIN IMMEDIATE on SQLite, as every
 read did before issue 24). Each round runs every mode in turn (``--rounds`` times); the worker and its training go on
 across rounds; a round's users are new users. ``--shared-cpu`` adds ``--hogs`` busy processes (they stop by
@@ -73,7 +74,8 @@ ANSWERS: dict[str, Callable[[str], bool]] = {
 }
 MODES = {"before": "before: read = transaction, no queue of writers",
          "unqueued": "read without the lock, no queue of writers (session 11)",
-         "after": "the product: read without the lock, writers queued in the process"}
+         "multitrip": "queued, but SQLAlchemy's aiosqlite adapter as it comes (3-4 trips a statement; session 12)",
+         "after": "the product: read without the lock, writers queued, one trip a statement"}
 TROUBLE = ("😔 Something went wrong", "Whoa, that's fast!", "Still too fast", "That's a lot of photos at once")
 
 
@@ -83,8 +85,10 @@ def _trace_transactions(mode: str) -> list[tuple[float, float, float, str]]:
     waits for the write lock here; also the pool's connection) and how long it then holds it, with the
     function that opened it. ``mode`` "after": the product; "unqueued": the product without its queue of
     SQLite writers in the process (``Database._write_turn``: first come first served; session 11's code);
-    "before": that, and ``Database.read`` is ``Database.transaction`` (reads took the write lock before issue 24).
+    "multitrip": the product with SQLAlchemy's aiosqlite adapter as it comes (a cursor, execute, fetch and close
+    each a trip to aiosqlite's thread; session 12's code) instead of ``db/sqlite_driver.py``; "before": "unqueued", and ``Database.read`` is ``Database.transaction`` (reads took the write lock before issue 24).
     Returns the list the (when, wait, held, caller) tuples go to."""
+    import db.session
     from db.session import Database
 
     transactions: list[tuple[float, float, float, str]] = []
@@ -112,6 +116,9 @@ def _trace_transactions(mode: str) -> list[tuple[float, float, float, str]]:
         yield
 
     Database.transaction = timed_transaction  # type: ignore[method-assign]
+    if mode in ("before", "unqueued", "multitrip"):
+        db.session.ONE_TRIP_STATEMENTS = False
+        log.info("SQLAlchemy's aiosqlite adapter as it comes: several trips to its thread a statement")
     if mode in ("before", "unqueued"):
         Database._write_turn = no_queue  # type: ignore[method-assign]
         log.info("no queue of writers: every transaction polls SQLite's busy handler")

@@ -35,6 +35,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from db.sqlite_driver import one_trip_dbapi
+
 if TYPE_CHECKING:  # the GPU image runs the engine without pydantic-settings (bench/gpu_check.sh)
     from config.settings import Settings
 
@@ -72,6 +74,15 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, foreig
         connection.exec_driver_sql(begin)
 
 
+ONE_TRIP_STATEMENTS = True  # db/sqlite_driver.py; False only to measure the adapter as it comes (bench.load)
+
+
+def _create_engine(url: str, **options: Any) -> AsyncEngine:
+    if ONE_TRIP_STATEMENTS and make_url(url).get_driver_name() == "aiosqlite":
+        options["module"] = one_trip_dbapi()
+    return create_async_engine(url, **options)
+
+
 class DatabaseUnavailable(Exception):
     """The database can't be opened at all (server unreachable, credentials refused, the SQLite file's
     folder not writable): an operator's set-up to fix, not a bug. The message carries no password."""
@@ -103,14 +114,14 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise DatabaseUnavailable(self.where, f"its folder can't be made ({_reason(error)})") from error
-        self.engine = create_async_engine(url, echo=echo, pool_pre_ping=not self.is_sqlite)
+        self.engine = _create_engine(url, echo=echo, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine, busy_timeout_ms)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # An in-memory SQLite database lives in one connection: its reads share the writer's.
         self.read_engine = self.engine
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            self.read_engine = create_async_engine(url, echo=echo)
+            self.read_engine = _create_engine(url, echo=echo)
             _install_sqlite_pragmas(self.read_engine, busy_timeout_ms, read_only=True)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
         # SQLite's writers of this process, first come first served (module docstring); one queue per

@@ -295,6 +295,20 @@ def weight_rows(settings: Settings) -> list[Row]:
     return rows
 
 
+def face_library_row(dlib: Any = None) -> Row:
+    """dlib runs every photo check's face descriptor; without BLAS its ResNet is ~5x slower (bench/RESULTS.md)."""
+    try:
+        if dlib is None:
+            import dlib
+    except ImportError as error:
+        return Row("face library", FAIL, _first_line(error), "make setup (photo checks and likeness need dlib)")
+    version = getattr(dlib, "__version__", "?")
+    if getattr(dlib, "DLIB_USE_BLAS", False):
+        return Row("face library", OK, f"dlib {version} with BLAS", "")
+    return Row("face library", WARN, f"dlib {version} without BLAS: each photo check ~70 ms slower",
+               "apt-get install libopenblas-dev, then pip install --no-cache-dir --force-reinstall --no-deps dlib")
+
+
 # --- device and worker ---------------------------------------------------------------------------
 
 def device_rows(settings: Settings) -> list[Row]:
@@ -358,6 +372,7 @@ def diagnose(settings: Settings, environ: dict[str, str] | None = None) -> list[
     rows += asyncio.run(services())
     rows += [telegram_row(settings), discord_row(settings), *engine_backend_rows(settings)]
     rows += weight_rows(settings)
+    rows.append(face_library_row())
     rows += device_rows(settings)
     rows.append(worker_row(settings))
     return [Row(redact(r.check), r.status, redact(r.detail), redact(r.todo)) for r in rows]

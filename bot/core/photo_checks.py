@@ -21,6 +21,13 @@ def _check(data: bytes, filename: str, config: IntakeConfig) -> PhotoCheck:
     return check_photo(data, filename=filename, config=config)
 
 
+def _one_thread_each() -> None:
+    """In each worker before dlib loads OpenBLAS: the pool already runs a check per core, so one more
+    thread per check would only fight over the cores (OpenBLAS starts one per core by default)."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = "1"
+
+
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -30,7 +37,8 @@ def _shared_pool(workers: int) -> ProcessPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_one_thread_each)
             log.info("photo checks: %d worker process(es)", workers)
         return _pool
 

@@ -25,3 +25,12 @@ async def test_a_photo_is_checked_in_another_process_with_the_same_verdict() -> 
 async def test_threads_instead_when_asked() -> None:
     checker = PhotoChecker(CONFIG, workers=0)
     assert (await checker.check(obama_selfies(1)[0], "a.jpg")).ok
+
+
+async def test_each_checking_process_runs_its_check_on_one_thread() -> None:
+    """The pool runs one check per core already: dlib's OpenBLAS must not start a thread per core in each."""
+    checker = PhotoChecker(CONFIG)
+    await checker.check(obama_selfies(1)[0], "a.jpg")
+    pool = _shared_pool(checker.workers)
+    seen = pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result(timeout=60)
+    assert seen == "1"

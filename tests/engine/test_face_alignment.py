@@ -72,7 +72,10 @@ def test_faces_land_where_the_68_point_alignment_put_them():
     means = []
     for name, box, old in OLD_ALIGNMENT:
         photo = _photo(name)
-        assert box in [found.as_tuple() for found in detect_faces(photo)]
+        # the detector still finds the face the old alignment was recorded for (within a few pixels:
+        # dlib's HOG scores differ in the last bits between builds, e.g. with FMA), and from that box:
+        assert any(max(abs(a - b) for a, b in zip(found.as_tuple(), box, strict=True)) <= 3
+                   for found in detect_faces(photo)), (name, box, detect_faces(photo))
         points = align.find_landmarks(photo, box)
         assert points is not None, name
         new = align.estimate_alignment(points)

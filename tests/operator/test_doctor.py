@@ -74,7 +74,7 @@ async def test_a_good_setup_is_all_ok_and_exits_0(tmp_path: Path) -> None:
     assert result.returncode == 0, output
     rows = rows_of(result.stdout)
     for check in ("settings", "front ends", "database", "storage", "telegram token", "discord token",
-                  "weight face landmarks", "weight face descriptor"):
+                  "weight face landmarks", "weight face descriptor", "face library"):
         assert rows[check][0] == OK, (check, output)
     assert "migrations current" in text_of(result.stdout, "database")
     assert "@portrait_studio_test_bot" in text_of(result.stdout, "telegram token")
@@ -163,6 +163,16 @@ def test_every_row_that_is_not_ok_says_what_to_do(tmp_path: Path) -> None:
     assert [row.check for row in rows if row.status != OK and not row.todo] == []
     assert {"settings", "database", "storage", "telegram token", "discord token", "worker would run"} <= {
         row.check for row in rows}
+
+
+def test_dlib_without_blas_is_a_warning_that_says_how_to_rebuild_it() -> None:
+    from types import SimpleNamespace
+
+    from studio.doctor import face_library_row
+
+    row = face_library_row(SimpleNamespace(__version__="20.0.1", DLIB_USE_BLAS=False))
+    assert row.status == WARN and "without BLAS" in row.detail and "libopenblas-dev" in row.todo
+    assert face_library_row(SimpleNamespace(__version__="20.0.1", DLIB_USE_BLAS=True)).status == OK
 
 
 def test_a_fresh_install_is_looked_at_not_created(tmp_path: Path) -> None:
