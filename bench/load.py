@@ -29,7 +29,8 @@ Old and new code in one run (``--modes``): a round "after" runs the code as it i
 bot with SQLAlchemy's aiosqlite adapter as it comes (3-4 trips to aiosqlite's thread a statement, session 12);
 "unqueued" also without its queue of SQLite writers (each transaction polls SQLite's busy handler, as in session 11);
 "before" also replaces ``Database.read`` by ``Database.transaction`` (BEGIN IMMEDIATE on SQLite, as every
-read did before issue 24). Each round runs every mode in turn (``--rounds`` times); the worker and its training go on
+read did before issue 24); "old" runs the bot of ``--old-tree``, a checkout of an earlier commit, in that
+tree's own "after" mode (same worker, same database). Each round runs every mode in turn (``--rounds`` times); the worker and its training go on
 across rounds; a round's users are new users. ``--shared-cpu`` adds ``--hogs`` busy processes (they stop by
 themselves at the bench's deadline at the latest). Everything listens on 127.0.0.1 only; every wait is
 bounded, and the bench stops by itself after ``--max-seconds``.
@@ -75,6 +76,7 @@ ANSWERS: dict[str, Callable[[str], bool]] = {
 MODES = {"before": "before: read = transaction, no queue of writers",
          "unqueued": "read without the lock, no queue of writers (session 11)",
          "multitrip": "queued, but SQLAlchemy's aiosqlite adapter as it comes (3-4 trips a statement; session 12)",
+         "old": "the bot of --old-tree (a checkout of an earlier commit, in its own 'after' mode)",
          "after": "the product: read without the lock, writers queued, one trip a statement"}
 TROUBLE = ("😔 Something went wrong", "Whoa, that's fast!", "Still too fast", "That's a lot of photos at once")
 
@@ -336,9 +338,10 @@ class World:
                    "--max-seconds", str(max(30, round(self.deadline - time.monotonic())))]
         if self.database_url:
             command += ["--database-url", self.database_url]
-        command += ["--mode", mode]
+        command += ["--mode", "after" if mode == "old" else mode]
+        cwd = Path(self.args.old_tree) if mode == "old" else ROOT
         with logfile.open("ab") as out:
-            self.bot = subprocess.Popen(command, cwd=ROOT, env=_clean_env(), stdout=out, stderr=out)
+            self.bot = subprocess.Popen(command, cwd=cwd, env=_clean_env(), stdout=out, stderr=out)
         return logfile
 
     async def stop_bot(self) -> None:
@@ -725,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the trainer's training policy (8 photos: 8x this many steps), long enough for every round")
     parser.add_argument("--modes", type=lambda v: v.split(","), default=["before", "after"],
                         help="the configurations of each round, in order, from: " + ", ".join(f"{k} ({v})" for k, v in MODES.items()))
+    parser.add_argument("--old-tree", default="", help="for --modes old: a checkout of an earlier commit "
+                        "(git worktree add /tmp/old-tree COMMIT), whose bot runs against the same database and worker")
     parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     # the bot process of a round (internal)
@@ -736,6 +741,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file-url", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if "old" in args.modes and not (args.old_tree and (Path(args.old_tree) / "bench" / "load.py").is_file()):
+        parser.error("--modes old needs --old-tree: a checkout of an earlier commit (git worktree add DIR COMMIT)")
     if args.serve_bot:
         return serve_bot(args)
     if args.serve_worker:

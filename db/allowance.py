@@ -16,11 +16,10 @@ import os
 import secrets
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AllowanceClaim
+from db.upsert import insert_unless_present
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +52,5 @@ def account_hash(key: bytes, platform: str, platform_user_id: str) -> str:
 async def claim(session: AsyncSession, key: bytes, platform: str, platform_user_id: str) -> bool:
     """True when this account has not had its allowance before (now it has); safe under races."""
     digest = account_hash(key, platform, str(platform_user_id))
-    if await session.scalar(select(AllowanceClaim.account_hash).where(AllowanceClaim.account_hash == digest)):
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(AllowanceClaim(account_hash=digest))
-    except IntegrityError:
-        return False
-    return True
+    statement = insert_unless_present(session, AllowanceClaim, account_hash=digest).returning(AllowanceClaim.account_hash)
+    return await session.scalar(statement) is not None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import CreditEntry, CreditState, Job, User
 
@@ -92,6 +93,15 @@ async def grant(
         if not await _already_recorded(session, key):
             raise
         return await balance(session, user_id)
+
+
+async def welcome(session: AsyncSession, account: User, amount: int) -> int:
+    """The first credits of an account made in this same transaction. Its key can't be taken yet (an
+    account's entries go with it, and ids are never reused), so it needs no look-up and no savepoint;
+    the account's balance is set from the update's RETURNING, not read back."""
+    new_balance = await _apply_grant(session, account.id, amount, "welcome", f"welcome:{account.id}", "")
+    set_committed_value(account, "credits", new_balance)
+    return new_balance
 
 
 async def _apply_grant(session: AsyncSession, user_id: int, amount: int, reason: str, key: str | None,

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import allowance, credits
 from db.models import LoraModel, SelfieSet, User, utcnow
+from db.upsert import insert_unless_present
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,10 @@ async def get_or_create_user(
     user = await find_user(session, platform, platform_user_id)
     if user is not None:
         return user, False
-    try:
-        async with session.begin_nested():
-            user = User(platform=platform, platform_user_id=str(platform_user_id), display_name=display_name[:128],
-                        language=language[:16])
-            session.add(user)
-            await session.flush()
-    except IntegrityError:
+    made = insert_unless_present(session, User, platform=platform, platform_user_id=str(platform_user_id),
+                                 display_name=display_name[:128], language=language[:16]).returning(User)
+    user = await session.scalar(made)
+    if user is None:  # another request made it a moment ago
         user = await find_user(session, platform, platform_user_id)
         assert user is not None
         return user, False
@@ -60,8 +57,7 @@ async def get_or_create_user(
         log.info("user %s: this account had its free allowance before; none this time", user.id)
         free_credits = 0
     if free_credits:
-        await credits.grant(session, user.id, free_credits, reason="welcome", key=f"welcome:{user.id}")
-        await session.refresh(user)
+        await credits.welcome(session, user, free_credits)
     return user, True
 
 

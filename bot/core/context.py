@@ -78,15 +78,14 @@ class Context:
 
     async def read_account(self, user: UserRef, read: Callable[[AsyncSession, User], Awaitable[T]]) -> T:
         """``read`` over the user's account in a read-only snapshot, which neither takes nor waits for
-        the write lock (``Database.read``); a first visit makes the account first (that one writes)."""
-        for _ in range(3):
-            async with self.database.read() as session:
-                account = await find_user(session, user.platform, user.user_id)
-                if account is not None:
-                    return await read(session, account)
-            async with self.database.transaction() as session:
-                await self.account(session, user)
-        raise RuntimeError(f"the account of {user.platform}:{user.user_id} went as soon as it was made")
+        the write lock (``Database.read``); a first visit makes the account and reads in that one
+        transaction (it writes anyway)."""
+        async with self.database.read() as session:
+            account = await find_user(session, user.platform, user.user_id)
+            if account is not None:
+                return await read(session, account)
+        async with self.database.transaction() as session:
+            return await read(session, await self.account(session, user))
 
 
 def say(text: str, *rows: tuple[Button, ...], private: bool = False) -> list[Reply]:
