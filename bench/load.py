@@ -25,7 +25,9 @@ with the function that opened it); the bot also how late its event loop wakes a 
 each message waits in python-telegram-bot's ``AIORateLimiter`` (Telegram's 30 messages a second); the fake
 server counts the bot's calls to chats per second; "SQLite is busy" lines are counted in both logs.
 
-Old and new code in one run (``--modes``): a round "after" runs the code as it is; "multitrip" starts the
+Old and new code in one run (``--modes``): a round "after" runs the code as it is; "fifo" starts the bot
+with one queue of SQLite writers, first come first served (an album's record does not let waiting
+commands go first); "multitrip" starts the
 bot with SQLAlchemy's aiosqlite adapter as it comes (3-4 trips to aiosqlite's thread a statement, session 12);
 "unqueued" also without its queue of SQLite writers (each transaction polls SQLite's busy handler, as in session 11);
 "before" also replaces ``Database.read`` by ``Database.transaction`` (BEGIN IMMEDIATE on SQLite, as every
@@ -76,6 +78,7 @@ ANSWERS: dict[str, Callable[[str], bool]] = {
 MODES = {"before": "before: read = transaction, no queue of writers",
          "unqueued": "read without the lock, no queue of writers (session 11)",
          "multitrip": "queued, but SQLAlchemy's aiosqlite adapter as it comes (3-4 trips a statement; session 12)",
+         "fifo": "the product, but an album's record does not let waiting commands go first (b2055ed)",
          "old": "the bot of --old-tree (a checkout of an earlier commit, in its own 'after' mode)",
          "after": "the product: read without the lock, writers queued, one trip a statement"}
 TROUBLE = ("😔 Something went wrong", "Whoa, that's fast!", "Still too fast", "That's a lot of photos at once")
@@ -103,10 +106,10 @@ def _trace_transactions(mode: str) -> list[tuple[float, float, float, str]]:
         return f"{Path(frame.f_code.co_filename).stem}.{frame.f_code.co_name}" if frame is not None else "?"
 
     @contextlib.asynccontextmanager
-    async def timed_transaction(self: Database) -> Any:
+    async def timed_transaction(self: Database, **options: Any) -> Any:
         where = caller()
         started = time.perf_counter()
-        async with original_transaction(self) as session:
+        async with original_transaction(self, **options) as session:
             begun = time.perf_counter()
             try:
                 yield session
@@ -114,13 +117,21 @@ def _trace_transactions(mode: str) -> list[tuple[float, float, float, str]]:
                 transactions.append((time.time(), begun - started, time.perf_counter() - begun, where))
 
     @contextlib.asynccontextmanager
-    async def no_queue(self: Database) -> Any:
+    async def no_queue(self: Database, bulk: bool = False) -> Any:
         yield
+
+    original_write_turn = Database._write_turn
+
+    def fifo_turn(self: Database, bulk: bool = False) -> Any:
+        return original_write_turn(self, False)
 
     Database.transaction = timed_transaction  # type: ignore[method-assign]
     if mode in ("before", "unqueued", "multitrip"):
         db.session.ONE_TRIP_STATEMENTS = False
         log.info("SQLAlchemy's aiosqlite adapter as it comes: several trips to its thread a statement")
+    if mode == "fifo":
+        Database._write_turn = fifo_turn  # type: ignore[method-assign]
+        log.info("one queue of writers, first come first served: an album's record goes before a command that came later")
     if mode in ("before", "unqueued"):
         Database._write_turn = no_queue  # type: ignore[method-assign]
         log.info("no queue of writers: every transaction polls SQLite's busy handler")

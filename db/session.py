@@ -9,7 +9,8 @@ URL (PostgreSQL via asyncpg at scale) is used as it is.
 SQLite lets one writer in at a time and hands a freed lock to whichever waiting connection polls
 first: under load an early writer can lose to later ones again and again (a new user's /start waited
 5 s behind others' albums). So the writers of one process queue in the process first, first come
-first served (an ``asyncio.Lock``), and only the one at the head asks SQLite for the lock; between
+first served, a waiting command before waiting bulk work (``db/write_queue.py``), and only the one at
+the head asks SQLite for the lock; between
 processes (the bot and a worker) SQLite's busy handler still decides, with one connection each.
 
 What only reads (``Database.read``) takes no write lock: on SQLite it runs on connections of its own
@@ -36,6 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from db.sqlite_driver import one_trip_dbapi
+from db.write_queue import WriteQueue
 
 if TYPE_CHECKING:  # the GPU image runs the engine without pydantic-settings (bench/gpu_check.sh)
     from config.settings import Settings
@@ -126,7 +128,7 @@ class Database:
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
         # SQLite's writers of this process, first come first served (module docstring); one queue per
         # event loop, as a Database may outlive the loop it was first used in (tests, `studio` commands)
-        self._write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self._write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteQueue] = (
             weakref.WeakKeyDictionary())
 
     @classmethod
@@ -134,15 +136,16 @@ class Database:
         return cls(settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, bulk: bool = False) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error.
 
         On SQLite the write lock is taken when the transaction begins (``BEGIN IMMEDIATE``), before
         anything is read or written; so "database is locked" can only come from that beginning,
         where trying again is always safe. It is tried again here, with a growing pause, for up to
         ``lock_patience_seconds`` beyond the busy timeout: no caller sees a transient lock. Before
-        that, SQLite's writers of this process wait their turn in the process (module docstring)."""
-        async with self._write_turn(), self.sessions() as session:
+        that, SQLite's writers of this process wait their turn in the process (module docstring);
+        ``bulk`` work (an album's record) lets the commands that are waiting go first."""
+        async with self._write_turn(bulk), self.sessions() as session:
             await self._begin(session)
             try:
                 yield session
@@ -152,18 +155,18 @@ class Database:
             await session.commit()
 
     @asynccontextmanager
-    async def _write_turn(self) -> AsyncIterator[None]:
+    async def _write_turn(self, bulk: bool = False) -> AsyncIterator[None]:
         if not self.is_sqlite:  # PostgreSQL locks rows, not the database: writers run side by side
             yield
             return
         loop = asyncio.get_running_loop()
         queue = self._write_queues.get(loop)
         if queue is None:
-            queue = self._write_queues[loop] = asyncio.Lock()
+            queue = self._write_queues[loop] = WriteQueue()
         patience = self.busy_timeout_ms / 1000 + self.lock_patience_seconds  # as long as SQLite's own wait
         try:
-            async with asyncio.timeout(patience):  # in this task: a cancelled acquire holds nothing
-                await queue.acquire()
+            async with asyncio.timeout(patience):  # in this task: a cancelled wait holds nothing
+                await queue.acquire(bulk=bulk)
         except TimeoutError:
             raise TimeoutError(f"no turn to write to SQLite in {patience:.0f} s: another transaction of this "
                                "process held it all that time") from None

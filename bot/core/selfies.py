@@ -117,7 +117,7 @@ class SelfieBook:
 
     async def add(self, user_id: int, files: list[IncomingFile]) -> BatchResult:
         checks = await asyncio.gather(*(self.checker.check(f.data, f.filename) for f in files))
-        async with self.database.transaction() as session:
+        async with self.database.transaction(bulk=True) as session:
             set_id = (await self.open_set(session, user_id)).id
             stored_before = {p.sha256 for p in await self.photos(session, set_id)}
         # The files are stored outside any transaction: on SQLite a transaction holds the write lock,
@@ -143,7 +143,7 @@ class SelfieBook:
             return await session.get(User, user_id) is None
 
     async def _record(self, user_id: int, set_id: int, checks: list[PhotoCheck], keys: dict[str, str]) -> BatchResult:
-        async with self.database.transaction() as session:
+        async with self.database.transaction(bulk=True) as session:
             if await session.get(User, user_id) is None:
                 raise AccountGone(user_id)
             selfie_set = await self.open_set(session, user_id)
