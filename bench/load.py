@@ -244,12 +244,13 @@ def _fake_telegram_class() -> type:
             self.pushed: dict[int, float] = {}
             self.delivered: dict[int, float] = {}
             self.arrivals: list[tuple[float, Sent]] = []
-            self.chat_calls: list[float] = []  # when each of the bot's calls to a chat arrived (30/s limiter)
+            self.chat_calls: list[tuple[float, str]] = []  # when each of the bot's calls to a chat arrived, and its
+            # method (PTB's AIORateLimiter holds every call with a chat_id to 30 a second)
 
         async def _params(self, request: Any) -> dict[str, Any]:
             params = await super()._params(request)
             if "chat_id" in params:
-                self.chat_calls.append(time.monotonic())
+                self.chat_calls.append((time.monotonic(), request.match_info["method"]))
             return params
 
         async def _push(self, update: dict[str, Any]) -> int:
@@ -511,9 +512,13 @@ class World:
             await asyncio.wait_for(asyncio.gather(*users), self.args.round_seconds)
             result.seconds = time.monotonic() - began
             per_second: dict[int, int] = {}
-            for at in self.telegram.chat_calls:
+            methods: dict[str, int] = {}
+            for at, method in self.telegram.chat_calls:
                 if at >= began:
                     per_second[int(at - began)] = per_second.get(int(at - began), 0) + 1
+                    methods[method] = methods.get(method, 0) + 1
+            log.info("the bot's calls to chats this round, by method: %s",
+                     ", ".join(f"{m} {n}" for m, n in sorted(methods.items(), key=lambda kv: -kv[1])))
             result.peak_calls = max(per_second.values(), default=0)
             result.seconds_at_limit = sum(n >= 28 for n in per_second.values())
             wall_ended = time.time()

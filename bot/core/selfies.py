@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.photo_checks import PhotoChecker
 from bot.core.replies import IncomingFile
-from db.models import Photo, SelfieSet, SetStatus, User
+from db.models import Photo, SelfieSet, SetStatus, User, utcnow
 from db.session import Database
 from db.storage import Storage, user_prefix
 from db.trainings import set_photos
@@ -70,7 +70,12 @@ def training_crops(photos: list[Photo], *, token: str, class_word: str, config: 
     return crops
 
 
+_INSERTED = ("set_id", "position", "original_name", "sha256", "perceptual_hash", "storage_key", "accepted",
+             "verdict_code", "verdict_message", "width", "height", "face_box", "face_embedding", "created_at")
+
+
 def _to_row(set_id: int, position: int, check: PhotoCheck, key: str | None) -> Photo:
+    """A photo's row, not yet in a session: judged with the set first, then inserted (``_values``)."""
     face = check.face
     return Photo(
         set_id=set_id, position=position, original_name=clean_filename(check.filename), sha256=check.sha256,
@@ -80,7 +85,12 @@ def _to_row(set_id: int, position: int, check: PhotoCheck, key: str | None) -> P
         face_box={"left": face.left, "top": face.top, "right": face.right, "bottom": face.bottom, "score": face.score}
         if face else None,
         face_embedding=np.asarray(check.embedding, dtype=np.float64).tobytes() if check.embedding is not None else None,
+        created_at=utcnow(),
     )
+
+
+def _values(row: Photo) -> dict[str, object]:
+    return {name: getattr(row, name) for name in _INSERTED}
 
 
 class AccountGone(Exception):
@@ -117,9 +127,7 @@ class SelfieBook:
 
     async def add(self, user_id: int, files: list[IncomingFile]) -> BatchResult:
         checks = await asyncio.gather(*(self.checker.check(f.data, f.filename) for f in files))
-        async with self.database.transaction(bulk=True) as session:
-            set_id = (await self.open_set(session, user_id)).id
-            stored_before = {p.sha256 for p in await self.photos(session, set_id)}
+        set_id, stored_before = await self._set_to_fill(user_id)
         # The files are stored outside any transaction: on SQLite a transaction holds the write lock,
         # and ten 12 MP uploads held it long enough to keep every other user waiting. A key names
         # its content (the sha256), so a racing second copy of the same photo writes the same key.
@@ -138,14 +146,32 @@ class SelfieBook:
                 await self.storage.delete(key)
             raise AccountGone(user_id) from None
 
+    async def _set_to_fill(self, user_id: int) -> tuple[int, set[str]]:
+        """The set this album goes into and the photos it holds (by sha256). Looked up without
+        taking SQLite's write lock; only a user's first album writes here, to open the set."""
+        async with self.database.read() as session:
+            selfie_set = await self.collecting_set(session, user_id)
+            if selfie_set is not None:
+                return selfie_set.id, await self._hashes(session, selfie_set.id)
+        async with self.database.transaction(bulk=True) as session:
+            selfie_set = await self.open_set(session, user_id)  # or the one a racing album opened
+            return selfie_set.id, await self._hashes(session, selfie_set.id)
+
+    @staticmethod
+    async def _hashes(session: AsyncSession, set_id: int) -> set[str]:
+        return set(await session.scalars(select(Photo.sha256).where(Photo.set_id == set_id)))
+
     async def _account_gone(self, user_id: int) -> bool:
-        async with self.database.transaction() as session:
+        async with self.database.read() as session:
             return await session.get(User, user_id) is None
 
     async def _record(self, user_id: int, set_id: int, checks: list[PhotoCheck], keys: dict[str, str]) -> BatchResult:
+        """The batch's rows and the set's verdicts, in one short transaction of four statements
+        (it holds SQLite's write lock, which every other user's command waits for): the set, its
+        photos, one insert of the new rows judged with them, and updates of the verdicts the new
+        photos changed. An account deleted meanwhile has no set and fails the new set's foreign key
+        (``add`` tells it apart)."""
         async with self.database.transaction(bulk=True) as session:
-            if await session.get(User, user_id) is None:
-                raise AccountGone(user_id)
             selfie_set = await self.open_set(session, user_id)
             if selfie_set.id != set_id:  # the set was closed meanwhile (training began): into the new one
                 for sha, key in list(keys.items()):
@@ -156,17 +182,18 @@ class SelfieBook:
             known = {p.sha256 for p in existing}
             position = max((p.position for p in existing), default=0)
             resent: set[int] = set()
+            new_rows: list[Photo] = []
             for index, check in enumerate(checks):
                 if check.sha256 in known:
                     resent.add(index)  # the very same file again: stored once, reported as a duplicate
                     continue
                 known.add(check.sha256)
-                key = keys.get(check.sha256) if check.ok else None
                 position += 1
-                session.add(_to_row(selfie_set.id, position, check, key))
-            await session.flush()
-            stored = await self.photos(session, selfie_set.id)
-            report = self.judge(stored)
+                new_rows.append(_to_row(selfie_set.id, position, check, keys.get(check.sha256) if check.ok else None))
+            stored = [*existing, *new_rows]  # in the order of set_photos: by position
+            report = self.judge(stored)  # the existing rows it changes are written at the commit
+            if new_rows:  # one statement (the session would insert row by row to read back each id)
+                await session.execute(insert(Photo), [_values(row) for row in new_rows])
             by_sha = {p.sha256: v for p, v in zip(stored, report.verdicts, strict=True)}
             batch = tuple(
                 _resent(i + 1, check) if i in resent else replace(by_sha[check.sha256], number=i + 1, duplicate_of=None)
