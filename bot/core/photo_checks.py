@@ -21,25 +21,29 @@ def _check(data: bytes, filename: str, config: IntakeConfig) -> PhotoCheck:
     return check_photo(data, filename=filename, config=config)
 
 
-def _one_thread_each() -> None:
+def _prepare_worker(niceness: int) -> None:
     """In each worker before dlib loads OpenBLAS: the pool already runs a check per core, so one more
-    thread per check would only fight over the cores (OpenBLAS starts one per core by default)."""
+    thread per check would only fight over the cores (OpenBLAS starts one per core by default). And a
+    lower CPU priority than the bot's: when albums keep every core busy, the bot's event loop, which
+    answers everyone's commands, still gets the CPU the moment it needs it."""
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ[name] = "1"
+    if niceness > 0:
+        os.nice(niceness)
 
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _shared_pool(workers: int) -> ProcessPoolExecutor:
+def _shared_pool(workers: int, niceness: int = 0) -> ProcessPoolExecutor:
     """One pool per process, whatever the number of front ends: the cores are shared anyway."""
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_one_thread_each)
-            log.info("photo checks: %d worker process(es)", workers)
+                                        initializer=_prepare_worker, initargs=(niceness,))
+            log.info("photo checks: %d worker process(es), niceness %d", workers, niceness)
         return _pool
 
 
@@ -56,12 +60,13 @@ class PhotoChecker:
     "spawn": the bot's own threads are never forked); with ``workers=0`` in a thread of this
     process instead."""
 
-    def __init__(self, config: IntakeConfig, *, workers: int | None = None) -> None:
+    def __init__(self, config: IntakeConfig, *, workers: int | None = None, niceness: int = 0) -> None:
         self.config = config
         self.workers = default_workers() if workers is None else workers
+        self.niceness = niceness
 
     def _executor(self) -> ProcessPoolExecutor:
-        return _shared_pool(self.workers)
+        return _shared_pool(self.workers, self.niceness)
 
     async def check(self, data: bytes, filename: str = "") -> PhotoCheck:
         if self.workers == 0:

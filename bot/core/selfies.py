@@ -99,11 +99,11 @@ class AccountGone(Exception):
 
 class SelfieBook:
     def __init__(self, database: Database, storage: Storage, config: IntakeConfig, *,
-                 check_workers: int | None = None) -> None:
+                 check_workers: int | None = None, check_niceness: int = 0) -> None:
         self.database = database
         self.storage = storage
         self.config = config
-        self.checker = PhotoChecker(config, workers=check_workers)
+        self.checker = PhotoChecker(config, workers=check_workers, niceness=check_niceness)
 
     @staticmethod
     async def collecting_set(session: AsyncSession, user_id: int) -> SelfieSet | None:

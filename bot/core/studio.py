@@ -84,7 +84,8 @@ class Studio:
         configured = settings.account_hash_key
         self.ctx = Context(
             services=services, intake=intake,
-            selfies=SelfieBook(services.database, services.storage, intake, check_workers=settings.photo_check_workers),
+            selfies=SelfieBook(services.database, services.storage, intake, check_workers=settings.photo_check_workers,
+                               check_niceness=settings.photo_check_niceness),
             style_sheets=StyleSheets(services.catalogue),
             allowance_key=load_key(configured.get_secret_value() if configured else None, settings.data_dir),
             audiences=Audiences(services.database),
