@@ -353,7 +353,9 @@ class World:
         command += ["--mode", "after" if mode == "old" else mode]
         cwd = Path(self.args.old_tree) if mode == "old" else ROOT
         with logfile.open("ab") as out:
-            self.bot = subprocess.Popen(command, cwd=cwd, env=_clean_env(), stdout=out, stderr=out)
+            settings = dict(item.split("=", 1) for item in self.args.bot_setting)
+            env = _clean_env(**{f"STUDIO_{name.upper()}": value for name, value in settings.items()})
+            self.bot = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
         return logfile
 
     async def stop_bot(self) -> None:
@@ -746,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the configurations of each round, in order, from: " + ", ".join(f"{k} ({v})" for k, v in MODES.items()))
     parser.add_argument("--old-tree", default="", help="for --modes old: a checkout of an earlier commit "
                         "(git worktree add /tmp/old-tree COMMIT), whose bot runs against the same database and worker")
+    parser.add_argument("--bot-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of every mode's bot (e.g. photo_check_niceness=0); may be repeated")
     parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     # the bot process of a round (internal)

@@ -157,8 +157,9 @@ class Settings(BaseSettings):
         None, ge=0, le=64, description="Processes that check photos (0: threads of the bot process). Empty: the "
         "cores, at most 4.")
     photo_check_niceness: int = Field(
-        10, ge=0, le=19, description="How much lower the photo-check processes' CPU priority is than the bot's "
-        "(nice): while albums keep the cores busy, commands are answered first. 0: the same.")
+        2, ge=0, le=19, description="How much lower the photo-check processes' CPU priority is than the bot's "
+        "(nice): while albums keep the cores busy, commands are answered first; higher also leaves the checks "
+        "less of the CPU that other processes want. 0: the same.")
 
     # --- privacy -------------------------------------------------------------------------------
     selfie_retention_days: int = Field(

@@ -45,7 +45,7 @@ async def test_checking_processes_give_the_bot_the_cpu_first() -> None:
     if photo_checks._pool is not None:  # noqa: SLF001 - a pool another test made, with its own niceness
         photo_checks._discard_pool(photo_checks._pool)  # noqa: SLF001
     niceness = Settings(_env_file=None).photo_check_niceness  # type: ignore[call-arg]
-    assert niceness >= 5
+    assert niceness > 0
     checker = PhotoChecker(CONFIG, niceness=niceness)
     await checker.check(obama_selfies(1)[0], "a.jpg")
     seen = _shared_pool(checker.workers).submit(os.nice, 0).result(timeout=60)
