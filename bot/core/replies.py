@@ -100,7 +100,7 @@ class Reply:
     progress_of_job: int | None = None
     """This message shows a job's progress: the adapter remembers its id so it can be edited."""
     typing: bool = False
-    """Show a 'working…' chat action along with it."""
+    """More is on its way: the chat shows "typing…" after this message, until the next one arrives."""
     invoice: Invoice | None = None
     """Sent after the text: a pack to pay for, where the platform takes payments in the chat."""
     addressee: str = ""

@@ -129,11 +129,6 @@ class DiscordMessenger:
     async def _send(self, chat_id: str, reply: Reply) -> tuple[str | None, list[str]]:
         channel = self.client.get_partial_messageable(int(chat_id))
         reply, mentions = await addressed(self.client, chat_id, reply)
-        if reply.typing:
-            try:
-                await channel.typing()
-            except discord.HTTPException:
-                log.debug("could not show typing in %s", chat_id)
         carrier: str | None = None
         with_files: list[str] = []
         for message in await asyncio.to_thread(plan, reply, self.limits.get(chat_id)):
@@ -150,6 +145,11 @@ class DiscordMessenger:
                 carrier = str(sent.id)
             if message.uploads and not message.decorative:
                 with_files.append(str(sent.id))
+        if reply.typing:  # after the message: a message arriving ends the channel's "typing…"
+            try:
+                await channel.typing()
+            except discord.HTTPException:
+                log.debug("could not show typing in %s", chat_id)
         return carrier, with_files
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:

@@ -67,8 +67,12 @@ class TelegramMessenger:
             return await self._send(chat_id, reply)
 
     async def _send(self, chat_id: str, reply: Reply) -> str | None:
-        if reply.typing:
+        message_id = await self._post(chat_id, reply)
+        if reply.typing:  # after the message: a message arriving clears the chat's "typing…"
             await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        return message_id
+
+    async def _post(self, chat_id: str, reply: Reply) -> str | None:
         if reply.illustration is not None:
             # One message where it fits: the picture with the text as its caption and the buttons under it.
             alone = not (reply.album or reply.documents or reply.invoice) and len(reply.text) <= CAPTION_LIMIT

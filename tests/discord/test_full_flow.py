@@ -6,6 +6,8 @@ channel by its stored ids, and any use of a dead token is a 401 the test fails o
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -37,7 +39,14 @@ async def test_from_selfies_to_portraits_in_a_dm(tmp_path, discord: FakeDiscord)
             assert progress.via == "channel" and progress.channel_id == channel  # editable after the token dies
             assert not discord.dangling()  # the upload's, the presses' answers are all in: nothing more for their tokens
             discord.expire_tokens()  # Discord's 15 minutes pass while the model trains
-            assert progress.button_labels == ["🛑 Cancel"] and channel in discord.typing
+            assert progress.button_labels == ["🛑 Cancel"]
+            # "typing…" after the progress message (a message ends it): the first in the channel is a message
+            for _ in range(100):
+                if channel in discord.typing:
+                    break
+                await asyncio.sleep(0.05)
+            typed = discord.calls.index(("POST", f"channels/{channel}/typing"))
+            assert ("POST", f"channels/{channel}/messages") in discord.calls[:typed], discord.calls[:typed]
             # a free quick preview, marked as one, arrives while the model trains, the progress below it
             preview = await discord.wait_for(lambda m: m.files and m.via == "channel", timeout=300, what="the preview")
             assert preview.files[0]["description"] == "⚡ Quick preview · LinkedIn Headshot · 1 of 1"

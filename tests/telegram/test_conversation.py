@@ -57,6 +57,21 @@ async def test_an_album_gets_one_summary_with_every_rejection(bot_factory) -> No
             assert await session.scalar(select(func.count()).select_from(Photo).where(Photo.accepted)) == 8
 
 
+async def test_the_chat_shows_typing_while_an_album_is_checked(bot_factory) -> None:
+    """"typing…" went out just before "📥 Got 4 photos — checking them all…", and a message clears it:
+    the chat showed nothing while the photos were checked. It goes after that message now."""
+    async with bot_factory() as bot:
+        await agree(bot.telegram, ALEX)
+        for data in obama_selfies(4):
+            await bot.telegram.send_photo(ALEX, data, media_group_id="album-1")
+        await bot.telegram.wait_for_text(ALEX, "look great", timeout=60)
+        said = [(method, params.get("text") or params.get("action")) for method, params in bot.telegram.calls
+                if method in ("sendMessage", "sendChatAction") and str(params.get("chat_id")) == str(ALEX)]
+        got = next(i for i, (_, text) in enumerate(said) if text and text.startswith("📥 Got 4 photos"))
+        assert said[got + 1] == ("sendChatAction", "typing"), said[got - 1:]
+        assert "look great" in said[got + 2][1]
+
+
 async def test_a_bad_file_is_explained(bot_factory) -> None:
     async with bot_factory() as bot:
         await agree(bot.telegram, ALEX)
