@@ -157,7 +157,7 @@ class Settings(BaseSettings):
         None, ge=0, le=64, description="Processes that check photos (0: threads of the bot process). Empty: the "
         "cores, at most 4.")
     photo_check_niceness: int = Field(
-        2, ge=0, le=19, description="How much lower the photo-check processes' CPU priority is than the bot's "
+        0, ge=0, le=19, description="How much lower the photo-check processes' CPU priority is than the bot's "
         "(nice): while albums keep the cores busy, commands are answered first; higher also leaves the checks "
         "less of the CPU that other processes want. 0: the same.")
 

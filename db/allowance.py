@@ -16,6 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AllowanceClaim
@@ -54,3 +55,9 @@ async def claim(session: AsyncSession, key: bytes, platform: str, platform_user_
     digest = account_hash(key, platform, str(platform_user_id))
     statement = insert_unless_present(session, AllowanceClaim, account_hash=digest).returning(AllowanceClaim.account_hash)
     return await session.scalar(statement) is not None
+
+
+async def claimed(session: AsyncSession, key: bytes, platform: str, platform_user_id: str) -> bool:
+    """Whether this account has had its allowance (a read: claiming it is ``claim``'s)."""
+    digest = account_hash(key, platform, str(platform_user_id))
+    return await session.scalar(select(AllowanceClaim.account_hash).where(AllowanceClaim.account_hash == digest)) is not None

@@ -41,3 +41,36 @@ async def test_help_on_a_platform_that_sells_names_buy_and_the_terms(make_studio
     selling = make_studio(credit_packs="small:10:250")
     assert "/buy" in text_of(await selling.command(ALEX, "help"))
     assert "/buy" not in text_of(await make_studio().command(ALEX, "help"))
+
+
+async def test_a_first_start_writes_nothing_and_agreeing_makes_the_account_it_promised(studio: Studio) -> None:
+    """/start made the account, in a transaction that waited for SQLite's write lock behind every
+    other user's album (its p99 was the slowest text command under load), and kept a person's name
+    before they agreed to anything. It only reads now; agreeing makes the account, with the credits
+    the welcome named, and /start after /delete promises none again."""
+    from sqlalchemy import event, func, select
+
+    from db.models import User
+
+    database = studio.services.database
+    locks: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.upper().startswith("BEGIN IMMEDIATE"):
+            locks.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        first = text_of(await studio.command(ALEX, "start"))
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+    assert "You have 3 credits" in first and locks == []
+    async with database.read() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+    await studio.action(ALEX, "consent")
+    assert "3" in text_of(await studio.command(ALEX, "credits"))
+    async with database.read() as session:
+        account = await session.scalar(select(User))
+        assert account is not None and account.credits == 3 and account.display_name == "Alex"
+    await studio.delete_everything(ALEX)
+    assert "You have 0 credits" in text_of(await studio.command(ALEX, "start"))

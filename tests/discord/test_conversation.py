@@ -15,6 +15,7 @@ from tests.support.discord_server import (
     DEFAULT_UPLOAD_LIMIT, GUILD_CHANNEL_ID, GUILD_THREAD_ID, FakeDiscord, user_json,
 )
 from tests.support.selfies import obama_selfies, read
+from tests.support.accounts import account_of
 
 ALEX = 501
 EVERY_PERMISSION = 2251799813685247
@@ -267,10 +268,8 @@ async def test_a_429_is_waited_out(bot_factory, discord: FakeDiscord) -> None:
 
 async def give_ready_model(bot, discord_user_id: int) -> None:
     """A user whose personal model is trained (as the worker leaves it)."""
+    user = await account_of(bot, "discord", discord_user_id)
     async with bot.services.database.transaction() as session:
-        user = await session.scalar(select(User).where(User.platform == "discord",
-                                                       User.platform_user_id == str(discord_user_id)))
-        assert user is not None
         session.add(LoraModel(user_id=user.id, base_model="tiny", token="ohwx", class_word="man",
                               status=LoraStatus.ready, storage_key=f"users/{user.id}/loras/1.safetensors"))
 
@@ -513,8 +512,8 @@ async def test_someone_elses_portrait_buttons_say_whose_they_are(bot_factory, di
     async with bot_factory() as bot:
         await slash(discord, ALEX, "start", guild=True)
         await discord.wait_for_text("Hi")
+        alex = await account_of(bot, "discord", ALEX)
         async with bot.services.database.transaction() as session:
-            alex = await session.scalar(select(User))
             job = Job(user_id=alex.id, kind=JobKind.generate, state=JobState.succeeded, correlation_id="ef" * 16,
                       payload={"style_id": "linkedin-headshot"}, result={"images": []})
             session.add(job)

@@ -12,6 +12,7 @@ from db import credits
 from db.models import HeldNotice, Payment, PaymentState, User
 from tests.discord.helpers import press, slash
 from tests.support.discord_server import FakeDiscord
+from tests.support.accounts import account_of
 
 ALEX = 601
 SMALL_SKU, BIG_SKU = 1300000000000000001, 1300000000000000002
@@ -19,9 +20,9 @@ PACKS = f"small:10::{SMALL_SKU},big:50:1000:{BIG_SKU}"
 
 
 async def balance_of(bot, discord_user_id: int) -> int:
+    user = await account_of(bot, "discord", discord_user_id)
     async with bot.services.database.transaction() as session:
-        user = await session.scalar(select(User).where(User.platform == "discord",
-                                                       User.platform_user_id == str(discord_user_id)))
+        user = await session.get(User, user.id)
         assert await credits.ledger_sum(session, user.id) == user.credits  # the books balance
         return user.credits
 

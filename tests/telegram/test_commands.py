@@ -14,6 +14,7 @@ from db.models import Job, JobState, LoraModel, LoraStatus, SelfieSet, User
 from db.users import find_user
 from tests.support.selfies import obama_selfies
 from tests.telegram.conftest import agree, start_training
+from tests.support.accounts import account_of
 
 ALEX = 501
 ADMIN = 900
@@ -21,8 +22,8 @@ ADMIN = 900
 
 async def give_ready_model(bot, telegram_user_id: int) -> None:
     """A user whose personal model is trained (as the worker leaves it)."""
+    user = await account_of(bot, "telegram", telegram_user_id)
     async with bot.services.database.transaction() as session:
-        user = await session.scalar(select(User).where(User.platform_user_id == str(telegram_user_id)))
         session.add(LoraModel(user_id=user.id, base_model="tiny", token="ohwx", class_word="man",
                               status=LoraStatus.ready, storage_key=f"users/{user.id}/loras/1.safetensors"))
 

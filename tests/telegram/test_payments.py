@@ -18,6 +18,7 @@ from bot.telegram import payments as stars
 from db import credits
 from db.models import CreditEntry, Payment, PaymentState, User
 from tests.telegram.conftest import TOKEN
+from tests.support.accounts import account_of
 
 ALEX = 501
 BEA = 502
@@ -26,8 +27,9 @@ PACKS = "small:10:250,big:50:1000"
 
 
 async def balance_of(bot, telegram_user_id: int) -> int:
+    user = await account_of(bot, "telegram", telegram_user_id)
     async with bot.services.database.transaction() as session:
-        user = await session.scalar(select(User).where(User.platform_user_id == str(telegram_user_id)))
+        user = await session.get(User, user.id)
         assert await credits.ledger_sum(session, user.id) == user.credits  # the books balance
         return user.credits
 

@@ -19,11 +19,17 @@ log = logging.getLogger(__name__)
 
 
 async def start(ctx: Context, user: UserRef, _args: list[str]) -> list[Reply]:
-    async def read(session: AsyncSession, account: User) -> tuple[User, LoraModel | None, LoraModel | None]:
-        return account, *await trainings.models(session, account.id)
-
-    account, newest, painter = await ctx.read_account(user, read)
-    balance, consented = account.credits, account.consented_at is not None
+    """The welcome. It only reads: a first visit makes no account (nothing is kept of a person before
+    they agree, and no write lock is waited for); agreeing or buying makes it, with the free credits
+    the welcome promised."""
+    async with ctx.database.read() as session:
+        account = await find_user(session, user.platform, user.user_id)
+        if account is None:
+            newest = painter = None
+            balance, consented = await ctx.first_visit_credits(session, user), False
+        else:
+            newest, painter = await trainings.models(session, account.id)
+            balance, consented = account.credits, account.consented_at is not None
     text = texts.welcome(user.display_name, balance, ctx.intake.min_photos, ctx.max_photos)
     if painter is not None:  # a returning user: not "send me selfies" alone, as if they began again
         text += "\n\n" + texts.WELCOME_BACK_READY
