@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.core import actions, texts
 from bot.core.context import Context, say
 from bot.core.replies import Button, Reply, UserRef
 from bot.core.usecases.menus import style_picker
 from db import trainings
-from db.models import LoraModel, LoraStatus, User
+from db.models import LoraStatus
 from db.users import find_user, record_consent
 
 log = logging.getLogger(__name__)
