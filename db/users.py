@@ -35,6 +35,15 @@ async def find_user(session: AsyncSession, platform: str, platform_user_id: str)
     )
 
 
+async def credits_of_a_new_account(session: AsyncSession, platform: str, platform_user_id: str, *,
+                                   free_credits: int, allowance_key: bytes | None) -> int:
+    """What ``get_or_create_user`` would give an account made now, read without making it."""
+    if free_credits and allowance_key is not None and await allowance.claimed(
+            session, allowance_key, platform, str(platform_user_id)):
+        return 0
+    return free_credits
+
+
 async def get_or_create_user(
     session: AsyncSession, platform: str, platform_user_id: str, *, display_name: str = "", free_credits: int = 0,
     allowance_key: bytes | None = None, language: str = "",

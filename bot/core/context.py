@@ -19,8 +19,7 @@ from bot.core.style_sheet import StyleSheets
 from db.models import User
 from db.session import Database
 from db.storage import Storage
-from db import allowance
-from db.users import find_user, get_or_create_user
+from db.users import credits_of_a_new_account, find_user, get_or_create_user
 from engine.intake import IntakeConfig
 from bot.core.services import Services
 from config.settings import Settings
@@ -78,12 +77,10 @@ class Context:
         return account
 
     async def first_visit_credits(self, session: AsyncSession, user: UserRef) -> int:
-        """The free credits an account made now would start with: none where this platform account had
-        them before (``db.allowance``)."""
-        if self.allowance_key is not None and await allowance.claimed(session, self.allowance_key, user.platform,
-                                                                       user.user_id):
-            return 0
-        return self.settings.free_credits
+        """The free credits an account made now would start with (none where this platform account had
+        them before)."""
+        return await credits_of_a_new_account(session, user.platform, user.user_id,
+                                              free_credits=self.settings.free_credits, allowance_key=self.allowance_key)
 
     async def read_account(self, user: UserRef, read: Callable[[AsyncSession, User], Awaitable[T]]) -> T:
         """``read`` over the user's account in a read-only snapshot, which neither takes nor waits for
